@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from apps.compliance.models import AuditEvent, AuditSigningKey
+from apps.core.admin_scoping import TenantScopedAdminMixin
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Read-only: audit events are appended by the audit service and never edited."""
+
+    list_display = ("seq", "created_at", "event_type", "actor_label", "tenant", "target_type", "target_id")
+    list_filter = ("event_type", "tenant", "created_at")
+    search_fields = ("event_type", "actor_label", "target_id", "hash")
+    date_hierarchy = "created_at"
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+    tenant_null_visible_to_superusers_only = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditSigningKey)
+class AuditSigningKeyAdmin(admin.ModelAdmin):
+    list_display = ("key_id", "public_key", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

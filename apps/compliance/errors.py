@@ -1,0 +1,2 @@
+class AuditImmutableError(Exception):
+    """Something tried to change or remove an audit event."""

@@ -1,0 +1,300 @@
+"""Admin for the core domain. Saves and deletes go through the services, so they are audited."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.core import selectors, services
+from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.models import (
+    ApiToken,
+    Entity,
+    GroundTruthLabel,
+    Membership,
+    Provenance,
+    Relationship,
+    Source,
+    Tenant,
+    User,
+)
+
+
+class ServiceBackedModelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Changeform saves call the services; a ValidationError becomes a form error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    tenant_lookup = "pk"
+    list_display = ("slug", "name", "is_active", "feature_flags", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("slug", "name")
+    readonly_fields = ("created_at", "updated_at")
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # tenants are deactivated, never deleted: their records and audit trail stay
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("tenant", "role", "clearance", "compartments", "is_active")
+    fk_name = "user"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "email", "is_staff", "is_superuser", "is_active", "last_login")
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(memberships__tenant__in=selectors.tenant_ids_for_user(user=request.user)).distinct()
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if request.user.is_superuser else []
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ("user", "tenant", "role", "clearance", "is_active", "updated_at")
+    list_filter = ("tenant", "role", "clearance", "is_active")
+    search_fields = ("user__username", "user__email", "tenant__slug")
+    list_select_related = ("user", "tenant")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Source)
+class SourceAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ("name", "kind", "tenant", "uri", "created_at")
+    list_filter = ("tenant", "kind")
+    search_fields = ("name", "uri")
+    list_select_related = ("tenant",)
+
+
+class EntityForm(forms.ModelForm):
+    labels = forms.CharField(required=False, help_text="Comma-separated.")
+
+    class Meta:
+        model = Entity
+        fields = ("tenant", "external_id", "kind", "display_name", "attributes", "sensitivity", "labels")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance and self.instance.pk:
+            self.initial["labels"] = ", ".join(self.instance.labels)
+            self.fields["tenant"].disabled = True
+            self.fields["external_id"].disabled = True
+
+    def clean_labels(self):
+        return [x.strip() for x in self.cleaned_data["labels"].split(",") if x.strip()]
+
+    def clean(self):
+        data = super().clean()
+        fields = ("kind", "display_name", "attributes", "sensitivity", "labels")
+        if all(name in data for name in fields):
+            try:
+                services.validate_entity_fields(**{name: data[name] for name in fields})
+            except ValidationError as exc:
+                for field, errors in exc.error_dict.items():
+                    self.add_error(field, errors)
+        return data
+
+
+class ProvenanceInline(admin.TabularInline):
+    model = Provenance
+    fk_name = "entity"
+    extra = 0
+    can_delete = False
+    fields = ("source", "method", "fields", "record_ref", "actor", "recorded_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Entity)
+class EntityAdmin(ServiceBackedModelAdmin):
+    form = EntityForm
+    list_display = ("display_name", "kind", "tenant", "sensitivity", "external_id", "merged_into", "updated_at")
+    list_filter = ("tenant", "kind", "sensitivity", "created_at")
+    search_fields = ("display_name", "external_id", "=id")
+    list_select_related = ("tenant",)
+    readonly_fields = ("id", "merged_into", "created_at", "updated_at")
+    inlines = [ProvenanceInline]
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_search_results(self, request, queryset, search_term):
+        import uuid
+
+        if search_term and self.search_fields[-1] == "=id":
+            try:
+                uuid.UUID(search_term)
+            except ValueError:
+                fields, self.search_fields = self.search_fields, self.search_fields[:-1]
+                try:
+                    return super().get_search_results(request, queryset, search_term)
+                finally:
+                    self.search_fields = fields
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            saved = services.entity_update(
+                entity=obj, actor=request.user,
+                **{k: data[k] for k in ("kind", "display_name", "attributes", "sensitivity", "labels")},
+            )  # fmt: skip
+        else:
+            source = services.source_get_or_create(tenant=data["tenant"], name="Admin entry")
+            saved = services.entity_create(
+                tenant=data["tenant"], actor=request.user, external_id=data.get("external_id") or None, source=source,
+                **{k: data[k] for k in ("kind", "display_name", "attributes", "sensitivity", "labels")},
+            )  # fmt: skip
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.entity_delete(entity=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for entity in queryset:
+            services.entity_delete(entity=entity, actor=request.user)
+
+
+@admin.register(Relationship)
+class RelationshipAdmin(ServiceBackedModelAdmin):
+    list_display = ("kind", "from_entity", "to_entity", "tenant", "sensitivity", "updated_at")
+    list_filter = ("tenant", "kind", "sensitivity")
+    search_fields = ("kind", "external_id", "from_entity__display_name", "to_entity__display_name")
+    list_select_related = ("tenant", "from_entity", "to_entity")
+    raw_id_fields = ("from_entity", "to_entity")
+    readonly_fields = ("id", "created_at", "updated_at")
+    fields = ("tenant", "kind", "from_entity", "to_entity", "attributes", "sensitivity", "external_id",
+              "id", "created_at", "updated_at")  # fmt: skip
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ("tenant", "from_entity", "to_entity", "external_id") if obj else ()
+        return (*self.readonly_fields, *fixed)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            services.relationship_update(
+                relationship=obj, actor=request.user,
+                kind=data["kind"], attributes=data["attributes"], sensitivity=data["sensitivity"],
+            )  # fmt: skip
+            return
+        scoped = selectors.entities_visible(user=request.user) if not request.user.is_superuser else Entity.objects
+        ends = {e.pk: e for e in scoped.filter(pk__in=[data["from_entity"].pk, data["to_entity"].pk])}
+        if len(ends) < 2 and data["from_entity"].pk != data["to_entity"].pk:
+            raise ValidationError({"to_entity": "Both ends must be entities you can see."})
+        saved = services.relationship_create(
+            tenant=data["tenant"], kind=data["kind"], from_entity=data["from_entity"], to_entity=data["to_entity"],
+            attributes=data["attributes"], sensitivity=data["sensitivity"], actor=request.user,
+            external_id=data.get("external_id") or None,
+            source=services.source_get_or_create(tenant=data["tenant"], name="Admin entry"),
+        )  # fmt: skip
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.relationship_delete(relationship=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for relationship in queryset:
+            services.relationship_delete(relationship=relationship, actor=request.user)
+
+
+@admin.register(Provenance)
+class ProvenanceAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("recorded_at", "tenant", "source", "method", "entity", "relationship", "record_ref")
+    list_filter = ("tenant", "method", "source")
+    search_fields = ("record_ref", "=entity__id")
+    raw_id_fields = ("entity", "relationship")
+    list_select_related = ("tenant", "source", "entity")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GroundTruthLabel)
+class GroundTruthLabelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("identity", "entity", "variation", "tenant")
+    list_filter = ("tenant",)
+    search_fields = ("identity",)
+    raw_id_fields = ("entity",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("user", "name", "expires_at")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_lookup = "user__memberships__tenant"
+    form = ApiTokenForm
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    actions = ["revoke"]
+    autocomplete_fields = ("user",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).distinct()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        token, raw = services.api_token_issue(
+            user=form.cleaned_data["user"], name=form.cleaned_data["name"], actor=request.user,
+            expires_at=form.cleaned_data.get("expires_at"),
+        )  # fmt: skip
+        obj.pk = token.pk
+        obj._state.adding = False
+        self.message_user(
+            request, f"Token created. Copy it now, it is not shown again: {raw}", level=messages.WARNING
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row stays as a record
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            services.api_token_revoke(token=token, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

@@ -1,0 +1,68 @@
+"""The GraphQL endpoint: error codes, version header, no tracebacks for callers."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from graphene_django.views import GraphQLView
+from graphql import GraphQLError
+
+logger = logging.getLogger("intelgraph.api")
+
+API_VERSION = "v1"
+
+
+class ErrorCode:
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    INTERNAL = "INTERNAL_SERVER_ERROR"
+
+
+class ApiError(GraphQLError):
+    """An error a caller can act on, with a stable machine-readable code."""
+
+    def __init__(self, message: str, code: str, **extensions):
+        super().__init__(message, extensions={"code": code, **extensions})
+
+
+def require_user(info):
+    user = info.context.user
+    if not getattr(user, "is_authenticated", False):
+        raise ApiError("Sign in or send an API token (Authorization: Bearer <token>).", ErrorCode.UNAUTHENTICATED)
+    return user
+
+
+class IntelGraphGraphQLView(GraphQLView):
+    """graphene-django's view with coded errors and the API version header on every response."""
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        response["x-ig-api-version"] = API_VERSION
+        return response
+
+    @staticmethod
+    def format_error(error):
+        if not isinstance(error, GraphQLError):
+            logger.error("GraphQL error outside execution: %r", error)
+            return {"message": "Internal error.", "extensions": {"code": ErrorCode.INTERNAL}}
+        formatted = error.formatted
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            # graphql-core's own parse/validation errors, or an ApiError raised on purpose.
+            extensions = dict(formatted.get("extensions") or {})
+            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+            formatted["extensions"] = extensions
+        elif isinstance(original, ValidationError):
+            formatted["message"] = "; ".join(original.messages)
+            formatted["extensions"] = {"code": ErrorCode.BAD_USER_INPUT}
+        elif isinstance(original, PermissionDenied):
+            formatted["message"] = str(original) or "Not allowed."
+            formatted["extensions"] = {"code": ErrorCode.FORBIDDEN}
+        else:
+            logger.error("unexpected error in GraphQL resolver", exc_info=original)
+            formatted["message"] = "Internal error."
+            formatted["extensions"] = {"code": ErrorCode.INTERNAL}
+        return formatted

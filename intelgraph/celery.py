@@ -1,0 +1,11 @@
+"""The Celery application. Schedules live in the database (django-celery-beat), editable in the admin."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
+
+app = Celery("intelgraph")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,71 @@
+"""Liveness (/healthz) and readiness (/readyz) probes as JSON."""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from apps.graph.store import GraphStoreUnavailable, get_store
+
+
+@never_cache
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _timed(check):
+    started = time.perf_counter()
+    try:
+        detail = check()
+        result = {"ok": True}
+        if detail:
+            result.update(detail)
+    except Exception as exc:  # a probe reports every failure, it never raises
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _postgres():
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _migrations():
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        raise RuntimeError(f"{len(pending)} migration(s) not applied")
+
+
+def _redis():
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _graph():
+    try:
+        get_store().ping()
+    except GraphStoreUnavailable:
+        get_store.cache_clear()
+        raise
+    return {"backend": get_store().backend}
+
+
+@never_cache
+def readyz(request):
+    checks = {
+        "postgres": _timed(_postgres),
+        "migrations": _timed(_migrations),
+        "redis": _timed(_redis),
+        "graph": _timed(_graph),
+    }
+    ready = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

@@ -1,0 +1,19 @@
+"""The root GraphQL schema: each app contributes its Query (and later Mutation) class."""
+
+import graphene
+
+from apps.core.graphql.schema import Query as CoreQuery
+from intelgraph.api import API_VERSION
+
+
+class Query(CoreQuery, graphene.ObjectType):
+    api_version = graphene.String(
+        required=True, description="The API version this server speaks; also sent as the x-ig-api-version header."
+    )
+
+    @staticmethod
+    def resolve_api_version(root, info):
+        return API_VERSION
+
+
+schema = graphene.Schema(query=Query)

@@ -1,0 +1,211 @@
+"""IntelGraph settings.
+
+Every value that differs between machines comes from the environment, read here
+and nowhere else (django-environ). Malformed values stop start-up with a
+one-line message naming the variable (see ``intelgraph.config``). Per-tenant
+behaviour lives in models edited in the admin, never here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from intelgraph import devstack
+from intelgraph.config import Config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = devstack.var_dir()
+
+cfg = Config(var_dir=VAR_DIR)
+
+IG_ENV = cfg.choice("DJANGO_ENV", default="development", choices=("development", "test", "production"))
+PRODUCTION = IG_ENV == "production"
+DEBUG = cfg.bool("DJANGO_DEBUG", default=not PRODUCTION)
+SECRET_KEY = cfg.secret_key("DJANGO_SECRET_KEY", required=PRODUCTION)
+ALLOWED_HOSTS = cfg.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=None if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
+)
+CSRF_TRUSTED_ORIGINS = cfg.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --------------------------------------------------------------------------- servers
+# Production names its servers; without them the embedded ones under var/ are used.
+EMBEDDED_URLS = devstack.running_urls()
+EMBEDDED_SERVERS = {
+    name: not cfg.is_set(name) for name in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL")
+}
+DATABASES = {
+    "default": cfg.db_url(
+        "DATABASE_URL",
+        default=EMBEDDED_URLS.get("DATABASE_URL", devstack.PostgresServer.url(5432)),
+        required=PRODUCTION,
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = cfg.int("DATABASE_CONN_MAX_AGE", default=60 if PRODUCTION else 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("TEST", {})["NAME"] = cfg.str("DATABASE_TEST_NAME", default="test_intelgraph")
+REDIS_URL = cfg.url(
+    "REDIS_URL",
+    default=EMBEDDED_URLS.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    schemes=("redis", "rediss"),
+    required=PRODUCTION,
+)
+GRAPH_URL = cfg.url(
+    "GRAPH_URL",
+    default=EMBEDDED_URLS.get("GRAPH_URL", "falkordb://127.0.0.1:6379"),
+    schemes=("falkordb", "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"),
+    required=PRODUCTION,
+)
+GRAPH_NAME = cfg.str("GRAPH_NAME", default="intelgraph")
+
+# --------------------------------------------------------------------------- apps
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "graphene_django",
+    "guardian",
+    "simple_history",
+    "django_celery_beat",
+    "apps.core",
+    "apps.compliance",
+    "apps.graph",
+]
+
+MIDDLEWARE = [
+    "intelgraph.metrics.PrometheusMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.ApiTokenMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "intelgraph.urls"
+ASGI_APPLICATION = "intelgraph.asgi.application"
+WSGI_APPLICATION = None
+AUTH_USER_MODEL = "core.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+LOGIN_URL = "/admin/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+MEDIA_ROOT = cfg.path("MEDIA_ROOT", default=VAR_DIR / "media")
+WHITENOISE_USE_FINDERS = not PRODUCTION
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --------------------------------------------------------------------------- cache, channels, celery
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --------------------------------------------------------------------------- GraphQL and API
+GRAPHENE = {
+    "SCHEMA": "intelgraph.schema.schema",
+    "ATOMIC_MUTATIONS": True,
+}
+API_TOKEN_PREFIX = "igt_"
+
+# --------------------------------------------------------------------------- audit
+# Ed25519 key signing audit events: base64 of the 32 raw private-key bytes.
+# Development generates one under var/keys/; production must provide it.
+AUDIT_SIGNING_KEY = cfg.ed25519_key("AUDIT_SIGNING_KEY", required=PRODUCTION)
+AUDIT_KEY_FILE = VAR_DIR / "keys" / "audit_ed25519.key"
+
+# --------------------------------------------------------------------------- security
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = cfg.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = cfg.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = cfg.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = cfg.bool("DJANGO_SECURE_HSTS_PRELOAD", default=PRODUCTION)
+if cfg.bool("DJANGO_BEHIND_TLS_PROXY", default=PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health probes come over plain HTTP from the orchestrator.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# --------------------------------------------------------------------------- logging
+LOG_FORMAT = cfg.choice("LOG_FORMAT", default="json" if PRODUCTION else "text", choices=("json", "text"))
+LOG_LEVEL = cfg.choice(
+    "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "intelgraph.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+    },
+}

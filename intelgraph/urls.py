@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from intelgraph.api import IntelGraphGraphQLView
+from intelgraph.health import healthz, readyz
+from intelgraph.metrics import metrics_view
+
+admin.site.site_header = "IntelGraph administration"
+admin.site.site_title = "IntelGraph"
+admin.site.index_title = "Tenants, entities, compliance"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.DEBUG))),
+    path("healthz", healthz),
+    path("readyz", readyz),
+    path("metrics", metrics_view),
+]

@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""IntelGraph's command-line entry point (Django's manage.py)."""
+
+import os
+import sys
+
+# Commands that do not need the servers running.
+OFFLINE_COMMANDS = {"devstack", "help", "version", "makemigrations", "check", "collectstatic", "graphql_schema"}
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
+    from intelgraph.config import ConfigError
+
+    try:
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018 - evaluates settings, so config errors surface here
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        sys.exit(2)
+
+    command = sys.argv[1] if len(sys.argv) > 1 else "help"
+    if command not in OFFLINE_COMMANDS and not command.startswith("-"):
+        from intelgraph.devstack import embedded_servers_missing
+
+        missing = embedded_servers_missing(settings)
+        if missing:
+            sys.stderr.write(
+                f"the embedded {' and '.join(missing)} server{'s are' if len(missing) > 1 else ' is'} not running: "
+                "start them with `python manage.py devstack up` (or `make run`), "
+                "or set DATABASE_URL / REDIS_URL / GRAPH_URL to your own servers\n"
+            )
+            sys.exit(2)
+
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()
