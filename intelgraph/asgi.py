@@ -5,7 +5,7 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
 
-from intelgraph.config import ConfigError  # noqa: E402
+from intelgraph.config import ConfigError
 
 try:
     from channels.auth import AuthMiddlewareStack
@@ -18,7 +18,7 @@ except ConfigError as exc:
     sys.stderr.write(f"configuration error: {exc}\n")
     raise SystemExit(2) from None
 
-from intelgraph.routing import websocket_urlpatterns  # noqa: E402
+from intelgraph.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {

@@ -96,8 +96,7 @@ class Config:
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not parsed.hostname:
             raise ConfigError(
-                f"{name}: expected a URL like {schemes[0]}://host:port (schemes: {', '.join(schemes)}), "
-                f"got {value!r}"
+                f"{name}: expected a URL like {schemes[0]}://host:port (schemes: {', '.join(schemes)}), got {value!r}"
             )
         try:
             parsed.port  # noqa: B018 - raises ValueError on a bad port
@@ -110,9 +109,7 @@ class Config:
         url = value or default
         parsed = urlparse(url)
         if parsed.scheme not in ("postgres", "postgresql", "pgsql") or not parsed.path.strip("/"):
-            raise ConfigError(
-                f"{name}: expected postgres://user:password@host:port/dbname, got {value!r}"
-            )
+            raise ConfigError(f"{name}: expected postgres://user:password@host:port/dbname, got {value!r}")
         try:
             parsed.port  # noqa: B018
         except ValueError:
@@ -147,4 +144,3 @@ class Config:
         if len(raw) != 32:
             raise ConfigError(f"{name}: expected 32 bytes after base64 decoding, got {len(raw)}")
         return raw
-

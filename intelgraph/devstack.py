@@ -141,7 +141,7 @@ def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise DevstackError(f"the {name} package is not installed; run `make run` to install requirements")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _open_path_to(path: Path) -> None:
@@ -219,21 +219,19 @@ class PostgresServer:
         port = state.get(self.name, {}).get("port")
         pid = self.pid()
         running = bool(port) and pid_alive(pid) and port_is_open(port)
-        return ServerStatus(
-            self.name, running, port, pid, self.data_dir, self.log, self.url(port) if port else None
-        )
+        return ServerStatus(self.name, running, port, pid, self.data_dir, self.log, self.url(port) if port else None)
 
     @staticmethod
     def url(port: int) -> str:
         return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
 
     def _check_data_dir(self) -> None:
-        if self.data_dir.exists() and not (self.data_dir / "PG_VERSION").exists():
-            if any(self.data_dir.iterdir()):
-                raise DevstackError(
-                    f"data directory {self.data_dir} exists but is not a PostgreSQL data directory "
-                    "(no PG_VERSION); move it away or set IG_VAR_DIR to another folder. Nothing was deleted."
-                )
+        stray = self.data_dir.exists() and not (self.data_dir / "PG_VERSION").exists()
+        if stray and any(self.data_dir.iterdir()):
+            raise DevstackError(
+                f"data directory {self.data_dir} exists but is not a PostgreSQL data directory "
+                "(no PG_VERSION); move it away or set IG_VAR_DIR to another folder. Nothing was deleted."
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / ".write-test"
@@ -272,7 +270,19 @@ class PostgresServer:
             "-c shared_buffers=256MB -c wal_level=replica -c fsync=on"
         )
         result = self._run(
-            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(self.log), "-w", "-t", "60", "start"],
+            [
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             timeout=90,
         )
         if result.returncode != 0:
@@ -337,9 +347,7 @@ class RedisServer:
         port = state.get(self.name, {}).get("port")
         pid = self.pid()
         running = bool(port) and pid_alive(pid) and port_is_open(port)
-        return ServerStatus(
-            self.name, running, port, pid, self.data_dir, self.log, self.url(port) if port else None
-        )
+        return ServerStatus(self.name, running, port, pid, self.data_dir, self.log, self.url(port) if port else None)
 
     def up(self, state: dict) -> tuple[ServerStatus, str | None]:
         current = self.status(state)
@@ -453,7 +461,6 @@ def ensure_up_quiet() -> None:
     if all(s.running for s in status()):
         return
     up()
-
 
 
 def embedded_servers_missing(settings) -> list[str]:

@@ -2,8 +2,8 @@
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 REQUEST_LATENCY = Histogram(
     "ig_http_request_duration_seconds",
@@ -22,7 +22,9 @@ class PrometheusMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
-        route = match.route if match and match.route else ("admin" if request.path.startswith("/admin/") else "unmatched")
+        route = (
+            match.route if match and match.route else ("admin" if request.path.startswith("/admin/") else "unmatched")
+        )
         labels = (request.method, route, str(response.status_code))
         REQUEST_LATENCY.labels(*labels).observe(time.perf_counter() - started)
         REQUESTS.labels(*labels).inc()

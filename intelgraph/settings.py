@@ -31,9 +31,7 @@ CSRF_TRUSTED_ORIGINS = cfg.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # --------------------------------------------------------------------------- servers
 # Production names its servers; without them the embedded ones under var/ are used.
 EMBEDDED_URLS = devstack.running_urls()
-EMBEDDED_SERVERS = {
-    name: not cfg.is_set(name) for name in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL")
-}
+EMBEDDED_SERVERS = {name: not cfg.is_set(name) for name in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL")}
 DATABASES = {
     "default": cfg.db_url(
         "DATABASE_URL",
@@ -146,9 +144,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --------------------------------------------------------------------------- cache, channels, celery
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-}
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_SERIALIZER = "json"
@@ -164,7 +160,7 @@ GRAPHENE = {
     "SCHEMA": "intelgraph.schema.schema",
     "ATOMIC_MUTATIONS": True,
 }
-API_TOKEN_PREFIX = "igt_"
+API_TOKEN_PREFIX = "igt_"  # noqa: S105 - a public marker, not a secret
 
 # --------------------------------------------------------------------------- audit
 # Ed25519 key signing audit events: base64 of the 32 raw private-key bytes.
@@ -192,9 +188,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --------------------------------------------------------------------------- logging
 LOG_FORMAT = cfg.choice("LOG_FORMAT", default="json" if PRODUCTION else "text", choices=("json", "text"))
-LOG_LEVEL = cfg.choice(
-    "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-)
+LOG_LEVEL = cfg.choice("LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

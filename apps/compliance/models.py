@@ -18,7 +18,7 @@ class AuditEvent(models.Model):
     ``seq - 1``; ``hash`` is the SHA-256 of this event's canonical form and
     ``signature`` is its Ed25519 signature by key ``key_id``. A changed,
     removed or inserted row breaks the chain, which ``manage.py audit_verify``
-    reports. A database trigger also refuses UPDATE, DELETE and TRUNCATE.
+    reports. A database trigger also refuses UPDATE and DELETE.
     """
 
     seq = models.BigIntegerField(unique=True, editable=False)

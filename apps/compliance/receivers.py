@@ -31,4 +31,6 @@ def _logged_out(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     # Only the username is kept: never the password that was tried.
     username = str(credentials.get("username", ""))[:150]
-    services.record("auth.login_failed", actor_label=username or "(blank)", payload={"username": username, **_client(request)})
+    services.record(
+        "auth.login_failed", actor_label=username or "(blank)", payload={"username": username, **_client(request)}
+    )

@@ -56,9 +56,14 @@ def key_id_of(public_hex: str) -> str:
 
 
 @cache
-def _registered_key_id() -> str:
+def _signing_key_id() -> tuple[str, str]:
     public_hex = _public_hex(signing_key())
-    key_id = key_id_of(public_hex)
+    return key_id_of(public_hex), public_hex
+
+
+def _registered_key_id() -> str:
+    # Not cached: the registration must be in this database (restores and test rollbacks undo it).
+    key_id, public_hex = _signing_key_id()
     AuditSigningKey.objects.get_or_create(key_id=key_id, defaults={"public_key": public_hex})
     return key_id
 
@@ -170,8 +175,7 @@ class VerifyReport:
 def verify_chain(*, batch_size: int = 5000, progress=None) -> VerifyReport:
     """Walk the chain from the first event; stop at the first broken or missing link."""
     keys = {
-        k.key_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(k.public_key))
-        for k in AuditSigningKey.objects.all()
+        k.key_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(k.public_key)) for k in AuditSigningKey.objects.all()
     }
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
     events = AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size)

@@ -97,7 +97,7 @@ class EntityForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance and self.instance.pk:
+        if not self.instance._state.adding:
             self.initial["labels"] = ", ".join(self.instance.labels)
             self.fields["tenant"].disabled = True
             self.fields["external_id"].disabled = True
@@ -286,9 +286,7 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         )  # fmt: skip
         obj.pk = token.pk
         obj._state.adding = False
-        self.message_user(
-            request, f"Token created. Copy it now, it is not shown again: {raw}", level=messages.WARNING
-        )
+        self.message_user(request, f"Token created. Copy it now, it is not shown again: {raw}", level=messages.WARNING)
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the row stays as a record

@@ -5,6 +5,9 @@ in, so a changelist, a change page, a foreign-key dropdown and an autocomplete
 all narrow data the same way (the selectors do the narrowing).
 """
 
+from django.contrib import admin
+from django.db import models
+
 from apps.core import selectors
 
 
@@ -20,6 +23,17 @@ class TenantScopedAdminMixin:
             return queryset
         tenant_ids = selectors.tenant_ids_for_user(user=request.user)
         return queryset.filter(**{f"{self.tenant_lookup}__in": tenant_ids})
+
+    def get_list_filter(self, request):
+        """Related-field filters list only values present in the scoped queryset, never other tenants'."""
+        filters = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str) and "__" not in item:
+                field = self.model._meta.get_field(item)
+                if isinstance(field, models.ForeignKey):
+                    item = (item, admin.RelatedOnlyFieldListFilter)
+            filters.append(item)
+        return filters
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -34,8 +34,6 @@ class ApiTokenMiddleware:
 
 
 def _unauthorized(message: str) -> JsonResponse:
-    response = JsonResponse(
-        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}, status=401
-    )
+    response = JsonResponse({"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}, status=401)
     response["WWW-Authenticate"] = 'Bearer realm="intelgraph"'
     return response

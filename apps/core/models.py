@@ -141,7 +141,9 @@ class Entity(models.Model):
                 condition=Q(external_id__isnull=False),
                 name="entity_unique_external_id_per_tenant",
             ),
-            models.CheckConstraint(condition=Q(sensitivity__gte=0, sensitivity__lte=4), name="entity_sensitivity_range"),
+            models.CheckConstraint(
+                condition=Q(sensitivity__gte=0, sensitivity__lte=4), name="entity_sensitivity_range"
+            ),
             models.CheckConstraint(condition=~Q(merged_into=models.F("id")), name="entity_not_merged_into_itself"),
         ]
         indexes = [
@@ -203,7 +205,10 @@ class Provenance(models.Model):
         Relationship, null=True, blank=True, on_delete=models.CASCADE, related_name="provenance"
     )
     fields = ArrayField(
-        models.CharField(max_length=100), default=list, blank=True, help_text="Attributes this source gave; empty means all."
+        models.CharField(max_length=100),
+        default=list,
+        blank=True,
+        help_text="Attributes this source gave; empty means all.",
     )
     method = models.CharField(max_length=16, choices=ProvenanceMethod.choices)
     record_ref = models.CharField(max_length=300, blank=True, help_text="Where in the source, e.g. 'people.jsonl:12'.")

@@ -70,7 +70,9 @@ def validate_entity_fields(*, kind, display_name, attributes, sensitivity, label
     elif len(repr(attributes)) > MAX_ATTRIBUTES_BYTES:
         errors["attributes"] = [ValidationError("Attributes are larger than 64 KiB.", code="too_large")]
     elif any(not isinstance(k, str) or not k.strip() for k in attributes):
-        errors["attributes"] = [ValidationError("Attribute names must be non-empty strings.", code="invalid_attributes")]
+        errors["attributes"] = [
+            ValidationError("Attribute names must be non-empty strings.", code="invalid_attributes")
+        ]
     try:
         sensitivity = parse_sensitivity(sensitivity)
     except ValueError:
@@ -132,12 +134,20 @@ def membership_set(
     *, user: User, tenant: Tenant, role: str, actor=None, clearance: int | None = None, compartments=None
 ) -> Membership:
     if role not in Role.values:
-        raise ValidationError({"role": ValidationError(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.", code="invalid_role")})
+        raise ValidationError(
+            {
+                "role": ValidationError(
+                    f"Unknown role {role!r}; use one of {', '.join(Role.values)}.", code="invalid_role"
+                )
+            }
+        )
     if clearance is not None:
         try:
             clearance = parse_sensitivity(clearance)
         except ValueError:
-            raise ValidationError({"clearance": ValidationError(_sensitivity_error(clearance), code="invalid_clearance")}) from None
+            raise ValidationError(
+                {"clearance": ValidationError(_sensitivity_error(clearance), code="invalid_clearance")}
+            ) from None
     with transaction.atomic():
         membership, created = Membership.objects.select_for_update().get_or_create(
             user=user, tenant=tenant, defaults={"role": role}
@@ -254,7 +264,7 @@ def entity_create(
     source: Source | None = None, method: str = ProvenanceMethod.MANUAL, record_ref: str = "",
 ) -> Entity:  # fmt: skip
     fields = validate_entity_fields(
-        kind=kind, display_name=display_name, attributes=attributes, sensitivity=sensitivity, labels=list(labels)
+        kind=kind, display_name=display_name, attributes=attributes, sensitivity=sensitivity, labels=labels
     )
     if external_id is not None and Entity.objects.filter(tenant=tenant, external_id=external_id).exists():
         raise ValidationError(
@@ -279,7 +289,9 @@ def entity_update(
 ) -> Entity:
     unknown = set(changes) - set(ENTITY_EDITABLE)
     if unknown:
-        raise ValidationError({name: ValidationError("This field cannot be changed.", code="not_editable") for name in unknown})
+        raise ValidationError(
+            {name: ValidationError("This field cannot be changed.", code="not_editable") for name in unknown}
+        )
     merged = {name: changes.get(name, getattr(entity, name)) for name in ENTITY_EDITABLE}
     fields = validate_entity_fields(**merged)
     changed = sorted(name for name in ENTITY_EDITABLE if fields[name] != getattr(entity, name))
@@ -295,7 +307,9 @@ def entity_update(
             k for k in set(before.get("attributes", {})) | set(fields["attributes"])
             if "attributes" in changed and before["attributes"].get(k) != fields["attributes"].get(k)
         )  # fmt: skip
-        _provenance(tenant=locked.tenant, source=source, actor=actor, method=method, entity=locked, fields=changed_attrs)
+        _provenance(
+            tenant=locked.tenant, source=source, actor=actor, method=method, entity=locked, fields=changed_attrs
+        )
         audit.record(
             "entity.updated", actor=actor, tenant=locked.tenant_id, target=locked,
             payload={"fields": changed, "attributes": changed_attrs},
@@ -305,9 +319,10 @@ def entity_update(
 
 def entity_delete(*, entity: Entity, actor=None) -> None:
     with transaction.atomic():
-        relationship_count = Relationship.objects.filter(from_entity=entity).count() + Relationship.objects.filter(
-            to_entity=entity
-        ).count()
+        relationship_count = (
+            Relationship.objects.filter(from_entity=entity).count()
+            + Relationship.objects.filter(to_entity=entity).count()
+        )
         payload = {"kind": entity.kind, "relationships_removed": relationship_count}
         try:
             with transaction.atomic():
@@ -331,7 +346,9 @@ def relationship_create(
     fields = validate_relationship_fields(kind=kind, attributes=attributes, sensitivity=sensitivity)
     errors = {}
     if from_entity.tenant_id != tenant.pk or to_entity.tenant_id != tenant.pk:
-        errors["to_entity"] = [ValidationError("Both ends must belong to the relationship's tenant.", code="cross_tenant")]
+        errors["to_entity"] = [
+            ValidationError("Both ends must belong to the relationship's tenant.", code="cross_tenant")
+        ]
     if from_entity.pk == to_entity.pk:
         errors["to_entity"] = [ValidationError("A relationship links two different entities.", code="self_loop")]
     if errors:
@@ -353,7 +370,9 @@ def relationship_update(*, relationship: Relationship, actor=None, **changes) ->
     allowed = ("kind", "attributes", "sensitivity")
     unknown = set(changes) - set(allowed)
     if unknown:
-        raise ValidationError({name: ValidationError("This field cannot be changed.", code="not_editable") for name in unknown})
+        raise ValidationError(
+            {name: ValidationError("This field cannot be changed.", code="not_editable") for name in unknown}
+        )
     fields = validate_relationship_fields(**{name: changes.get(name, getattr(relationship, name)) for name in allowed})
     changed = sorted(name for name in allowed if fields[name] != getattr(relationship, name))
     if not changed:

@@ -4,43 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(editable=False, unique=True)),
-                ('created_at', models.DateTimeField(editable=False)),
-                ('actor_label', models.CharField(blank=True, help_text='Who acted, as it read at the time.', max_length=200)),
-                ('event_type', models.CharField(db_index=True, max_length=100)),
-                ('target_type', models.CharField(blank=True, max_length=100)),
-                ('target_id', models.CharField(blank=True, max_length=200)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('signature', models.CharField(editable=False, max_length=128)),
-                ('key_id', models.CharField(editable=False, max_length=16)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField(editable=False, unique=True)),
+                ("created_at", models.DateTimeField(editable=False)),
+                (
+                    "actor_label",
+                    models.CharField(blank=True, help_text="Who acted, as it read at the time.", max_length=200),
+                ),
+                ("event_type", models.CharField(db_index=True, max_length=100)),
+                ("target_type", models.CharField(blank=True, max_length=100)),
+                ("target_id", models.CharField(blank=True, max_length=200)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("prev_hash", models.CharField(editable=False, max_length=64)),
+                ("hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("signature", models.CharField(editable=False, max_length=128)),
+                ("key_id", models.CharField(editable=False, max_length=16)),
             ],
             options={
-                'ordering': ['-seq'],
+                "ordering": ["-seq"],
             },
         ),
         migrations.CreateModel(
-            name='AuditSigningKey',
+            name="AuditSigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_id', models.CharField(max_length=16, unique=True)),
-                ('public_key', models.CharField(help_text='Raw Ed25519 public key, hex.', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key_id", models.CharField(max_length=16, unique=True)),
+                ("public_key", models.CharField(help_text="Raw Ed25519 public key, hex.", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
     ]

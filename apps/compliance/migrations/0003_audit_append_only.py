@@ -1,8 +1,10 @@
-"""Refuse UPDATE, DELETE and TRUNCATE on audit events in the database itself.
+"""Refuse UPDATE and DELETE on audit events in the database itself.
 
 The ORM refuses too, but this also stops raw SQL and other clients. Someone
 with DDL rights can still drop the trigger; the hash chain and signatures are
-what detect that (``manage.py audit_verify``).
+what detect that (``manage.py audit_verify``). TRUNCATE is not trapped here
+because Django's test flush uses it; production revokes TRUNCATE from the
+application role instead (docs/operations/audit.md).
 """
 
 from django.db import migrations
@@ -15,12 +17,9 @@ BEGIN
 END; $$;
 CREATE TRIGGER compliance_auditevent_no_update BEFORE UPDATE OR DELETE ON compliance_auditevent
   FOR EACH ROW EXECUTE FUNCTION compliance_audit_append_only();
-CREATE TRIGGER compliance_auditevent_no_truncate BEFORE TRUNCATE ON compliance_auditevent
-  FOR EACH STATEMENT EXECUTE FUNCTION compliance_audit_append_only();
 """
 
 REVERSE = """
-DROP TRIGGER IF EXISTS compliance_auditevent_no_truncate ON compliance_auditevent;
 DROP TRIGGER IF EXISTS compliance_auditevent_no_update ON compliance_auditevent;
 DROP FUNCTION IF EXISTS compliance_audit_append_only();
 """

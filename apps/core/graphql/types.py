@@ -19,7 +19,9 @@ class TenantType(DjangoObjectType):
 
 class EntityType(DjangoObjectType):
     id = graphene.ID(required=True, description="Stable identifier (UUID).")
-    kind = graphene.String(required=True, description="person, organization, account, address, phone, email, vehicle or event.")
+    kind = graphene.String(
+        required=True, description="person, organization, account, address, phone, email, vehicle or event."
+    )
     display_name = graphene.String(required=True, description="Name shown to analysts.")
     attributes = graphene.JSONString(required=True, description="Attributes as a JSON object.")
     sensitivity = graphene.Field(SensitivityEnum, required=True, description="Sensitivity level.")
@@ -32,7 +34,17 @@ class EntityType(DjangoObjectType):
         model = Entity
         name = "Entity"
         description = "A person, organisation, account, address, phone, email, vehicle or event."
-        fields = ("id", "kind", "display_name", "attributes", "sensitivity", "labels", "tenant", "created_at", "updated_at")
+        fields = (
+            "id",
+            "kind",
+            "display_name",
+            "attributes",
+            "sensitivity",
+            "labels",
+            "tenant",
+            "created_at",
+            "updated_at",
+        )
 
     @staticmethod
     def resolve_sensitivity(entity, info):

@@ -14,331 +14,769 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Short identifier used in URLs and commands.', max_length=63, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('feature_flags', models.JSONField(blank=True, default=dict, help_text='Per-tenant switches, e.g. {"explorer": true}. Unknown keys are ignored.')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Short identifier used in URLs and commands.", max_length=63, unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "feature_flags",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Per-tenant switches, e.g. {"explorer": true}. Unknown keys are ignored.',
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=150, verbose_name="first name")),
+                ("last_name", models.CharField(blank=True, max_length=150, verbose_name="last name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email address")),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now, verbose_name="date joined")),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'user',
-                'verbose_name_plural': 'users',
-                'ordering': ['username'],
-                'abstract': False,
-                'swappable': 'AUTH_USER_MODEL',
+                "verbose_name": "user",
+                "verbose_name_plural": "users",
+                "ordering": ["username"],
+                "abstract": False,
+                "swappable": "AUTH_USER_MODEL",
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="What the token is for, e.g. 'case-sync job'.", max_length=100)),
-                ('prefix', models.CharField(help_text='The first characters, to recognise the token.', max_length=16)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="What the token is for, e.g. 'case-sync job'.", max_length=100)),
+                ("prefix", models.CharField(help_text="The first characters, to recognise the token.", max_length=16)),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API token',
-                'ordering': ['-created_at'],
+                "verbose_name": "API token",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Entity',
+            name="Entity",
             fields=[
-                ('id', models.UUIDField(default=apps.core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('external_id', models.CharField(blank=True, help_text='The id this entity has in the system it was imported from.', max_length=200, null=True)),
-                ('kind', models.CharField(choices=[('person', 'Person'), ('organization', 'Organization'), ('account', 'Account'), ('address', 'Address'), ('phone', 'Phone'), ('email', 'Email'), ('vehicle', 'Vehicle'), ('event', 'Event')], max_length=32)),
-                ('display_name', models.CharField(max_length=300)),
-                ('attributes', models.JSONField(blank=True, default=dict)),
-                ('sensitivity', models.PositiveSmallIntegerField(choices=[(0, 'Public'), (1, 'Internal'), (2, 'Confidential'), (3, 'Secret'), (4, 'Top secret')], default=1)),
-                ('labels', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=64), blank=True, default=list, size=None)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_members', to='core.entity')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entities', to='core.tenant')),
+                (
+                    "id",
+                    models.UUIDField(default=apps.core.ids.uuid7, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The id this entity has in the system it was imported from.",
+                        max_length=200,
+                        null=True,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("person", "Person"),
+                            ("organization", "Organization"),
+                            ("account", "Account"),
+                            ("address", "Address"),
+                            ("phone", "Phone"),
+                            ("email", "Email"),
+                            ("vehicle", "Vehicle"),
+                            ("event", "Event"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=300)),
+                ("attributes", models.JSONField(blank=True, default=dict)),
+                (
+                    "sensitivity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Public"), (1, "Internal"), (2, "Confidential"), (3, "Secret"), (4, "Top secret")],
+                        default=1,
+                    ),
+                ),
+                (
+                    "labels",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=64), blank=True, default=list, size=None
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="merged_members",
+                        to="core.entity",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="entities", to="core.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'entities',
-                'ordering': ['-created_at', 'id'],
+                "verbose_name_plural": "entities",
+                "ordering": ["-created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalTenant',
+            name="HistoricalTenant",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Short identifier used in URLs and commands.', max_length=63)),
-                ('name', models.CharField(max_length=200)),
-                ('feature_flags', models.JSONField(blank=True, default=dict, help_text='Per-tenant switches, e.g. {"explorer": true}. Unknown keys are ignored.')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("slug", models.SlugField(help_text="Short identifier used in URLs and commands.", max_length=63)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "feature_flags",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Per-tenant switches, e.g. {"explorer": true}. Unknown keys are ignored.',
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical tenant',
-                'verbose_name_plural': 'historical tenants',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='Relationship',
-            fields=[
-                ('id', models.UUIDField(default=apps.core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('external_id', models.CharField(blank=True, max_length=200, null=True)),
-                ('kind', models.CharField(max_length=64, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_]{0,63}$', 'Use lower-case letters, digits and underscores, starting with a letter.')])),
-                ('attributes', models.JSONField(blank=True, default=dict)),
-                ('sensitivity', models.PositiveSmallIntegerField(choices=[(0, 'Public'), (1, 'Internal'), (2, 'Confidential'), (3, 'Secret'), (4, 'Top secret')], default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('from_entity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outgoing', to='core.entity')),
-                ('to_entity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incoming', to='core.entity')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='relationships', to='core.tenant')),
-            ],
-            options={
-                'ordering': ['-created_at', 'id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Source',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('import', 'File import'), ('manual', 'Manual entry'), ('api', 'API'), ('demo', 'Synthetic demo data')], max_length=16)),
-                ('uri', models.CharField(blank=True, help_text='File path, URL or system the data came from.', max_length=500)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to='core.tenant')),
-            ],
-            options={
-                'ordering': ['tenant__slug', 'name'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Provenance',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fields', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=100), blank=True, default=list, help_text='Attributes this source gave; empty means all.', size=None)),
-                ('method', models.CharField(choices=[('import', 'Imported'), ('manual', 'Entered by hand'), ('api', 'Written through the API'), ('demo', 'Generated')], max_length=16)),
-                ('record_ref', models.CharField(blank=True, help_text="Where in the source, e.g. 'people.jsonl:12'.", max_length=300)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('entity', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='provenance', to='core.entity')),
-                ('relationship', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='provenance', to='core.relationship')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='provenance', to='core.source')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='provenance', to='core.tenant')),
-            ],
-            options={
-                'verbose_name_plural': 'provenance records',
-                'ordering': ['-recorded_at'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Membership',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('reader', 'Reader'), ('analyst', 'Analyst'), ('reviewer', 'Reviewer'), ('compliance', 'Compliance'), ('admin', 'Administrator')], default='reader', max_length=16)),
-                ('clearance', models.PositiveSmallIntegerField(choices=[(0, 'Public'), (1, 'Internal'), (2, 'Confidential'), (3, 'Secret'), (4, 'Top secret')], default=1, help_text='Highest sensitivity this member may read in this tenant.')),
-                ('compartments', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=64), blank=True, default=list, help_text="Compartment grants (labels) beyond clearance, e.g. 'sanctions'.", size=None)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='core.tenant')),
-            ],
-            options={
-                'ordering': ['tenant__slug', 'user__username'],
-            },
-        ),
-        migrations.CreateModel(
-            name='HistoricalSource',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('import', 'File import'), ('manual', 'Manual entry'), ('api', 'API'), ('demo', 'Synthetic demo data')], max_length=16)),
-                ('uri', models.CharField(blank=True, help_text='File path, URL or system the data came from.', max_length=500)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='core.tenant')),
-            ],
-            options={
-                'verbose_name': 'historical source',
-                'verbose_name_plural': 'historical sources',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical tenant",
+                "verbose_name_plural": "historical tenants",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalMembership',
+            name="Relationship",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('role', models.CharField(choices=[('reader', 'Reader'), ('analyst', 'Analyst'), ('reviewer', 'Reviewer'), ('compliance', 'Compliance'), ('admin', 'Administrator')], default='reader', max_length=16)),
-                ('clearance', models.PositiveSmallIntegerField(choices=[(0, 'Public'), (1, 'Internal'), (2, 'Confidential'), (3, 'Secret'), (4, 'Top secret')], default=1, help_text='Highest sensitivity this member may read in this tenant.')),
-                ('compartments', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=64), blank=True, default=list, help_text="Compartment grants (labels) beyond clearance, e.g. 'sanctions'.", size=None)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='core.tenant')),
+                (
+                    "id",
+                    models.UUIDField(default=apps.core.ids.uuid7, editable=False, primary_key=True, serialize=False),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=200, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        max_length=64,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9_]{0,63}$",
+                                "Use lower-case letters, digits and underscores, starting with a letter.",
+                            )
+                        ],
+                    ),
+                ),
+                ("attributes", models.JSONField(blank=True, default=dict)),
+                (
+                    "sensitivity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Public"), (1, "Internal"), (2, "Confidential"), (3, "Secret"), (4, "Top secret")],
+                        default=1,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "from_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="outgoing", to="core.entity"
+                    ),
+                ),
+                (
+                    "to_entity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="incoming", to="core.entity"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="relationships", to="core.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical membership',
-                'verbose_name_plural': 'historical memberships',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "ordering": ["-created_at", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Source",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("import", "File import"),
+                            ("manual", "Manual entry"),
+                            ("api", "API"),
+                            ("demo", "Synthetic demo data"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "uri",
+                    models.CharField(
+                        blank=True, help_text="File path, URL or system the data came from.", max_length=500
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="sources", to="core.tenant"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["tenant__slug", "name"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Provenance",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "fields",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=100),
+                        blank=True,
+                        default=list,
+                        help_text="Attributes this source gave; empty means all.",
+                        size=None,
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("import", "Imported"),
+                            ("manual", "Entered by hand"),
+                            ("api", "Written through the API"),
+                            ("demo", "Generated"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "record_ref",
+                    models.CharField(
+                        blank=True, help_text="Where in the source, e.g. 'people.jsonl:12'.", max_length=300
+                    ),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "entity",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="provenance",
+                        to="core.entity",
+                    ),
+                ),
+                (
+                    "relationship",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="provenance",
+                        to="core.relationship",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="provenance", to="core.source"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="provenance", to="core.tenant"
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name_plural": "provenance records",
+                "ordering": ["-recorded_at"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Membership",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("reader", "Reader"),
+                            ("analyst", "Analyst"),
+                            ("reviewer", "Reviewer"),
+                            ("compliance", "Compliance"),
+                            ("admin", "Administrator"),
+                        ],
+                        default="reader",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "clearance",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Public"), (1, "Internal"), (2, "Confidential"), (3, "Secret"), (4, "Top secret")],
+                        default=1,
+                        help_text="Highest sensitivity this member may read in this tenant.",
+                    ),
+                ),
+                (
+                    "compartments",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=64),
+                        blank=True,
+                        default=list,
+                        help_text="Compartment grants (labels) beyond clearance, e.g. 'sanctions'.",
+                        size=None,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="core.tenant"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["tenant__slug", "user__username"],
+            },
+        ),
+        migrations.CreateModel(
+            name="HistoricalSource",
+            fields=[
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("import", "File import"),
+                            ("manual", "Manual entry"),
+                            ("api", "API"),
+                            ("demo", "Synthetic demo data"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "uri",
+                    models.CharField(
+                        blank=True, help_text="File path, URL or system the data came from.", max_length=500
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="core.tenant",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical source",
+                "verbose_name_plural": "historical sources",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='GroundTruthLabel',
+            name="HistoricalMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('identity', models.CharField(max_length=64)),
-                ('variation', models.CharField(blank=True, help_text='How this duplicate was altered.', max_length=100)),
-                ('entity', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='ground_truth', to='core.entity')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.tenant')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("reader", "Reader"),
+                            ("analyst", "Analyst"),
+                            ("reviewer", "Reviewer"),
+                            ("compliance", "Compliance"),
+                            ("admin", "Administrator"),
+                        ],
+                        default="reader",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "clearance",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Public"), (1, "Internal"), (2, "Confidential"), (3, "Secret"), (4, "Top secret")],
+                        default=1,
+                        help_text="Highest sensitivity this member may read in this tenant.",
+                    ),
+                ),
+                (
+                    "compartments",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=64),
+                        blank=True,
+                        default=list,
+                        help_text="Compartment grants (labels) beyond clearance, e.g. 'sanctions'.",
+                        size=None,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="core.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant', 'identity'],
+                "verbose_name": "historical membership",
+                "verbose_name_plural": "historical memberships",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="GroundTruthLabel",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("identity", models.CharField(max_length=64)),
+                (
+                    "variation",
+                    models.CharField(blank=True, help_text="How this duplicate was altered.", max_length=100),
+                ),
+                (
+                    "entity",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="ground_truth", to="core.entity"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="core.tenant"),
+                ),
+            ],
+            options={
+                "ordering": ["tenant", "identity"],
             },
         ),
         migrations.AddConstraint(
-            model_name='source',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='source_unique_name_per_tenant'),
+            model_name="source",
+            constraint=models.UniqueConstraint(fields=("tenant", "name"), name="source_unique_name_per_tenant"),
         ),
         migrations.AddIndex(
-            model_name='relationship',
-            index=models.Index(fields=['tenant', 'kind'], name='rel_tenant_kind_idx'),
+            model_name="relationship",
+            index=models.Index(fields=["tenant", "kind"], name="rel_tenant_kind_idx"),
         ),
         migrations.AddIndex(
-            model_name='relationship',
-            index=models.Index(fields=['from_entity', 'kind'], name='rel_from_kind_idx'),
+            model_name="relationship",
+            index=models.Index(fields=["from_entity", "kind"], name="rel_from_kind_idx"),
         ),
         migrations.AddIndex(
-            model_name='relationship',
-            index=models.Index(fields=['to_entity', 'kind'], name='rel_to_kind_idx'),
+            model_name="relationship",
+            index=models.Index(fields=["to_entity", "kind"], name="rel_to_kind_idx"),
         ),
         migrations.AddConstraint(
-            model_name='relationship',
-            constraint=models.CheckConstraint(condition=models.Q(('from_entity', models.F('to_entity')), _negated=True), name='relationship_not_self_loop'),
+            model_name="relationship",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("from_entity", models.F("to_entity")), _negated=True),
+                name="relationship_not_self_loop",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='relationship',
-            constraint=models.CheckConstraint(condition=models.Q(('sensitivity__gte', 0), ('sensitivity__lte', 4)), name='relationship_sensitivity_range'),
+            model_name="relationship",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sensitivity__gte", 0), ("sensitivity__lte", 4)),
+                name="relationship_sensitivity_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='relationship',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('tenant', 'external_id'), name='relationship_unique_external_id_per_tenant'),
+            model_name="relationship",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("tenant", "external_id"),
+                name="relationship_unique_external_id_per_tenant",
+            ),
         ),
         migrations.AddIndex(
-            model_name='provenance',
-            index=models.Index(fields=['tenant', 'source'], name='prov_tenant_source_idx'),
+            model_name="provenance",
+            index=models.Index(fields=["tenant", "source"], name="prov_tenant_source_idx"),
         ),
         migrations.AddConstraint(
-            model_name='provenance',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('entity__isnull', False), ('relationship__isnull', True)), models.Q(('entity__isnull', True), ('relationship__isnull', False)), _connector='OR'), name='provenance_exactly_one_target'),
+            model_name="provenance",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("entity__isnull", False), ("relationship__isnull", True)),
+                    models.Q(("entity__isnull", True), ("relationship__isnull", False)),
+                    _connector="OR",
+                ),
+                name="provenance_exactly_one_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('user', 'tenant'), name='membership_one_per_user_tenant'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("user", "tenant"), name="membership_one_per_user_tenant"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(('clearance__gte', 0), ('clearance__lte', 4)), name='membership_clearance_range'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("clearance__gte", 0), ("clearance__lte", 4)), name="membership_clearance_range"
+            ),
         ),
         migrations.AddIndex(
-            model_name='groundtruthlabel',
-            index=models.Index(fields=['tenant', 'identity'], name='truth_tenant_identity_idx'),
+            model_name="groundtruthlabel",
+            index=models.Index(fields=["tenant", "identity"], name="truth_tenant_identity_idx"),
         ),
         migrations.AddIndex(
-            model_name='entity',
-            index=models.Index(fields=['tenant', 'kind', '-created_at'], name='entity_tenant_kind_idx'),
+            model_name="entity",
+            index=models.Index(fields=["tenant", "kind", "-created_at"], name="entity_tenant_kind_idx"),
         ),
         migrations.AddIndex(
-            model_name='entity',
-            index=models.Index(fields=['tenant', 'updated_at'], name='entity_tenant_updated_idx'),
+            model_name="entity",
+            index=models.Index(fields=["tenant", "updated_at"], name="entity_tenant_updated_idx"),
         ),
         migrations.AddIndex(
-            model_name='entity',
-            index=models.Index(condition=models.Q(('merged_into__isnull', False)), fields=['merged_into'], name='entity_merged_into_idx'),
+            model_name="entity",
+            index=models.Index(
+                condition=models.Q(("merged_into__isnull", False)),
+                fields=["merged_into"],
+                name="entity_merged_into_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='entity',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['attributes'], name='entity_attributes_gin', opclasses=['jsonb_path_ops']),
+            model_name="entity",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["attributes"], name="entity_attributes_gin", opclasses=["jsonb_path_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='entity',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['labels'], name='entity_labels_gin'),
+            model_name="entity",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["labels"], name="entity_labels_gin"),
         ),
         migrations.AddConstraint(
-            model_name='entity',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('tenant', 'external_id'), name='entity_unique_external_id_per_tenant'),
+            model_name="entity",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("tenant", "external_id"),
+                name="entity_unique_external_id_per_tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entity',
-            constraint=models.CheckConstraint(condition=models.Q(('sensitivity__gte', 0), ('sensitivity__lte', 4)), name='entity_sensitivity_range'),
+            model_name="entity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sensitivity__gte", 0), ("sensitivity__lte", 4)), name="entity_sensitivity_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entity',
-            constraint=models.CheckConstraint(condition=models.Q(('merged_into', models.F('id')), _negated=True), name='entity_not_merged_into_itself'),
+            model_name="entity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("merged_into", models.F("id")), _negated=True), name="entity_not_merged_into_itself"
+            ),
         ),
     ]

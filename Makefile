@@ -1,0 +1,59 @@
+# IntelGraph: `make run` brings the product up on embedded servers; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-stamp
+PORT ?= 8000
+DEMO_ENTITIES ?= 10000
+
+.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
+
+$(STAMP): requirements.txt requirements-dev.txt | check-python
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python packages into $(VENV) …"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+servers-up: venv
+	@$(PY) manage.py devstack up
+
+servers-down: venv
+	@$(PY) manage.py devstack down
+
+servers-status: venv
+	@$(PY) manage.py devstack status
+
+## run: install, start the embedded servers, migrate, load demo data once, then web + worker + beat
+run: servers-up
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py seed_demo --if-empty --entities $(DEMO_ENTITIES)
+	@$(PY) manage.py ensure_admin --url http://127.0.0.1:$(PORT)/admin/
+	@PORT=$(PORT) $(PY) manage.py run
+
+## browser: make sure Debian's chromium is there for the Playwright tests
+browser:
+	@scripts/ensure-chromium.sh
+
+## test: lint, migration and deploy checks, then the whole pytest suite on real servers
+test: servers-up browser lint
+	@$(PY) manage.py makemigrations --check --dry-run -v1
+	@$(PY) manage.py check --fail-level WARNING
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: venv
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+clean-venv:
+	rm -rf $(VENV)

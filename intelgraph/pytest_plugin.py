@@ -1,0 +1,21 @@
+"""pytest plugin (loaded with ``-p intelgraph.pytest_plugin``): start the embedded servers before Django's settings load.
+
+Settings read the embedded servers' ports at import, and pytest-django imports
+settings while loading conftests, so this hook must run first.
+"""
+
+import os
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if all(os.environ.get(name) for name in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL")):
+        return
+    from intelgraph import devstack
+
+    try:
+        devstack.ensure_up_quiet()
+    except devstack.DevstackError as exc:
+        raise pytest.UsageError(f"embedded servers could not start: {exc}") from None

@@ -1,0 +1,111 @@
+"""GraphQL: apiVersion for everyone, entity(id) scoped to the caller's tenants and clearance, coded errors."""
+
+import json
+
+import pytest
+
+from apps.core import services
+from apps.core.choices import Sensitivity
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ENTITY = "query($id: ID!) { entity(id: $id) { id kind displayName attributes sensitivity labels tenant { slug } } }"
+
+
+def gql(client, query, variables=None, **headers):
+    response = client.post(
+        "/graphql", data=json.dumps({"query": query, "variables": variables or {}}),
+        content_type="application/json", **headers,
+    )  # fmt: skip
+    return response, response.json()
+
+
+def codes(body):
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@pytest.fixture
+def world(tenant_a, tenant_b):
+    analyst = factories.user(tenant=tenant_a, username="ana", clearance=Sensitivity.CONFIDENTIAL)
+    mine = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes={"birth_date": "1815-12-10"})
+    secret = factories.entity(tenant=tenant_a, name="Hidden Hand", sensitivity=Sensitivity.SECRET)
+    theirs = factories.entity(tenant=tenant_b, name="Bravo Person")
+    return {"analyst": analyst, "mine": mine, "secret": secret, "theirs": theirs}
+
+
+def test_api_version_needs_no_login_and_is_in_header(client):
+    response, body = gql(client, "{ apiVersion }")
+    assert response.status_code == 200
+    assert body == {"data": {"apiVersion": "v1"}}
+    assert response["x-ig-api-version"] == "v1"
+
+
+def test_entity_requires_authentication(client, world):
+    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)})
+    assert codes(body) == ["UNAUTHENTICATED"]
+    assert body["data"]["entity"] is None
+
+
+def test_entity_in_own_tenant(client, world):
+    client.force_login(world["analyst"])
+    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)})
+    entity = body["data"]["entity"]
+    assert entity["displayName"] == "Ada Lovelace"
+    assert json.loads(entity["attributes"]) == {"birth_date": "1815-12-10"}
+    assert entity["tenant"] == {"slug": "alpha"}
+    assert entity["sensitivity"] == "INTERNAL"
+
+
+@pytest.mark.parametrize("which", ["theirs", "secret"])
+def test_other_tenant_and_above_clearance_look_like_missing(client, world, which):
+    client.force_login(world["analyst"])
+    _, body = gql(client, ENTITY, {"id": str(world[which].pk)})
+    assert body["data"]["entity"] is None
+    assert codes(body) == ["NOT_FOUND"]
+    assert "Bravo" not in json.dumps(body) and "Hidden" not in json.dumps(body)
+
+
+def test_malformed_id_is_bad_user_input(client, world):
+    client.force_login(world["analyst"])
+    _, body = gql(client, ENTITY, {"id": "not-a-uuid"})
+    assert codes(body) == ["BAD_USER_INPUT"]
+
+
+def test_invalid_query_gets_validation_code_not_500(client):
+    response, body = gql(client, "{ entity { nope } }")
+    assert response.status_code == 400
+    assert set(codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
+
+
+def test_unparseable_body_is_a_400(client):
+    response = client.post("/graphql", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_bearer_token_authenticates_and_revocation_refuses(client, world):
+    token, raw = services.api_token_issue(user=world["analyst"], name="sync job")
+    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert body["data"]["entity"]["displayName"] == "Ada Lovelace"
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    assert token.key_hash != raw and raw not in token.key_hash
+
+    services.api_token_revoke(token=token)
+    response, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 401
+    assert codes(body) == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("header", ["Bearer igt_wrong", "Basic abc", "Bearer ", "Token x"])
+def test_bad_authorization_headers_are_refused(client, header):
+    response, body = gql(client, "{ apiVersion }", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert codes(body) == ["UNAUTHENTICATED"]
+
+
+def test_token_of_tenant_b_user_cannot_read_tenant_a(client, world, tenant_b):
+    other = factories.user(tenant=tenant_b, clearance=Sensitivity.TOP_SECRET)
+    _, raw = services.api_token_issue(user=other, name="other")
+    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert codes(body) == ["NOT_FOUND"]

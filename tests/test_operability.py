@@ -1,0 +1,89 @@
+"""Health, readiness and metrics endpoints; configuration errors; production settings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready", body
+    assert set(body["checks"]) == {"postgres", "migrations", "redis", "graph"}
+    assert body["checks"]["graph"]["backend"] in ("falkordb", "neo4j")
+
+
+@pytest.mark.django_db
+def test_readyz_reports_unreachable_redis(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_metrics_exposes_request_latency(client):
+    client.get("/healthz")
+    text = client.get("/metrics").content.decode()
+    assert 'ig_http_request_duration_seconds_bucket{le="0.005",method="GET",route="healthz",status="200"}' in text
+
+
+def manage(*args, env=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"DJANGO_ENV": "staging-ish"}, "DJANGO_ENV"),
+        ({"DATABASE_URL": "mysql://nope"}, "DATABASE_URL"),
+        ({"REDIS_URL": "redis://host:notaport/0"}, "REDIS_URL"),
+        ({"GRAPH_URL": "http://graph"}, "GRAPH_URL"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
+        ({"AUDIT_SIGNING_KEY": "not base64!"}, "AUDIT_SIGNING_KEY"),
+        ({"DJANGO_ENV": "production"}, "DJANGO_SECRET_KEY"),
+    ],
+)
+def test_malformed_environment_is_one_line_naming_the_variable(env, variable):
+    result = manage("check", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"configuration error: {variable}:")
+
+
+def production_env():
+    import base64
+    import secrets
+
+    return {
+        "DJANGO_ENV": "production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "intelgraph.example.com",
+        "DATABASE_URL": "postgres://ig:pw@db.internal:5432/intelgraph",
+        "REDIS_URL": "redis://redis.internal:6379/0",
+        "GRAPH_URL": "neo4j://neo4j.internal:7687",
+        "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_manage_without_servers_says_how_to_start_them(tmp_path):
+    result = manage("migrate", env={"IG_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "devstack up" in result.stderr
