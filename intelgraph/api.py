@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView
 from graphql import GraphQLError
 
@@ -19,6 +23,7 @@ class ErrorCode:
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     INTERNAL = "INTERNAL_SERVER_ERROR"
+    CSRF_FAILED = "CSRF_FAILED"
 
 
 class ApiError(GraphQLError):
@@ -35,11 +40,28 @@ def require_user(info):
     return user
 
 
+def _csrf_rejection(request):
+    """CSRF protects cookie sessions only: anonymous calls and bearer-token calls carry no ambient credential."""
+    if getattr(request, "auth_method", None) == "token" or not request.user.is_authenticated:
+        return None
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+
+
+@method_decorator(csrf_exempt, name="dispatch")
 class IntelGraphGraphQLView(GraphQLView):
     """graphene-django's view with coded errors and the API version header on every response."""
 
     def dispatch(self, request, *args, **kwargs):
-        response = super().dispatch(request, *args, **kwargs)
+        if _csrf_rejection(request) is not None:
+            response = JsonResponse(
+                {"errors": [{"message": "CSRF token missing or incorrect for a session request; send the "
+                             "X-CSRFToken header, or use an API token.", "extensions": {"code": ErrorCode.CSRF_FAILED}}]},
+                status=403,
+            )  # fmt: skip
+        else:
+            response = super().dispatch(request, *args, **kwargs)
         response["x-ig-api-version"] = API_VERSION
         return response
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
 

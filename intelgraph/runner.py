@@ -44,7 +44,7 @@ def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
                 "off",
                 "--no-server-header",
             ],
-        ),  # fmt: skip
+        ),
         Managed(
             "worker",
             [
@@ -63,7 +63,7 @@ def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
                 "--without-gossip",
                 "--without-mingle",
             ],
-        ),  # fmt: skip
+        ),
         Managed(
             "beat",
             [
@@ -79,7 +79,7 @@ def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
                 "/dev/null",
                 "--pidfile=",
             ],
-        ),  # fmt: skip
+        ),
     ]
 
 

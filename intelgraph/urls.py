@@ -13,7 +13,7 @@ admin.site.index_title = "Tenants, entities, compliance"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.DEBUG))),
+    path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.DEBUG)), name="graphql"),
     path("healthz", healthz),
     path("readyz", readyz),
     path("metrics", metrics_view),

@@ -1,5 +1,7 @@
 """The audit log: append-only, hash-chained, signed, and verifiable."""
 
+import itertools
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -22,7 +24,7 @@ def test_events_form_a_gapless_chain():
     events = _events(5)
     seqs = [e.seq for e in events]
     assert seqs == list(range(seqs[0], seqs[0] + 5))
-    for previous, current in zip(events, events[1:], strict=False):
+    for previous, current in itertools.pairwise(events):
         assert current.prev_hash == previous.hash
     report = audit.verify_chain()
     assert report.ok and report.checked == AuditEvent.objects.count()

@@ -109,3 +109,39 @@ def test_token_of_tenant_b_user_cannot_read_tenant_a(client, world, tenant_b):
     _, raw = services.api_token_issue(user=other, name="other")
     _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert codes(body) == ["NOT_FOUND"]
+
+
+def test_anonymous_post_needs_no_csrf_token(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/graphql", data=json.dumps({"query": "{ apiVersion }"}), content_type="application/json"
+    )
+    assert response.status_code == 200
+
+
+def test_session_post_without_csrf_token_is_refused(world):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world["analyst"])
+    query = {"query": ENTITY, "variables": {"id": str(world["mine"].pk)}}
+    response = browser.post("/graphql", data=json.dumps(query), content_type="application/json")
+    assert response.status_code == 403
+    assert codes(response.json()) == ["CSRF_FAILED"]
+    # with the token from the cookie, the same request goes through
+    browser.get("/graphql", HTTP_ACCEPT="text/html")
+    token = browser.cookies["csrftoken"].value
+    response = browser.post("/graphql", data=json.dumps(query), content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.json()["data"]["entity"]["displayName"] == "Ada Lovelace"
+
+
+def test_token_post_needs_no_csrf_token(world):
+    from django.test import Client
+
+    _, raw = services.api_token_issue(user=world["analyst"], name="ci")
+    response = Client(enforce_csrf_checks=True).post(
+        "/graphql", data=json.dumps({"query": ENTITY, "variables": {"id": str(world["mine"].pk)}}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )  # fmt: skip
+    assert response.json()["data"]["entity"]["displayName"] == "Ada Lovelace"
