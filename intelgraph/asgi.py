@@ -8,6 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
 
 from intelgraph.config import ConfigError
 
+# WhiteNoise serves static files through a synchronous iterator; Django warns on every file under ASGI.
+# Harmless for admin assets (production puts a CDN or the ingress in front of /static/).
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
+
 try:
     from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
@@ -19,7 +23,7 @@ except ConfigError as exc:
     sys.stderr.write(f"configuration error: {exc}\n")
     raise SystemExit(2) from None
 
-from intelgraph.routing import websocket_urlpatterns
+from intelgraph.routing import websocket_urlpatterns  # noqa: E402 - needs Django set up first
 
 application = ProtocolTypeRouter(
     {

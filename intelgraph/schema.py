@@ -7,6 +7,8 @@ from intelgraph.api import API_VERSION
 
 
 class Query(CoreQuery, graphene.ObjectType):
+    """IntelGraph API v1: read entities of your tenants."""
+
     api_version = graphene.String(
         required=True, description="The API version this server speaks; also sent as the x-ig-api-version header."
     )

@@ -10,6 +10,9 @@ SensitivityEnum = graphene.Enum.from_enum(
 
 
 class TenantType(DjangoObjectType):
+    slug = graphene.String(required=True, description="Short identifier of the tenant.")
+    name = graphene.String(required=True, description="Display name of the tenant.")
+
     class Meta:
         model = Tenant
         name = "Tenant"
