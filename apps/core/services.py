@@ -26,6 +26,9 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_LABELS = 50
 MAX_ATTRIBUTES_BYTES = 64 * 1024
+MAX_ATTRIBUTE_NAME = 100  # Provenance.fields holds attribute names
+ENTITY_KINDS = frozenset(EntityKind.values)  # computed once: validation runs per imported row
+SENSITIVITIES = frozenset(Sensitivity.values)
 
 
 # --------------------------------------------------------------------------- validation
@@ -35,11 +38,11 @@ def parse_sensitivity(value) -> int:
     """Accept 0-4 or a name such as 'confidential'; raise ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError
-    if isinstance(value, int) and value in Sensitivity.values:
+    if isinstance(value, int) and value in SENSITIVITIES:
         return value
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "_").replace("-", "_")
-        if text.isdigit() and int(text) in Sensitivity.values:
+        if text.isdigit() and int(text) in SENSITIVITIES:
             return int(text)
         for member in Sensitivity:
             if member.name.lower() == text:
@@ -52,10 +55,25 @@ def _sensitivity_error(value) -> str:
     return f"Unknown sensitivity {value!r}; use one of {names}."
 
 
+def _attributes_problem(attributes) -> ValidationError | None:
+    if not isinstance(attributes, dict):
+        return ValidationError("Attributes must be a JSON object.", code="invalid_attributes")
+    if len(repr(attributes)) > MAX_ATTRIBUTES_BYTES:
+        return ValidationError("Attributes are larger than 64 KiB.", code="too_large")
+    bad = [k for k in attributes if not isinstance(k, str) or not k.strip() or len(k) > MAX_ATTRIBUTE_NAME]
+    if bad:
+        return ValidationError(
+            f"Attribute names must be non-empty strings of at most {MAX_ATTRIBUTE_NAME} characters "
+            f"({str(bad[0])[:20]!r} is not).",
+            code="invalid_attributes",
+        )
+    return None
+
+
 def validate_entity_fields(*, kind, display_name, attributes, sensitivity, labels) -> dict:
     """Return the cleaned fields or raise ValidationError naming each bad field."""
     errors: dict[str, list[ValidationError]] = {}
-    if kind not in EntityKind.values:
+    if kind not in ENTITY_KINDS:
         errors["kind"] = [
             ValidationError(f"Unknown kind {kind!r}; use one of {', '.join(EntityKind.values)}.", code="invalid_kind")
         ]
@@ -65,14 +83,8 @@ def validate_entity_fields(*, kind, display_name, attributes, sensitivity, label
     elif len(name) > 300:
         errors["display_name"] = [ValidationError("Names are at most 300 characters.", code="max_length")]
     attributes = {} if attributes is None else attributes
-    if not isinstance(attributes, dict):
-        errors["attributes"] = [ValidationError("Attributes must be a JSON object.", code="invalid_attributes")]
-    elif len(repr(attributes)) > MAX_ATTRIBUTES_BYTES:
-        errors["attributes"] = [ValidationError("Attributes are larger than 64 KiB.", code="too_large")]
-    elif any(not isinstance(k, str) or not k.strip() for k in attributes):
-        errors["attributes"] = [
-            ValidationError("Attribute names must be non-empty strings.", code="invalid_attributes")
-        ]
+    if (problem := _attributes_problem(attributes)) is not None:
+        errors["attributes"] = [problem]
     try:
         sensitivity = parse_sensitivity(sensitivity)
     except ValueError:
@@ -103,8 +115,8 @@ def validate_relationship_fields(*, kind, attributes, sensitivity) -> dict:
             )
         ]
     attributes = {} if attributes is None else attributes
-    if not isinstance(attributes, dict):
-        errors["attributes"] = [ValidationError("Attributes must be a JSON object.", code="invalid_attributes")]
+    if (problem := _attributes_problem(attributes)) is not None:
+        errors["attributes"] = [problem]
     try:
         sensitivity = parse_sensitivity(sensitivity)
     except ValueError:

@@ -5,9 +5,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models.fields import AutoFieldMixin
 
 from apps.compliance.models import AuditEvent
-from apps.core.importing import MAX_ERRORS, ImportFileError, ImportRejected, entities_import
+from apps.core import importing
+from apps.core.importing import MAX_ERRORS, ImportFailed, ImportFileError, ImportRejected, entities_import
 from apps.core.models import Entity, Provenance, Relationship, Source
 from tests import factories
 
@@ -187,6 +189,17 @@ def test_malformed_file_is_rejected_whole_with_line_numbers(tenant_a, tmp_path):
         ([link("Knows!", "A", "B")], 1, "kind: Relationship kind"),
         ([person("P1", "A"), person("P2", "B"), link("k", "P1", "P2"), link("k", "P1", "P2")], 4, "also on line 3"),
         ([""], 1, "no entities or relationships"),
+        (
+            [
+                person("P1", "A"),
+                person("P2", "B"),
+                link("k", "P1", "P2", external_id="R"),
+                link("j", "P2", "P1", external_id="R"),
+            ],
+            4,
+            "external_id: 'R' appears twice in the file (first on line 3)",
+        ),
+        ([person("P1", "A", attributes={"x" * 101: 1})], 1, "attributes: Attribute names must be non-empty strings of at most 100 characters"),
     ],
 )
 def test_each_kind_of_problem_is_reported_at_its_line(tenant_a, tmp_path, records, line, fragment):
@@ -245,6 +258,17 @@ def test_csv_problems_are_reported_by_line(tenant_a, tmp_path):
     with pytest.raises(ImportRejected) as caught:
         entities_import(tenant=tenant_a, path_or_stream=path, actor=None)
     assert [line for line, _ in caught.value.errors] == [3, 4]
+
+
+def test_csv_rows_must_fit_the_header(tenant_a, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("external_id,kind,name,\nP1,person,Ada,\nP2,person,Bob,oops\nP3,person,Cy,x,y\n")
+    with pytest.raises(ImportRejected) as caught:
+        entities_import(tenant=tenant_a, path_or_stream=path, actor=None)
+    assert caught.value.errors == [
+        (3, "a value is in a column that has no name in the header"),
+        (4, "the row has 5 cells; the header has 4"),
+    ]
 
 
 def test_csv_without_a_required_column_is_rejected_at_the_header(tenant_a, tmp_path):
@@ -363,3 +387,35 @@ def test_command_refuses_clearly(tenant_a, tmp_path, setup, args, message):
         call_command("import_entities", str(path), *args, stdout=StringIO(), stderr=err)
     if setup == "latin1":
         assert err.getvalue().startswith(f"{path}:2: not UTF-8 text (byte 0xe9)")
+
+
+def test_a_concurrent_write_of_the_same_external_id_fails_cleanly(tenant_a, tmp_path, monkeypatch):
+    # Given someone creates P1 by hand after the file was checked but before it is written
+    real = importing.source_get_or_create
+
+    def create_p1_first(**kwargs):
+        factories.entity(tenant=tenant_a, name="By hand", external_id="P1")
+        return real(**kwargs)
+
+    monkeypatch.setattr(importing, "source_get_or_create", create_p1_first)
+    path = write_jsonl(tmp_path / "a.jsonl", person("P1", "Ada"))
+    before = row_counts()
+
+    # When the import writes, Then it stops with a clear message and leaves nothing behind
+    with pytest.raises(ImportFailed, match="changed while importing"):
+        entities_import(tenant=tenant_a, path_or_stream=path, actor=None)
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize(
+    ("model", "written"),
+    [
+        (Entity, {*importing.ENTITY_NEW, "tenant", "created_at", "updated_at"}),
+        (Relationship, {*importing.RELATIONSHIP_NEW, "tenant", "created_at", "updated_at"}),
+        (Provenance, {*importing.PROVENANCE_NEW, "tenant", "source", "method", "actor", "recorded_at"}),
+    ],
+)
+def test_copy_writes_every_required_column(model, written):
+    # COPY bypasses model defaults: a new NOT NULL field must be added to the importer too.
+    required = {f.name for f in model._meta.concrete_fields if not f.null and not isinstance(f, AutoFieldMixin)}
+    assert required <= written, f"the importer does not write {sorted(required - written)}"

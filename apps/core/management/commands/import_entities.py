@@ -57,7 +57,7 @@ class Command(BaseCommand):
         self._close(bars)
         e, r = report.entities, report.relationships
         self.stdout.write(
-            f"Imported {file} into {tenant_obj.slug} in {report.seconds:.1f} s "
+            f"Imported {file} into {tenant_obj.slug} in {report.seconds:.2f} s "
             f"(source {report.source.name!r}, sha256 {report.sha256[:16]}…)\n"
             f"  entities:      {e.created} created, {e.updated} updated, {e.unchanged} unchanged\n"
             f"  relationships: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
