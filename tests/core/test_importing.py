@@ -199,7 +199,11 @@ def test_malformed_file_is_rejected_whole_with_line_numbers(tenant_a, tmp_path):
             4,
             "external_id: 'R' appears twice in the file (first on line 3)",
         ),
-        ([person("P1", "A", attributes={"x" * 101: 1})], 1, "attributes: Attribute names must be non-empty strings of at most 100 characters"),
+        (
+            [person("P1", "A", attributes={"x" * 101: 1})],
+            1,
+            "attributes: Attribute names must be non-empty strings of at most 100 characters",
+        ),
     ],
 )
 def test_each_kind_of_problem_is_reported_at_its_line(tenant_a, tmp_path, records, line, fragment):
