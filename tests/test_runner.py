@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,12 +17,19 @@ from intelgraph import devstack
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _test_database_url(settings) -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.mark.celery
-def test_run_serves_ready_and_stops_cleanly_on_ctrl_c():
+def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings):
+    # The processes use the (migrated) test database, so readiness does not depend on the dev database.
     port = devstack.free_port()
+    env = {**os.environ, "DATABASE_URL": _test_database_url(settings)}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run", "--port", str(port), "--concurrency", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ},
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     try:
         body, deadline = None, time.monotonic() + 60
@@ -30,9 +38,14 @@ def test_run_serves_ready_and_stops_cleanly_on_ctrl_c():
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
                     body = json.load(response)
                     break
+            except urllib.error.HTTPError as exc:
+                body = json.load(exc)
+                time.sleep(0.5)
             except OSError:
                 time.sleep(0.5)
-        assert body is not None and body["status"] == "ready", body
+        if body is None or body["status"] != "ready":
+            process.kill()
+            pytest.fail(f"not ready: {body}\n{process.communicate()[0][-3000:]}")
         time.sleep(3)  # let worker and beat finish starting before the interrupt
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=40)
