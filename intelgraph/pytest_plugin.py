@@ -11,6 +11,7 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
+    os.environ.setdefault("DJANGO_ENV", "test")
     if all(os.environ.get(name) for name in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL")):
         return
     from intelgraph import devstack

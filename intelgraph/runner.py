@@ -83,13 +83,27 @@ def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
     ]
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM the child if the supervisor itself is killed (e.g. kill -9), so none are orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def run(managed: list[Managed], *, echo=print) -> int:
     colour = sys.stdout.isatty()
     selector = selectors.DefaultSelector()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for item in managed:
         item.process = subprocess.Popen(
-            item.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            item.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         selector.register(item.process.stdout, selectors.EVENT_READ, item)
 

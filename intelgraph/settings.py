@@ -42,9 +42,11 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = cfg.int("DATABASE_CONN_MAX_AGE", default=60 if PRODUCTION else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = cfg.str("DATABASE_TEST_NAME", default="test_intelgraph")
+# Tests use their own Redis database, so a `make run` worker never takes a test's tasks.
+_EMBEDDED_REDIS_DB = "1" if IG_ENV == "test" else "0"
 REDIS_URL = cfg.url(
     "REDIS_URL",
-    default=EMBEDDED_URLS.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    default=EMBEDDED_URLS.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/" + _EMBEDDED_REDIS_DB,
     schemes=("redis", "rediss"),
     required=PRODUCTION,
 )
@@ -54,7 +56,7 @@ GRAPH_URL = cfg.url(
     schemes=("falkordb", "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"),
     required=PRODUCTION,
 )
-GRAPH_NAME = cfg.str("GRAPH_NAME", default="intelgraph")
+GRAPH_NAME = cfg.str("GRAPH_NAME", default="intelgraph_test" if IG_ENV == "test" else "intelgraph")
 
 # --------------------------------------------------------------------------- apps
 INSTALLED_APPS = [

@@ -44,7 +44,7 @@ def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings):
             except OSError:
                 time.sleep(0.5)
         if body is None or body["status"] != "ready":
-            process.kill()
+            process.send_signal(signal.SIGINT)
             pytest.fail(f"not ready: {body}\n{process.communicate()[0][-3000:]}")
         time.sleep(3)  # let worker and beat finish starting before the interrupt
         process.send_signal(signal.SIGINT)
