@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "apps.core",
+    "apps.access",
     "apps.compliance",
     "apps.graph",
 ]
@@ -163,6 +164,9 @@ GRAPHENE = {
     "ATOMIC_MUTATIONS": True,
 }
 API_TOKEN_PREFIX = "igt_"  # noqa: S105 - a public marker, not a secret
+
+# --------------------------------------------------------------------------- policies
+POLICY_DIR = BASE_DIR / "policies"
 
 # --------------------------------------------------------------------------- audit
 # Ed25519 key signing audit events: base64 of the 32 raw private-key bytes.

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from apps.access.services import tenant_purposes_install_defaults
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
@@ -138,6 +139,7 @@ def tenant_create(*, slug: str, name: str = "", actor=None, feature_flags: dict 
         raise ValidationError({"slug": ValidationError(f"Tenant {slug!r} already exists.", code="duplicate")})
     with transaction.atomic():
         tenant = Tenant.objects.create(slug=slug, name=name or slug, feature_flags=feature_flags or {})
+        tenant_purposes_install_defaults(tenant=tenant)
         audit.record("tenant.created", actor=actor, tenant=tenant, target=tenant, payload={"slug": slug})
     return tenant
 

@@ -1,54 +1,98 @@
+"""GraphQL types of the core domain. Entities arrive already filtered and redacted by apps.access."""
+
 import graphene
-from graphene_django import DjangoObjectType
 
 from apps.core.choices import Sensitivity
-from apps.core.models import Entity, Tenant
 
 SensitivityEnum = graphene.Enum.from_enum(
     Sensitivity, description="How sensitive a record is; members read up to their clearance."
 )
 
 
-class TenantType(DjangoObjectType):
+class TenantType(graphene.ObjectType):
+    class Meta:
+        name = "Tenant"
+        description = "A customer organisation; every record belongs to exactly one."
+
     slug = graphene.String(required=True, description="Short identifier of the tenant.")
     name = graphene.String(required=True, description="Display name of the tenant.")
 
+
+class RedactionType(graphene.ObjectType):
     class Meta:
-        model = Tenant
-        name = "Tenant"
-        description = "A customer organisation; every record belongs to exactly one."
-        fields = ("slug", "name")
+        name = "Redaction"
+        description = "An attribute withheld from you by policy: its name, why, and what would grant access."
+
+    field = graphene.String(required=True, description="The attribute's name.")
+    reason = graphene.String(
+        required=True, description="Reason code, e.g. FIELD_CLEARANCE, FIELD_ROLE, PURPOSE_REQUIRED."
+    )
+    rule = graphene.String(required=True, description="The policy rule that decided, e.g. abac.field_clearance.")
+    explanation = graphene.String(required=True, description="Why, and what would grant access, in words.")
 
 
-class EntityType(DjangoObjectType):
+class EntityType(graphene.ObjectType):
+    class Meta:
+        name = "Entity"
+        description = "A person, organisation, account, address, phone, email, vehicle or event."
+
     id = graphene.ID(required=True, description="Stable identifier (UUID).")
+    tenant = graphene.Field(TenantType, required=True, description="The tenant that owns this entity.")
     kind = graphene.String(
         required=True, description="person, organization, account, address, phone, email, vehicle or event."
     )
     display_name = graphene.String(required=True, description="Name shown to analysts.")
-    attributes = graphene.JSONString(required=True, description="Attributes as a JSON object.")
+    attributes = graphene.JSONString(
+        required=True, description="Attributes you may read, as a JSON object; withheld ones are listed in redactions."
+    )
+    redactions = graphene.List(
+        graphene.NonNull(RedactionType), required=True, description="Attributes withheld from you, with reasons."
+    )
     sensitivity = graphene.Field(SensitivityEnum, required=True, description="Sensitivity level.")
     labels = graphene.List(graphene.NonNull(graphene.String), required=True, description="Free labels, sorted.")
-    tenant = graphene.Field(TenantType, required=True, description="The tenant that owns this entity.")
     created_at = graphene.DateTime(required=True, description="When the entity was first written.")
     updated_at = graphene.DateTime(required=True, description="When the entity last changed.")
 
-    class Meta:
-        model = Entity
-        name = "Entity"
-        description = "A person, organisation, account, address, phone, email, vehicle or event."
-        fields = (
-            "id",
-            "kind",
-            "display_name",
-            "attributes",
-            "sensitivity",
-            "labels",
-            "tenant",
-            "created_at",
-            "updated_at",
-        )
+    # root: apps.access.services.RedactedEntity
+    @staticmethod
+    def resolve_id(root, info):
+        return root.entity.pk
 
     @staticmethod
-    def resolve_sensitivity(entity, info):
-        return entity.sensitivity
+    def resolve_tenant(root, info):
+        return root.entity.tenant
+
+    @staticmethod
+    def resolve_kind(root, info):
+        return root.entity.kind
+
+    @staticmethod
+    def resolve_display_name(root, info):
+        return root.entity.display_name
+
+    @staticmethod
+    def resolve_attributes(root, info):
+        return root.attributes
+
+    @staticmethod
+    def resolve_redactions(root, info):
+        return [
+            {"field": r.field, "reason": r.reason, "rule": r.rule, "explanation": r.explanation}
+            for r in root.redactions
+        ]
+
+    @staticmethod
+    def resolve_sensitivity(root, info):
+        return root.entity.sensitivity
+
+    @staticmethod
+    def resolve_labels(root, info):
+        return root.entity.labels
+
+    @staticmethod
+    def resolve_created_at(root, info):
+        return root.entity.created_at
+
+    @staticmethod
+    def resolve_updated_at(root, info):
+        return root.entity.updated_at

@@ -30,8 +30,9 @@ def world(tenant_a, tenant_b):
     analyst = factories.user(tenant=tenant_a, username="ana", clearance=Sensitivity.CONFIDENTIAL)
     mine = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes={"birth_date": "1815-12-10"})
     secret = factories.entity(tenant=tenant_a, name="Hidden Hand", sensitivity=Sensitivity.SECRET)
+    top = factories.entity(tenant=tenant_a, name="Deep Cover", sensitivity=Sensitivity.TOP_SECRET)
     theirs = factories.entity(tenant=tenant_b, name="Bravo Person")
-    return {"analyst": analyst, "mine": mine, "secret": secret, "theirs": theirs}
+    return {"analyst": analyst, "mine": mine, "secret": secret, "top": top, "theirs": theirs}
 
 
 def test_api_version_needs_no_login_and_is_in_header(client):
@@ -57,13 +58,24 @@ def test_entity_in_own_tenant(client, world):
     assert entity["sensitivity"] == "INTERNAL"
 
 
-@pytest.mark.parametrize("which", ["theirs", "secret"])
-def test_other_tenant_and_above_clearance_look_like_missing(client, world, which):
+@pytest.mark.parametrize("which", ["theirs", "top"])
+def test_other_tenant_and_far_above_clearance_look_like_missing(client, world, which):
     client.force_login(world["analyst"])
     _, body = gql(client, ENTITY, {"id": str(world[which].pk)})
     assert body["data"]["entity"] is None
     assert codes(body) == ["NOT_FOUND"]
-    assert "Bravo" not in json.dumps(body) and "Hidden" not in json.dumps(body)
+    assert "Bravo" not in json.dumps(body) and "Deep" not in json.dumps(body)
+
+
+def test_one_level_above_clearance_is_forbidden_with_reason_and_no_content(client, world):
+    client.force_login(world["analyst"])
+    _, body = gql(client, ENTITY, {"id": str(world["secret"].pk)})
+    assert body["data"]["entity"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert error["extensions"]["reason"] == "CLEARANCE"
+    assert "clearance secret or higher" in error["message"]
+    assert "Hidden" not in json.dumps(body)
 
 
 def test_malformed_id_is_bad_user_input(client, world):

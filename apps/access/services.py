@@ -1,0 +1,399 @@
+"""The one enforcement layer: every read path asks here what a subject may see, and how redacted.
+
+Two steps, always together:
+1. ``entities_readable`` narrows a queryset in SQL by what the policy allows
+   without looking at rows one by one: the subject's tenants, clearance (plus
+   the masking gap for actions that show stubs) and object grants.
+2. ``decide`` asks the Rego policy once per page. Rows are reduced to decision
+   classes (rows that agree on every property the policy reads), so a page of
+   50 costs one evaluation of a handful of classes, not 50.
+
+Redacted values never leave this module: callers get ``RedactedEntity`` objects
+whose ``attributes`` already lack the redacted fields.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet, UUIDField
+from django.db.models.functions import Cast
+from guardian.models import GroupObjectPermission, UserObjectPermission
+
+from apps.access import bundle as policy
+from apps.access.errors import PolicyEvaluationError, PurposeError
+from apps.access.models import DEFAULT_PURPOSES, TenantPurpose
+from apps.compliance import services as audit
+from apps.core.choices import Role, Sensitivity
+from apps.core.models import Entity, Relationship, Tenant
+
+ACTIONS = ("read", "search", "expand", "export", "merge", "rollback", "admin-change")
+VIEW_PERMISSION = "view_entity"
+
+REASON_TEXT = {
+    "TENANT": "belongs to a tenant you are not a member of",
+    "CLEARANCE": "is above your clearance",
+    "COMPARTMENT": "carries a compartment you are not granted",
+    "EDGE_ROLE": "is a relationship kind your role may not see",
+    "FIELD_CLEARANCE": "needs a higher clearance",
+    "FIELD_ROLE": "needs a higher role",
+    "PURPOSE_REQUIRED": "needs a declared investigative purpose",
+    "POLICY_ERROR": "could not be decided (the policy engine failed; access is denied)",
+}
+
+
+# --------------------------------------------------------------------------- subjects
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    role: str
+    clearance: int
+    compartments: tuple[str, ...]
+
+
+@dataclass
+class Subject:
+    """Who is asking: a user, their memberships by tenant id, and the purpose they declared."""
+
+    user: object
+    memberships: dict[int, MembershipView]
+    purpose: str | None = None
+
+    @property
+    def tenant_ids(self) -> list[int]:
+        return list(self.memberships)
+
+    def as_policy_input(self) -> dict:
+        subject = {
+            "memberships": {
+                str(tenant_id): {"role": m.role, "clearance": m.clearance, "compartments": list(m.compartments)}
+                for tenant_id, m in self.memberships.items()
+            }
+        }
+        if self.purpose:
+            subject["purpose"] = self.purpose
+        return subject
+
+
+def subject_for(*, user, purpose: str | None = None) -> Subject:
+    from apps.core.selectors import memberships_for_user
+
+    memberships = {
+        m.tenant_id: MembershipView(m.role, m.clearance, tuple(m.compartments)) for m in memberships_for_user(user=user)
+    }
+    return Subject(user=user, memberships=memberships, purpose=(purpose or None))
+
+
+# --------------------------------------------------------------------------- purposes
+
+
+def tenant_purposes(*, tenant_id: int) -> list[str]:
+    return sorted(TenantPurpose.objects.filter(tenant_id=tenant_id, is_active=True).values_list("code", flat=True))
+
+
+def tenant_purposes_install_defaults(*, tenant: Tenant) -> None:
+    for code, label in DEFAULT_PURPOSES:
+        TenantPurpose.objects.get_or_create(tenant=tenant, code=code, defaults={"label": label})
+
+
+def purpose_validate(*, subject: Subject, tenant_id: int) -> None:
+    """A declared purpose must be one the tenant configured; raise PurposeError naming the allowed ones."""
+    if subject.purpose is None:
+        return
+    allowed = tenant_purposes(tenant_id=tenant_id)
+    if subject.purpose not in allowed:
+        raise PurposeError(
+            f"Unknown purpose {subject.purpose!r}; this tenant accepts: {', '.join(allowed)}.",
+            reason="PURPOSE_UNKNOWN",
+            allowed=allowed,
+        )
+
+
+def purpose_require(*, subject: Subject, tenant_id: int, action: str, target=None) -> None:
+    """Refuse a purpose-bound action without an acceptable purpose; audit the allow or the refusal."""
+    purposes = tenant_purposes(tenant_id=tenant_id)
+    document = {"action": action, "subject": subject.as_policy_input(), "tenant_purposes": purposes}
+    try:
+        check = policy.evaluate("purpose", document)
+    except PolicyEvaluationError as exc:
+        _audit_policy_error(subject=subject, action=action, tenant_id=tenant_id, error=exc)
+        raise PurposeError(
+            "The purpose policy could not be evaluated; refused.", reason="POLICY_ERROR", allowed=[]
+        ) from exc
+    if check["allowed"]:
+        if check["bound"]:
+            audit.record(
+                "access.purpose_allowed", actor=subject.user, tenant=tenant_id, target=target,
+                payload={"action": action, "purpose": subject.purpose, "bundle": policy.current_bundle().sha256},
+            )  # fmt: skip
+        return
+    allowed = check["needs"].get("purpose", [])
+    audit.record(
+        "access.denied", actor=subject.user, tenant=tenant_id, target=target,
+        payload={"action": action, "reason": check["reason"], "purpose": subject.purpose,
+                 "bundle": policy.current_bundle().sha256},
+    )  # fmt: skip
+    declared = f"purpose {subject.purpose!r} is not accepted" if subject.purpose else "no purpose was declared"
+    raise PurposeError(
+        f"{action} needs a declared purpose, and {declared}; declare one of: {', '.join(allowed)} "
+        "(header x-ig-purpose, or the purpose selector).",
+        reason=check["reason"],
+        allowed=allowed,
+    )
+
+
+# --------------------------------------------------------------------------- SQL narrowing
+
+
+def _granted_condition(*, user) -> Q:
+    """Entities the user holds view_entity on through django-guardian, directly or through a group."""
+    content_type = ContentType.objects.get_for_model(Entity)
+    as_uuid = Cast("object_pk", UUIDField())
+    direct = UserObjectPermission.objects.filter(
+        user=user, content_type=content_type, permission__codename=VIEW_PERMISSION
+    ).values_list(as_uuid)
+    by_group = GroupObjectPermission.objects.filter(
+        group__user=user, content_type=content_type, permission__codename=VIEW_PERMISSION
+    ).values_list(as_uuid)
+    return Q(id__in=direct) | Q(id__in=by_group)
+
+
+def _granted_ids_among(*, user, ids) -> set[str]:
+    if not ids or not getattr(user, "is_authenticated", False):
+        return set()
+    content_type = ContentType.objects.get_for_model(Entity)
+    wanted = [str(i) for i in ids]
+    direct = set(
+        UserObjectPermission.objects.filter(
+            user=user, content_type=content_type, permission__codename=VIEW_PERMISSION, object_pk__in=wanted
+        ).values_list("object_pk", flat=True)
+    )
+    groups = set(
+        GroupObjectPermission.objects.filter(
+            group__user=user, content_type=content_type, permission__codename=VIEW_PERMISSION, object_pk__in=wanted
+        ).values_list("object_pk", flat=True)
+    )
+    return direct | groups
+
+
+def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | None = None) -> QuerySet[Entity]:
+    """Entities that may reach the policy for this action: the SQL half of the decision.
+
+    A superset of what the policy shows (never a row it would show is dropped here), narrowed by
+    tenant membership and by clearance, plus the masking gap for actions that show masked stubs,
+    or an object grant. The policy then decides row by row in ``decide``.
+    """
+    queryset = Entity.objects.all() if queryset is None else queryset
+    if not subject.memberships:
+        return queryset.none()
+    data = policy.current_bundle().data
+    gap = data["mask_gap"] if action in data["masking_actions"] else 0
+    condition = Q()
+    for tenant_id, membership in subject.memberships.items():
+        condition |= Q(tenant_id=tenant_id, sensitivity__lte=membership.clearance + gap)
+    granted = Q(tenant_id__in=subject.tenant_ids) & _granted_condition(user=subject.user)
+    return queryset.filter(condition | granted)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class Redaction:
+    field: str
+    reason: str
+    rule: str
+    needs: dict
+
+    @property
+    def explanation(self) -> str:
+        return f"{self.field} {REASON_TEXT.get(self.reason, self.reason)}; {needs_text(self.needs)}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    visibility: str  # visible | masked | hidden
+    reason: str
+    rule: str
+    needs: dict
+    redactions: dict[str, Redaction] = field(default_factory=dict)
+
+    @property
+    def explanation(self) -> str:
+        if self.visibility == "visible":
+            return "visible"
+        return f"this record {REASON_TEXT.get(self.reason, self.reason)}; {needs_text(self.needs)}"
+
+
+DENY_ON_ERROR = Decision("hidden", "POLICY_ERROR", "engine.fail_closed", {})
+
+
+def needs_text(needs: dict) -> str:
+    parts = []
+    if "clearance" in needs:
+        parts.append(f"clearance {Sensitivity(needs['clearance']).label.lower()} or higher")
+    if "role" in needs:
+        parts.append(f"role {Role(needs['role']).label.lower()} or higher")
+    if needs.get("compartments"):
+        parts.append(f"a grant of compartment {', '.join(needs['compartments'])}")
+    if needs.get("purpose"):
+        parts.append(f"a declared purpose of {' or '.join(needs['purpose'])}")
+    if needs.get("grant"):
+        parts.append("an object grant on this record")
+    return "access would need " + " or ".join(parts) if parts else "no grant would change this"
+
+
+def decision_class(resource, *, granted: bool, compartments: frozenset, governed: frozenset) -> tuple:
+    """The properties of a row the policy reads, reduced to what can change its decision."""
+    is_edge = isinstance(resource, Relationship)
+    fields = () if is_edge else tuple(sorted(governed.intersection(resource.attributes or {})))
+    labels = () if is_edge else tuple(sorted(compartments.intersection(resource.labels or ())))
+    return (
+        "relationship" if is_edge else "entity",
+        str(resource.tenant_id),
+        resource.kind,
+        int(resource.sensitivity),
+        labels,
+        fields,
+        granted,
+    )
+
+
+def decide(*, subject: Subject, resources: list, action: str) -> dict:
+    """Decisions for a page of entities and/or relationships, keyed by primary key. One policy call."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if not resources:
+        return {}
+    bundle = policy.current_bundle()
+    bundle_record_if_new()
+    entity_ids = [r.pk for r in resources if isinstance(r, Entity)]
+    granted = _granted_ids_among(user=subject.user, ids=entity_ids)
+    classes: dict[tuple, str] = {}
+    row_class = {}
+    for resource in resources:
+        key = decision_class(
+            resource, granted=str(resource.pk) in granted, compartments=bundle.compartments,
+            governed=bundle.governed_fields,
+        )  # fmt: skip
+        row_class[resource.pk] = classes.setdefault(key, f"c{len(classes)}")
+    document = {
+        "action": action,
+        "subject": subject.as_policy_input(),
+        "resources": [
+            {
+                "id": cid,
+                "type": k[0],
+                "tenant": k[1],
+                "kind": k[2],
+                "sensitivity": k[3],
+                "labels": list(k[4]),
+                "fields": list(k[5]),
+                "granted": k[6],
+            }
+            for k, cid in classes.items()
+        ],
+    }
+    try:
+        raw = policy.evaluate("abac", document)
+        by_class = {cid: _decision(raw[cid]) for cid in classes.values()}
+    except (PolicyEvaluationError, KeyError, TypeError) as exc:
+        _audit_policy_error(subject=subject, action=action, tenant_id=None, error=exc)
+        return {resource.pk: DENY_ON_ERROR for resource in resources}
+    return {pk: by_class[cid] for pk, cid in row_class.items()}
+
+
+def _decision(raw: dict) -> Decision:
+    redactions = {
+        name: Redaction(name, value["reason"], value["rule"], value.get("needs", {}))
+        for name, value in (raw.get("redact") or {}).items()
+    }
+    return Decision(raw["visibility"], raw["reason"], raw["rule"], raw.get("needs", {}), redactions)
+
+
+def _audit_policy_error(*, subject, action, tenant_id, error) -> None:
+    audit.record(
+        "access.policy_error", actor=subject.user, tenant=tenant_id,
+        payload={"action": action, "error": str(error)[:500], "bundle": policy.current_bundle().sha256},
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- filter and redact
+
+
+@dataclass
+class RedactedEntity:
+    """What a caller may show of an entity: visible with some fields redacted, or a masked stub."""
+
+    entity: Entity
+    decision: Decision
+
+    @property
+    def masked(self) -> bool:
+        return self.decision.visibility == "masked"
+
+    @property
+    def attributes(self) -> dict:
+        if self.masked:
+            return {}
+        return {k: v for k, v in (self.entity.attributes or {}).items() if k not in self.decision.redactions}
+
+    @property
+    def redactions(self) -> list[Redaction]:
+        return sorted(self.decision.redactions.values(), key=lambda r: r.field)
+
+
+def filter_and_redact(*, subject: Subject, entities: list[Entity], action: str) -> list[RedactedEntity]:
+    """Drop hidden entities, keep masked stubs and visible ones with their redactions; audit the denials."""
+    decisions = decide(subject=subject, resources=entities, action=action)
+    kept = [RedactedEntity(e, decisions[e.pk]) for e in entities if decisions[e.pk].visibility != "hidden"]
+    _audit_denials(subject=subject, action=action, entities=entities, decisions=decisions)
+    return kept
+
+
+def _audit_denials(*, subject, action, entities, decisions) -> None:
+    denied = [e for e in entities if decisions[e.pk].visibility != "visible"]
+    redacted = Counter(name for d in decisions.values() if d.visibility == "visible" for name in d.redactions)
+    if not denied and not redacted:
+        return
+    reasons = Counter(decisions[e.pk].reason for e in denied)
+    tenants = {e.tenant_id for e in entities}
+    audit.record(
+        "access.denied", actor=subject.user, tenant=tenants.pop() if len(tenants) == 1 else None,
+        payload={
+            "action": action, "purpose": subject.purpose, "bundle": policy.current_bundle().sha256,
+            "denied": len(denied), "reasons": dict(reasons), "redacted_fields": dict(redacted),
+            "resources": [str(e.pk) for e in denied[:20]],
+        },
+    )  # fmt: skip
+
+
+def entity_read(*, subject: Subject, entity_id) -> RedactedEntity | None:
+    """One entity for the read action, or None when it does not exist or the policy hides it."""
+    entity = entities_readable(subject=subject, action="read").filter(pk=entity_id).select_related("tenant").first()
+    if entity is None:
+        return None
+    purpose_validate(subject=subject, tenant_id=entity.tenant_id)
+    results = filter_and_redact(subject=subject, entities=[entity], action="read")
+    return results[0] if results else None
+
+
+def explain(*, subject: Subject, entity: Entity, action: str = "read") -> Decision:
+    """The decision for one entity with the rule that made it and what would grant access (no audit)."""
+    return decide(subject=subject, resources=[entity], action=action)[entity.pk]
+
+
+def bundle_record_if_new() -> None:
+    """Remember the bundle in force; a new SHA-256 is a policy change and is audited."""
+    from apps.access.models import PolicyBundleVersion
+
+    current = policy.current_bundle()
+    _, created = PolicyBundleVersion.objects.get_or_create(sha256=current.sha256, defaults={"sources": current.sources})
+    if created:
+        audit.record(
+            "policy.bundle_changed", target_type="access.policybundleversion", target_id=current.sha256,
+            payload={"sha256": current.sha256, "files": sorted(current.sources)},
+        )  # fmt: skip

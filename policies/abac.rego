@@ -1,0 +1,123 @@
+# IntelGraph attribute-based access control: which records a subject sees, and which fields and edges are redacted.
+#
+# Input (one evaluation per request or result page):
+#   action     read | search | expand | export | merge | rollback | admin-change
+#   subject    {memberships: {<tenant id>: {role, clearance, compartments}}, purpose}
+#   resources  [{id, type: entity|relationship, tenant, kind, sensitivity, labels, fields, granted}]
+#              granted: the subject holds an object grant (django-guardian) on this record.
+# The enforcement layer sends one resource per decision class (records that agree on every property
+# read here), so keep to these properties or extend apps.access.services.decision_class.
+# Output: decisions[<resource id>] = {visibility: visible|masked|hidden, reason, rule, needs, redact: {<field>: {...}}}
+# "needs" says what would grant access: {clearance: N} | {role: R} | {compartments: [...]} | {purpose: [...]}.
+package intelgraph.abac
+
+import rego.v1
+
+role_rank := {"reader": 0, "analyst": 1, "reviewer": 2, "compliance": 3, "admin": 4}
+
+# Labels that are compartments: reading a record with one needs that compartment grant.
+compartments := {"sanctions"}
+
+# Attributes shown only to some members. A rule may ask for a clearance, a role, or a declared purpose.
+field_rules := {
+	"national_id": {"min_clearance": 3, "purpose_bound": true},
+	"tax_id": {"min_clearance": 3},
+	"passport_number": {"min_clearance": 3, "purpose_bound": true},
+	"birth_date": {"min_role": "analyst"},
+	"iban": {"min_role": "analyst"},
+	"account_number": {"min_role": "analyst"},
+}
+
+# Relationship kinds shown only to some members (edges of other kinds follow the clearance rules alone).
+edge_rules := {"transferred_to": {"min_role": "analyst"}}
+
+# Purposes under which purpose-bound fields are shown.
+investigative_purposes := {"investigation", "fraud-risk"}
+
+# Actions that may show a record the subject cannot read as a masked stub (kind and reason only),
+# so a graph keeps its shape. Search never does: a stub would reveal that the record matched.
+masking_actions := {"expand", "read"}
+
+# A record more than this many levels above the subject's clearance is hidden, not masked.
+mask_gap := 1
+
+decisions[r.id] := decision(r) if some r in input.resources
+
+decision(r) := object.union(d, {"redact": redactions(r)}) if {
+	d := visibility(r)
+	d.visibility == "visible"
+} else := object.union(visibility(r), {"redact": {}})
+
+membership(r) := input.subject.memberships[r.tenant]
+
+granted(r) if r.granted == true
+
+missing_compartments(r) := {c |
+	some c in r.labels
+	c in compartments
+	not c in membership(r).compartments
+}
+
+masked_or_hidden(r) := "masked" if {
+	input.action in masking_actions
+	r.sensitivity - membership(r).clearance <= mask_gap
+} else := "hidden"
+
+visibility(r) := {"visibility": "hidden", "reason": "TENANT", "rule": "abac.tenant", "needs": {}} if {
+	not input.subject.memberships[r.tenant]
+} else := {"visibility": "visible", "reason": "GRANT", "rule": "abac.object_grant", "needs": {}} if {
+	granted(r)
+} else := d if {
+	r.sensitivity > membership(r).clearance
+	d := {
+		"visibility": masked_or_hidden(r),
+		"reason": "CLEARANCE",
+		"rule": "abac.clearance",
+		"needs": {"clearance": r.sensitivity, "grant": true},
+	}
+} else := d if {
+	r.type == "relationship"
+	rule := edge_rules[r.kind]
+	role_rank[membership(r).role] < role_rank[rule.min_role]
+	d := {
+		"visibility": masked_or_hidden(r),
+		"reason": "EDGE_ROLE",
+		"rule": "abac.edge_role",
+		"needs": {"role": rule.min_role},
+	}
+} else := d if {
+	missing := missing_compartments(r)
+	count(missing) > 0
+	d := {
+		"visibility": masked_or_hidden(r),
+		"reason": "COMPARTMENT",
+		"rule": "abac.compartment",
+		"needs": {"compartments": sort(missing), "grant": true},
+	}
+} else := {"visibility": "visible", "reason": "", "rule": "abac.clearance", "needs": {}}
+
+redactions(r) := {f: x |
+	some f in r.fields
+	rule := field_rules[f]
+	x := field_denial(rule, membership(r))
+}
+
+field_denial(rule, m) := x if {
+	m.clearance < object.get(rule, "min_clearance", 0)
+	x := {
+		"reason": "FIELD_CLEARANCE",
+		"rule": "abac.field_clearance",
+		"needs": {"clearance": rule.min_clearance},
+	}
+} else := x if {
+	role_rank[m.role] < role_rank[object.get(rule, "min_role", "reader")]
+	x := {"reason": "FIELD_ROLE", "rule": "abac.field_role", "needs": {"role": rule.min_role}}
+} else := x if {
+	object.get(rule, "purpose_bound", false)
+	not input.subject.purpose in investigative_purposes
+	x := {
+		"reason": "PURPOSE_REQUIRED",
+		"rule": "abac.field_purpose",
+		"needs": {"purpose": sort(investigative_purposes)},
+	}
+}

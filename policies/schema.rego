@@ -1,0 +1,24 @@
+# Deprecation guard for the GraphQL schema (plan: "OPA (deprecation access guard)").
+#
+# Input: fields (["Type.field", ...]) an operation touches, today ("YYYY-MM-DD").
+# Output: denied = {"Type.field": {eol, replacement}} for deprecated fields past their end of life.
+package intelgraph.schema
+
+import rego.v1
+
+# field -> end of life and what to use instead
+deprecations := {"Attribute.value": {"eol": "2026-03-31", "replacement": "Attribute.text"}}
+
+deprecated(field) if deprecations[field]
+
+allow_field(field) if not deprecated(field)
+
+allow_field(field) if {
+	deprecated(field)
+	input.today <= deprecations[field].eol
+}
+
+denied[field] := deprecations[field] if {
+	some field in input.fields
+	not allow_field(field)
+}
