@@ -1,0 +1,139 @@
+"""The Rego policies, rule by rule, through the evaluator the product uses."""
+
+import pytest
+
+from apps.access import bundle as policy
+
+
+def subject(role="analyst", clearance=2, compartments=(), purpose=None, tenant="1"):
+    s = {"memberships": {tenant: {"role": role, "clearance": clearance, "compartments": list(compartments)}}}
+    if purpose:
+        s["purpose"] = purpose
+    return s
+
+
+def entity(rid="e", tenant="1", sensitivity=1, labels=(), fields=(), granted=False, kind="person"):
+    return {"id": rid, "type": "entity", "tenant": tenant, "kind": kind, "sensitivity": sensitivity,
+            "labels": list(labels), "fields": list(fields), "granted": granted}  # fmt: skip
+
+
+def decide(resource, action="read", **subject_kwargs):
+    return policy.evaluate("abac", {"action": action, "subject": subject(**subject_kwargs), "resources": [resource]})[
+        resource["id"]
+    ]
+
+
+def test_other_tenant_is_hidden_even_for_masking_actions():
+    d = decide(entity(tenant="2"), action="expand")
+    assert (d["visibility"], d["reason"], d["rule"]) == ("hidden", "TENANT", "abac.tenant")
+
+
+def test_at_or_below_clearance_is_visible():
+    assert decide(entity(sensitivity=2), clearance=2)["visibility"] == "visible"
+
+
+@pytest.mark.parametrize(
+    ("action", "sensitivity", "visibility"),
+    [("read", 3, "masked"), ("expand", 3, "masked"), ("search", 3, "hidden"), ("read", 4, "hidden"),
+     ("export", 3, "hidden")],
+)  # fmt: skip
+def test_above_clearance_is_masked_within_the_gap_for_masking_actions(action, sensitivity, visibility):
+    d = decide(entity(sensitivity=sensitivity), action=action, clearance=2)
+    assert (d["visibility"], d["reason"], d["needs"]) == (
+        visibility,
+        "CLEARANCE",
+        {"clearance": sensitivity, "grant": True},
+    )
+
+
+def test_object_grant_lifts_clearance_but_not_tenant():
+    assert decide(entity(sensitivity=4, granted=True), clearance=1)["reason"] == "GRANT"
+    assert decide(entity(sensitivity=4, granted=True, tenant="2"))["visibility"] == "hidden"
+
+
+def test_compartment_label_needs_the_compartment():
+    d = decide(entity(labels=["sanctions", "vip"]), action="expand")
+    assert (d["visibility"], d["reason"], d["needs"]["compartments"]) == ("masked", "COMPARTMENT", ["sanctions"])
+    assert decide(entity(labels=["sanctions"]), compartments=["sanctions"])["visibility"] == "visible"
+    assert decide(entity(labels=["vip"]))["visibility"] == "visible"
+
+
+def test_field_rules_redact_with_reason():
+    fields = ["national_id", "birth_date", "iban", "city"]
+    reader = decide(entity(fields=fields), role="reader", clearance=2)["redact"]
+    assert reader["national_id"]["reason"] == "FIELD_CLEARANCE"
+    assert reader["birth_date"]["reason"] == "FIELD_ROLE"
+    assert reader["iban"]["needs"] == {"role": "analyst"}
+    assert "city" not in reader
+
+
+def test_purpose_bound_field_needs_an_investigative_purpose():
+    cleared = {"role": "analyst", "clearance": 3}
+    d = decide(entity(fields=["national_id"]), **cleared)
+    assert d["redact"]["national_id"]["reason"] == "PURPOSE_REQUIRED"
+    assert d["redact"]["national_id"]["needs"] == {"purpose": ["fraud-risk", "investigation"]}
+    assert decide(entity(fields=["national_id"]), purpose="investigation", **cleared)["redact"] == {}
+    assert "national_id" in decide(entity(fields=["national_id"]), purpose="research", **cleared)["redact"]
+
+
+def test_edge_kind_rule():
+    edge = {"id": "r", "type": "relationship", "tenant": "1", "kind": "transferred_to", "sensitivity": 1,
+            "labels": [], "fields": [], "granted": False}  # fmt: skip
+    assert decide(edge, action="expand", role="reader")["reason"] == "EDGE_ROLE"
+    assert decide(edge, action="expand", role="analyst")["visibility"] == "visible"
+
+
+@pytest.mark.parametrize(
+    ("action", "purpose", "tenant_purposes", "expected"),
+    [
+        ("read", None, ["investigation"], (True, False, "")),
+        ("merge", None, ["investigation", "fraud-risk"], (False, True, "PURPOSE_MISSING")),
+        ("merge", "audit", ["investigation", "fraud-risk"], (False, True, "PURPOSE_UNKNOWN")),
+        ("merge", "research", ["investigation", "research"], (False, True, "PURPOSE_NOT_PERMITTED")),
+        ("merge", "fraud-risk", ["investigation", "fraud-risk"], (True, True, "")),
+        ("export", "research", ["investigation", "research"], (True, True, "")),
+    ],
+)
+def test_purpose_policy(action, purpose, tenant_purposes, expected):
+    s = {"purpose": purpose} if purpose else {}
+    check = policy.evaluate("purpose", {"action": action, "subject": s, "tenant_purposes": tenant_purposes})
+    assert (check["allowed"], check["bound"], check["reason"]) == expected
+
+
+def test_purpose_policy_treats_null_as_missing():
+    check = policy.evaluate(
+        "purpose", {"action": "merge", "subject": {"purpose": None}, "tenant_purposes": ["investigation"]}
+    )
+    assert check["reason"] == "PURPOSE_MISSING"
+
+
+def test_schema_guard_denies_deprecated_field_after_eol_only():
+    before = policy.evaluate("schema", {"fields": ["Attribute.value", "Entity.kind"], "today": "2026-03-31"})
+    after = policy.evaluate("schema", {"fields": ["Attribute.value", "Entity.kind"], "today": "2026-04-01"})
+    assert before == {}
+    assert after == {"Attribute.value": {"eol": "2026-03-31", "replacement": "Attribute.text"}}
+
+
+def test_compile_error_names_file_and_line_and_keeps_previous_bundle(tmp_path):
+    from apps.access.errors import PolicyCompileError
+
+    in_force = policy.current_bundle()
+    for source in policy.compile_bundle().sources.items():
+        (tmp_path / source[0].split("/")[-1]).write_text(source[1])
+    broken = tmp_path / "abac.rego"
+    lines = broken.read_text().splitlines()
+    lines[20] = "broken := {"  # line 21
+    broken.write_text("\n".join(lines))
+    with pytest.raises(PolicyCompileError, match=r"policies/abac.rego:\d+: "):
+        policy.compile_bundle(tmp_path)
+    assert policy.current_bundle() is in_force
+
+
+def test_bundle_hash_changes_with_content(tmp_path):
+    sources = policy.compile_bundle().sources
+    for path, text in sources.items():
+        (tmp_path / path.split("/")[-1]).write_text(text)
+    same = policy.compile_bundle(tmp_path)
+    (tmp_path / "schema.rego").write_text(sources["policies/schema.rego"] + "\n# changed\n")
+    assert same.sha256 == policy.current_bundle().sha256
+    assert policy.compile_bundle(tmp_path).sha256 != same.sha256
