@@ -183,17 +183,25 @@ def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | Non
     """Entities that may reach the policy for this action: the SQL half of the decision.
 
     A superset of what the policy shows (never a row it would show is dropped here), narrowed by
-    tenant membership and by clearance, plus the masking gap for actions that show masked stubs,
-    or an object grant. The policy then decides row by row in ``decide``.
+    tenant membership, clearance (plus the masking gap for actions that show masked stubs) and,
+    for actions that do not mask, missing compartments; object grants add their records back.
+    For non-masking actions on entities this is exactly the visible set, so paginated lists
+    (admin changelists, search) count correctly. The policy then decides the page in ``decide``.
     """
     queryset = Entity.objects.all() if queryset is None else queryset
     if not subject.memberships:
         return queryset.none()
-    data = policy.current_bundle().data
-    gap = data["mask_gap"] if action in data["masking_actions"] else 0
+    bundle = policy.current_bundle()
+    masking = action in bundle.data["masking_actions"]
+    gap = bundle.data["mask_gap"] if masking else 0
     condition = Q()
     for tenant_id, membership in subject.memberships.items():
-        condition |= Q(tenant_id=tenant_id, sensitivity__lte=membership.clearance + gap)
+        term = Q(tenant_id=tenant_id, sensitivity__lte=membership.clearance + gap)
+        missing = sorted(bundle.compartments.difference(membership.compartments))
+        if missing and not masking:
+            # Without masking, a record in a compartment the member lacks is hidden: drop it in SQL.
+            term &= ~Q(labels__overlap=missing)
+        condition |= term
     granted = Q(tenant_id__in=subject.tenant_ids) & _granted_condition(user=subject.user)
     return queryset.filter(condition | granted)
 

@@ -4,8 +4,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.access import services as access
 from apps.core import selectors, services
 from apps.core.admin_scoping import TenantScopedAdminMixin
 from apps.core.models import (
@@ -130,7 +132,13 @@ class ProvenanceInline(admin.TabularInline):
 
 
 @admin.register(Entity)
-class EntityAdmin(ServiceBackedModelAdmin):
+class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
+    """Staff see the entities the access policy shows them, attributes redacted as it says.
+
+    "Object permissions" (django-guardian) shares one entity with a user or group beyond their
+    clearance and compartments; the access layer honours it. Superusers see everything.
+    """
+
     form = EntityForm
     list_display = ("display_name", "kind", "tenant", "sensitivity", "external_id", "merged_into", "updated_at")
     list_filter = ("tenant", "kind", "sensitivity", "created_at")
@@ -140,6 +148,49 @@ class EntityAdmin(ServiceBackedModelAdmin):
     inlines = [ProvenanceInline]
     show_full_result_count = False
     list_per_page = 50
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return queryset
+        return access.entities_readable(
+            subject=access.subject_for(user=request.user), action="search", queryset=queryset
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser and self._redacted(request, obj):
+            # A member who may not read every attribute may not edit them either.
+            fields += ["attributes_you_may_read", "withheld_attributes"]
+        return fields
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not request.user.is_superuser and self._redacted(request, obj):
+            fields = [f for f in fields if f not in ("attributes", "attributes_you_may_read", "withheld_attributes")]
+            position = fields.index("display_name") + 1
+            fields[position:position] = ["attributes_you_may_read", "withheld_attributes"]
+        return fields
+
+    @staticmethod
+    def _redacted(request, obj):
+        """The policy's view of this entity for this user, kept on the (per-request) instance."""
+        if not hasattr(obj, "_ig_redacted"):
+            result = access.filter_and_redact(
+                subject=access.subject_for(user=request.user), entities=[obj], action="read"
+            )
+            obj._ig_redacted = result[0] if result and result[0].redactions else None
+        return obj._ig_redacted
+
+    @admin.display(description="Attributes you may read")
+    def attributes_you_may_read(self, obj):
+        import json
+
+        return json.dumps(obj._ig_redacted.attributes, indent=1, ensure_ascii=False)
+
+    @admin.display(description="Withheld by policy")
+    def withheld_attributes(self, obj):
+        return "; ".join(r.explanation for r in obj._ig_redacted.redactions)
 
     def get_search_results(self, request, queryset, search_term):
         import uuid
