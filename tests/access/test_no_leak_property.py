@@ -1,0 +1,114 @@
+"""Property: through every read path, no row of another tenant, no entity above clearance, no redacted value.
+
+Hypothesis generates tenants, users with random roles, clearances, compartments and object grants,
+and entities of random sensitivity and labels whose attribute values are unique markers; then it
+reads every entity as every user through GraphQL `entity` and the admin changelist.
+"""
+
+import itertools
+import json
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from guardian.shortcuts import assign_perm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.core.models import ROLE_RANK
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ENTITY = "query($id: ID!) { entity(id: $id) { id displayName attributes tenant { slug } } }"
+_ids = itertools.count()
+
+users_strategy = st.lists(
+    st.fixed_dictionaries(
+        {
+            "tenant": st.integers(0, 1),
+            "role": st.sampled_from(list(ROLE_RANK)),
+            "clearance": st.integers(0, 4),
+            "sanctions": st.booleans(),
+        }
+    ),
+    min_size=1, max_size=3,
+)  # fmt: skip
+entities_strategy = st.lists(
+    st.fixed_dictionaries(
+        {
+            "tenant": st.integers(0, 1),
+            "sensitivity": st.integers(0, 4),
+            "labels": st.sets(st.sampled_from(["sanctions", "vip"])),
+            "granted_to": st.sets(st.integers(0, 2)),
+        }
+    ),
+    min_size=1, max_size=8,
+)  # fmt: skip
+
+
+def allowed(user_spec, entity_spec, granted):
+    if user_spec["tenant"] != entity_spec["tenant"]:
+        return False
+    if granted:
+        return True
+    if entity_spec["sensitivity"] > user_spec["clearance"]:
+        return False
+    return "sanctions" not in entity_spec["labels"] or user_spec["sanctions"]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(user_specs=users_strategy, entity_specs=entities_strategy)
+def test_no_read_path_leaks(db, user_specs, entity_specs):
+    run = next(_ids)
+    tenants = [factories.tenant(f"prop-{run}-{i}") for i in range(2)]
+    view = Permission.objects.get(codename="view_entity")
+    users = []
+    for i, spec in enumerate(user_specs):
+        user = factories.user(
+            tenant=tenants[spec["tenant"]], role=spec["role"], clearance=spec["clearance"],
+            username=f"prop{run}u{i}", staff=True,
+        )  # fmt: skip
+        user.memberships.update(compartments=["sanctions"] if spec["sanctions"] else [])
+        user.user_permissions.add(view)
+        users.append(user)
+    entities = []
+    for j, spec in enumerate(entity_specs):
+        marker = f"m{run}x{j}"
+        entity = factories.entity(
+            tenant=tenants[spec["tenant"]], name=f"NAME-{marker}", sensitivity=spec["sensitivity"],
+            labels=sorted(spec["labels"]),
+            attributes={"city": f"CITY-{marker}", "birth_date": f"BD-{marker}", "national_id": f"NID-{marker}"},
+        )  # fmt: skip
+        granted = {i for i in spec["granted_to"] if i < len(users)}
+        for i in granted:
+            assign_perm("core.view_entity", users[i], entity)
+        entities.append((entity, spec, marker, granted))
+
+    for i, (user, user_spec) in enumerate(zip(users, user_specs, strict=True)):
+        client = Client()
+        client.force_login(user)
+        changelist = client.get("/admin/core/entity/?all=").content.decode()
+        for entity, entity_spec, marker, granted in entities:
+            may_read = allowed(user_spec, entity_spec, i in granted)
+            body = client.post(
+                "/graphql", data=json.dumps({"query": ENTITY, "variables": {"id": str(entity.pk)}}),
+                content_type="application/json",
+            ).json()  # fmt: skip
+            text = json.dumps(body)
+            data = (body.get("data") or {}).get("entity")
+            # GraphQL: content only when allowed; never another tenant's or a masked record's values
+            assert (data is not None) == may_read, (user_spec, entity_spec, body)
+            if not may_read:
+                assert marker not in text
+            else:
+                assert data["tenant"]["slug"] == tenants[user_spec["tenant"]].slug
+                attributes = json.loads(data["attributes"])
+                assert attributes["city"] == f"CITY-{marker}"
+                # birth_date needs analyst; national_id needs secret clearance and a purpose (none sent)
+                assert (f"BD-{marker}" in text) == (ROLE_RANK[user_spec["role"]] >= ROLE_RANK["analyst"])
+                assert f"NID-{marker}" not in text
+            # Admin changelist: listed exactly when allowed
+            assert (f"NAME-{marker}" in changelist) == may_read, (user_spec, entity_spec)
