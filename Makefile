@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv
+.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -57,3 +57,9 @@ format: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+## bench-access: policy overhead per page of 50 and 1,000 entities (needs demo data: make run once)
+bench-access: servers-up
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py seed_demo --if-empty --entities $(DEMO_ENTITIES)
+	@$(PY) manage.py bench_access

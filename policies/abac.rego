@@ -3,12 +3,17 @@
 # Input (one evaluation per request or result page):
 #   action     read | search | expand | export | merge | rollback | admin-change
 #   subject    {memberships: {<tenant id>: {role, clearance, compartments}}, purpose}
-#   resources  [{id, type: entity|relationship, tenant, kind, sensitivity, labels, fields, granted}]
+#   resources  [{id, type: entity|relationship, tenant, kind, sensitivity, labels, granted}]
 #              granted: the subject holds an object grant (django-guardian) on this record.
-# The enforcement layer sends one resource per decision class (records that agree on every property
-# read here), so keep to these properties or extend apps.access.services.decision_class.
-# Output: decisions[<resource id>] = {visibility: visible|masked|hidden, reason, rule, needs, redact: {<field>: {...}}}
+#   fields     [{tenant, field}]: the governed attributes present on the page's entities.
+# Output: page = {decisions: {<resource id>: {visibility: visible|masked|hidden, reason, rule, needs}},
+#                 fields: {<tenant id>: {<field>: {reason, rule, needs}}}}  (only withheld fields listed)
 # "needs" says what would grant access: {clearance: N} | {role: R} | {compartments: [...]} | {purpose: [...]}.
+#
+# The enforcement layer sends one resource per decision class: records that agree on type, tenant,
+# sensitivity, compartment labels, grant, and (for relationships) kind. Entity rules must therefore
+# not read an entity's kind or non-compartment labels without extending apps.access.services.decision_class.
+# Field rules depend on the member and the field only, so they are decided once per tenant and field.
 package intelgraph.abac
 
 import rego.v1
@@ -41,12 +46,15 @@ masking_actions := {"expand", "read"}
 # A record more than this many levels above the subject's clearance is hidden, not masked.
 mask_gap := 1
 
-decisions[r.id] := decision(r) if some r in input.resources
+page := {"decisions": decisions, "fields": field_decisions}
 
-decision(r) := object.union(d, {"redact": redactions(r)}) if {
-	d := visibility(r)
-	d.visibility == "visible"
-} else := object.union(visibility(r), {"redact": {}})
+decisions[r.id] := visibility(r) if some r in input.resources
+
+field_decisions[item.tenant] := {f.field: x |
+	some f in input.fields
+	f.tenant == item.tenant
+	x := field_denial(field_rules[f.field], input.subject.memberships[f.tenant])
+} if some item in input.fields
 
 membership(r) := input.subject.memberships[r.tenant]
 
@@ -95,12 +103,6 @@ visibility(r) := {"visibility": "hidden", "reason": "TENANT", "rule": "abac.tena
 		"needs": {"compartments": sort(missing), "grant": true},
 	}
 } else := {"visibility": "visible", "reason": "", "rule": "abac.clearance", "needs": {}}
-
-redactions(r) := {f: x |
-	some f in r.fields
-	rule := field_rules[f]
-	x := field_denial(rule, membership(r))
-}
 
 field_denial(rule, m) := x if {
 	m.clearance < object.get(rule, "min_clearance", 0)

@@ -19,7 +19,7 @@ from django.conf import settings
 from apps.access.errors import PolicyCompileError, PolicyEvaluationError
 
 ENTRYPOINTS = {
-    "abac": "data.intelgraph.abac.decisions",
+    "abac": "data.intelgraph.abac.page",
     "purpose": "data.intelgraph.purpose.check",
     "schema": "data.intelgraph.schema.denied",
 }

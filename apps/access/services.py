@@ -5,8 +5,9 @@ Two steps, always together:
    without looking at rows one by one: the subject's tenants, clearance (plus
    the masking gap for actions that show stubs) and object grants.
 2. ``decide`` asks the Rego policy once per page. Rows are reduced to decision
-   classes (rows that agree on every property the policy reads), so a page of
-   50 costs one evaluation of a handful of classes, not 50.
+   classes (rows that agree on every property the visibility rules read) and
+   field rules are decided once per tenant and governed field, so a page of 50
+   costs one evaluation of a handful of classes and fields, not 50 rows.
 
 Redacted values never leave this module: callers get ``RedactedEntity`` objects
 whose ``attributes`` already lack the redacted fields.
@@ -18,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet, UUIDField
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, UUIDField
 from django.db.models.functions import Cast
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -161,22 +162,25 @@ def _granted_condition(*, user) -> Q:
     return Q(id__in=direct) | Q(id__in=by_group)
 
 
+def _granted_exists(*, user):
+    content_type = ContentType.objects.get_for_model(Entity)
+    as_text = Cast(OuterRef("pk"), CharField())
+    common = {"content_type": content_type, "permission__codename": VIEW_PERMISSION, "object_pk": as_text}
+    return Exists(UserObjectPermission.objects.filter(user=user, **common)) | Exists(
+        GroupObjectPermission.objects.filter(group__user=user, **common)
+    )
+
+
 def _granted_ids_among(*, user, ids) -> set[str]:
+    """Which of these entity ids the user holds view_entity on (directly or by group): one query."""
     if not ids or not getattr(user, "is_authenticated", False):
         return set()
     content_type = ContentType.objects.get_for_model(Entity)
     wanted = [str(i) for i in ids]
-    direct = set(
-        UserObjectPermission.objects.filter(
-            user=user, content_type=content_type, permission__codename=VIEW_PERMISSION, object_pk__in=wanted
-        ).values_list("object_pk", flat=True)
-    )
-    groups = set(
-        GroupObjectPermission.objects.filter(
-            group__user=user, content_type=content_type, permission__codename=VIEW_PERMISSION, object_pk__in=wanted
-        ).values_list("object_pk", flat=True)
-    )
-    return direct | groups
+    common = {"content_type": content_type, "permission__codename": VIEW_PERMISSION, "object_pk__in": wanted}
+    direct = UserObjectPermission.objects.filter(user=user, **common).values_list("object_pk", flat=True)
+    by_group = GroupObjectPermission.objects.filter(group__user=user, **common).values_list("object_pk", flat=True)
+    return set(direct.union(by_group))
 
 
 def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | None = None) -> QuerySet[Entity]:
@@ -203,7 +207,8 @@ def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | Non
             term &= ~Q(labels__overlap=missing)
         condition |= term
     granted = Q(tenant_id__in=subject.tenant_ids) & _granted_condition(user=subject.user)
-    return queryset.filter(condition | granted)
+    # Carry each row's grant along, so deciding the page needs no second query for it.
+    return queryset.filter(condition | granted).annotate(ig_granted=_granted_exists(user=subject.user))
 
 
 # --------------------------------------------------------------------------- decisions
@@ -254,18 +259,16 @@ def needs_text(needs: dict) -> str:
     return "access would need " + " or ".join(parts) if parts else "no grant would change this"
 
 
-def decision_class(resource, *, granted: bool, compartments: frozenset, governed: frozenset) -> tuple:
-    """The properties of a row the policy reads, reduced to what can change its decision."""
+def decision_class(resource, *, granted: bool, compartments: frozenset) -> tuple:
+    """The properties of a row the visibility rules read (see the header of policies/abac.rego)."""
     is_edge = isinstance(resource, Relationship)
-    fields = () if is_edge else tuple(sorted(governed.intersection(resource.attributes or {})))
     labels = () if is_edge else tuple(sorted(compartments.intersection(resource.labels or ())))
     return (
         "relationship" if is_edge else "entity",
         str(resource.tenant_id),
-        resource.kind,
+        resource.kind if is_edge else "",
         int(resource.sensitivity),
         labels,
-        fields,
         granted,
     )
 
@@ -278,16 +281,21 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
         return {}
     bundle = policy.current_bundle()
     bundle_record_if_new()
-    entity_ids = [r.pk for r in resources if isinstance(r, Entity)]
-    granted = _granted_ids_among(user=subject.user, ids=entity_ids)
+    # Rows from entities_readable carry their grant; others are looked up in one query.
+    unknown = [r.pk for r in resources if isinstance(r, Entity) and not hasattr(r, "ig_granted")]
+    granted = _granted_ids_among(user=subject.user, ids=unknown)
+    granted.update(str(r.pk) for r in resources if getattr(r, "ig_granted", False))
     classes: dict[tuple, str] = {}
     row_class = {}
+    page_fields = set()
     for resource in resources:
-        key = decision_class(
-            resource, granted=str(resource.pk) in granted, compartments=bundle.compartments,
-            governed=bundle.governed_fields,
-        )  # fmt: skip
+        key = decision_class(resource, granted=str(resource.pk) in granted, compartments=bundle.compartments)
         row_class[resource.pk] = classes.setdefault(key, f"c{len(classes)}")
+        if isinstance(resource, Entity):
+            page_fields.update(
+                (str(resource.tenant_id), name)
+                for name in bundle.governed_fields.intersection(resource.attributes or {})
+            )
     document = {
         "action": action,
         "subject": subject.as_policy_input(),
@@ -299,27 +307,34 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
                 "kind": k[2],
                 "sensitivity": k[3],
                 "labels": list(k[4]),
-                "fields": list(k[5]),
-                "granted": k[6],
+                "granted": k[5],
             }
             for k, cid in classes.items()
         ],
+        "fields": [{"tenant": tenant, "field": name} for tenant, name in sorted(page_fields)],
     }
     try:
         raw = policy.evaluate("abac", document)
-        by_class = {cid: _decision(raw[cid]) for cid in classes.values()}
+        by_class = {cid: raw["decisions"][cid] for cid in classes.values()}
+        withheld = raw["fields"]
     except (PolicyEvaluationError, KeyError, TypeError) as exc:
         _audit_policy_error(subject=subject, action=action, tenant_id=None, error=exc)
         return {resource.pk: DENY_ON_ERROR for resource in resources}
-    return {pk: by_class[cid] for pk, cid in row_class.items()}
-
-
-def _decision(raw: dict) -> Decision:
-    redactions = {
-        name: Redaction(name, value["reason"], value["rule"], value.get("needs", {}))
-        for name, value in (raw.get("redact") or {}).items()
-    }
-    return Decision(raw["visibility"], raw["reason"], raw["rule"], raw.get("needs", {}), redactions)
+    decisions = {}
+    for resource in resources:
+        visibility = by_class[row_class[resource.pk]]
+        redactions = {}
+        if visibility["visibility"] == "visible" and isinstance(resource, Entity):
+            tenant_fields = withheld.get(str(resource.tenant_id), {})
+            redactions = {
+                name: Redaction(name, x["reason"], x["rule"], x.get("needs", {}))
+                for name in resource.attributes or {}
+                if (x := tenant_fields.get(name))
+            }
+        decisions[resource.pk] = Decision(
+            visibility["visibility"], visibility["reason"], visibility["rule"], visibility.get("needs", {}), redactions
+        )
+    return decisions
 
 
 def _audit_policy_error(*, subject, action, tenant_id, error) -> None:

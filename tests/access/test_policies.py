@@ -18,9 +18,22 @@ def entity(rid="e", tenant="1", sensitivity=1, labels=(), fields=(), granted=Fal
 
 
 def decide(resource, action="read", **subject_kwargs):
-    return policy.evaluate("abac", {"action": action, "subject": subject(**subject_kwargs), "resources": [resource]})[
-        resource["id"]
-    ]
+    """One resource's decision, with the withheld fields among its own (the page output, per row)."""
+    resource = dict(resource)
+    fields = resource.pop("fields", [])
+    page = policy.evaluate(
+        "abac",
+        {
+            "action": action, "subject": subject(**subject_kwargs), "resources": [resource],
+            "fields": [{"tenant": resource["tenant"], "field": f} for f in fields],
+        },
+    )  # fmt: skip
+    decision = dict(page["decisions"][resource["id"]])
+    withheld = page["fields"].get(resource["tenant"], {})
+    decision["redact"] = (
+        {f: withheld[f] for f in fields if f in withheld} if decision["visibility"] == "visible" else {}
+    )
+    return decision
 
 
 def test_other_tenant_is_hidden_even_for_masking_actions():
