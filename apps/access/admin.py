@@ -11,7 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.access import bundle as policy
 from apps.access import services as access
 from apps.access.models import PolicyBundleVersion, TenantPurpose
-from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, User
 
 
@@ -46,7 +46,7 @@ class DecisionTestForm(forms.Form):
 
 
 @admin.register(PolicyBundleVersion)
-class PolicyBundleVersionAdmin(admin.ModelAdmin):
+class PolicyBundleVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the Rego bundles that have been in force. The decision tester lives here too."""
 
     list_display = ("sha256", "first_loaded_at", "in_force")
@@ -65,15 +65,6 @@ class PolicyBundleVersionAdmin(admin.ModelAdmin):
         return format_html_join(
             "", "<h3>{}</h3><pre style='white-space:pre-wrap'>{}</pre>", sorted(obj.sources.items())
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         access.bundle_record_if_new()

@@ -1,11 +1,11 @@
 from django.contrib import admin
 
 from apps.compliance.models import AuditEvent, AuditSigningKey
-from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     """Read-only: audit events are appended by the audit service and never edited."""
 
     list_display = ("seq", "created_at", "event_type", "actor_label", "tenant", "target_type", "target_id")
@@ -19,25 +19,7 @@ class AuditEventAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditSigningKey)
-class AuditSigningKeyAdmin(admin.ModelAdmin):
+class AuditSigningKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("key_id", "public_key", "created_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -48,3 +48,16 @@ class TenantScopedAdminMixin:
         elif model._meta.label == "core.User":
             field.queryset = field.queryset.filter(memberships__tenant__in=tenant_ids).distinct()
         return field
+
+
+class ReadOnlyAdminMixin:
+    """For records only services write (audit events, provenance, policy bundles): view, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -31,10 +31,16 @@ class RedactionType(graphene.ObjectType):
     explanation = graphene.String(required=True, description="Why, and what would grant access, in words.")
 
 
+def _entity_field(attname, default_value, root, info, **args):
+    """Plain fields read the entity behind the RedactedEntity root; redacted ones have resolvers below."""
+    return getattr(root.entity, attname, default_value)
+
+
 class EntityType(graphene.ObjectType):
     class Meta:
         name = "Entity"
         description = "A person, organisation, account, address, phone, email, vehicle or event."
+        default_resolver = _entity_field
 
     id = graphene.ID(required=True, description="Stable identifier (UUID).")
     tenant = graphene.Field(TenantType, required=True, description="The tenant that owns this entity.")
@@ -59,18 +65,6 @@ class EntityType(graphene.ObjectType):
         return root.entity.pk
 
     @staticmethod
-    def resolve_tenant(root, info):
-        return root.entity.tenant
-
-    @staticmethod
-    def resolve_kind(root, info):
-        return root.entity.kind
-
-    @staticmethod
-    def resolve_display_name(root, info):
-        return root.entity.display_name
-
-    @staticmethod
     def resolve_attributes(root, info):
         return root.attributes
 
@@ -80,19 +74,3 @@ class EntityType(graphene.ObjectType):
             {"field": r.field, "reason": r.reason, "rule": r.rule, "explanation": r.explanation}
             for r in root.redactions
         ]
-
-    @staticmethod
-    def resolve_sensitivity(root, info):
-        return root.entity.sensitivity
-
-    @staticmethod
-    def resolve_labels(root, info):
-        return root.entity.labels
-
-    @staticmethod
-    def resolve_created_at(root, info):
-        return root.entity.created_at
-
-    @staticmethod
-    def resolve_updated_at(root, info):
-        return root.entity.updated_at
