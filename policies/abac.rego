@@ -5,7 +5,7 @@
 #   subject    {memberships: {<tenant id>: {role, clearance, compartments}}, purpose}
 #   resources  [{id, type: entity|relationship, tenant, kind, sensitivity, labels, granted}]
 #              granted: the subject holds an object grant (django-guardian) on this record.
-#   fields     [{tenant, field}]: the governed attributes present on the page's entities.
+#   fields     {<tenant id>: [field, ...]}: the governed attributes present on the page's entities.
 # Output: page = {decisions: {<resource id>: {visibility: visible|masked|hidden, reason, rule, needs}},
 #                 fields: {<tenant id>: {<field>: {reason, rule, needs}}}}  (only withheld fields listed)
 # "needs" says what would grant access: {clearance: N} | {role: R} | {compartments: [...]} | {purpose: [...]}.
@@ -50,11 +50,10 @@ page := {"decisions": decisions, "fields": field_decisions}
 
 decisions[r.id] := visibility(r) if some r in input.resources
 
-field_decisions[item.tenant] := {f.field: x |
-	some f in input.fields
-	f.tenant == item.tenant
-	x := field_denial(field_rules[f.field], input.subject.memberships[f.tenant])
-} if some item in input.fields
+field_decisions[tenant] := {name: x |
+	some name in names
+	x := field_denial(field_rules[name], input.subject.memberships[tenant])
+} if some tenant, names in input.fields
 
 membership(r) := input.subject.memberships[r.tenant]
 

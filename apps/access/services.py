@@ -15,10 +15,13 @@ whose ``attributes`` already lack the redacted fields.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, UUIDField
 from django.db.models.functions import Cast
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -273,6 +276,56 @@ def decision_class(resource, *, granted: bool, compartments: frozenset) -> tuple
     )
 
 
+def _fields_by_tenant(pairs) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for tenant, name in pairs:
+        grouped.setdefault(tenant, []).append(name)
+    return grouped
+
+
+class _DecisionCache:
+    """Policy decisions are a pure function of (bundle, action, subject document, class or field).
+
+    Keyed on all of these, a cached answer can never be stale: a new bundle, a changed membership,
+    clearance, compartment or purpose, or a new grant (part of the class) makes a new key. Bounded LRU.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        from collections import OrderedDict
+
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get_many(self, scope, classes, fields):
+        found_classes, found_fields = {}, {}
+        with self._lock:
+            for key in classes:
+                if (hit := self._items.get((scope, "c", key), _MISSING)) is not _MISSING:
+                    found_classes[key] = hit
+            for key in fields:
+                if (hit := self._items.get((scope, "f", key), _MISSING)) is not _MISSING:
+                    found_fields[key] = hit
+        return found_classes, found_fields
+
+    def put_many(self, scope, classes, fields) -> None:
+        with self._lock:
+            for key, value in classes.items():
+                self._items[(scope, "c", key)] = value
+            for key, value in fields.items():
+                self._items[(scope, "f", key)] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_MISSING = object()
+_decision_cache = _DecisionCache()
+
+
 def decide(*, subject: Subject, resources: list, action: str) -> dict:
     """Decisions for a page of entities and/or relationships, keyed by primary key. One policy call."""
     if action not in ACTIONS:
@@ -283,43 +336,59 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
     bundle_record_if_new()
     # Rows from entities_readable carry their grant; others are looked up in one query.
     unknown = [r.pk for r in resources if isinstance(r, Entity) and not hasattr(r, "ig_granted")]
-    granted = _granted_ids_among(user=subject.user, ids=unknown)
-    granted.update(str(r.pk) for r in resources if getattr(r, "ig_granted", False))
+    looked_up = _granted_ids_among(user=subject.user, ids=unknown)
+    compartments, governed = bundle.compartments, bundle.governed_fields
     classes: dict[tuple, str] = {}
     row_class = {}
     page_fields = set()
     for resource in resources:
-        key = decision_class(resource, granted=str(resource.pk) in granted, compartments=bundle.compartments)
-        row_class[resource.pk] = classes.setdefault(key, f"c{len(classes)}")
-        if isinstance(resource, Entity):
-            page_fields.update(
-                (str(resource.tenant_id), name)
-                for name in bundle.governed_fields.intersection(resource.attributes or {})
-            )
-    document = {
-        "action": action,
-        "subject": subject.as_policy_input(),
-        "resources": [
-            {
-                "id": cid,
-                "type": k[0],
-                "tenant": k[1],
-                "kind": k[2],
-                "sensitivity": k[3],
-                "labels": list(k[4]),
-                "granted": k[5],
-            }
-            for k, cid in classes.items()
-        ],
-        "fields": [{"tenant": tenant, "field": name} for tenant, name in sorted(page_fields)],
-    }
-    try:
-        raw = policy.evaluate("abac", document)
-        by_class = {cid: raw["decisions"][cid] for cid in classes.values()}
-        withheld = raw["fields"]
-    except (PolicyEvaluationError, KeyError, TypeError) as exc:
-        _audit_policy_error(subject=subject, action=action, tenant_id=None, error=exc)
-        return {resource.pk: DENY_ON_ERROR for resource in resources}
+        pk = resource.pk
+        granted = resource.ig_granted if hasattr(resource, "ig_granted") else str(pk) in looked_up
+        key = decision_class(resource, granted=bool(granted), compartments=compartments)
+        row_class[pk] = classes.setdefault(key, f"c{len(classes)}")
+        if key[0] == "entity" and resource.attributes:
+            tenant = key[1]
+            page_fields.update((tenant, name) for name in governed.intersection(resource.attributes))
+    subject_doc = subject.as_policy_input()
+    cache_scope = (bundle.sha256, action, json.dumps(subject_doc, sort_keys=True))
+    cached_classes, cached_fields = _decision_cache.get_many(cache_scope, classes, page_fields)
+    todo_classes = {k: cid for k, cid in classes.items() if k not in cached_classes}
+    todo_fields = sorted(f for f in page_fields if f not in cached_fields)
+    by_class = {classes[k]: v for k, v in cached_classes.items()}
+    withheld: dict[str, dict] = {}
+    for (tenant, name), value in cached_fields.items():
+        if value is not None:
+            withheld.setdefault(tenant, {})[name] = value
+    if todo_classes or todo_fields:
+        document = {
+            "action": action,
+            "subject": subject_doc,
+            "resources": [
+                {
+                    "id": cid,
+                    "type": k[0],
+                    "tenant": k[1],
+                    "kind": k[2],
+                    "sensitivity": k[3],
+                    "labels": list(k[4]),
+                    "granted": k[5],
+                }
+                for k, cid in todo_classes.items()
+            ],
+            "fields": _fields_by_tenant(todo_fields),
+        }
+        try:
+            raw = policy.evaluate("abac", document)
+            fresh_classes = {k: raw["decisions"][cid] for k, cid in todo_classes.items()}
+            fresh_fields = {(t, n): (raw["fields"].get(t) or {}).get(n) for t, n in todo_fields}
+        except (PolicyEvaluationError, KeyError, TypeError, AttributeError) as exc:
+            _audit_policy_error(subject=subject, action=action, tenant_id=None, error=exc)
+            return {resource.pk: DENY_ON_ERROR for resource in resources}
+        _decision_cache.put_many(cache_scope, fresh_classes, fresh_fields)
+        by_class.update({classes[k]: v for k, v in fresh_classes.items()})
+        for (tenant, name), value in fresh_fields.items():
+            if value is not None:
+                withheld.setdefault(tenant, {})[name] = value
     decisions = {}
     for resource in resources:
         visibility = by_class[row_class[resource.pk]]
@@ -409,14 +478,25 @@ def explain(*, subject: Subject, entity: Entity, action: str = "read") -> Decisi
     return decide(subject=subject, resources=[entity], action=action)[entity.pk]
 
 
+_recorded_bundles: set[tuple[str, str]] = set()
+
+
 def bundle_record_if_new() -> None:
-    """Remember the bundle in force; a new SHA-256 is a policy change and is audited."""
+    """Remember the bundle in force; a new SHA-256 is a policy change and is audited.
+
+    Once the row is known to be committed in this database, later calls cost nothing.
+    """
     from apps.access.models import PolicyBundleVersion
 
     current = policy.current_bundle()
+    key = (connection.settings_dict["NAME"], current.sha256)
+    if key in _recorded_bundles:
+        return
     _, created = PolicyBundleVersion.objects.get_or_create(sha256=current.sha256, defaults={"sources": current.sources})
     if created:
         audit.record(
             "policy.bundle_changed", target_type="access.policybundleversion", target_id=current.sha256,
             payload={"sha256": current.sha256, "files": sorted(current.sources)},
         )  # fmt: skip
+    # Only after commit: a rolled-back transaction must not leave us believing the row exists.
+    transaction.on_commit(lambda: _recorded_bundles.add(key))

@@ -25,7 +25,7 @@ def decide(resource, action="read", **subject_kwargs):
         "abac",
         {
             "action": action, "subject": subject(**subject_kwargs), "resources": [resource],
-            "fields": [{"tenant": resource["tenant"], "field": f} for f in fields],
+            "fields": {resource["tenant"]: list(fields)},
         },
     )  # fmt: skip
     decision = dict(page["decisions"][resource["id"]])

@@ -163,7 +163,7 @@ def test_class_reduction_decides_exactly_like_row_by_row(
         page = policy.evaluate("abac", {"action": action, "subject": subject_doc, "resources": [
             {"id": "row", "type": "entity", "tenant": str(tenant_a.pk), "kind": e.kind, "sensitivity": e.sensitivity,
              "labels": e.labels, "granted": False}],
-            "fields": [{"tenant": str(tenant_a.pk), "field": f} for f in sorted(e.attributes)]})  # fmt: skip
+            "fields": {str(tenant_a.pk): sorted(e.attributes)}})  # fmt: skip
         alone = page["decisions"]["row"]
         withheld = page["fields"].get(str(tenant_a.pk), {}) if alone["visibility"] == "visible" else {}
         assert reduced[e.pk].visibility == alone["visibility"]
