@@ -122,3 +122,20 @@ field_denial(rule, m) := x if {
 		"needs": {"purpose": sort(investigative_purposes)},
 	}
 }
+
+# Changes through the admin (action admin-change): the role a member needs in the record's tenant
+# to add, change or delete a record of each type. Input: subject only. Output: admin_change[<tenant id>][<type>].
+admin_change_roles := {
+	"entity": "analyst",
+	"relationship": "analyst",
+	"source": "analyst",
+	"membership": "admin",
+	"tenantpurpose": "admin",
+	"apitoken": "admin",
+	"tenant": "admin",
+}
+
+admin_change[tenant] := {kind: allowed |
+	some kind, min_role in admin_change_roles
+	allowed := role_rank[m.role] >= role_rank[min_role]
+} if some tenant, m in input.subject.memberships

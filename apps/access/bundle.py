@@ -22,6 +22,7 @@ ENTRYPOINTS = {
     "abac": "data.intelgraph.abac.page",
     "purpose": "data.intelgraph.purpose.check",
     "schema": "data.intelgraph.schema.denied",
+    "admin_change": "data.intelgraph.abac.admin_change",
 }
 # Policy data the enforcement layer needs to reduce a page to decision classes.
 DATA_QUERIES = {

@@ -500,3 +500,23 @@ def bundle_record_if_new() -> None:
         )  # fmt: skip
     # Only after commit: a rolled-back transaction must not leave us believing the row exists.
     transaction.on_commit(lambda: _recorded_bundles.add(key))
+
+
+# --------------------------------------------------------------------------- admin changes
+
+
+def admin_change_allowed(*, subject: Subject, tenant_id: int, record_type: str) -> bool:
+    """May this member add, change or delete a record of this type in this tenant (action admin-change)?"""
+    if tenant_id not in subject.memberships:
+        return False
+    scope = (policy.current_bundle().sha256, "admin-change", json.dumps(subject.as_policy_input(), sort_keys=True))
+    table, _ = _decision_cache.get_many(scope, ["table"], [])
+    if "table" not in table:
+        try:
+            result = policy.evaluate("admin_change", {"action": "admin-change", "subject": subject.as_policy_input()})
+        except PolicyEvaluationError as exc:
+            _audit_policy_error(subject=subject, action="admin-change", tenant_id=tenant_id, error=exc)
+            return False
+        table = {"table": result or {}}
+        _decision_cache.put_many(scope, table, {})
+    return bool(table["table"].get(str(tenant_id), {}).get(record_type, False))

@@ -101,8 +101,9 @@ class EntityForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
             self.initial["labels"] = ", ".join(self.instance.labels)
-            self.fields["tenant"].disabled = True
-            self.fields["external_id"].disabled = True
+            for name in ("tenant", "external_id"):
+                if name in self.fields:  # absent when the page is view-only
+                    self.fields[name].disabled = True
 
     def clean_labels(self):
         return [x.strip() for x in self.cleaned_data["labels"].split(",") if x.strip()]

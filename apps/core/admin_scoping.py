@@ -24,6 +24,30 @@ class TenantScopedAdminMixin:
         tenant_ids = selectors.tenant_ids_for_user(user=request.user)
         return queryset.filter(**{f"{self.tenant_lookup}__in": tenant_ids})
 
+    def _tenant_id_of(self, obj):
+        if obj._meta.label == "core.Tenant":
+            return obj.pk
+        return getattr(obj, "tenant_id", None)
+
+    def _may_change(self, request, obj) -> bool:
+        """The admin-change policy, per tenant: a reader in one tenant is not an admin there
+        because they are an admin in another (Django's model permissions are global)."""
+        if obj is None or request.user.is_superuser:
+            return True
+        tenant_id = self._tenant_id_of(obj)
+        if tenant_id is None:
+            return True
+        from apps.access import services as access
+
+        subject = access.subject_for(user=request.user)
+        return access.admin_change_allowed(subject=subject, tenant_id=tenant_id, record_type=obj._meta.model_name)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_change(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_change(request, obj)
+
     def get_list_filter(self, request):
         """Related-field filters list only values present in the scoped queryset, never other tenants'."""
         filters = []
@@ -42,7 +66,17 @@ class TenantScopedAdminMixin:
         model = db_field.related_model
         tenant_ids = selectors.tenant_ids_for_user(user=request.user)
         if model._meta.label == "core.Tenant":
-            field.queryset = field.queryset.filter(pk__in=tenant_ids)
+            # New records go only into tenants where the member may change this type of record.
+            from apps.access import services as access
+
+            subject = access.subject_for(user=request.user)
+            record_type = self.model._meta.model_name
+            writable = [
+                t
+                for t in tenant_ids
+                if access.admin_change_allowed(subject=subject, tenant_id=t, record_type=record_type)
+            ]
+            field.queryset = field.queryset.filter(pk__in=writable)
         elif any(f.name == "tenant" for f in model._meta.fields):
             field.queryset = field.queryset.filter(tenant__in=tenant_ids)
         elif model._meta.label == "core.User":

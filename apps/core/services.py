@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from apps.access.roles import user_roles_sync
 from apps.access.services import tenant_purposes_install_defaults
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
@@ -173,6 +174,7 @@ def membership_set(
             membership.compartments = sorted(set(compartments))
         membership.is_active = True
         membership.save()
+        user_roles_sync(user=user)
         audit.record(
             "membership.created" if created else "membership.changed",
             actor=actor,

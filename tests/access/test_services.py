@@ -169,3 +169,33 @@ def test_class_reduction_decides_exactly_like_row_by_row(
         assert reduced[e.pk].visibility == alone["visibility"]
         assert reduced[e.pk].reason == alone["reason"]
         assert set(reduced[e.pk].redactions) == set(withheld)
+
+
+def test_decision_cache_never_serves_a_stale_decision(tenant_a, people):
+    # Given a reader whose decision is cached
+    user = factories.user(tenant=tenant_a, role="reader", clearance=1)
+    first = access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")
+    assert first[people[2].pk].visibility == "hidden"
+    assert access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search") == first
+    # When the clearance is raised, or a grant is added
+    user.memberships.update(clearance=2)
+    assert (
+        access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")[
+            people[2].pk
+        ].visibility
+        == "visible"
+    )
+    assert (
+        "birth_date"
+        in access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")[
+            people[2].pk
+        ].redactions
+    )
+    user.memberships.update(role="analyst")
+    # Then the next decision follows at once
+    assert (
+        "birth_date"
+        not in access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")[
+            people[2].pk
+        ].redactions
+    )
