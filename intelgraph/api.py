@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
@@ -34,10 +33,6 @@ class ApiError(GraphQLError):
         super().__init__(message, extensions={"code": code, **extensions})
 
 
-PURPOSE_HEADER = "x-ig-purpose"
-_PURPOSE_FORMAT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
-
-
 def require_user(info):
     user = info.context.user
     if not getattr(user, "is_authenticated", False):
@@ -46,17 +41,16 @@ def require_user(info):
 
 
 def subject_from(info):
-    """The access-control subject of a GraphQL request: the user and the purpose from x-ig-purpose."""
-    from apps.access.services import subject_for
+    """The access-control subject of a GraphQL request: the user, and the purpose from x-ig-purpose
+    (or, for a browser session, the purpose declared with the selector)."""
+    from apps.access.errors import PurposeError
+    from apps.access.services import subject_for_request
 
-    user = require_user(info)
-    purpose = info.context.headers.get(PURPOSE_HEADER, "").strip() or None
-    if purpose is not None and not _PURPOSE_FORMAT.match(purpose):
-        raise ApiError(
-            f"{PURPOSE_HEADER}: {purpose[:40]!r} is not a purpose code (lower-case letters, digits, hyphens).",
-            ErrorCode.BAD_USER_INPUT,
-        )
-    return subject_for(user=user, purpose=purpose)
+    require_user(info)
+    try:
+        return subject_for_request(info.context)
+    except PurposeError as exc:
+        raise ApiError(str(exc), ErrorCode.BAD_USER_INPUT, reason=exc.reason) from None
 
 
 def _csrf_rejection(request):

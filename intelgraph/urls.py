@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from apps.access.views import purpose_declare
 from intelgraph.api import IntelGraphGraphQLView
 from intelgraph.health import healthz, readyz
 from intelgraph.metrics import metrics_view
@@ -13,6 +14,7 @@ admin.site.index_title = "Tenants, entities, compliance"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("access/purpose", purpose_declare, name="purpose_declare"),
     path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.DEBUG)), name="graphql"),
     path("healthz", healthz),
     path("readyz", readyz),

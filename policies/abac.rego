@@ -133,6 +133,8 @@ admin_change_roles := {
 	"tenantpurpose": "admin",
 	"apitoken": "admin",
 	"tenant": "admin",
+	# sharing a record beyond clearance and compartments (object grants)
+	"grant": "admin",
 }
 
 admin_change[tenant] := {kind: allowed |

@@ -80,9 +80,9 @@ class PolicyBundleVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.user.is_superuser:
             users, entities = User.objects.all(), Entity.objects.all()
         else:
-            tenant_ids = access.subject_for(user=request.user).tenant_ids
+            tenant_ids = access.subject_for_request(request).tenant_ids
             users = User.objects.filter(memberships__tenant__in=tenant_ids).distinct()
-            entities = access.entities_readable(subject=access.subject_for(user=request.user), action="search")
+            entities = access.entities_readable(subject=access.subject_for_request(request), action="search")
         form = DecisionTestForm(request.GET or None, entities=entities, users=users)
         result = None
         if request.GET and form.is_valid():

@@ -16,6 +16,7 @@ whose ``attributes`` already lack the redacted fields.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -92,6 +93,52 @@ def subject_for(*, user, purpose: str | None = None) -> Subject:
 
 
 # --------------------------------------------------------------------------- purposes
+
+SESSION_PURPOSE_KEY = "ig_purpose"
+PURPOSE_HEADER = "x-ig-purpose"
+_PURPOSE_FORMAT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+
+
+def purposes_for_user(*, user) -> list[str]:
+    """Purposes the user may declare: those active in any of their tenants."""
+    from apps.core.selectors import tenant_ids_for_user
+
+    return sorted(
+        set(
+            TenantPurpose.objects.filter(tenant_id__in=tenant_ids_for_user(user=user), is_active=True).values_list(
+                "code", flat=True
+            )
+        )
+    )
+
+
+def session_purpose_set(*, request, purpose: str) -> None:
+    """Declare (or with '' clear) the purpose of use for this session; audited."""
+    purpose = (purpose or "").strip()
+    if purpose and purpose not in purposes_for_user(user=request.user):
+        allowed = purposes_for_user(user=request.user)
+        raise PurposeError(
+            f"Unknown purpose {purpose[:40]!r}; declare one of: {', '.join(allowed)}.", reason="PURPOSE_UNKNOWN",
+            allowed=allowed,
+        )  # fmt: skip
+    if purpose:
+        request.session[SESSION_PURPOSE_KEY] = purpose
+    else:
+        request.session.pop(SESSION_PURPOSE_KEY, None)
+    audit.record("access.purpose_declared", actor=request.user, payload={"purpose": purpose or None})
+
+
+def subject_for_request(request) -> Subject:
+    """The subject of a web request: the x-ig-purpose header wins over the session's declared purpose."""
+    purpose = request.headers.get(PURPOSE_HEADER, "").strip() or None
+    if purpose is not None and not _PURPOSE_FORMAT.match(purpose):
+        raise PurposeError(
+            f"{PURPOSE_HEADER}: {purpose[:40]!r} is not a purpose code (lower-case letters, digits, hyphens).",
+            reason="PURPOSE_MALFORMED", allowed=[],
+        )  # fmt: skip
+    if purpose is None and hasattr(request, "session"):
+        purpose = request.session.get(SESSION_PURPOSE_KEY)
+    return subject_for(user=request.user, purpose=purpose)
 
 
 def tenant_purposes(*, tenant_id: int) -> list[str]:

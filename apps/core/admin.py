@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -150,13 +150,35 @@ class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
     show_full_result_count = False
     list_per_page = 50
 
+    # Object grants share a record beyond clearance: only a tenant's administrators may manage them.
+    def _may_grant(self, request, object_pk) -> bool:
+        if request.user.is_superuser:
+            return True
+        entity = self.get_queryset(request).filter(pk=object_pk).only("tenant_id").first()
+        return entity is not None and access.admin_change_allowed(
+            subject=access.subject_for_request(request), tenant_id=entity.tenant_id, record_type="grant"
+        )
+
+    def obj_perms_manage_view(self, request, object_pk):
+        if not self._may_grant(request, object_pk):
+            raise PermissionDenied("Only the tenant's administrators manage object grants.")
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        if not self._may_grant(request, object_pk):
+            raise PermissionDenied("Only the tenant's administrators manage object grants.")
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        if not self._may_grant(request, object_pk):
+            raise PermissionDenied("Only the tenant's administrators manage object grants.")
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
     def get_queryset(self, request):
         queryset = admin.ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser:
             return queryset
-        return access.entities_readable(
-            subject=access.subject_for(user=request.user), action="search", queryset=queryset
-        )
+        return access.entities_readable(subject=access.subject_for_request(request), action="search", queryset=queryset)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -178,7 +200,7 @@ class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
         """The policy's view of this entity for this user, kept on the (per-request) instance."""
         if not hasattr(obj, "_ig_redacted"):
             result = access.filter_and_redact(
-                subject=access.subject_for(user=request.user), entities=[obj], action="read"
+                subject=access.subject_for_request(request), entities=[obj], action="read"
             )
             obj._ig_redacted = result[0] if result and result[0].redactions else None
         return obj._ig_redacted

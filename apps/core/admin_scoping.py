@@ -39,7 +39,7 @@ class TenantScopedAdminMixin:
             return True
         from apps.access import services as access
 
-        subject = access.subject_for(user=request.user)
+        subject = access.subject_for_request(request)
         return access.admin_change_allowed(subject=subject, tenant_id=tenant_id, record_type=obj._meta.model_name)
 
     def has_change_permission(self, request, obj=None):
@@ -69,7 +69,7 @@ class TenantScopedAdminMixin:
             # New records go only into tenants where the member may change this type of record.
             from apps.access import services as access
 
-            subject = access.subject_for(user=request.user)
+            subject = access.subject_for_request(request)
             record_type = self.model._meta.model_name
             writable = [
                 t

@@ -49,3 +49,14 @@ def test_analyst_in_one_tenant_cannot_change_rows_where_they_are_a_reader(client
     )  # fmt: skip
     assert response.status_code == 403
     assert Entity.objects.get(pk=theirs.pk).display_name == "Bravo Row"
+
+
+def test_only_tenant_admins_manage_object_grants(client, tenant_a):
+    entity = factories.entity(tenant=tenant_a, name="Shared Row")
+    analyst = factories.user(tenant=tenant_a, role="analyst", username="an")
+    client.force_login(analyst)
+    assert client.get(f"/admin/core/entity/{entity.pk}/permissions/").status_code == 403
+    admin_user = factories.user(tenant=tenant_a, role="admin", username="ad")
+    client.force_login(admin_user)
+    page = client.get(f"/admin/core/entity/{entity.pk}/permissions/")
+    assert page.status_code == 200 and "Shared Row" in page.content.decode()

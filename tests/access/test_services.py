@@ -199,3 +199,16 @@ def test_decision_cache_never_serves_a_stale_decision(tenant_a, people):
             people[2].pk
         ].redactions
     )
+
+
+def test_session_purpose_unknown_is_refused_with_allowed_list(client, tenant_a):
+    user = factories.user(tenant=tenant_a, username="p1", staff=True)
+    client.force_login(user)
+    response = client.post("/access/purpose", {"purpose": "curiosity", "next": "/admin/"}, follow=True)
+    assert "declare one of: fraud-risk, investigation" in response.content.decode()
+    assert "ig_purpose" not in client.session
+    client.post("/access/purpose", {"purpose": "fraud-risk", "next": "https://evil.example/"})
+    assert client.session["ig_purpose"] == "fraud-risk"
+    response = client.post("/access/purpose", {"purpose": "", "next": "https://evil.example/"})
+    assert response["Location"] == "/admin/"
+    assert "ig_purpose" not in client.session
