@@ -42,6 +42,19 @@ class TenantScopedAdminMixin:
         subject = access.subject_for_request(request)
         return access.admin_change_allowed(subject=subject, tenant_id=tenant_id, record_type=obj._meta.model_name)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and object_id and not request.user.is_superuser:
+            obj = self.get_object(request, object_id)
+            if obj is not None and not self._may_change(request, obj):
+                from apps.access import services as access
+                from apps.compliance import services as audit
+
+                audit.record(
+                    "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
+                    payload={"action": "admin-change", "bundle": access.policy.current_bundle().sha256},
+                )  # fmt: skip
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and self._may_change(request, obj)
 
@@ -89,6 +102,19 @@ class ReadOnlyAdminMixin:
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and object_id and not request.user.is_superuser:
+            obj = self.get_object(request, object_id)
+            if obj is not None and not self._may_change(request, obj):
+                from apps.access import services as access
+                from apps.compliance import services as audit
+
+                audit.record(
+                    "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
+                    payload={"action": "admin-change", "bundle": access.policy.current_bundle().sha256},
+                )  # fmt: skip
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request, obj=None):
         return False
