@@ -8,6 +8,8 @@ all narrow data the same way (the selectors do the narrowing).
 from django.contrib import admin
 from django.db import models
 
+from apps.access import services as access
+from apps.compliance import services as audit
 from apps.core import selectors
 
 
@@ -37,8 +39,6 @@ class TenantScopedAdminMixin:
         tenant_id = self._tenant_id_of(obj)
         if tenant_id is None:
             return True
-        from apps.access import services as access
-
         subject = access.subject_for_request(request)
         return access.admin_change_allowed(subject=subject, tenant_id=tenant_id, record_type=obj._meta.model_name)
 
@@ -46,9 +46,6 @@ class TenantScopedAdminMixin:
         if request.method == "POST" and object_id and not request.user.is_superuser:
             obj = self.get_object(request, object_id)
             if obj is not None and not self._may_change(request, obj):
-                from apps.access import services as access
-                from apps.compliance import services as audit
-
                 audit.record(
                     "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
                     payload={"action": "admin-change", "bundle": access.policy.current_bundle().sha256},
@@ -80,8 +77,6 @@ class TenantScopedAdminMixin:
         tenant_ids = selectors.tenant_ids_for_user(user=request.user)
         if model._meta.label == "core.Tenant":
             # New records go only into tenants where the member may change this type of record.
-            from apps.access import services as access
-
             subject = access.subject_for_request(request)
             record_type = self.model._meta.model_name
             writable = [
@@ -102,19 +97,6 @@ class ReadOnlyAdminMixin:
 
     def has_add_permission(self, request, obj=None):
         return False
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if request.method == "POST" and object_id and not request.user.is_superuser:
-            obj = self.get_object(request, object_id)
-            if obj is not None and not self._may_change(request, obj):
-                from apps.access import services as access
-                from apps.compliance import services as audit
-
-                audit.record(
-                    "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
-                    payload={"action": "admin-change", "bundle": access.policy.current_bundle().sha256},
-                )  # fmt: skip
-        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request, obj=None):
         return False

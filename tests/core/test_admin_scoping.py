@@ -105,3 +105,13 @@ def test_admin_bad_input_is_a_form_error_and_writes_nothing(admin_client, tenant
     errors = response.context["adminform"].form.errors
     assert {"kind", "display_name", "sensitivity"} <= set(errors)
     assert Entity.objects.count() == before
+
+
+def test_posting_to_a_read_only_admin_page_is_refused_not_a_500(client, tenant_a, rows):
+    from apps.compliance.models import AuditSigningKey
+
+    key = AuditSigningKey.objects.get()
+    client.force_login(staff_of(tenant_a, "view_auditsigningkey", "view_auditevent"))
+    assert client.post(f"/admin/compliance/auditsigningkey/{key.pk}/change/", {"key_id": "x"}).status_code == 403
+    event = AuditEvent.objects.filter(tenant=tenant_a).first()
+    assert client.post(f"/admin/compliance/auditevent/{event.pk}/change/", {"event_type": "x"}).status_code == 403
