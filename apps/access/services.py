@@ -3,7 +3,8 @@
 Two steps, always together:
 1. ``entities_readable`` narrows a queryset in SQL by what the policy allows
    without looking at rows one by one: the subject's tenants, clearance (plus
-   the masking gap for actions that show stubs) and object grants.
+   the masking gap for actions that show stubs), compartments (for actions that
+   do not mask) and object grants.
 2. ``decide`` asks the Rego policy once per page. Rows are reduced to decision
    classes (rows that agree on every property the visibility rules read) and
    field rules are decided once per tenant and governed field, so a page of 50
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, UUIDField
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -199,19 +200,6 @@ def purpose_require(*, subject: Subject, tenant_id: int, action: str, target=Non
 # --------------------------------------------------------------------------- SQL narrowing
 
 
-def _granted_condition(*, user) -> Q:
-    """Entities the user holds view_entity on through django-guardian, directly or through a group."""
-    content_type = ContentType.objects.get_for_model(Entity)
-    as_uuid = Cast("object_pk", UUIDField())
-    direct = UserObjectPermission.objects.filter(
-        user=user, content_type=content_type, permission__codename=VIEW_PERMISSION
-    ).values_list(as_uuid)
-    by_group = GroupObjectPermission.objects.filter(
-        group__user=user, content_type=content_type, permission__codename=VIEW_PERMISSION
-    ).values_list(as_uuid)
-    return Q(id__in=direct) | Q(id__in=by_group)
-
-
 def _granted_exists(*, user):
     content_type = ContentType.objects.get_for_model(Entity)
     as_text = Cast(OuterRef("pk"), CharField())
@@ -256,9 +244,9 @@ def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | Non
             # Without masking, a record in a compartment the member lacks is hidden: drop it in SQL.
             term &= ~Q(labels__overlap=missing)
         condition |= term
-    granted = Q(tenant_id__in=subject.tenant_ids) & _granted_condition(user=subject.user)
-    # Carry each row's grant along, so deciding the page needs no second query for it.
-    return queryset.filter(condition | granted).annotate(ig_granted=_granted_exists(user=subject.user))
+    # Each row carries its grant, so deciding the page needs no second query for it.
+    queryset = queryset.annotate(ig_granted=_granted_exists(user=subject.user))
+    return queryset.filter(condition | Q(tenant_id__in=subject.tenant_ids, ig_granted=True))
 
 
 # --------------------------------------------------------------------------- decisions
