@@ -271,6 +271,7 @@ class Decision:
     rule: str
     needs: dict
     redactions: dict[str, Redaction] = field(default_factory=dict)
+    bundle: str = ""  # SHA-256 of the policy bundle that decided
 
     @property
     def explanation(self) -> str:
@@ -436,7 +437,12 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
                 if (x := tenant_fields.get(name))
             }
         decisions[resource.pk] = Decision(
-            visibility["visibility"], visibility["reason"], visibility["rule"], visibility.get("needs", {}), redactions
+            visibility["visibility"],
+            visibility["reason"],
+            visibility["rule"],
+            visibility.get("needs", {}),
+            redactions,
+            bundle.sha256,
         )
     return decisions
 
@@ -502,6 +508,14 @@ def entity_read(*, subject: Subject, entity_id) -> RedactedEntity | None:
     """One entity for the read action, or None when it does not exist or the policy hides it."""
     entity = entities_readable(subject=subject, action="read").filter(pk=entity_id).select_related("tenant").first()
     if entity is None:
+        hidden = Entity.objects.filter(pk=entity_id).values("tenant_id").first()
+        if hidden is not None:
+            # It exists but the SQL half of the policy hid it: a deny, audited (the caller still sees NOT_FOUND).
+            audit.record(
+                "access.denied", actor=subject.user, tenant=hidden["tenant_id"] if hidden["tenant_id"] in subject.memberships else None,
+                target_type="core.entity", target_id=str(entity_id),
+                payload={"action": "read", "reason": "NOT_VISIBLE", "bundle": policy.current_bundle().sha256},
+            )  # fmt: skip
         return None
     purpose_validate(subject=subject, tenant_id=entity.tenant_id)
     results = filter_and_redact(subject=subject, entities=[entity], action="read")

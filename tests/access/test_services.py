@@ -212,3 +212,21 @@ def test_session_purpose_unknown_is_refused_with_allowed_list(client, tenant_a):
     response = client.post("/access/purpose", {"purpose": "", "next": "https://evil.example/"})
     assert response["Location"] == "/admin/"
     assert "ig_purpose" not in client.session
+
+
+def test_reading_a_hidden_entity_is_audited_but_answers_like_missing(tenant_a, tenant_b, people):
+    user = factories.user(tenant=tenant_a, clearance=1)
+    subject = access.subject_for(user=user)
+    assert access.entity_read(subject=subject, entity_id=people["other"].pk) is None
+    event = AuditEvent.objects.filter(event_type="access.denied", target_id=str(people["other"].pk)).get()
+    assert event.payload["reason"] == "NOT_VISIBLE" and event.tenant_id is None  # not filed under the other tenant
+    import uuid
+
+    assert access.entity_read(subject=subject, entity_id=uuid.uuid4()) is None  # truly missing: nothing to audit
+    assert AuditEvent.objects.filter(event_type="access.denied", payload__reason="NOT_VISIBLE").count() == 1
+
+
+def test_each_decision_names_the_bundle_that_made_it(tenant_a, people):
+    subject = access.subject_for(user=factories.user(tenant=tenant_a))
+    decision = access.decide(subject=subject, resources=[people[0]], action="read")[people[0].pk]
+    assert decision.bundle == policy.current_bundle().sha256
