@@ -3,11 +3,12 @@
 import graphene
 
 from apps.core.graphql.schema import Query as CoreQuery
+from apps.search.graphql.schema import Query as SearchQuery
 from intelgraph.api import API_VERSION
 
 
-class Query(CoreQuery, graphene.ObjectType):
-    """IntelGraph API v1: read entities of your tenants."""
+class Query(CoreQuery, SearchQuery, graphene.ObjectType):
+    """IntelGraph API v1: search and read the entities of your tenants."""
 
     api_version = graphene.String(
         required=True, description="The API version this server speaks; also sent as the x-ig-api-version header."

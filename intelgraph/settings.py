@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.core",
     "apps.access",
+    "apps.search",
     "apps.compliance",
     "apps.graph",
 ]

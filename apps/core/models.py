@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -110,6 +111,13 @@ class Source(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
 
+class EntityManager(models.Manager):
+    """Leaves the keyword index column unloaded: it is large and only SQL reads it."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer("search_vector")
+
+
 class Entity(models.Model):
     """A person, organisation, account, address, phone, email, vehicle or event known to a tenant.
 
@@ -129,8 +137,13 @@ class Entity(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_members"
     )
+    search_vector = SearchVectorField(
+        null=True, editable=False, help_text="Keyword index, kept by a database trigger (apps.search)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EntityManager()
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -152,6 +165,7 @@ class Entity(models.Model):
             models.Index(fields=["merged_into"], name="entity_merged_into_idx", condition=Q(merged_into__isnull=False)),
             GinIndex(fields=["attributes"], name="entity_attributes_gin", opclasses=["jsonb_path_ops"]),
             GinIndex(fields=["labels"], name="entity_labels_gin"),
+            GinIndex(fields=["search_vector"], name="entity_search_vector_gin"),
         ]
 
     def __str__(self) -> str:
