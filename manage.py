@@ -5,7 +5,17 @@ import os
 import sys
 
 # Commands that do not need the servers running.
-OFFLINE_COMMANDS = {"devstack", "help", "version", "makemigrations", "check", "collectstatic", "graphql_schema"}
+OFFLINE_COMMANDS = {
+    "devstack",
+    "help",
+    "version",
+    "makemigrations",
+    "check",
+    "collectstatic",
+    "graphql_schema",
+    "schema_check",
+    "safelist_verify",
+}
 
 
 def main() -> None:

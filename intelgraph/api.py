@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from graphene_django.views import GraphQLView
+from graphene_django.views import GraphQLView, HttpError
+
 from graphql import GraphQLError
 
 logger = logging.getLogger("intelgraph.api")
 
 API_VERSION = "v1"
+SUPPORTED_VERSIONS = ("v1",)
+VERSION_HEADER = "x-ig-api-version"
 
 
 class ErrorCode:
@@ -31,6 +35,14 @@ class ApiError(GraphQLError):
 
     def __init__(self, message: str, code: str, **extensions):
         super().__init__(message, extensions={"code": code, **extensions})
+
+
+class ApiHttpError(HttpError):
+    """A request-level refusal (before execution) with an error code, rendered like other errors."""
+
+    def __init__(self, message: str, code: str, status: int = 400):
+        super().__init__(HttpResponse(status=status), message)
+        self.code = code
 
 
 def require_user(info):
@@ -62,12 +74,37 @@ def _csrf_rejection(request):
     return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
 
 
+def _check_persisted_roles(request, operation) -> None:
+    from apps.core.models import ROLE_RANK
+    from apps.core.selectors import memberships_for_user
+
+    if not operation.roles:
+        return
+    if not request.user.is_authenticated:
+        raise ApiHttpError("Sign in or send an API token to run this operation.", ErrorCode.UNAUTHENTICATED, 401)
+    needed = min(ROLE_RANK[role] for role in operation.roles)
+    if not any(ROLE_RANK[m.role] >= needed for m in memberships_for_user(user=request.user)):
+        raise ApiHttpError(
+            f"{operation.id} needs the role {min(operation.roles, key=ROLE_RANK.__getitem__)} or higher in a tenant.",
+            ErrorCode.FORBIDDEN,
+            403,
+        )
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class IntelGraphGraphQLView(GraphQLView):
     """graphene-django's view with coded errors and the API version header on every response."""
 
     def dispatch(self, request, *args, **kwargs):
-        if _csrf_rejection(request) is not None:
+        asked = request.headers.get(VERSION_HEADER, "").strip()
+        if asked and asked not in SUPPORTED_VERSIONS:
+            response = JsonResponse(
+                {"errors": [{"message": f"API version {asked[:20]!r} is not supported; supported: "
+                             f"{', '.join(SUPPORTED_VERSIONS)}.",
+                             "extensions": {"code": "UNSUPPORTED_API_VERSION", "supported": list(SUPPORTED_VERSIONS)}}]},
+                status=400,
+            )  # fmt: skip
+        elif _csrf_rejection(request) is not None:
             response = JsonResponse(
                 {"errors": [{"message": "CSRF token missing or incorrect for a session request; send the "
                              "X-CSRFToken header, or use an API token.", "extensions": {"code": ErrorCode.CSRF_FAILED}}]},
@@ -78,8 +115,31 @@ class IntelGraphGraphQLView(GraphQLView):
         response["x-ig-api-version"] = API_VERSION
         return response
 
+    def get_graphql_params(self, request, data):
+        """Swap in the persisted document when the request names one; enforce the safelist in production."""
+        from apps.versioning import safelist
+
+        query, variables, operation_name, _ = super().get_graphql_params(request, data)
+        try:
+            operation = safelist.resolve(data if isinstance(data, dict) else {})
+        except safelist.PersistedQueryError as exc:
+            raise ApiHttpError(str(exc), exc.code, exc.status) from None
+        request.persisted_operation = operation
+        if operation is not None:
+            _check_persisted_roles(request, operation)
+            return operation.document, variables, operation_name, operation.id
+        if settings.GRAPHQL_REQUIRE_PERSISTED and query and not request.user.is_staff:
+            raise ApiHttpError(
+                'Only persisted operations may be run here: send {"id": "search:v1", "variables": {...}} '
+                "(ids in graphql/safelist.json).",
+                "PERSISTED_QUERY_REQUIRED",
+            )
+        return query, variables, operation_name, None
+
     @staticmethod
     def format_error(error):
+        if isinstance(error, ApiHttpError):
+            return {"message": error.message, "extensions": {"code": error.code}}
         if not isinstance(error, GraphQLError):
             logger.error("GraphQL error outside execution: %r", error)
             return {"message": "Internal error.", "extensions": {"code": ErrorCode.INTERNAL}}

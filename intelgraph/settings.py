@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.access",
     "apps.search",
+    "apps.versioning",
     "apps.compliance",
     "apps.graph",
 ]
@@ -165,6 +166,9 @@ GRAPHENE = {
     "SCHEMA": "intelgraph.schema.schema",
     "ATOMIC_MUTATIONS": True,
 }
+GRAPHQL_SAFELIST = BASE_DIR / "graphql" / "safelist.json"
+# In production, clients who are not staff may run only safelisted (persisted) operations.
+GRAPHQL_REQUIRE_PERSISTED = cfg.bool("GRAPHQL_REQUIRE_PERSISTED", default=PRODUCTION)
 API_TOKEN_PREFIX = "igt_"  # noqa: S105 - a public marker, not a secret
 
 # --------------------------------------------------------------------------- policies

@@ -157,3 +157,12 @@ def test_token_post_needs_no_csrf_token(world):
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}",
     )  # fmt: skip
     assert response.json()["data"]["entity"]["displayName"] == "Ada Lovelace"
+
+
+def test_version_negotiation(client):
+    response, body = gql(client, "{ apiVersion }", HTTP_X_IG_API_VERSION="v1")
+    assert response.status_code == 200 and response["x-ig-api-version"] == "v1"
+    response, body = gql(client, "{ apiVersion }", HTTP_X_IG_API_VERSION="v7")
+    assert response.status_code == 400
+    assert body["errors"][0]["extensions"] == {"code": "UNSUPPORTED_API_VERSION", "supported": ["v1"]}
+    assert response["x-ig-api-version"] == "v1"

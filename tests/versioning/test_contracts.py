@@ -1,0 +1,59 @@
+"""The contract checks catch a deliberately broken schema and a bad safelist."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.versioning.contracts import safelist_problems, schema_compare
+from graphql import build_schema
+from intelgraph.schema import schema
+
+COMMITTED = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text()
+
+
+def test_committed_schema_passes():
+    assert schema_compare(committed_sdl=COMMITTED, live=schema.graphql_schema).ok
+    call_command("schema_check")
+    call_command("safelist_verify")
+
+
+def test_removing_a_field_is_breaking_and_recording_it_allows_it():
+    # Given a live schema that dropped SearchHit.snippet
+    import re
+
+    without = re.sub(r'\n  """\n  Matching words in context[^"]*"""\n  snippet: String\n', "\n", COMMITTED, count=1)
+    assert without != COMMITTED
+    broken = build_schema(without)
+    report = schema_compare(committed_sdl=COMMITTED, live=broken)
+    assert not report.ok
+    assert any("SearchHit.snippet was removed" in line for line in report.breaking)
+    allowed = schema_compare(committed_sdl=COMMITTED, live=broken, allowed={"SearchHit.snippet was removed."})
+    assert allowed.ok and allowed.allowed
+
+
+def test_schema_check_command_fails_on_a_broken_committed_schema(tmp_path):
+    # A committed schema with a field the server no longer has is what a removal looks like
+    changed = tmp_path / "schema.graphql"
+    changed.write_text(
+        COMMITTED.replace("type SearchHit {", 'type SearchHit {\n  """gone"""\n  legacyScore: Float\n', 1)
+    )
+    with pytest.raises(CommandError, match=r"SearchHit\.legacyScore was removed"):
+        call_command("schema_check", committed=str(changed))
+
+
+def test_safelist_verify_reports_hash_validity_roles_and_tags(tmp_path):
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "bad.graphql").write_text("query Bad { search(q: 1) { nope } }")
+    (tmp_path / "safelist.json").write_text(json.dumps({"operations": [
+        {"id": "bad:v1", "file": "ops/bad.graphql", "hash": "sha256-0", "abac": ["entity.teleport"], "roles": ["emperor"]},
+        {"id": "bad:v1", "file": "ops/missing.graphql", "hash": "sha256-0", "abac": [], "roles": []},
+    ]}))  # fmt: skip
+    problems = "\n".join(safelist_problems(live=schema.graphql_schema, path=str(tmp_path / "safelist.json")))
+    for fragment in ("does not match", "invalid against the live schema", "unknown role 'emperor'",
+                     "unknown ABAC tag 'entity.teleport'", "duplicate id", "document not readable", "no ABAC tag"):  # fmt: skip
+        assert fragment in problems
+    with pytest.raises(CommandError, match="safelist problems"):
+        call_command("safelist_verify", safelist=str(tmp_path / "safelist.json"))

@@ -1,0 +1,77 @@
+"""Persisted queries: run by id, documentId or Apollo's sha256Hash; unknown ids and mismatches refused."""
+
+import json
+
+import pytest
+
+from apps.core import services
+from apps.versioning import safelist
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SEARCH_DOC = (safelist.load()["search:v1"]).document
+
+
+@pytest.fixture
+def token(tenant_a):
+    user = factories.user(tenant=tenant_a, role="reader", clearance=1, username="integrator")
+    factories.entity(tenant=tenant_a, name="Persisted Person")
+    return services.api_token_issue(user=user, name="ci")[1]
+
+
+def post(client, payload, token=None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    response = client.post("/graphql", data=json.dumps(payload), content_type="application/json", **headers)
+    return response, response.json()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"id": "search:v1", "variables": {"q": "persisted"}},
+        {"documentId": "search:v1", "variables": {"q": "persisted"}},
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": safelist.load()["search:v1"].sha256}},
+         "variables": {"q": "persisted"}},
+        {"id": "search:v1", "query": SEARCH_DOC, "variables": {"q": "persisted"}},
+    ],
+)  # fmt: skip
+def test_persisted_search_by_id_document_id_and_apollo_hash(client, token, payload):
+    response, body = post(client, payload, token)
+    assert response.status_code == 200, body
+    assert [h["displayName"] for h in body["data"]["search"]["hits"]] == ["Persisted Person"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"id": "search:v9", "variables": {"q": "x"}}, "PERSISTED_QUERY_NOT_FOUND"),
+        ({"extensions": {"persistedQuery": {"sha256Hash": "0" * 64}}}, "PERSISTED_QUERY_NOT_FOUND"),
+        ({"id": "search:v1", "query": "{ apiVersion }", "variables": {"q": "x"}}, "PERSISTED_QUERY_HASH_MISMATCH"),
+    ],
+)
+def test_unknown_ids_and_mismatches_are_refused(client, token, payload, code):
+    response, body = post(client, payload, token)
+    assert response.status_code == 400
+    assert body["errors"][0]["extensions"]["code"] == code
+
+
+def test_persisted_operation_needs_authentication(client):
+    response, body = post(client, {"id": "search:v1", "variables": {"q": "x"}})
+    assert response.status_code == 401
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_production_mode_allows_only_persisted_operations_for_non_staff(client, token, settings):
+    settings.GRAPHQL_REQUIRE_PERSISTED = True
+    response, body = post(client, {"query": "{ apiVersion }"}, token)
+    assert response.status_code == 400
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+    response, body = post(client, {"id": "search:v1", "variables": {"q": "persisted"}}, token)
+    assert response.status_code == 200
+
+
+def test_safelist_hashes_match_documents():
+    for key, operation in safelist.load().items():
+        if key == operation.id:
+            assert safelist.document_hash(operation.document) == operation.hash
