@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
@@ -13,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView, HttpError
 
 from graphql import GraphQLError
+from intelgraph import query_limits
 
 logger = logging.getLogger("intelgraph.api")
 
@@ -95,6 +97,21 @@ def _check_persisted_roles(request, operation) -> None:
 class IntelGraphGraphQLView(GraphQLView):
     """graphene-django's view with coded errors and the API version header on every response."""
 
+    validation_rules = query_limits.VALIDATION_RULES
+
+    def execute_graphql_request(self, *args, **kwargs):
+        # Bound the database time one request may take; a cancelled statement becomes a TIMEOUT error.
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = %s", [query_limits.STATEMENT_TIMEOUT_MS])
+        try:
+            return super().execute_graphql_request(*args, **kwargs)
+        finally:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET statement_timeout")
+            except DatabaseError:
+                pass  # an aborted transaction: its rollback also undoes the SET
+
     def dispatch(self, request, *args, **kwargs):
         asked = request.headers.get(VERSION_HEADER, "").strip()
         if asked and asked not in SUPPORTED_VERSIONS:
@@ -153,6 +170,9 @@ class IntelGraphGraphQLView(GraphQLView):
         elif isinstance(original, ValidationError):
             formatted["message"] = "; ".join(original.messages)
             formatted["extensions"] = {"code": ErrorCode.BAD_USER_INPUT}
+        elif isinstance(original, OperationalError) and "statement timeout" in str(original):
+            formatted["message"] = "The request took too long and was cancelled; narrow it (filters, smaller pages)."
+            formatted["extensions"] = {"code": "TIMEOUT"}
         elif isinstance(original, PermissionDenied):
             formatted["message"] = str(original) or "Not allowed."
             formatted["extensions"] = {"code": ErrorCode.FORBIDDEN}
