@@ -76,6 +76,12 @@ def _csrf_rejection(request):
     return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
 
 
+def _client_label(request) -> str:
+    operation = getattr(request, "persisted_operation", None)
+    user = request.user.get_username() if request.user.is_authenticated else "anonymous"
+    return f"{operation.id} by {user}" if operation is not None else f"ad-hoc by {user}"
+
+
 def _check_persisted_roles(request, operation) -> None:
     from apps.core.models import ROLE_RANK
     from apps.core.selectors import memberships_for_user
@@ -130,6 +136,13 @@ class IntelGraphGraphQLView(GraphQLView):
         else:
             response = super().dispatch(request, *args, **kwargs)
         response["x-ig-api-version"] = API_VERSION
+        fields = getattr(request, "deprecated_fields", None)
+        if fields:
+            from apps.versioning import deprecations
+
+            for name, value in deprecations.headers_for(fields).items():
+                response[name] = value
+            deprecations.usage_record(fields=fields, client=_client_label(request))
         return response
 
     def get_graphql_params(self, request, data):
@@ -144,6 +157,9 @@ class IntelGraphGraphQLView(GraphQLView):
         request.persisted_operation = operation
         if operation is not None:
             _check_persisted_roles(request, operation)
+            query = operation.document
+        self._note_deprecations(request, query)
+        if operation is not None:
             return operation.document, variables, operation_name, operation.id
         if settings.GRAPHQL_REQUIRE_PERSISTED and query and not request.user.is_staff:
             raise ApiHttpError(
@@ -152,6 +168,11 @@ class IntelGraphGraphQLView(GraphQLView):
                 "PERSISTED_QUERY_REQUIRED",
             )
         return query, variables, operation_name, None
+
+    def _note_deprecations(self, request, query) -> None:
+        from apps.versioning import deprecations
+
+        request.deprecated_fields = deprecations.fields_touched(self.schema.graphql_schema, query) if query else []
 
     @staticmethod
     def format_error(error):

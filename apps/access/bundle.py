@@ -30,6 +30,7 @@ DATA_QUERIES = {
     "field_rules": "data.intelgraph.abac.field_rules",
     "masking_actions": "data.intelgraph.abac.masking_actions",
     "mask_gap": "data.intelgraph.abac.mask_gap",
+    "deprecations": "data.intelgraph.schema.deprecations",
 }
 _ERROR_LOCATION = re.compile(r"\(error \d+:(?P<path>[^|]+)\|(?P<offset>\d+)\|")
 _ERROR_MESSAGE = re.compile(r"\(errormsg \d+:(?P<message>[^)]*)\)")

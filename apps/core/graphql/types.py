@@ -3,6 +3,7 @@
 import graphene
 
 from apps.core.choices import Sensitivity
+from intelgraph.api import ApiError
 
 SensitivityEnum = graphene.Enum.from_enum(
     Sensitivity, description="How sensitive a record is; members read up to their clearance."
@@ -36,6 +37,36 @@ def _entity_field(attname, default_value, root, info, **args):
     return getattr(root.entity, attname, default_value)
 
 
+class AttributeType(graphene.ObjectType):
+    class Meta:
+        name = "Attribute"
+        description = "One attribute of an entity; withheld ones say so, with the reason, instead of their value."
+
+    name = graphene.String(required=True, description="Attribute name.")
+    text = graphene.String(description="The value as text (JSON for non-string values); null when withheld.")
+    json = graphene.JSONString(description="The value as JSON; null when withheld.")
+    redacted = graphene.Boolean(required=True, description="True when the access policy withholds the value from you.")
+    reason = graphene.String(description="Why it is withheld (reason code), when redacted.")
+    value = graphene.String(
+        description="The value as text. Replaced by text.",
+        deprecation_reason="Use Attribute.text instead; Attribute.value ends on 2026-03-31 (EOL).",
+    )
+
+    @staticmethod
+    def resolve_value(root, info):
+        from apps.versioning.deprecations import denied_after_eol
+
+        denied = denied_after_eol(["Attribute.value"])
+        if "Attribute.value" in denied:
+            replacement = denied["Attribute.value"]["replacement"]
+            raise ApiError(
+                f"Attribute.value ended on {denied['Attribute.value']['eol']}; use {replacement} instead.",
+                "FIELD_PAST_EOL",
+                replacement=replacement,
+            )
+        return root["text"]
+
+
 class EntityType(graphene.ObjectType):
     class Meta:
         name = "Entity"
@@ -54,6 +85,11 @@ class EntityType(graphene.ObjectType):
     redactions = graphene.List(
         graphene.NonNull(RedactionType), required=True, description="Attributes withheld from you, with reasons."
     )
+    attribute_list = graphene.List(
+        graphene.NonNull(AttributeType),
+        required=True,
+        description="Every attribute, sorted by name; withheld ones marked redacted with their reason.",
+    )
     sensitivity = graphene.Field(SensitivityEnum, required=True, description="Sensitivity level.")
     labels = graphene.List(graphene.NonNull(graphene.String), required=True, description="Free labels, sorted.")
     created_at = graphene.DateTime(required=True, description="When the entity was first written.")
@@ -67,6 +103,24 @@ class EntityType(graphene.ObjectType):
     @staticmethod
     def resolve_attributes(root, info):
         return root.attributes
+
+    @staticmethod
+    def resolve_attribute_list(root, info):
+        import json
+
+        withheld = {r.field: r for r in root.redactions}
+        visible = root.attributes
+        result = []
+        for name in sorted(set(visible) | set(withheld)):
+            if name in withheld:
+                result.append(
+                    {"name": name, "text": None, "json": None, "redacted": True, "reason": withheld[name].reason}
+                )
+            else:
+                value = visible[name]
+                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                result.append({"name": name, "text": text, "json": value, "redacted": False, "reason": None})
+        return result
 
     @staticmethod
     def resolve_redactions(root, info):
