@@ -13,7 +13,6 @@ OFFLINE_COMMANDS = {
     "check",
     "collectstatic",
     "graphql_schema",
-    "schema_check",
     "safelist_verify",
 }
 

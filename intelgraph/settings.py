@@ -169,6 +169,8 @@ GRAPHENE = {
 GRAPHQL_SAFELIST = BASE_DIR / "graphql" / "safelist.json"
 # In production, clients who are not staff may run only safelisted (persisted) operations.
 GRAPHQL_REQUIRE_PERSISTED = cfg.bool("GRAPHQL_REQUIRE_PERSISTED", default=PRODUCTION)
+# A deprecated field may be removed only after its EOL and this many days without recorded use.
+DEPRECATION_QUIET_DAYS = cfg.int("DEPRECATION_QUIET_DAYS", default=30)
 API_TOKEN_PREFIX = "igt_"  # noqa: S105 - a public marker, not a secret
 
 # --------------------------------------------------------------------------- policies

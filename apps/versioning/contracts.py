@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,17 +34,43 @@ class SchemaReport:
         return not self.breaking
 
 
-def schema_compare(*, committed_sdl: str, live: GraphQLSchema, allowed: set[str] | None = None) -> SchemaReport:
-    """Breaking changes from the committed schema to the live one; those recorded as allowed pass."""
+def schema_compare(
+    *, committed_sdl: str, live: GraphQLSchema, allowed: set[str] | None = None, removable: set[str] | None = None
+) -> SchemaReport:
+    """Breaking changes from the committed schema to the live one.
+
+    Those recorded as allowed pass, and so does removing a field in ``removable`` (deprecated, past its
+    end of life, and unused for the quiet period: see ``removable_fields``).
+    """
     old = build_schema(committed_sdl)
     # Compare like with like: graphene's scalar classes differ from graphql-core's built ones.
     live = build_schema(print_schema(live))
     allowed = allowed or set()
+    removable = removable or set()
     breaking, accepted = [], []
     for change in find_breaking_changes(old, live):
-        (accepted if change.description in allowed else breaking).append(f"{change.type.name}: {change.description}")
+        removed = change.description.removesuffix(" was removed.")
+        ok = change.description in allowed or (change.type.name == "FIELD_REMOVED" and removed in removable)
+        (accepted if ok else breaking).append(f"{change.type.name}: {change.description}")
     dangerous = [f"{c.type.name}: {c.description}" for c in find_dangerous_changes(old, live)]
     return SchemaReport(breaking=breaking, dangerous=dangerous, allowed=accepted)
+
+
+def removable_fields(*, quiet_days: int | None = None, today: dt.date | None = None) -> set[str]:
+    """Deprecated fields past their EOL with no recorded use in the last ``quiet_days`` days."""
+    from apps.versioning.deprecations import registry
+    from apps.versioning.models import DeprecatedFieldUsage
+
+    today = today or dt.date.today()
+    quiet_days = settings.DEPRECATION_QUIET_DAYS if quiet_days is None else quiet_days
+    since = today - dt.timedelta(days=quiet_days)
+    result = set()
+    for field, entry in registry().items():
+        past_eol = dt.date.fromisoformat(entry["eol"]) < today
+        used = DeprecatedFieldUsage.objects.filter(field=field, day__gte=since, count__gt=0).exists()
+        if past_eol and not used:
+            result.add(field)
+    return result
 
 
 def allowed_changes() -> set[str]:

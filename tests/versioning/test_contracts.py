@@ -14,6 +14,7 @@ from intelgraph.schema import schema
 COMMITTED = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text()
 
 
+@pytest.mark.django_db
 def test_committed_schema_passes():
     assert schema_compare(committed_sdl=COMMITTED, live=schema.graphql_schema).ok
     call_command("schema_check")
@@ -34,6 +35,7 @@ def test_removing_a_field_is_breaking_and_recording_it_allows_it():
     assert allowed.ok and allowed.allowed
 
 
+@pytest.mark.django_db
 def test_schema_check_command_fails_on_a_broken_committed_schema(tmp_path):
     # A committed schema with a field the server no longer has is what a removal looks like
     changed = tmp_path / "schema.graphql"
@@ -57,3 +59,28 @@ def test_safelist_verify_reports_hash_validity_roles_and_tags(tmp_path):
         assert fragment in problems
     with pytest.raises(CommandError, match="safelist problems"):
         call_command("safelist_verify", safelist=str(tmp_path / "safelist.json"))
+
+
+@pytest.mark.django_db
+def test_removing_a_deprecated_field_needs_eol_and_a_quiet_period():
+    import datetime as dt
+    import re
+
+    from apps.versioning.contracts import removable_fields
+    from apps.versioning.models import DeprecatedFieldUsage
+
+    without_value = re.sub(
+        r'\n  """The value as text\. Replaced by text\."""\n  value: String @deprecated.*\n', "\n", COMMITTED
+    )
+    assert without_value != COMMITTED
+    live = build_schema(without_value)
+    # Past EOL (2026-03-31) and never used: the removal passes
+    assert schema_compare(
+        committed_sdl=COMMITTED, live=live, removable=removable_fields(today=dt.date(2026, 11, 26))
+    ).ok
+    # Used ten days ago: not yet
+    DeprecatedFieldUsage.objects.create(field="Attribute.value", client="old-app", day=dt.date(2026, 11, 16), count=4)
+    report = schema_compare(committed_sdl=COMMITTED, live=live, removable=removable_fields(today=dt.date(2026, 11, 26)))
+    assert not report.ok and "Attribute.value was removed" in report.breaking[0]
+    # Before its EOL: not either, even unused
+    assert "Attribute.value" not in removable_fields(today=dt.date(2026, 3, 1))

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.versioning.contracts import allowed_changes, schema_compare
+from apps.versioning.contracts import allowed_changes, removable_fields, schema_compare
 from intelgraph.schema import schema
 
 
@@ -18,11 +18,13 @@ class Command(BaseCommand):
             sdl = Path(committed).read_text()
         except OSError as exc:
             raise CommandError(f"cannot read {committed}: {exc}") from None
-        report = schema_compare(committed_sdl=sdl, live=schema.graphql_schema, allowed=allowed_changes())
+        report = schema_compare(
+            committed_sdl=sdl, live=schema.graphql_schema, allowed=allowed_changes(), removable=removable_fields()
+        )
         for line in report.dangerous:
             self.stdout.write(self.style.WARNING(f"dangerous: {line}"))
         for line in report.allowed:
-            self.stdout.write(f"allowed breaking change (recorded): {line}")
+            self.stdout.write(f"allowed breaking change (recorded, or a deprecated field past EOL and unused): {line}")
         if not report.ok:
             raise CommandError(
                 "breaking changes against schema.graphql:\n  "
