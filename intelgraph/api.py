@@ -178,6 +178,8 @@ class IntelGraphGraphQLView(GraphQLView):
     def format_error(error):
         if isinstance(error, ApiHttpError):
             return {"message": error.message, "extensions": {"code": error.code}}
+        if isinstance(error, HttpError):  # graphene-django's own request errors: no query, bad JSON, GET mutation
+            return {"message": error.message, "extensions": {"code": "BAD_REQUEST"}}
         if not isinstance(error, GraphQLError):
             logger.error("GraphQL error outside execution: %r", error)
             return {"message": "Internal error.", "extensions": {"code": ErrorCode.INTERNAL}}

@@ -167,6 +167,9 @@ GRAPHENE = {
     "ATOMIC_MUTATIONS": True,
 }
 GRAPHQL_SAFELIST = BASE_DIR / "graphql" / "safelist.json"
+# GraphiQL for browsers that ask /graphql for HTML (served from static/vendor, no CDN). The API's own
+# checks (authentication, persisted-only for non-staff in production) apply to what it sends.
+GRAPHIQL = cfg.bool("GRAPHIQL", default=True)
 # In production, clients who are not staff may run only safelisted (persisted) operations.
 GRAPHQL_REQUIRE_PERSISTED = cfg.bool("GRAPHQL_REQUIRE_PERSISTED", default=PRODUCTION)
 # A deprecated field may be removed only after its EOL and this many days without recorded use.

@@ -15,7 +15,7 @@ admin.site.index_title = "Tenants, entities, compliance"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("access/purpose", purpose_declare, name="purpose_declare"),
-    path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.DEBUG)), name="graphql"),
+    path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.GRAPHIQL)), name="graphql"),
     path("healthz", healthz),
     path("readyz", readyz),
     path("metrics", metrics_view),
