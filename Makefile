@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access
+.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -65,3 +65,8 @@ bench-access: servers-up
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py seed_demo --if-empty --entities $(DEMO_ENTITIES)
 	@$(PY) manage.py bench_access
+
+## bench-search: search through the real ASGI server at 10 and 50 requests/s on 1,000,000 entities (loaded once, minutes)
+bench-search: servers-up
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py bench_search $(BENCH_ARGS)
