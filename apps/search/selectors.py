@@ -273,7 +273,7 @@ def entity_search(
         page_queryset = queryset.filter(
             Q(score__lt=position.score) | Q(score=position.score, id__gt=position.entity_id)
         )
-    rows = list(page_queryset.defer("search_vector").order_by("-score", "id")[: first + 1])
+    rows = list(page_queryset.select_related("tenant").order_by("-score", "id")[: first + 1])
     more = len(rows) > first
     rows = rows[:first]
     decisions = access.decide(subject=subject, resources=rows, action="search")

@@ -204,3 +204,19 @@ def test_snippets_are_escaped_html_with_only_mark_tags(logged_in, tenant_a):
 
 def test_search_requires_authentication(client):
     assert error_code(search(client, "anything")) == "UNAUTHENTICATED"
+
+
+def test_query_count_does_not_grow_with_page_size(logged_in, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(15):
+        factories.entity(tenant=tenant_a, name=f"Counted Person {i}")
+    search(logged_in, "counted", first=3)  # warm per-process caches
+    counts = []
+    for first in (3, 15):
+        with CaptureQueriesContext(connection) as captured:
+            body = search(logged_in, "counted", first=first)
+        assert len(body["data"]["search"]["hits"]) == first
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts  # no query per hit (the tenant of each hit comes with the page)
