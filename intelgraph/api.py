@@ -12,8 +12,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView, HttpError
-
 from graphql import GraphQLError
+
 from intelgraph import query_limits
 
 logger = logging.getLogger("intelgraph.api")

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-
-from apps.core.models import ROLE_RANK
 from graphql import (
     GraphQLSchema,
     build_schema,
@@ -19,6 +17,8 @@ from graphql import (
     print_schema,
     validate,
 )
+
+from apps.core.models import ROLE_RANK
 
 KNOWN_ABAC_TAGS = {"entity.search", "entity.read", "entity.expand", "entity.export"}
 

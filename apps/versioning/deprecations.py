@@ -12,9 +12,9 @@ from email.utils import format_datetime
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from graphql import GraphQLSchema, TypeInfo, TypeInfoVisitor, Visitor, parse, visit
 
 from apps.access import bundle as policy
-from graphql import GraphQLSchema, TypeInfo, TypeInfoVisitor, Visitor, parse, visit
 
 
 def registry() -> dict[str, dict]:

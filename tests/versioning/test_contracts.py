@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from graphql import build_schema
 
 from apps.versioning.contracts import safelist_problems, schema_compare
-from graphql import build_schema
 from intelgraph.schema import schema
 
 COMMITTED = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text()
