@@ -45,6 +45,7 @@ browser:
 test: servers-up browser lint
 	@$(PY) manage.py makemigrations --check --dry-run -v1
 	@$(PY) manage.py check --fail-level WARNING
+	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py schema_check
 	@$(PY) manage.py safelist_verify
 	@$(PY) -m pytest $(PYTEST_ARGS)
