@@ -130,7 +130,13 @@ def session_purpose_set(*, request, purpose: str) -> None:
 
 
 def subject_for_request(request) -> Subject:
-    """The subject of a web request: the x-ig-purpose header wins over the session's declared purpose."""
+    """The subject of a web request: the x-ig-purpose header wins over the session's declared purpose.
+
+    Built once per request (the admin asks for it per row and per form field; each build reads memberships).
+    """
+    cached = getattr(request, "_ig_subject", None)
+    if cached is not None and cached.user is request.user:
+        return cached
     purpose = request.headers.get(PURPOSE_HEADER, "").strip() or None
     if purpose is not None and not _PURPOSE_FORMAT.match(purpose):
         raise PurposeError(
@@ -139,7 +145,8 @@ def subject_for_request(request) -> Subject:
         )  # fmt: skip
     if purpose is None and hasattr(request, "session"):
         purpose = request.session.get(SESSION_PURPOSE_KEY)
-    return subject_for(user=request.user, purpose=purpose)
+    request._ig_subject = subject_for(user=request.user, purpose=purpose)
+    return request._ig_subject
 
 
 def tenant_purposes(*, tenant_id: int) -> list[str]:

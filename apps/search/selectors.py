@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -195,7 +196,7 @@ def _path_exists(expression: str, variables: dict) -> Q:
     return Q(
         RawSQL(
             "jsonb_path_exists(core_entity.attributes, %s::jsonpath, %s::jsonb)",
-            [expression, _json(variables)],
+            [expression, json.dumps(variables)],
             output_field=BooleanField(),
         )
     )
@@ -203,12 +204,6 @@ def _path_exists(expression: str, variables: dict) -> Q:
 
 def _jsonpath_key(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _json(value) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def _require_field_rights(names: list[str], *, subject: access.Subject, tenants: set[int] | None) -> None:
