@@ -9,7 +9,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from apps.graph.services import outbox_lag
 from apps.graph.store import GraphStoreUnavailable, get_store
+from intelgraph.metrics import GRAPH_OUTBOX_AGE, GRAPH_OUTBOX_PENDING
 
 
 @never_cache
@@ -59,6 +61,18 @@ def _graph():
     return {"backend": get_store().backend}
 
 
+def _outbox():
+    lag = outbox_lag()
+    GRAPH_OUTBOX_PENDING.set(lag["pending"])
+    GRAPH_OUTBOX_AGE.set(lag["oldest_seconds"])
+    return lag
+
+
+# Without these the product cannot serve. The graph store is not among them: when it is down,
+# neighbourhoods come from PostgreSQL (degraded) and the outbox keeps every change for later.
+REQUIRED = ("postgres", "migrations", "redis")
+
+
 @never_cache
 def readyz(request):
     checks = {
@@ -66,6 +80,8 @@ def readyz(request):
         "migrations": _timed(_migrations),
         "redis": _timed(_redis),
         "graph": _timed(_graph),
+        "graph_outbox": _timed(_outbox),
     }
-    ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    ready = all(checks[name]["ok"] for name in REQUIRED)
+    status = "unavailable" if not ready else "ready" if all(c["ok"] for c in checks.values()) else "degraded"
+    return JsonResponse({"status": status, "checks": checks}, status=200 if ready else 503)

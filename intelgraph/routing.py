@@ -1,3 +1,9 @@
 """WebSocket routes. Apps add their consumers here as they push live updates."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from apps.graph.consumers import ExplorerConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/explorer/", ExplorerConsumer.as_asgi()),
+]

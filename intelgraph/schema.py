@@ -3,12 +3,13 @@
 import graphene
 
 from apps.core.graphql.schema import Query as CoreQuery
+from apps.graph.graphql.schema import Query as GraphQuery
 from apps.search.graphql.schema import Query as SearchQuery
 from intelgraph.api import API_VERSION
 
 
-class Query(CoreQuery, SearchQuery, graphene.ObjectType):
-    """IntelGraph API v1: search and read the entities of your tenants."""
+class Query(CoreQuery, SearchQuery, GraphQuery, graphene.ObjectType):
+    """IntelGraph API v1: search and read the entities of your tenants, and explore their graph."""
 
     api_version = graphene.String(
         required=True, description="The API version this server speaks; also sent as the x-ig-api-version header."

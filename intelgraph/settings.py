@@ -57,6 +57,8 @@ GRAPH_URL = cfg.url(
     required=PRODUCTION,
 )
 GRAPH_NAME = cfg.str("GRAPH_NAME", default="intelgraph_test" if IG_ENV == "test" else "intelgraph")
+# Most edges one neighbourhood request explores (all hops together); beyond it the answer says truncated.
+GRAPH_EXPANSION_BUDGET = cfg.int("GRAPH_EXPANSION_BUDGET", default=2000)
 
 # --------------------------------------------------------------------------- apps
 INSTALLED_APPS = [

@@ -21,6 +21,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
@@ -71,6 +72,11 @@ class Subject:
     @property
     def tenant_ids(self) -> list[int]:
         return list(self.memberships)
+
+    @cached_property
+    def has_object_grants(self) -> bool:
+        """Whether the user holds any view_entity object grant (one query per subject, i.e. per request)."""
+        return _has_any_grant(user=self.user)
 
     def as_policy_input(self) -> dict:
         subject = {
@@ -213,6 +219,17 @@ def _granted_exists(*, user):
     common = {"content_type": content_type, "permission__codename": VIEW_PERMISSION, "object_pk": as_text}
     return Exists(UserObjectPermission.objects.filter(user=user, **common)) | Exists(
         GroupObjectPermission.objects.filter(group__user=user, **common)
+    )
+
+
+def _has_any_grant(*, user) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    content_type = ContentType.objects.get_for_model(Entity)
+    common = {"content_type": content_type, "permission__codename": VIEW_PERMISSION}
+    return (
+        UserObjectPermission.objects.filter(user=user, **common).exists()
+        or GroupObjectPermission.objects.filter(group__user=user, **common).exists()
     )
 
 
@@ -369,8 +386,12 @@ _MISSING = object()
 _decision_cache = _DecisionCache()
 
 
-def decide(*, subject: Subject, resources: list, action: str) -> dict:
-    """Decisions for a page of entities and/or relationships, keyed by primary key. One policy call."""
+def decide(*, subject: Subject, resources: list, action: str, fields: bool = True) -> dict:
+    """Decisions for a page of entities and/or relationships, keyed by primary key. One policy call.
+
+    ``fields=False`` skips field redactions, for callers that show no attributes (graph canvases);
+    their entities may then be loaded without ``attributes``.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if not resources:
@@ -379,7 +400,7 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
     bundle_record_if_new()
     # Rows from entities_readable carry their grant; others are looked up in one query.
     unknown = [r.pk for r in resources if isinstance(r, Entity) and not hasattr(r, "ig_granted")]
-    looked_up = _granted_ids_among(user=subject.user, ids=unknown)
+    looked_up = _granted_ids_among(user=subject.user, ids=unknown) if unknown and subject.has_object_grants else set()
     compartments, governed = bundle.compartments, bundle.governed_fields
     classes: dict[tuple, str] = {}
     row_class = {}
@@ -389,7 +410,7 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
         granted = resource.ig_granted if hasattr(resource, "ig_granted") else str(pk) in looked_up
         key = decision_class(resource, granted=bool(granted), compartments=compartments)
         row_class[pk] = classes.setdefault(key, f"c{len(classes)}")
-        if key[0] == "entity" and resource.attributes:
+        if fields and key[0] == "entity" and resource.attributes:
             tenant = key[1]
             page_fields.update((tenant, name) for name in governed.intersection(resource.attributes))
     subject_doc = subject.as_policy_input()
@@ -436,7 +457,7 @@ def decide(*, subject: Subject, resources: list, action: str) -> dict:
     for resource in resources:
         visibility = by_class[row_class[resource.pk]]
         redactions = {}
-        if visibility["visibility"] == "visible" and isinstance(resource, Entity):
+        if fields and visibility["visibility"] == "visible" and isinstance(resource, Entity):
             tenant_fields = withheld.get(str(resource.tenant_id), {})
             redactions = {
                 name: Redaction(name, x["reason"], x["rule"], x.get("needs", {}))

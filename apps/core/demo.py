@@ -56,6 +56,7 @@ from apps.compliance import services as audit
 from apps.core import services
 from apps.core.choices import EntityKind, ProvenanceMethod, SourceKind
 from apps.core.models import Entity, GroundTruthLabel, Provenance, Relationship, Source, Tenant
+from apps.graph.services import drain_soon, outbox_add_sql
 
 GENERATOR_VERSION = 1
 DEFAULT_SLUGS = ("pilot-north", "pilot-south", "pilot-east", "pilot-west")
@@ -2100,6 +2101,9 @@ def _copy_batch(cursor, batch: _Batch, *, tenant_id: int, source_id: int, seed: 
         copy.set_types(TRUTH_TYPES)
         for entity_id, identity, variation in batch.truths:
             copy.write_row((tenant_id, entity_id, identity, variation))
+    # The graph projection hears of the batch through the outbox, in the same transaction.
+    outbox_add_sql(cursor, tenant_id=tenant_id, kind="entity", ids=[row[0] for row in batch.entities])
+    outbox_add_sql(cursor, tenant_id=tenant_id, kind="relationship", ids=[row[0] for row in batch.relationships])
 
 
 # ============================================================================ services
@@ -2252,6 +2256,13 @@ def demo_data_delete(*, tenant: Tenant) -> int:
             "UNION SELECT id FROM core_relationship WHERE to_entity_id IN (SELECT id FROM demo_doomed_entity)"
         )
         cursor.execute("ANALYZE demo_doomed_entity, demo_doomed_relationship")
+        # Deleting a node removes its edges from the projection too.
+        cursor.execute(
+            "INSERT INTO graph_outboxevent (tenant_id, kind, object_id, op, created_at, attempts, last_error) "
+            "SELECT %s, 'entity', id, 'delete', now(), 0, '' FROM demo_doomed_entity",
+            [tenant.pk],
+        )
+        transaction.on_commit(drain_soon)
         cursor.execute(
             "SELECT count(*) FROM core_entity e WHERE e.merged_into_id IN (SELECT id FROM demo_doomed_entity) "
             "AND NOT EXISTS (SELECT 1 FROM demo_doomed_entity d WHERE d.id = e.id)"

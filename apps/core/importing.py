@@ -37,6 +37,7 @@ from apps.core.choices import ProvenanceMethod, Sensitivity, SourceKind
 from apps.core.ids import uuid7
 from apps.core.models import Entity, Provenance, Relationship, Source, Tenant
 from apps.core.services import source_get_or_create, validate_entity_fields, validate_relationship_fields
+from apps.graph.services import outbox_add_sql
 
 MAX_ERRORS = 100
 BATCH_SIZE = 2000
@@ -729,6 +730,14 @@ def _write(*, tenant: Tenant, plan: _Plan, source: Source, actor, file_name: str
     }  # fmt: skip
     provenance = [(e, r, names, f"{file_name}:{line}"[:300]) for e, r, names, line in plan.provenance]
     _insert_rows(Provenance, PROVENANCE_NEW, provenance, constants=constants)
+    # The graph projection hears of every written record through the outbox, in this transaction.
+    with connection.cursor() as cursor:
+        for kind, rows in (
+            ("entity", plan.entities_new + plan.entities_changed),
+            ("relationship", plan.relationships_new + plan.relationships_changed),
+        ):
+            for chunk in _chunks([row[0] for row in rows], 50_000):
+                outbox_add_sql(cursor, tenant_id=tenant.pk, kind=kind, ids=chunk)
 
 
 def _insert_rows(model, names, rows: list[tuple], *, constants: dict, advance: Callable[[int], None] | None = None):

@@ -59,3 +59,18 @@ def relationships_visible(*, user, entity: Entity | None = None) -> QuerySet[Rel
     if entity is not None:
         queryset = queryset.filter(Q(from_entity=entity) | Q(to_entity=entity))
     return queryset
+
+
+def tenants_with_flag(*, user, flag: str) -> list[Tenant]:
+    """Tenants the user is an active member of that have a feature flag on (e.g. "explorer")."""
+    return [m.tenant for m in memberships_for_user(user=user) if m.tenant.flag(flag)]
+
+
+def provenance_for_entity(*, entity: Entity, limit: int = 50) -> list:
+    """An entity's provenance, newest first, with its sources (the caller has already been allowed to read it)."""
+    return list(entity.provenance.select_related("source").order_by("-recorded_at", "-pk")[:limit])
+
+
+def merged_member_ids(*, entity: Entity, limit: int = 100) -> list:
+    """Ids of the entities merged into this one (its resolution cluster)."""
+    return list(Entity.objects.filter(merged_into=entity).order_by("pk").values_list("pk", flat=True)[:limit])

@@ -2,7 +2,8 @@
 
 Each service validates, writes inside ``transaction.atomic`` and records its
 audit event, so the admin, the API, the importer and commands leave the same
-trail. Later work (search index, graph outbox, ER) hooks in here.
+trail. Entity and relationship writes add graph outbox rows in the same transaction and publish
+live changes to open Explorer canvases after commit (apps.graph).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from apps.access.services import tenant_purposes_install_defaults
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
+from apps.graph.live import publish_changes
+from apps.graph.services import outbox_add
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -294,6 +297,7 @@ def entity_create(
             "entity.created", actor=actor, tenant=tenant, target=entity,
             payload={"kind": entity.kind, "sensitivity": entity.sensitivity},
         )  # fmt: skip
+        outbox_add(tenant_id=tenant.pk, kind="entity", ids=[entity.pk])
     return entity
 
 
@@ -330,10 +334,13 @@ def entity_update(
             "entity.updated", actor=actor, tenant=locked.tenant_id, target=locked,
             payload={"fields": changed, "attributes": changed_attrs},
         )  # fmt: skip
+        outbox_add(tenant_id=locked.tenant_id, kind="entity", ids=[locked.pk])
+        publish_changes(tenant_id=locked.tenant_id, changes=[{"id": locked.pk, "op": "updated"}])
     return locked
 
 
 def entity_delete(*, entity: Entity, actor=None) -> None:
+    entity_id = entity.pk  # Model.delete() clears pk
     with transaction.atomic():
         relationship_count = (
             Relationship.objects.filter(from_entity=entity).count()
@@ -348,7 +355,10 @@ def entity_delete(*, entity: Entity, actor=None) -> None:
                 "This entity has merged members; undo the merge before deleting it.", code="has_members"
             ) from None
         audit.record("entity.deleted", actor=actor, tenant=entity.tenant_id, target_type="core.entity",
-                     target_id=str(entity.pk), payload=payload)  # fmt: skip
+                     target_id=str(entity_id), payload=payload)  # fmt: skip
+        # Deleting the node removes its edges from the projection too.
+        outbox_add(tenant_id=entity.tenant_id, kind="entity", ids=[entity_id], op="delete")
+        publish_changes(tenant_id=entity.tenant_id, changes=[{"id": entity_id, "op": "deleted"}])
 
 
 # --------------------------------------------------------------------------- relationships
@@ -379,6 +389,7 @@ def relationship_create(
             "relationship.created", actor=actor, tenant=tenant, target=relationship,
             payload={"kind": relationship.kind, "from": str(from_entity.pk), "to": str(to_entity.pk)},
         )  # fmt: skip
+        outbox_add(tenant_id=tenant.pk, kind="relationship", ids=[relationship.pk])
     return relationship
 
 
@@ -399,6 +410,7 @@ def relationship_update(*, relationship: Relationship, actor=None, **changes) ->
         relationship.save(update_fields=[*changed, "updated_at"])
         audit.record("relationship.updated", actor=actor, tenant=relationship.tenant_id, target=relationship,
                      payload={"fields": changed})  # fmt: skip
+        outbox_add(tenant_id=relationship.tenant_id, kind="relationship", ids=[relationship.pk])
     return relationship
 
 
@@ -409,3 +421,4 @@ def relationship_delete(*, relationship: Relationship, actor=None) -> None:
         relationship.delete()
         audit.record("relationship.deleted", actor=actor, tenant=tenant_id, target_type="core.relationship",
                      target_id=str(pk), payload=payload)  # fmt: skip
+        outbox_add(tenant_id=tenant_id, kind="relationship", ids=[pk], op="delete")

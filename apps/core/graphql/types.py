@@ -67,6 +67,21 @@ class AttributeType(graphene.ObjectType):
         return root["text"]
 
 
+class ProvenanceType(graphene.ObjectType):
+    class Meta:
+        name = "Provenance"
+        description = "Where (part of) an entity came from: a source, how it was written, and when."
+
+    source = graphene.String(required=True, description="Name of the source.")
+    source_kind = graphene.String(required=True, description="Kind of source: manual, import, demo, api, ...")
+    method = graphene.String(required=True, description="How the record was written (manual, import, demo, ...).")
+    fields = graphene.List(
+        graphene.NonNull(graphene.String), required=True, description="Attributes this source gave or changed."
+    )
+    record_ref = graphene.String(required=True, description="Where in the source, e.g. 'people.jsonl:12'.")
+    recorded_at = graphene.DateTime(required=True, description="When it was recorded.")
+
+
 class EntityType(graphene.ObjectType):
     class Meta:
         name = "Entity"
@@ -94,6 +109,17 @@ class EntityType(graphene.ObjectType):
     labels = graphene.List(graphene.NonNull(graphene.String), required=True, description="Free labels, sorted.")
     created_at = graphene.DateTime(required=True, description="When the entity was first written.")
     updated_at = graphene.DateTime(required=True, description="When the entity last changed.")
+    provenance = graphene.List(
+        graphene.NonNull(ProvenanceType),
+        required=True,
+        description="Sources of this entity, newest first (at most 50).",
+    )
+    merged_into = graphene.ID(description="The entity this one was merged into (entity resolution), if any.")
+    merged_members = graphene.List(
+        graphene.NonNull(graphene.ID),
+        required=True,
+        description="Entities merged into this one (its resolution cluster), at most 100.",
+    )
 
     # root: apps.access.services.RedactedEntity
     @staticmethod
@@ -103,6 +129,26 @@ class EntityType(graphene.ObjectType):
     @staticmethod
     def resolve_attributes(root, info):
         return root.attributes
+
+    @staticmethod
+    def resolve_provenance(root, info):
+        from apps.core.selectors import provenance_for_entity
+
+        return [
+            {"source": p.source.name, "source_kind": p.source.kind, "method": p.method, "fields": p.fields,
+             "record_ref": p.record_ref, "recorded_at": p.recorded_at}
+            for p in provenance_for_entity(entity=root.entity)
+        ]  # fmt: skip
+
+    @staticmethod
+    def resolve_merged_into(root, info):
+        return root.entity.merged_into_id
+
+    @staticmethod
+    def resolve_merged_members(root, info):
+        from apps.core.selectors import merged_member_ids
+
+        return merged_member_ids(entity=root.entity)
 
     @staticmethod
     def resolve_attribute_list(root, info):

@@ -1,0 +1,56 @@
+"""WebSocket for open Explorer canvases: tells a browser when entities it shows change."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.core.selectors import tenants_with_flag
+from apps.graph.live import tenant_group
+
+MAX_WATCHED = 5000
+
+
+class ExplorerConsumer(AsyncJsonWebsocketConsumer):
+    """Protocol: the browser sends ``{"watch": [entity ids on its canvas]}`` whenever that set changes;
+    the server sends ``{"type": "changed", "changes": [{"id", "op", "into"}]}`` for watched ids only.
+    Only members of a tenant with the ``explorer`` flag may connect (close codes 4401 / 4403)."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        tenant_ids = await database_sync_to_async(
+            lambda: [t.pk for t in tenants_with_flag(user=user, flag="explorer")]
+        )()
+        if not tenant_ids:
+            await self.close(code=4403)
+            return
+        self.groups_joined = [tenant_group(t) for t in tenant_ids]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.watched: set[str] = set()
+        await self.accept()
+        await self.send_json({"type": "hello", "tenants": len(tenant_ids)})
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        ids = content.get("watch") if isinstance(content, dict) else None
+        if (
+            not isinstance(ids, list)
+            or len(ids) > MAX_WATCHED
+            or not all(isinstance(i, str) and len(i) <= 64 for i in ids)
+        ):
+            await self.send_json({"type": "error", "message": f'send {{"watch": [up to {MAX_WATCHED} entity ids]}}'})
+            return
+        self.watched = set(ids)
+        await self.send_json({"type": "watching", "count": len(self.watched)})
+
+    async def entity_changes(self, event):
+        changes = [c for c in event["changes"] if c["id"] in self.watched]
+        if changes:
+            await self.send_json({"type": "changed", "changes": changes})

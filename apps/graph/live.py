@@ -1,0 +1,40 @@
+"""Live updates for open Explorer canvases: changes are published to a per-tenant Channels group.
+
+Published only after the writing transaction commits, and never fatal: a write that committed
+must not fail because Redis hiccuped (the canvas then simply does not hear of that change).
+What reaches a browser is filtered by the consumer to the ids that browser already holds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+OPS = ("updated", "deleted", "merged", "split")
+
+
+def tenant_group(tenant_id: int) -> str:
+    return f"explorer.t{int(tenant_id)}"
+
+
+def publish_changes(*, tenant_id: int, changes: list[dict]) -> None:
+    """changes: [{"id": str, "op": updated|deleted|merged|split, "into": str|None}], sent after commit."""
+    if not changes:
+        return
+    payload = [{"id": str(c["id"]), "op": c["op"], "into": str(c["into"]) if c.get("into") else None} for c in changes]
+    transaction.on_commit(lambda: _send(tenant_id, payload))
+
+
+def _send(tenant_id: int, changes: list[dict]) -> None:
+    try:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(tenant_group(tenant_id), {"type": "entity.changes", "changes": changes})
+    except Exception as exc:
+        logger.warning("could not publish live changes for tenant %s: %s", tenant_id, exc)

@@ -1,0 +1,491 @@
+"""Reading the graph for canvases: neighbourhoods, count previews and nodes, always through the access policy.
+
+The graph store answers topology only (which edges touch which nodes); what is shown comes from
+PostgreSQL rows decided by ``apps.access.services.decide`` for the ``expand`` action, hop by hop:
+
+* a hidden node or edge is dropped, and nothing is expanded *through* it, so a path through a record
+  the analyst may not know of reveals nothing beyond it;
+* a masked node or edge stays as a stub (kind and reason code only), keeping the shape of the graph;
+* a record the projection has but PostgreSQL no longer has (lag) is dropped; one PostgreSQL has but
+  the projection not yet has is missing until the outbox drains (see ``GraphStatus`` on /readyz).
+
+Expansion is bounded by an edge budget (``GRAPH_EXPANSION_BUDGET``) and the answer is paged by
+``limit`` nodes in breadth-first order with a signed cursor, so a hub never floods a browser.
+If the graph store is unreachable the same expansion runs on PostgreSQL, flagged ``degraded``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core import signing
+from django.db import connection
+
+from apps.access import services as access
+from apps.compliance import services as audit
+from apps.core.choices import EntityKind
+from apps.core.models import Entity, Relationship
+from apps.core.services import KIND_RE
+from apps.graph.store import GraphStore, GraphStoreUnavailable, Step, get_store
+
+logger = logging.getLogger(__name__)
+
+MAX_HOPS = 3
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 1000
+MAX_NODE_IDS = 500
+MAX_KINDS = 50
+CURSOR_SALT = "intelgraph.graph.neighborhood"
+CURSOR_TTL_SECONDS = 3600
+STORE_RETRY_SECONDS = 5.0  # after a failure, go straight to PostgreSQL for this long
+
+ENTITY_FIELDS = ("id", "tenant_id", "kind", "display_name", "sensitivity", "labels", "merged_into_id")
+EDGE_FIELDS = ("id", "tenant_id", "kind", "sensitivity", "from_entity_id", "to_entity_id")
+
+
+class GraphInputError(ValueError):
+    """Bad input from a caller: ``code`` is the API error code, ``extensions`` extra detail."""
+
+    def __init__(self, message: str, code: str = "BAD_USER_INPUT", **extensions):
+        super().__init__(message)
+        self.code = code
+        self.extensions = extensions
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass
+class NodeView:
+    id: str
+    tenant: str
+    kind: str
+    masked: bool
+    reason: str | None = None
+    label: str | None = None
+    sensitivity: int | None = None
+    labels: list[str] | None = None
+    hop: int | None = None
+    merged_into: str | None = None
+
+
+@dataclass
+class EdgeView:
+    id: str
+    kind: str
+    source: str
+    target: str
+    masked: bool
+    reason: str | None = None
+    sensitivity: int | None = None
+
+
+@dataclass
+class Neighborhood:
+    seed: str
+    nodes: list[NodeView]
+    edges: list[EdgeView]
+    truncated: bool
+    degraded: bool
+    next_cursor: str | None
+    backend: str
+    budget_exhausted: bool = False
+    total_nodes: int = 0
+
+
+@dataclass
+class KindCount:
+    kind: str
+    count: int
+
+
+@dataclass
+class Preview:
+    total: int
+    masked: int
+    by_edge_kind: list[KindCount]
+    by_node_kind: list[KindCount]
+    degraded: bool
+    backend: str
+
+
+def _node_view(entity: Entity, decision, *, tenant_slug: str, hop: int | None) -> NodeView:
+    if decision.visibility == "masked":
+        return NodeView(str(entity.pk), tenant_slug, entity.kind, True, decision.reason, hop=hop)
+    return NodeView(
+        str(entity.pk), tenant_slug, entity.kind, False, None, entity.display_name, int(entity.sensitivity),
+        list(entity.labels or ()), hop, str(entity.merged_into_id) if entity.merged_into_id else None,
+    )  # fmt: skip
+
+
+def _edge_view(edge: Relationship, decision) -> EdgeView:
+    masked = decision.visibility == "masked"
+    return EdgeView(
+        str(edge.pk), edge.kind, str(edge.from_entity_id), str(edge.to_entity_id), masked,
+        decision.reason if masked else None, None if masked else int(edge.sensitivity),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- adjacency: graph store or PostgreSQL
+
+
+_PG_STEP = (
+    "SELECT r.id, r.kind, r.from_entity_id, r.to_entity_id, r.@NEAR@ AS near, r.@FAR@ AS far "
+    "FROM core_relationship r JOIN core_entity b ON b.id = r.@FAR@ "
+    "WHERE r.@NEAR@ = ANY(%(frontier)s::uuid[]) AND r.tenant_id = %(tenant)s "
+    "AND NOT (r.id = ANY(%(seen)s::uuid[]))@KINDS@"
+)
+_PG_COUNT = (
+    "SELECT r.kind AS ekind, r.sensitivity AS esens, b.kind AS nkind, b.sensitivity AS nsens, b.labels "
+    "FROM core_relationship r JOIN core_entity b ON b.id = r.@FAR@ "
+    "WHERE r.@NEAR@ = ANY(%(ids)s::uuid[]) AND r.tenant_id = %(tenant)s@KINDS@"
+)
+_PG_EXPAND = "SELECT * FROM (@OUT@ UNION ALL @IN@) AS steps ORDER BY id LIMIT %(limit)s"
+_PG_COUNTS = (
+    "SELECT ekind, esens, nkind, nsens, labels, count(*) FROM (@OUT@ UNION ALL @IN@) AS n "
+    "GROUP BY ekind, esens, nkind, nsens, labels"
+)
+
+
+def _pg_variants(outer: str, half: str) -> dict[tuple[bool, bool], str]:
+    """The four constant statements (with/without edge and node kind filters), built once at import."""
+    variants = {}
+    for edge in (False, True):
+        for node in (False, True):
+            kinds = (" AND r.kind = ANY(%(edge_kinds)s)" if edge else "") + (
+                " AND b.kind = ANY(%(node_kinds)s)" if node else ""
+            )
+            way_out = half.replace("@NEAR@", "from_entity_id").replace("@FAR@", "to_entity_id")
+            way_in = half.replace("@NEAR@", "to_entity_id").replace("@FAR@", "from_entity_id")
+            variants[(edge, node)] = outer.replace("@OUT@", way_out).replace("@IN@", way_in).replace("@KINDS@", kinds)
+    return variants
+
+
+PG_EXPAND = _pg_variants(_PG_EXPAND, _PG_STEP)
+PG_COUNTS = _pg_variants(_PG_COUNTS, _PG_COUNT)
+
+
+class PostgresAdjacency:
+    """The graph store's ``expand``/``neighbour_counts`` answered by PostgreSQL (same rows, same order)."""
+
+    backend = "postgres"
+
+    def expand(self, tenant_id, frontier, *, seen=(), limit, edge_kinds=None, node_kinds=None) -> list[Step]:
+        if not frontier or limit <= 0:
+            return []
+        params = {
+            "frontier": [str(i) for i in frontier], "tenant": int(tenant_id), "seen": [str(i) for i in seen],
+            "limit": int(limit), "edge_kinds": list(edge_kinds or ()), "node_kinds": list(node_kinds or ()),
+        }  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(PG_EXPAND[(edge_kinds is not None, node_kinds is not None)], params)
+            return [Step(*map(str, row)) for row in cursor.fetchall()]
+
+    def neighbour_counts(self, tenant_id, ids, *, edge_kinds=None, node_kinds=None):
+        params = {
+            "ids": [str(i) for i in ids], "tenant": int(tenant_id),
+            "edge_kinds": list(edge_kinds or ()), "node_kinds": list(node_kinds or ()),
+        }  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(PG_COUNTS[(edge_kinds is not None, node_kinds is not None)], params)
+            return [(r[0], int(r[1]), r[2], int(r[3]), tuple(r[4] or ()), int(r[5])) for r in cursor.fetchall()]
+
+
+_store_down_until = 0.0
+
+
+def _with_fallback(call, store: GraphStore | None):
+    """Run ``call(adjacency)`` on the graph store, or on PostgreSQL when it is down. Returns (result, degraded, backend)."""
+    global _store_down_until
+    if time.monotonic() >= _store_down_until:
+        try:
+            store = store or get_store()
+            return call(store), False, store.backend
+        except GraphStoreUnavailable as exc:
+            _store_down_until = time.monotonic() + STORE_RETRY_SECONDS
+            logger.warning("graph store unavailable, answering from PostgreSQL: %s", exc)
+    return call(PostgresAdjacency()), True, PostgresAdjacency.backend
+
+
+def store_recovered() -> None:
+    """Forget a remembered failure (tests, and the drain once it succeeds)."""
+    global _store_down_until
+    _store_down_until = 0.0
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _parse_id(value, name: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise GraphInputError(f"{str(value)[:60]!r} is not an entity id (a UUID).", field=name) from None
+
+
+def tenant_edge_kinds(tenant_id: int) -> list[str]:
+    """The relationship kinds a tenant has (a skip scan over the (tenant, kind) index: a few index probes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH RECURSIVE k AS ("
+            " (SELECT kind FROM core_relationship WHERE tenant_id = %s ORDER BY kind LIMIT 1)"
+            " UNION ALL"
+            " SELECT (SELECT r.kind FROM core_relationship r WHERE r.tenant_id = %s AND r.kind > k.kind"
+            "         ORDER BY r.kind LIMIT 1) FROM k WHERE k.kind IS NOT NULL"
+            ") SELECT kind FROM k WHERE kind IS NOT NULL",
+            [tenant_id, tenant_id],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _kinds(values, *, name: str, known: list[str], what: str) -> list[str] | None:
+    if values is None:
+        return None
+    if not isinstance(values, (list, tuple)) or len(values) > MAX_KINDS:
+        raise GraphInputError(f"{name}: give a list of at most {MAX_KINDS} kinds.", field=name)
+    cleaned = []
+    for value in values:
+        if not isinstance(value, str) or not KIND_RE.match(value):
+            raise GraphInputError(f"{name}: {str(value)[:40]!r} is not a kind name.", field=name)
+        cleaned.append(value)
+    unknown = sorted(set(cleaned) - set(known))
+    if unknown:
+        raise GraphInputError(
+            f"{name}: unknown {what} {unknown[0]!r}; known: {', '.join(known) or 'none'}.", field=name, known=known
+        )
+    return sorted(set(cleaned))
+
+
+def _seed(subject: access.Subject, entity_id: uuid.UUID) -> Entity:
+    """The seed entity, if the subject may see at least its stub; NOT_FOUND otherwise (no oracle)."""
+    seed = (
+        Entity.objects.filter(pk=entity_id, tenant_id__in=subject.tenant_ids)
+        .select_related("tenant")
+        .only(*ENTITY_FIELDS, "tenant__slug")
+        .first()
+    )
+    if seed is None:
+        raise GraphInputError("No such entity.", "NOT_FOUND")
+    decision = access.decide(subject=subject, resources=[seed], action="expand", fields=False)[seed.pk]
+    if decision.visibility == "hidden":
+        raise GraphInputError("No such entity.", "NOT_FOUND")
+    try:
+        access.purpose_validate(subject=subject, tenant_id=seed.tenant_id)
+    except access.PurposeError as exc:
+        raise GraphInputError(str(exc), reason=exc.reason, allowed=exc.allowed) from None
+    seed.ig_decision = decision
+    return seed
+
+
+# --------------------------------------------------------------------------- cursors
+
+
+def _fingerprint(**query) -> str:
+    return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _cursor_encode(offset: int, fingerprint: str) -> str:
+    return signing.dumps({"o": offset, "q": fingerprint}, salt=CURSOR_SALT, compress=True)
+
+
+def _cursor_decode(cursor: str, fingerprint: str) -> int:
+    try:
+        data = signing.loads(cursor, salt=CURSOR_SALT, max_age=CURSOR_TTL_SECONDS)
+    except signing.SignatureExpired:
+        raise GraphInputError("The cursor has expired; start again without `after`.", "INVALID_CURSOR") from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise GraphInputError("The cursor is not one this server issued.", "INVALID_CURSOR") from None
+    if not isinstance(data, dict) or data.get("q") != fingerprint or not isinstance(data.get("o"), int):
+        raise GraphInputError("The cursor belongs to another query; pass the same arguments.", "INVALID_CURSOR")
+    return data["o"]
+
+
+# --------------------------------------------------------------------------- neighbourhood
+
+
+@dataclass
+class _Walk:
+    order: list[str] = field(default_factory=list)  # node ids, breadth-first
+    nodes: dict[str, NodeView] = field(default_factory=dict)
+    edges: dict[str, EdgeView] = field(default_factory=dict)
+    hidden: int = 0
+    exhausted: bool = False
+
+
+def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency, budget: int) -> _Walk:
+    tenant_id, slug = seed.tenant_id, seed.tenant.slug
+    walk = _Walk()
+    walk.order.append(str(seed.pk))
+    walk.nodes[str(seed.pk)] = _node_view(seed, seed.ig_decision, tenant_slug=slug, hop=0)
+    frontier, last_edges = [str(seed.pk)], []
+    for hop in range(1, hops + 1):
+        remaining = budget - len(walk.edges)
+        if not frontier or remaining <= 0:
+            walk.exhausted = walk.exhausted or (remaining <= 0 and bool(frontier))
+            break
+        steps = adjacency.expand(
+            tenant_id, frontier, seen=last_edges, limit=remaining, edge_kinds=edge_kinds, node_kinds=node_kinds
+        )
+        if len(steps) >= remaining:
+            walk.exhausted = True
+        new_edges: dict[str, Step] = {}
+        for step in steps:
+            if step.edge_id not in walk.edges:
+                new_edges.setdefault(step.edge_id, step)
+        far_ids = {s.far for s in new_edges.values()} - set(walk.nodes)
+        entities = {
+            str(e.pk): e for e in Entity.objects.filter(pk__in=list(far_ids), tenant_id=tenant_id).only(*ENTITY_FIELDS)
+        }
+        edges = {
+            str(r.pk): r
+            for r in Relationship.objects.filter(pk__in=list(new_edges), tenant_id=tenant_id).only(*EDGE_FIELDS)
+        }
+        decisions = access.decide(
+            subject=subject, resources=[*entities.values(), *edges.values()], action="expand", fields=False
+        )
+        next_frontier = []
+        for edge_id, step in new_edges.items():  # in edge-id order, so pages are stable
+            edge = edges.get(edge_id)
+            if edge is None or {str(edge.from_entity_id), str(edge.to_entity_id)} != {step.near, step.far}:
+                continue  # the projection is ahead of or behind PostgreSQL for this edge
+            if decisions[edge.pk].visibility == "hidden":
+                walk.hidden += 1
+                continue
+            far = step.far
+            if far not in walk.nodes:
+                entity = entities.get(far)
+                if entity is None or (node_kinds is not None and entity.kind not in node_kinds):
+                    continue
+                if decisions[entity.pk].visibility == "hidden":
+                    walk.hidden += 1
+                    continue
+                walk.nodes[far] = _node_view(entity, decisions[entity.pk], tenant_slug=slug, hop=hop)
+                walk.order.append(far)
+                next_frontier.append(far)
+            walk.edges[edge_id] = _edge_view(edge, decisions[edge.pk])
+        frontier, last_edges = next_frontier, list(new_edges)
+    return walk
+
+
+def neighborhood(
+    *, subject: access.Subject, entity_id, hops: int = 1, edge_kinds=None, node_kinds=None,
+    limit: int | None = None, after: str | None = None, store: GraphStore | None = None,
+) -> Neighborhood:  # fmt: skip
+    """The neighbourhood of an entity up to ``hops`` away, as the subject may see it, one page of nodes."""
+    entity_id = _parse_id(entity_id)
+    if not isinstance(hops, int) or isinstance(hops, bool) or not 1 <= hops <= MAX_HOPS:
+        raise GraphInputError(f"hops must be 1, 2 or 3 (got {hops!r}).", field="hops")
+    limit = DEFAULT_LIMIT if limit is None else limit
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise GraphInputError(f"limit must be between 1 and {MAX_LIMIT} (got {limit!r}).", field="limit")
+    seed = _seed(subject, entity_id)
+    edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=tenant_edge_kinds(seed.tenant_id), what="edge kind")
+    node_kinds = _kinds(node_kinds, name="nodeKinds", known=list(EntityKind.values), what="node kind")
+    fingerprint = _fingerprint(seed=str(seed.pk), hops=hops, e=edge_kinds, n=node_kinds, limit=limit)
+    offset = _cursor_decode(after, fingerprint) if after else 0
+    budget = settings.GRAPH_EXPANSION_BUDGET
+    walk, degraded, backend = _with_fallback(
+        lambda adjacency: _walk(subject, seed, hops=hops, edge_kinds=edge_kinds, node_kinds=node_kinds,
+                                adjacency=adjacency, budget=budget),
+        store,
+    )  # fmt: skip
+    position = {node_id: i for i, node_id in enumerate(walk.order)}
+    page_ids = walk.order[offset : offset + limit]
+    end = offset + len(page_ids)
+    # Each edge comes once: with the page that delivers the later of its two ends.
+    edges = [e for e in walk.edges.values() if offset <= max(position[e.source], position[e.target]) < end]
+    more = end < len(walk.order)
+    result = Neighborhood(
+        seed=str(seed.pk), nodes=[walk.nodes[i] for i in page_ids], edges=edges,
+        truncated=more or walk.exhausted, degraded=degraded,
+        next_cursor=_cursor_encode(end, fingerprint) if more else None, backend=backend,
+        budget_exhausted=walk.exhausted, total_nodes=len(walk.order),
+    )  # fmt: skip
+    masked = sum(1 for n in result.nodes if n.masked) + sum(1 for e in result.edges if e.masked)
+    audit.record(
+        "graph.expanded", actor=subject.user, tenant=seed.tenant_id, target=seed,
+        payload={"hops": hops, "edge_kinds": edge_kinds, "node_kinds": node_kinds, "offset": offset,
+                 "nodes": len(result.nodes), "edges": len(result.edges), "masked": masked, "hidden": walk.hidden,
+                 "truncated": result.truncated, "degraded": degraded, "purpose": subject.purpose},
+    )  # fmt: skip
+    return result
+
+
+def neighborhood_preview(
+    *, subject: access.Subject, entity_id, edge_kinds=None, node_kinds=None, store: GraphStore | None = None
+) -> Preview:
+    """Neighbours one hop away counted per edge kind and node kind, as the policy would show them.
+
+    Groups are decided as classes (kind, sensitivity, compartments), so a hub costs one aggregate
+    query and one policy call. Object grants are not counted (they can only add records).
+    """
+    seed = _seed(subject, _parse_id(entity_id))
+    edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=tenant_edge_kinds(seed.tenant_id), what="edge kind")
+    node_kinds = _kinds(node_kinds, name="nodeKinds", known=list(EntityKind.values), what="node kind")
+    groups, degraded, backend = _with_fallback(
+        lambda adjacency: adjacency.neighbour_counts(
+            seed.tenant_id, [str(seed.pk)], edge_kinds=edge_kinds, node_kinds=node_kinds
+        ),
+        store,
+    )
+    probes = []
+    for number, (ekind, esens, nkind, nsens, labels, _count) in enumerate(groups):
+        edge = Relationship(id=uuid.UUID(int=2 * number + 1), tenant_id=seed.tenant_id, kind=ekind, sensitivity=esens)
+        node = Entity(id=uuid.UUID(int=2 * number + 2), tenant_id=seed.tenant_id, kind=nkind, sensitivity=nsens,
+                      labels=list(labels), attributes={})  # fmt: skip
+        node.ig_granted = False
+        probes.append((edge, node))
+    decisions = access.decide(
+        subject=subject, resources=[x for pair in probes for x in pair], action="expand", fields=False
+    )
+    total = masked = 0
+    by_edge, by_node = Counter(), Counter()
+    for (edge, node), group in zip(probes, groups, strict=True):
+        seen = {decisions[edge.pk].visibility, decisions[node.pk].visibility}
+        if "hidden" in seen:
+            continue
+        count = group[5]
+        total += count
+        masked += count if "masked" in seen else 0
+        by_edge[edge.kind] += count
+        by_node[node.kind] += count
+    return Preview(
+        total=total, masked=masked, degraded=degraded, backend=backend,
+        by_edge_kind=[KindCount(k, c) for k, c in sorted(by_edge.items(), key=lambda kv: (-kv[1], kv[0]))],
+        by_node_kind=[KindCount(k, c) for k, c in sorted(by_node.items(), key=lambda kv: (-kv[1], kv[0]))],
+    )  # fmt: skip
+
+
+def graph_nodes(*, subject: access.Subject, ids) -> list[NodeView]:
+    """Canvas nodes for these ids (search results to add, live refreshes); unknown or hidden ids are left out."""
+    if not isinstance(ids, (list, tuple)) or len(ids) > MAX_NODE_IDS:
+        raise GraphInputError(f"ids: give a list of at most {MAX_NODE_IDS} ids.", field="ids")
+    wanted = list(dict.fromkeys(_parse_id(i, "ids") for i in ids))
+    if not wanted:
+        return []
+    rows = list(
+        access.entities_readable(subject=subject, action="expand")
+        .filter(pk__in=wanted)
+        .select_related("tenant")
+        .only(*ENTITY_FIELDS, "tenant__slug")
+    )
+    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
+    by_id = {
+        row.pk: _node_view(row, decisions[row.pk], tenant_slug=row.tenant.slug, hop=None)
+        for row in rows
+        if decisions[row.pk].visibility != "hidden"
+    }
+    return [by_id[i] for i in wanted if i in by_id]
+
+
+def graph_kinds(*, subject: access.Subject) -> tuple[list[str], list[str]]:
+    """Edge kinds present in the subject's tenants, and the entity kinds."""
+    edge_kinds = sorted({kind for tenant_id in subject.tenant_ids for kind in tenant_edge_kinds(tenant_id)})
+    return edge_kinds, list(EntityKind.values)
