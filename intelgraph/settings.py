@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "apps.versioning",
     "apps.compliance",
     "apps.graph",
+    "apps.explorer",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,10 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-LOGIN_URL = "/admin/login/"
+# Analysts who are not staff sign in here (the admin login refuses non-staff accounts).
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/explorer/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 TEMPLATES = [
     {

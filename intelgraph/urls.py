@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.access.views import purpose_declare
@@ -15,6 +16,9 @@ admin.site.index_title = "Tenants, entities, compliance"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("access/purpose", purpose_declare, name="purpose_declare"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=False), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("explorer/", include("apps.explorer.urls")),
     path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.GRAPHIQL)), name="graphql"),
     path("healthz", healthz),
     path("readyz", readyz),

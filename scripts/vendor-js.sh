@@ -16,7 +16,15 @@ packages=(
   "graphql-ws@5.13.1"
   "@graphiql/plugin-explorer@0.1.15"
 )
-(cd "$work" && npm init -y >/dev/null && npm install --no-audit --no-fund --ignore-scripts --silent "${packages[@]}")
+# Cytoscape.js and the fCoSE layout (with its two layout libraries) for the Explorer canvas: UMD builds.
+graph_packages=(
+  "cytoscape@3.35.0"
+  "cytoscape-fcose@2.2.0"
+  "cose-base@2.2.0"
+  "layout-base@2.0.1"
+)
+(cd "$work" && npm init -y >/dev/null &&
+  npm install --no-audit --no-fund --ignore-scripts --silent "${packages[@]}" "${graph_packages[@]}")
 
 copy() {  # package, file inside it, destination folder under static/vendor
   local package=$1 file=$2 dest=static/vendor/$3
@@ -40,3 +48,11 @@ copy @graphiql/plugin-explorer dist/style.css graphiql
 copy @graphiql/plugin-explorer dist/graphiql-plugin-explorer.umd.js graphiql
 printf '%s\n' "${packages[@]}" > static/vendor/graphiql/VERSIONS
 echo "vendored into static/vendor/graphiql:"; ls static/vendor/graphiql
+
+rm -rf static/vendor/cytoscape
+copy cytoscape dist/cytoscape.min.js cytoscape
+copy layout-base layout-base.js cytoscape
+copy cose-base cose-base.js cytoscape
+copy cytoscape-fcose cytoscape-fcose.js cytoscape
+printf '%s\n' "${graph_packages[@]}" > static/vendor/cytoscape/VERSIONS
+echo "vendored into static/vendor/cytoscape:"; ls static/vendor/cytoscape

@@ -7,7 +7,9 @@ What reaches a browser is filtered by the consumer to the ids that browser alrea
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 
 from django.db import transaction
 
@@ -29,6 +31,15 @@ def publish_changes(*, tenant_id: int, changes: list[dict]) -> None:
 
 
 def _send(tenant_id: int, changes: list[dict]) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: a sync caller (request thread, worker, command)
+        _send_now(tenant_id, changes)
+    else:  # called from a thread that runs an event loop: async_to_sync cannot be used here
+        threading.Thread(target=_send_now, args=(tenant_id, changes), daemon=True).start()
+
+
+def _send_now(tenant_id: int, changes: list[dict]) -> None:
     try:
         from asgiref.sync import async_to_sync
         from channels.layers import get_channel_layer

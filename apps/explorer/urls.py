@@ -1,0 +1,9 @@
+from django.urls import path
+
+from apps.explorer import views
+
+app_name = "explorer"
+
+urlpatterns = [
+    path("", views.explorer_page, name="explorer"),
+]

@@ -1,0 +1,47 @@
+"""The Explorer: the analysts' search, graph canvas and selection panel (one page, data over GraphQL)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_safe
+
+from apps.access import services as access
+from apps.access.errors import PurposeError
+from apps.core.choices import EntityKind, Sensitivity
+from apps.core.selectors import tenants_with_flag
+
+FEATURE_FLAG = "explorer"
+WEBSOCKET_PATH = "/ws/explorer/"
+
+
+@require_safe
+@login_required
+@ensure_csrf_cookie
+def explorer_page(request):
+    """The page exists only for members of a tenant with the ``explorer`` flag: otherwise 404, not 403."""
+    # The same selector the live-update socket admits members with, so the page and the socket agree.
+    tenants = sorted(tenants_with_flag(user=request.user, flag=FEATURE_FLAG), key=lambda t: (t.name, t.slug))
+    if not tenants:
+        raise Http404("The Explorer is not turned on for any of your tenants.")
+    try:
+        purpose = access.subject_for_request(request).purpose
+    except PurposeError:
+        # A malformed x-ig-purpose header: the page itself does not need one; show the session's.
+        purpose = request.session.get(access.SESSION_PURPOSE_KEY)
+    user = request.user
+    config = {
+        "tenants": [{"slug": t.slug, "name": t.name} for t in tenants],
+        "user": {"username": user.get_username(), "name": user.get_full_name() or user.get_username()},
+        "purpose": purpose or "",
+        "purposes": access.purposes_for_user(user=user),
+        "kinds": [{"value": value, "label": label} for value, label in EntityKind.choices],
+        "sensitivities": [{"value": value, "label": label} for value, label in Sensitivity.choices],
+        "urls": {
+            "graphql": reverse("graphql"),
+            "purpose": reverse("purpose_declare"),
+            "websocket": WEBSOCKET_PATH,
+        },
+    }
+    return render(request, "explorer/explorer.html", {"explorer_config": config, "explorer_tenants": tenants})
