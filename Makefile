@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search
+.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -71,3 +71,8 @@ bench-access: servers-up
 bench-search: servers-up
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py bench_search $(BENCH_ARGS)
+
+## bench-graph: 1- and 2-hop neighbourhoods (graph store, service, API; PostgreSQL fallback) and a timed graph_rebuild on 1,800,000 entities (loaded once, minutes)
+bench-graph: servers-up
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py bench_graph $(BENCH_ARGS)
