@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,7 +13,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView, HttpError
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, parse, validate
 
 from intelgraph import query_limits
 
@@ -82,6 +83,14 @@ def _client_label(request) -> str:
     return f"{operation.id} by {user}" if operation is not None else f"ad-hoc by {user}"
 
 
+@lru_cache(maxsize=512)
+def _fields_touched(schema, query: str) -> tuple[str, ...]:
+    """Deprecated fields a document selects (the registry is fixed per process: it comes from the policy files)."""
+    from apps.versioning import deprecations
+
+    return tuple(deprecations.fields_touched(schema, query))
+
+
 def _check_persisted_roles(request, operation) -> None:
     from apps.core.models import ROLE_RANK
     from apps.core.selectors import memberships_for_user
@@ -91,12 +100,26 @@ def _check_persisted_roles(request, operation) -> None:
     if not request.user.is_authenticated:
         raise ApiHttpError("Sign in or send an API token to run this operation.", ErrorCode.UNAUTHENTICATED, 401)
     needed = min(ROLE_RANK[role] for role in operation.roles)
-    if not any(ROLE_RANK[m.role] >= needed for m in memberships_for_user(user=request.user)):
+    from apps.access.errors import PurposeError
+    from apps.access.services import subject_for_request
+
+    try:  # the request's subject is built once and reused by the resolvers
+        roles = [m.role for m in subject_for_request(request).memberships.values()]
+    except PurposeError:  # a malformed purpose header is reported by the resolver; read the roles directly
+        roles = [m.role for m in memberships_for_user(user=request.user)]
+    if not any(ROLE_RANK[role] >= needed for role in roles):
         raise ApiHttpError(
             f"{operation.id} needs the role {min(operation.roles, key=ROLE_RANK.__getitem__)} or higher in a tenant.",
             ErrorCode.FORBIDDEN,
             403,
         )
+
+
+@lru_cache(maxsize=256)
+def _prepared(schema, document_text: str, rules: tuple):
+    """(parsed document, validation errors) of a persisted document, computed once."""
+    document = parse(document_text)
+    return document, validate(schema, document, list(rules))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -105,18 +128,35 @@ class IntelGraphGraphQLView(GraphQLView):
 
     validation_rules = query_limits.VALIDATION_RULES
 
-    def execute_graphql_request(self, *args, **kwargs):
+    def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
         # Bound the database time one request may take; a cancelled statement becomes a TIMEOUT error.
         with connection.cursor() as cursor:
             cursor.execute("SET statement_timeout = %s", [query_limits.STATEMENT_TIMEOUT_MS])
         try:
-            return super().execute_graphql_request(*args, **kwargs)
+            operation = getattr(request, "persisted_operation", None)
+            if operation is not None and query == operation.document:
+                return self._execute_persisted(request, operation, variables, operation_name)
+            return super().execute_graphql_request(request, data, query, variables, operation_name, show_graphiql)
         finally:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute("RESET statement_timeout")
             except DatabaseError:
                 pass  # an aborted transaction: its rollback also undoes the SET
+
+    def _execute_persisted(self, request, operation, variables, operation_name):
+        """A safelisted document is parsed and validated once per process (it cannot change: its hash is pinned),
+        then only executed; ad-hoc documents take graphene-django's full path."""
+        document, errors = _prepared(self.schema.graphql_schema, operation.document, self.validation_rules)
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        if any(getattr(d, "operation", None) == OperationType.MUTATION for d in document.definitions):
+            return super().execute_graphql_request(request, {}, operation.document, variables, operation_name)
+        return execute(
+            self.schema.graphql_schema, document, root_value=self.get_root_value(request),
+            context_value=self.get_context(request), variable_values=variables, operation_name=operation_name,
+            middleware=self.get_middleware(request),
+        )  # fmt: skip
 
     def dispatch(self, request, *args, **kwargs):
         asked = request.headers.get(VERSION_HEADER, "").strip()
@@ -170,9 +210,8 @@ class IntelGraphGraphQLView(GraphQLView):
         return query, variables, operation_name, None
 
     def _note_deprecations(self, request, query) -> None:
-        from apps.versioning import deprecations
 
-        request.deprecated_fields = deprecations.fields_touched(self.schema.graphql_schema, query) if query else []
+        request.deprecated_fields = _fields_touched(self.schema.graphql_schema, query) if query else []
 
     @staticmethod
     def format_error(error):

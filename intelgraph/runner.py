@@ -24,6 +24,7 @@ class Managed:
     name: str
     argv: list[str]
     process: subprocess.Popen | None = None
+    env: dict | None = None  # added to the environment of this process only
 
 
 def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
@@ -44,6 +45,8 @@ def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
                 "off",
                 "--no-server-header",
             ],
+            # The web server pools its PostgreSQL connections (see DATABASE_POOL_MAX in settings).
+            env={"DATABASE_POOL_MAX": os.environ.get("DATABASE_POOL_MAX", "8")},
         ),
         Managed(
             "worker",
@@ -101,7 +104,7 @@ def run(managed: list[Managed], *, echo=print) -> int:
             item.argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**env, **(item.env or {})},
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )

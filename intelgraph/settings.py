@@ -41,6 +41,17 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = cfg.int("DATABASE_CONN_MAX_AGE", default=60 if PRODUCTION else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A psycopg connection pool for the web process (ASGI runs each request's ORM work on a fresh thread, where
+# CONN_MAX_AGE keeps nothing: without a pool every request opens a connection). `manage.py run` sets it for
+# the web server; workers and commands keep plain connections (0 = no pool).
+DATABASE_POOL_MAX = cfg.int("DATABASE_POOL_MAX", default=0)
+if DATABASE_POOL_MAX > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX,
+        "timeout": 10,
+    }
 DATABASES["default"].setdefault("TEST", {})["NAME"] = cfg.str("DATABASE_TEST_NAME", default="test_intelgraph")
 # Tests use their own Redis database, so a `make run` worker never takes a test's tasks.
 _EMBEDDED_REDIS_DB = "1" if IG_ENV == "test" else "0"

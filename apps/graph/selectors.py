@@ -46,8 +46,16 @@ CURSOR_SALT = "intelgraph.graph.neighborhood"
 CURSOR_TTL_SECONDS = 3600
 STORE_RETRY_SECONDS = 5.0  # after a failure, go straight to PostgreSQL for this long
 
-ENTITY_FIELDS = ("id", "tenant_id", "kind", "display_name", "sensitivity", "labels", "merged_into_id")
-EDGE_FIELDS = ("id", "tenant_id", "kind", "sensitivity", "from_entity_id", "to_entity_id")
+ENTITY_FIELDS = (
+    "id",
+    "tenant_id",
+    "kind",
+    "display_name",
+    "sensitivity",
+    "labels",
+    "merged_into_id",
+)  # model field order
+EDGE_FIELDS = ("id", "tenant_id", "kind", "from_entity_id", "to_entity_id", "sensitivity")  # model field order
 
 
 class GraphInputError(ValueError):
@@ -245,7 +253,8 @@ def tenant_edge_kinds(tenant_id: int) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _kinds(values, *, name: str, known: list[str], what: str) -> list[str] | None:
+def _kinds(values, *, name: str, known, what: str) -> list[str] | None:
+    """Validated kinds, or None for no filter; ``known()`` lists the acceptable ones (asked only when needed)."""
     if values is None:
         return None
     if not isinstance(values, (list, tuple)) or len(values) > MAX_KINDS:
@@ -255,6 +264,7 @@ def _kinds(values, *, name: str, known: list[str], what: str) -> list[str] | Non
         if not isinstance(value, str) or not KIND_RE.match(value):
             raise GraphInputError(f"{name}: {str(value)[:40]!r} is not a kind name.", field=name)
         cleaned.append(value)
+    known = known()
     unknown = sorted(set(cleaned) - set(known))
     if unknown:
         raise GraphInputError(
@@ -310,6 +320,17 @@ def _cursor_decode(cursor: str, fingerprint: str) -> int:
 # --------------------------------------------------------------------------- neighbourhood
 
 
+def _rows(model, fields: tuple[str, ...], tenant_id: int, ids) -> dict:
+    """Rows by id as (partly deferred) model instances: one primary-key lookup, without the queryset machinery
+    (a hub's walk reads hundreds of rows per request). ``fields`` are attnames in the model's field order."""
+    if not ids:
+        return {}
+    sql = f"SELECT {', '.join(fields)} FROM {model._meta.db_table} WHERE tenant_id = %s AND id = ANY(%s::uuid[])"  # noqa: S608 - constant names
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id, [str(i) for i in ids]])
+        return {str(row[0]): model.from_db("default", fields, row) for row in cursor.fetchall()}
+
+
 @dataclass
 class _Walk:
     order: list[str] = field(default_factory=list)  # node ids, breadth-first
@@ -340,13 +361,8 @@ def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency
             if step.edge_id not in walk.edges:
                 new_edges.setdefault(step.edge_id, step)
         far_ids = {s.far for s in new_edges.values()} - set(walk.nodes)
-        entities = {
-            str(e.pk): e for e in Entity.objects.filter(pk__in=list(far_ids), tenant_id=tenant_id).only(*ENTITY_FIELDS)
-        }
-        edges = {
-            str(r.pk): r
-            for r in Relationship.objects.filter(pk__in=list(new_edges), tenant_id=tenant_id).only(*EDGE_FIELDS)
-        }
+        entities = _rows(Entity, ENTITY_FIELDS, tenant_id, far_ids)
+        edges = _rows(Relationship, EDGE_FIELDS, tenant_id, new_edges)
         decisions = access.decide(
             subject=subject, resources=[*entities.values(), *edges.values()], action="expand", fields=False
         )
@@ -386,8 +402,8 @@ def neighborhood(
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise GraphInputError(f"limit must be between 1 and {MAX_LIMIT} (got {limit!r}).", field="limit")
     seed = _seed(subject, entity_id)
-    edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=tenant_edge_kinds(seed.tenant_id), what="edge kind")
-    node_kinds = _kinds(node_kinds, name="nodeKinds", known=list(EntityKind.values), what="node kind")
+    edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=lambda: tenant_edge_kinds(seed.tenant_id), what="edge kind")
+    node_kinds = _kinds(node_kinds, name="nodeKinds", known=lambda: list(EntityKind.values), what="node kind")
     fingerprint = _fingerprint(seed=str(seed.pk), hops=hops, e=edge_kinds, n=node_kinds, limit=limit)
     offset = _cursor_decode(after, fingerprint) if after else 0
     budget = settings.GRAPH_EXPANSION_BUDGET
@@ -427,8 +443,8 @@ def neighborhood_preview(
     query and one policy call. Object grants are not counted (they can only add records).
     """
     seed = _seed(subject, _parse_id(entity_id))
-    edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=tenant_edge_kinds(seed.tenant_id), what="edge kind")
-    node_kinds = _kinds(node_kinds, name="nodeKinds", known=list(EntityKind.values), what="node kind")
+    edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=lambda: tenant_edge_kinds(seed.tenant_id), what="edge kind")
+    node_kinds = _kinds(node_kinds, name="nodeKinds", known=lambda: list(EntityKind.values), what="node kind")
     groups, degraded, backend = _with_fallback(
         lambda adjacency: adjacency.neighbour_counts(
             seed.tenant_id, [str(seed.pk)], edge_kinds=edge_kinds, node_kinds=node_kinds

@@ -59,21 +59,37 @@ def outbox_add_sql(cursor, *, tenant_id: int, kind: str, ids: list, op: str = Ou
         transaction.on_commit(drain_soon)
 
 
-def drain_soon() -> None:
-    """Ask a worker to drain (at most one queued request per second; a beat schedule is the safety net)."""
+DRAIN_QUEUED_KEY = "ig:graph:drain-queued"
+
+
+def _redis():
+    import redis
     from django.conf import settings
 
-    try:
-        import redis
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
 
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-        if not client.set("ig:graph:drain-queued", "1", nx=True, px=1000):
+
+def drain_soon() -> None:
+    """Ask a worker to drain after a commit: at most one request waits in the queue at a time.
+
+    The flag is cleared when a drain *starts* (``drain_started``), so a commit that lands while a drain
+    runs queues the next one, and no committed row waits for the beat schedule (the safety net).
+    """
+    try:
+        if not _redis().set(DRAIN_QUEUED_KEY, "1", nx=True, ex=60):
             return
         from apps.graph.tasks import drain_outbox
 
         drain_outbox.delay()
     except Exception as exc:  # a broker hiccup must never fail the write that already committed
         logger.warning("could not queue a graph outbox drain: %s", exc)
+
+
+def drain_started() -> None:
+    try:
+        _redis().delete(DRAIN_QUEUED_KEY)
+    except Exception as exc:
+        logger.warning("could not clear the drain request flag: %s", exc)
 
 
 # --------------------------------------------------------------------------- projection rows

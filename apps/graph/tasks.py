@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="graph.drain_outbox", bind=True, max_retries=None, acks_late=True)
 def drain_outbox(self) -> dict:
     """Apply pending outbox rows to the graph store; while the store is down, retry with backoff (max 5 min)."""
+    services.drain_started()
     try:
         result = services.outbox_drain()
     except GraphStoreUnavailable as exc:

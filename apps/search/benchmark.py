@@ -221,9 +221,13 @@ def _country_of(persons: list[dict], family_name: str) -> str:
 
 
 class AsgiServer:
-    """uvicorn serving intelgraph.asgi on a free loopback port, as `make run` starts it; stopped on exit."""
+    """uvicorn serving intelgraph.asgi on a free loopback port, as `make run` starts it (with its connection
+    pool), but with DEBUG off as in production; ``env`` adds or overrides variables. Stopped on exit."""
 
-    def __init__(self, *, log_path: Path, ready_timeout: float = 90.0):
+    SERVING_ENV = {"DATABASE_POOL_MAX": "8", "DJANGO_DEBUG": "0"}
+
+    def __init__(self, *, log_path: Path, ready_timeout: float = 90.0, env: dict | None = None):
+        self.env = {**os.environ, **self.SERVING_ENV, **(env or {})}
         self.log_path = log_path
         self.ready_timeout = ready_timeout
         self.port = _free_port()
@@ -235,7 +239,7 @@ class AsgiServer:
         log = self.log_path.open("wb")
         argv = [sys.executable, "-m", "uvicorn", "intelgraph.asgi:application", "--host", "127.0.0.1",
                 "--port", str(self.port), "--lifespan", "off", "--no-server-header"]  # fmt: skip
-        self.process = subprocess.Popen(argv, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(argv, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         deadline = time.monotonic() + self.ready_timeout
         while True:

@@ -11,7 +11,7 @@ from apps.core import demo, services
 from apps.core.choices import Sensitivity
 from apps.core.models import Entity, Relationship, Tenant
 from apps.graph.models import OutboxEvent
-from apps.graph.services import graph_rebuild, graph_verify, outbox_add, outbox_drain, outbox_lag
+from apps.graph.services import drain_started, graph_rebuild, graph_verify, outbox_add, outbox_drain, outbox_lag
 from apps.graph.store import GraphStoreUnavailable, get_store
 from intelgraph.celery import app
 from tests import factories
@@ -156,7 +156,8 @@ def test_bulk_paths_write_the_outbox_too():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.celery
 def test_a_real_worker_drains_after_commit(tenant_a):
-    app.control.purge()  # drain requests queued by earlier tests
+    app.control.purge()  # drain requests queued by earlier tests, and their flag
+    drain_started()
     with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
         a = factories.entity(tenant=tenant_a, name="Committed")  # commit -> on_commit -> drain task
         deadline = time.monotonic() + 30

@@ -231,12 +231,13 @@ class Command(BaseCommand):
         closed = bench.closed_port()
         with contextlib.ExitStack() as servers:
             server = servers.enter_context(search_bench.AsgiServer(log_path=log))
-            with bench.environment(GRAPH_URL=f"falkordb://127.0.0.1:{closed}"):  # the server starts inside
-                degraded_server = servers.enter_context(search_bench.AsgiServer(log_path=log_pg))
+            degraded_server = servers.enter_context(
+                search_bench.AsgiServer(log_path=log_pg, env={"GRAPH_URL": f"falkordb://127.0.0.1:{closed}"})
+            )
             say(
                 f"servers: uvicorn intelgraph.asgi at {server.url} (log {log}); the same with GRAPH_URL="
                 f"falkordb://127.0.0.1:{closed} (nothing listens) at {degraded_server.url} (log {log_pg}); "
-                f"DEBUG={settings.DEBUG}, CONN_MAX_AGE={settings.DATABASES['default']['CONN_MAX_AGE']}"
+                f"server environment {search_bench.AsgiServer.SERVING_ENV} (as `make run`'s web process, DEBUG off)"
             )
             client = servers.enter_context(
                 contextlib.closing(bench.NeighborhoodClient(url=server.url, token=raw_token))
