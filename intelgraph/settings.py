@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "apps.versioning",
     "apps.compliance",
     "apps.graph",
+    "apps.er",
     "apps.explorer",
 ]
 

@@ -135,6 +135,10 @@ admin_change_roles := {
 	"tenant": "admin",
 	# sharing a record beyond clearance and compartments (object grants)
 	"grant": "admin",
+	# entity resolution: deciding pairs and rolling merges back; thresholds
+	"candidatepair": "reviewer",
+	"merge": "reviewer",
+	"tenantersettings": "admin",
 }
 
 admin_change[tenant] := {kind: allowed |

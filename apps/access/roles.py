@@ -12,20 +12,28 @@ from apps.core.models import ROLE_RANK
 _VIEW_CORE = ["core.view_entity", "core.view_relationship", "core.view_source", "core.view_provenance"]
 _ANALYST = [*_VIEW_CORE, "core.add_entity", "core.change_entity", "core.add_relationship",
             "core.change_relationship", "core.add_source", "core.change_source"]  # fmt: skip
+# Entity resolution: reviewers work the decision center and roll merges back; compliance staff look;
+# administrators also manage models, pins and thresholds.
+_ER_VIEW = ["er.view_candidatepair", "er.view_merge", "er.view_nevermerge", "er.view_modelartifact",
+            "er.view_modelpin", "er.view_tenantersettings"]  # fmt: skip
 _COMPLIANCE = [
     *_VIEW_CORE, "core.view_tenant", "core.view_membership", "core.view_user", "core.view_apitoken",
     "core.view_groundtruthlabel", "compliance.view_auditevent", "compliance.view_auditsigningkey",
-    "access.view_policybundleversion", "access.view_tenantpurpose",
+    "access.view_policybundleversion", "access.view_tenantpurpose", *_ER_VIEW,
 ]  # fmt: skip
+_REVIEWER = [*_VIEW_CORE, *_ER_VIEW, "er.change_candidatepair", "er.change_merge"]
 ROLE_PERMISSIONS = {
     "reader": [],
     "analyst": _ANALYST,
-    "reviewer": _VIEW_CORE,
+    "reviewer": _REVIEWER,
     "compliance": _COMPLIANCE,
     "admin": sorted(
         {
             *_ANALYST,
             *_COMPLIANCE,
+            *_REVIEWER,
+            "er.add_modelpin",
+            "er.change_tenantersettings",
             "core.delete_entity",
             "core.delete_relationship",
             "core.change_tenant",

@@ -1,0 +1,453 @@
+"""Entity resolution in the admin: the decision center (candidate pairs), merges and their rollback, the model
+registry with pins and rollout, tenant thresholds with a what-if preview. Thin: every change calls apps.er.services."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.access import services as access
+from apps.core import selectors
+from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.models import Entity, Provenance, Tenant
+from apps.er import services as er
+from apps.er.models import CandidatePair, Merge, ModelArtifact, ModelPin, NeverMerge, PairStatus, TenantERSettings
+
+
+def _short(sha: str) -> str:
+    return sha[:12] if sha else "rules"
+
+
+def _entity_link(entity_id, label=None):
+    url = reverse("admin:core_entity_change", args=[entity_id])
+    return format_html('<a href="{}">{}</a>', url, label or str(entity_id)[:8])
+
+
+# --------------------------------------------------------------------------- decision center
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject"), ("defer", "Defer")])
+    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput(attrs={"size": 60}))
+
+
+@admin.register(CandidatePair)
+class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """The decision center: pairs in the review band, riskiest (highest score) or newest first."""
+
+    list_display = ("pair_label", "score_bar", "status", "scored_by", "claimed_by", "created_at")
+    list_filter = ("status", "by_rules", "tenant")
+    search_fields = ("entity_a__display_name", "entity_b__display_name", "model_sha")
+    ordering = ("-score", "-created_at")
+    list_select_related = ("entity_a", "entity_b", "claimed_by")
+    actions = ("approve_selected", "defer_selected")
+    change_form_template = "admin/er/candidatepair/decide.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if "status__exact" not in request.GET and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.filter(status__in=[PairStatus.PENDING, PairStatus.DEFERRED])
+        return queryset
+
+    @admin.display(description="pair")
+    def pair_label(self, obj):
+        return f"{obj.entity_a.display_name}  ~  {obj.entity_b.display_name}"
+
+    @admin.display(description="score", ordering="score")
+    def score_bar(self, obj):
+        width = int(obj.score * 100)
+        return format_html(
+            '<span class="er-score"><span style="display:inline-block;width:{}px;height:8px;background:#2563eb;'
+            'border-radius:2px"></span> {}</span>',
+            width, f"{obj.score:.3f}",
+        )  # fmt: skip
+
+    @admin.display(description="scored by")
+    def scored_by(self, obj):
+        return "rules" if obj.by_rules else _short(obj.model_sha)
+
+    def _subject(self, request):
+        return access.subject_for_request(request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pair = get_object_or_404(self.get_queryset(request).model.objects.select_related("entity_a", "entity_b", "tenant"),
+                                 pk=object_id, tenant_id__in=self._tenant_ids(request))  # fmt: skip
+        subject = self._subject(request)
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST":
+            if not self.has_change_permission(request, pair):
+                raise PermissionDenied
+            if form.is_valid():
+                decision, reason = form.cleaned_data["decision"], form.cleaned_data["reason"]
+                try:
+                    if decision == "approve":
+                        merge = er.pair_approve(subject=subject, pair=pair, reason=reason)
+                        self.message_user(request, f"Merged into {merge.canonical_id}.", messages.SUCCESS)
+                    elif decision == "reject":
+                        er.pair_reject(subject=subject, pair=pair, reason=reason)
+                        self.message_user(request, "Rejected: these two will never be merged.", messages.SUCCESS)
+                    else:
+                        er.pair_defer(subject=subject, pair=pair, reason=reason)
+                        self.message_user(request, "Deferred.", messages.INFO)
+                except ValidationError as exc:
+                    form.add_error(None, "; ".join(exc.messages))
+                else:
+                    return HttpResponseRedirect(self._next_url(request, pair))
+        else:
+            try:
+                er.pair_claim(subject=subject, pair=pair)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.WARNING)
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "opts": self.model._meta,
+            "original": pair,
+            "title": f"Decide: {pair.entity_a.display_name} ~ {pair.entity_b.display_name}",
+            "pair": pair,
+            "form": form,
+            "rows": self._side_by_side(subject, pair),
+            "waterfall": self._waterfall(pair),
+            "provenance": self._provenance(pair),
+            "settings": er.settings_for(tenant=pair.tenant),
+            "decided": pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED),
+            "purpose": subject.purpose,
+            "has_change_permission": self.has_change_permission(request, pair),
+        }
+        return TemplateResponse(request, self.change_form_template, context)
+
+    def _tenant_ids(self, request):
+        if request.user.is_superuser:
+            return list(Tenant.objects.values_list("pk", flat=True))
+        return selectors.tenant_ids_for_user(user=request.user)
+
+    def _next_url(self, request, pair):
+        following = (
+            self.get_queryset(request).filter(status=PairStatus.PENDING).exclude(pk=pair.pk).order_by("-score").first()
+        )
+        if following is not None:
+            return reverse("admin:er_candidatepair_change", args=[following.pk])
+        return reverse("admin:er_candidatepair_changelist")
+
+    def _side_by_side(self, subject, pair):
+        """Attributes of both records as the reviewer may see them (redacted ones say so), differences marked."""
+        shown = access.filter_and_redact(subject=subject, entities=[pair.entity_a, pair.entity_b], action="read")
+        views = {r.entity.pk: r for r in shown}
+        left, right = views.get(pair.entity_a_id), views.get(pair.entity_b_id)
+
+        def value(view, name):
+            if view is None or view.masked:
+                return "(not visible to you)"
+            if name in view.decision.redactions:
+                return f"redacted: {view.decision.redactions[name].reason}"
+            return view.attributes.get(name, "")
+
+        names = sorted(set(pair.entity_a.attributes or {}) | set(pair.entity_b.attributes or {}))
+        rows = [("name", pair.entity_a.display_name, pair.entity_b.display_name)]
+        rows += [(n, value(left, n), value(right, n)) for n in names]
+        return [{"name": n, "a": a, "b": b, "differs": a != b} for n, a, b in rows]
+
+    def _waterfall(self, pair):
+        total, bars = 0.0, []
+        for feature, level, weight in pair.explanation or []:
+            start = total
+            total += float(weight)
+            bars.append({"feature": feature, "level": level, "weight": float(weight), "start": start, "end": total})
+        if not bars:
+            return []
+        ends = [0.0, *(b["start"] for b in bars), *(b["end"] for b in bars)]
+        low, high = min(ends), max(ends)
+        scale = 300 / ((high - low) or 1)
+        for bar in bars:
+            bar["left"] = int((min(bar["start"], bar["end"]) - low) * scale)
+            bar["width"] = max(2, int(abs(bar["weight"]) * scale))
+            bar["positive"] = bar["weight"] >= 0
+        return bars
+
+    def _provenance(self, pair):
+        sources = (
+            Provenance.objects.filter(entity__in=[pair.entity_a_id, pair.entity_b_id])
+            .select_related("source").order_by("-recorded_at")[:20]
+        )  # fmt: skip
+        pin = er.pin_current(tenant=pair.tenant)
+        stage = (
+            "rules fallback"
+            if pair.by_rules
+            else (pin.stage if pin and pin.artifact.sha256 == pair.model_sha else "default model")
+        )
+        return {"sources": sources, "model": pair.model_sha, "stage": stage}
+
+    @admin.action(description="Approve selected pairs (merge, under your declared purpose)")
+    def approve_selected(self, request, queryset):
+        subject, done = self._subject(request), 0
+        for pair in queryset.select_related("entity_a", "entity_b", "tenant"):
+            try:
+                er.pair_approve(subject=subject, pair=pair, reason="bulk approval")
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{pair}: {'; '.join(exc.messages)}", messages.ERROR)
+        if done:
+            self.message_user(request, f"Approved and merged {done} pair(s).", messages.SUCCESS)
+
+    @admin.action(description="Defer selected pairs")
+    def defer_selected(self, request, queryset):
+        subject = self._subject(request)
+        for pair in queryset:
+            try:
+                er.pair_defer(subject=subject, pair=pair, reason="bulk defer")
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+                return
+
+
+# --------------------------------------------------------------------------- merges and rollback
+
+
+class RollbackForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+
+
+@admin.register(Merge)
+class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "canonical_link", "member_count", "how", "model_short", "created_at", "rolled_back_at")
+    list_filter = ("automatic", "by_rules", ("rolled_back_at", admin.EmptyFieldListFilter), "tenant")
+    readonly_fields = [f.name for f in Merge._meta.fields]
+    change_form_template = "admin/er/merge/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="canonical entity")
+    def canonical_link(self, obj):
+        if Entity.objects.filter(pk=obj.canonical_id).exists():
+            return _entity_link(obj.canonical_id)
+        return f"{str(obj.canonical_id)[:8]} (removed by rollback)"
+
+    @admin.display(description="members")
+    def member_count(self, obj):
+        return len(obj.members)
+
+    @admin.display(description="how")
+    def how(self, obj):
+        return "rules" if obj.by_rules else "automatic" if obj.automatic else "reviewer"
+
+    @admin.display(description="model")
+    def model_short(self, obj):
+        return _short(obj.model_sha)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/rollback/", self.admin_site.admin_view(self.rollback_view), name="er_merge_rollback"),
+            *super().get_urls(),
+        ]
+
+    def rollback_view(self, request, pk):
+        merge = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, merge):
+            raise PermissionDenied
+        form = RollbackForm(request.POST or None)
+        try:
+            plan = er.rollback_plan(merge=merge)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
+        if request.method == "POST" and form.is_valid():
+            try:
+                er.merge_rollback(merge=merge, subject=access.subject_for_request(request),
+                                  reason=form.cleaned_data["reason"])  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                self.message_user(request, f"Rolled back: {plan.summary}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
+        rows = []
+        for kind, items in (("entity", plan.entities), ("relationship", plan.relationships)):
+            for pk_, states in sorted(items.items()):
+                now, restored = states.get("now"), states.get("restored")
+                changed = sorted(
+                    k for k in set(now or {}) | set(restored or {}) if (now or {}).get(k) != (restored or {}).get(k)
+                )
+                rows.append({"kind": kind, "id": pk_, "now": now, "restored": restored, "changed": changed})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "original": merge, "title": "Roll back a merge", "plan": plan, "rows": rows,
+            "form": form, "purpose": access.subject_for_request(request).purpose,
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/er/merge/rollback.html", context)
+
+
+@admin.register(NeverMerge)
+class NeverMergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("entity_a", "entity_b", "reason", "actor", "created_at")
+    readonly_fields = ("tenant", "entity_a", "entity_b", "reason", "actor", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --------------------------------------------------------------------------- registry, pins, thresholds
+
+
+@admin.register(ModelArtifact)
+class ModelArtifactAdmin(admin.ModelAdmin):
+    list_display = ("model_id", "sha_short", "size", "f1", "rollout", "author", "created_at")
+    readonly_fields = ("model_id", "sha256", "uri", "size", "author", "created_at", "metadata_pretty", "rollout")
+    exclude = ("metadata",)
+    actions = ("compare_selected",)
+    change_form_template = "admin/er/modelartifact/change_form.html"
+
+    def has_add_permission(self, request):
+        return False  # registered by `manage.py er_train` / the registry service, never typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # immutable
+
+    @admin.display(description="sha256")
+    def sha_short(self, obj):
+        return obj.sha256[:16]
+
+    @admin.display(description="F1")
+    def f1(self, obj):
+        metrics = obj.metadata.get("metrics") or {}
+        values = [v for k, v in metrics.items() if "f1" in k and isinstance(v, (int, float))]
+        return f"{min(values):.4f}" if values else "—"
+
+    @admin.display(description="in force")
+    def rollout(self, obj):
+        where = er.rollout_of(obj)
+        parts = (["GA"] if where["ga"] else []) + [f"canary: {', '.join(where['canary'])}"] * bool(where["canary"])
+        parts += [f"shadow: {', '.join(where['shadow'])}"] * bool(where["shadow"])
+        return "; ".join(parts) or "not pinned"
+
+    @admin.display(description="metadata")
+    def metadata_pretty(self, obj):
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(obj.metadata, indent=2, sort_keys=True)
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/download/", self.admin_site.admin_view(self.download_view), name="er_modelartifact_download"
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, pk):
+        artifact = get_object_or_404(ModelArtifact, pk=pk)
+        if not self.has_view_permission(request, artifact):
+            raise PermissionDenied
+        try:
+            data = er.model_bytes(artifact)
+        except er.ModelIntegrityError as exc:
+            raise Http404(str(exc)) from None
+        from io import BytesIO
+
+        return FileResponse(
+            BytesIO(data), as_attachment=True, filename=f"{artifact.model_id}-{artifact.sha256[:12]}.json"
+        )
+
+    @admin.action(description="Compare selected models")
+    def compare_selected(self, request, queryset):
+        artifacts = list(queryset[:4])
+        keys = sorted({k for a in artifacts for k in (a.metadata.get("metrics") or {})})
+        rows = [
+            {"metric": k, "values": [(a.metadata.get("metrics") or {}).get(k, "—") for a in artifacts]} for k in keys
+        ]
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Compare models",
+                   "artifacts": artifacts, "rows": rows}  # fmt: skip
+        return TemplateResponse(request, "admin/er/modelartifact/compare.html", context)
+
+
+class PinForm(forms.ModelForm):
+    class Meta:
+        model = ModelPin
+        fields = ("tenant", "artifact", "mode", "note")
+
+
+@admin.register(ModelPin)
+class ModelPinAdmin(admin.ModelAdmin):
+    """Rollout: pin a model in shadow for a tenant, then active for canary tenants, then for all (no tenant: GA)."""
+
+    form = PinForm
+    list_display = ("__str__", "stage", "mode", "note", "actor", "created_at")
+    list_filter = ("mode", "stage", "tenant")
+    actions = ("revert_selected",)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        pin = er.pin_set(tenant=obj.tenant, artifact=obj.artifact, mode=obj.mode, actor=request.user, note=obj.note)
+        obj.pk = pin.pk
+
+    @admin.action(description="Revert: go back to the model pinned before")
+    def revert_selected(self, request, queryset):
+        for target in {(p.tenant, p.mode) for p in queryset.select_related("tenant")}:
+            try:
+                pin = er.pin_revert(tenant=target[0], mode=target[1], actor=request.user)
+                self.message_user(request, f"Reverted: {pin}.", messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+
+
+class ThresholdForm(forms.ModelForm):
+    class Meta:
+        model = TenantERSettings
+        fields = ("tenant", "auto_merge_threshold", "review_threshold", "auto_merge_enabled")
+
+    def clean(self):
+        data = super().clean()
+        auto, review = data.get("auto_merge_threshold"), data.get("review_threshold")
+        if auto is not None and review is not None:
+            if not (0 <= review < auto <= 1):
+                raise ValidationError("Use 0 ≤ review threshold < auto-merge threshold ≤ 1.")
+            if self.instance.pk:
+                effect = er.what_if(tenant=self.instance.tenant, auto_merge=auto, review=review)
+                self.what_if = effect
+        return data
+
+
+@admin.register(TenantERSettings)
+class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    form = ThresholdForm
+    list_display = ("tenant", "review_threshold", "auto_merge_threshold", "auto_merge_enabled", "updated_at")
+    change_form_template = "admin/er/tenantersettings/change_form.html"
+
+    def save_model(self, request, obj, form, change):
+        er.thresholds_set(tenant=obj.tenant, auto_merge=obj.auto_merge_threshold, review=obj.review_threshold,
+                          auto_merge_enabled=obj.auto_merge_enabled, actor=request.user)  # fmt: skip
+        obj.pk = er.settings_for(tenant=obj.tenant).pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if object_id and request.GET.get("auto") and request.GET.get("review"):
+            obj = self.get_object(request, object_id)
+            try:
+                auto, review = float(request.GET["auto"]), float(request.GET["review"])
+                extra_context["what_if"] = er.what_if(tenant=obj.tenant, auto_merge=auto, review=review)
+                extra_context["what_if_values"] = {"auto": auto, "review": review}
+            except (ValueError, TypeError):
+                self.message_user(request, "What-if needs two numbers between 0 and 1.", messages.ERROR)
+        return super().changeform_view(request, object_id, form_url, extra_context)

@@ -1,0 +1,672 @@
+"""Entity resolution writes: the model registry and rollout, thresholds, reviewers' decisions, merges and rollback.
+
+Every change here is audited through apps.compliance (signed, hash-chained) and reaches the graph projection
+through the outbox. Merges and rollbacks each run in one transaction: a rollback restores the exact prior
+state of every row a merge touched, or nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.access import bundle as policy
+from apps.access import services as access
+from apps.access.errors import PurposeError
+from apps.compliance import services as audit
+from apps.core.choices import Role
+from apps.core.models import Entity, Relationship, Tenant
+from apps.er.models import (
+    CandidatePair,
+    Merge,
+    ModelArtifact,
+    ModelPin,
+    NeverMerge,
+    PairStatus,
+    PinMode,
+    TenantERSettings,
+)
+from apps.graph.live import publish_changes
+from apps.graph.services import outbox_add
+
+logger = logging.getLogger(__name__)
+
+MODEL_STORAGE_DIR = "er-models"
+REVIEWER_RANK = {Role.READER: 0, Role.ANALYST: 1, Role.REVIEWER: 2, Role.COMPLIANCE: 3, Role.ADMIN: 4}
+
+
+class ERError(ValidationError):
+    """A refused ER action, with a message a reviewer can act on (admin shows it, commands print it)."""
+
+
+class ModelIntegrityError(RuntimeError):
+    """Stored model bytes do not hash to the artifact's address: refused (tampered or corrupt)."""
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def model_register(*, data: bytes, model_id: str, metadata: dict | None = None, actor=None) -> ModelArtifact:
+    """Store a model's canonical bytes under their SHA-256 and record the artifact (idempotent: same bytes,
+    same artifact). Artifacts are immutable: nothing here ever changes one."""
+    if not isinstance(data, bytes) or not data:
+        raise ERError("A model artifact needs its bytes.", code="empty")
+    model_id = (model_id or "").strip()[:100]
+    if not model_id:
+        raise ERError("Give the model a name (model_id).", code="required")
+    sha = _sha256(data)
+    existing = ModelArtifact.objects.filter(sha256=sha).first()
+    if existing is not None:
+        return existing
+    stored = _store(f"{MODEL_STORAGE_DIR}/{sha}.model", data, sha)
+    with transaction.atomic():
+        artifact = ModelArtifact.objects.create(
+            sha256=sha, model_id=model_id, uri=stored, size=len(data), metadata=metadata or {},
+            author=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        audit.record(
+            "er.model_registered", actor=actor, target=artifact,
+            payload={"sha256": sha, "model_id": model_id, "size": len(data),
+                     "metrics": (metadata or {}).get("metrics", {})},
+        )  # fmt: skip
+    return artifact
+
+
+def _store(name: str, data: bytes, sha: str) -> str:
+    """Write the bytes under their address; reuse a file already there only if it holds exactly these bytes."""
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as handle:
+            if _sha256(handle.read()) == sha:
+                return name
+    return default_storage.save(name, ContentFile(data))  # a damaged file is left; the storage picks a new name
+
+
+def model_bytes(artifact: ModelArtifact) -> bytes:
+    """The artifact's bytes, verified against its address; a mismatch is audited and refused."""
+    try:
+        with default_storage.open(artifact.uri, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        _integrity_failed(artifact, f"unreadable: {exc}")
+        raise ModelIntegrityError(f"model {artifact.sha256[:12]} cannot be read: {exc}") from exc
+    actual = _sha256(data)
+    if actual != artifact.sha256:
+        _integrity_failed(artifact, f"hash mismatch: stored bytes hash to {actual}")
+        raise ModelIntegrityError(
+            f"model {artifact.sha256[:12]} is corrupt or tampered with: its bytes hash to {actual[:12]}; refused"
+        )
+    return data
+
+
+def _integrity_failed(artifact: ModelArtifact, problem: str) -> None:
+    logger.error("ER model %s refused: %s", artifact.sha256, problem)
+    audit.record("er.model_refused", target=artifact, payload={"sha256": artifact.sha256, "problem": problem})
+
+
+_loaded: dict[str, object] = {}
+
+
+def model_load(sha256: str):
+    """The engine model with this address, loaded from verified bytes (cached: artifacts never change)."""
+    from apps.er.engine import Model  # the engine has no Django dependency; import it only when scoring
+
+    if sha256 in _loaded:
+        return _loaded[sha256]
+    artifact = ModelArtifact.objects.filter(sha256=sha256).first()
+    if artifact is None:
+        raise ModelIntegrityError(f"no registered model {sha256[:12]}")
+    model = Model.from_bytes(model_bytes(artifact))
+    _loaded[sha256] = model
+    return model
+
+
+# --------------------------------------------------------------------------- pins and rollout
+
+
+def pin_current(*, tenant: Tenant | None, mode: str = PinMode.ACTIVE) -> ModelPin | None:
+    """The pin in force: the tenant's newest, or for active mode the GA default when the tenant has none."""
+    own = ModelPin.objects.filter(tenant=tenant, mode=mode).select_related("artifact").first()
+    if own is not None and (own.artifact_id or tenant is None or mode == PinMode.SHADOW):
+        return own if own.artifact_id else None
+    if tenant is not None and mode == PinMode.ACTIVE:
+        return pin_current(tenant=None, mode=mode)
+    return None
+
+
+def _stage(tenant: Tenant | None, mode: str) -> str:
+    if mode == PinMode.SHADOW:
+        return "shadow"
+    return "ga" if tenant is None else "canary"
+
+
+def pin_set(*, tenant: Tenant | None, artifact: ModelArtifact | None, mode: str = PinMode.ACTIVE, actor=None,
+            note: str = "") -> ModelPin:  # fmt: skip
+    """Pin a model for a tenant (or, with no tenant, for all tenants: GA), in active or shadow mode."""
+    if mode not in PinMode.values:
+        raise ERError(f"Unknown mode {mode!r}; use active or shadow.", code="invalid_mode")
+    with transaction.atomic():
+        previous = ModelPin.objects.select_for_update().filter(tenant=tenant, mode=mode).first()
+        pin = ModelPin.objects.create(
+            tenant=tenant, artifact=artifact, mode=mode, stage=_stage(tenant, mode), note=note[:300],
+            actor=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        audit.record(
+            "er.model_pinned", actor=actor, tenant=tenant, target=pin,
+            payload={"sha256": artifact.sha256 if artifact else None, "mode": mode, "stage": pin.stage,
+                     "previous": previous.artifact.sha256 if previous and previous.artifact_id else None},
+        )  # fmt: skip
+    return pin
+
+
+def pin_revert(*, tenant: Tenant | None, mode: str = PinMode.ACTIVE, actor=None) -> ModelPin:
+    """Go back to the model pinned before the current one (one click in the admin)."""
+    history = list(ModelPin.objects.filter(tenant=tenant, mode=mode).select_related("artifact")[:50])
+    if not history:
+        raise ERError("Nothing is pinned here; there is nothing to revert.", code="no_pin")
+    current = history[0].artifact_id
+    previous = next((p for p in history[1:] if p.artifact_id != current), None)
+    if previous is None:
+        if tenant is None or current is None:
+            raise ERError("There is no earlier pin to go back to.", code="no_previous")
+        # A tenant's first pin: reverting unpins it (active: back to the GA model; shadow: off).
+        return pin_set(tenant=tenant, artifact=None, mode=mode, actor=actor, note="revert: unpinned")
+    return pin_set(tenant=tenant, artifact=previous.artifact, mode=mode, actor=actor,
+                   note=f"revert to {previous.artifact.sha256[:12] if previous.artifact_id else 'unpinned'}")  # fmt: skip
+
+
+def rollout_of(artifact: ModelArtifact) -> dict:
+    """Where a model is in force now: GA, canary tenants, shadow tenants."""
+    ga = pin_current(tenant=None)
+    result = {"ga": bool(ga and ga.artifact_id == artifact.pk), "canary": [], "shadow": []}
+    tenant_ids = set(ModelPin.objects.filter(artifact=artifact).exclude(tenant=None).values_list("tenant", flat=True))
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("slug"):
+        active = ModelPin.objects.filter(tenant=tenant, mode=PinMode.ACTIVE).first()
+        shadow = ModelPin.objects.filter(tenant=tenant, mode=PinMode.SHADOW).first()
+        if active and active.artifact_id == artifact.pk:
+            result["canary"].append(tenant.slug)
+        if shadow and shadow.artifact_id == artifact.pk:
+            result["shadow"].append(tenant.slug)
+    return result
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def settings_for(*, tenant: Tenant) -> TenantERSettings:
+    found, _ = TenantERSettings.objects.get_or_create(tenant=tenant)
+    return found
+
+
+def thresholds_set(*, tenant: Tenant, auto_merge: float, review: float, actor=None,
+                   auto_merge_enabled: bool | None = None) -> TenantERSettings:  # fmt: skip
+    errors = {}
+    for name, value in (("auto_merge_threshold", auto_merge), ("review_threshold", review)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            errors[name] = ValidationError("A probability between 0 and 1.", code="out_of_range")
+    if not errors and review >= auto_merge:
+        errors["review_threshold"] = ValidationError(
+            "The review band must start below the auto-merge threshold.", code="order"
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = settings_for(tenant=tenant)
+        before = {"auto": current.auto_merge_threshold, "review": current.review_threshold}
+        current.auto_merge_threshold, current.review_threshold = float(auto_merge), float(review)
+        if auto_merge_enabled is not None:
+            current.auto_merge_enabled = bool(auto_merge_enabled)
+        current.save()
+        audit.record(
+            "er.thresholds_changed", actor=actor, tenant=tenant, target=current,
+            payload={"before": before, "after": {"auto": current.auto_merge_threshold,
+                                                 "review": current.review_threshold},
+                     "auto_merge_enabled": current.auto_merge_enabled},
+        )  # fmt: skip
+    return current
+
+
+def what_if(*, tenant: Tenant, auto_merge: float, review: float) -> dict:
+    """Before changing thresholds: how many recorded pairs would change fate (nothing is written)."""
+    current = settings_for(tenant=tenant)
+    pairs = CandidatePair.objects.filter(tenant=tenant).exclude(status__in=[PairStatus.REJECTED, PairStatus.SHADOW])
+    now_auto = pairs.filter(score__gte=current.auto_merge_threshold)
+    then_auto = pairs.filter(score__gte=auto_merge)
+    now_review = pairs.filter(score__gte=current.review_threshold, score__lt=current.auto_merge_threshold)
+    then_review = pairs.filter(score__gte=review, score__lt=auto_merge)
+    return {
+        "auto_merges_added": then_auto.exclude(score__gte=current.auto_merge_threshold).count(),
+        "auto_merges_undone": now_auto.exclude(score__gte=auto_merge).count(),
+        "review_before": now_review.count(),
+        "review_after": then_review.count(),
+    }
+
+
+# --------------------------------------------------------------------------- never merge
+
+
+def _ordered(a, b) -> tuple:
+    a_id, b_id = getattr(a, "pk", a), getattr(b, "pk", b)
+    return (a_id, b_id) if str(a_id) < str(b_id) else (b_id, a_id)
+
+
+def never_merge_pairs(*, tenant_id: int, ids: Iterable) -> set[tuple[str, str]]:
+    ids = [str(i) for i in ids]
+    rows = NeverMerge.objects.filter(tenant_id=tenant_id, entity_a__in=ids, entity_b__in=ids)
+    return {(str(a), str(b)) for a, b in rows.values_list("entity_a", "entity_b")}
+
+
+# --------------------------------------------------------------------------- subjects and checks
+
+
+def _require_reviewer(subject: access.Subject, tenant_id: int, action: str) -> None:
+    membership = subject.memberships.get(tenant_id)
+    if membership is None or REVIEWER_RANK.get(membership.role, 0) < REVIEWER_RANK[Role.REVIEWER]:
+        raise ERError(f"{action} needs the reviewer role (or higher) in this tenant.", code="forbidden")
+
+
+def _require_purpose(subject: access.Subject, tenant_id: int, action: str, target=None) -> None:
+    try:
+        access.purpose_require(subject=subject, tenant_id=tenant_id, action=action, target=target)
+    except PurposeError as exc:
+        raise ERError(str(exc), code="purpose") from None
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def pair_approve(*, subject: access.Subject, pair: CandidatePair, reason: str = "") -> Merge:
+    """A reviewer approves a pair: checked (role, purpose, threshold, never-merge, claim), then merged."""
+    _require_reviewer(subject, pair.tenant_id, "Approving a merge")
+    if pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
+        raise ERError(f"This pair is already {pair.get_status_display().lower()}.", code="decided")
+    if pair.claimed_by_id and pair.claimed_by_id != subject.user.pk:
+        raise ERError(f"{pair.claimed_by} is working on this pair.", code="claimed")
+    settings = settings_for(tenant=pair.tenant)
+    if pair.score < settings.review_threshold:
+        raise ERError(
+            f"The score {pair.score:.3f} is below this tenant's review threshold ({settings.review_threshold:.2f}); "
+            "it cannot be approved.",
+            code="below_threshold",
+        )
+    _require_purpose(subject, pair.tenant_id, "merge", target=pair)
+    with transaction.atomic():
+        locked = CandidatePair.objects.select_for_update().get(pk=pair.pk)
+        if locked.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
+            raise ERError("Someone decided this pair a moment ago.", code="decided")
+        merge = merge_materialize(
+            tenant=pair.tenant, entities=[pair.entity_a, pair.entity_b], actor=subject.user, purpose=subject.purpose,
+            pair=locked, model_sha=pair.model_sha, by_rules=pair.by_rules, score=pair.score,
+            threshold=settings.review_threshold,
+        )  # fmt: skip
+        locked.status, locked.reason, locked.decided_by, locked.decided_at = (
+            PairStatus.APPROVED,
+            reason[:500],
+            subject.user,
+            timezone.now(),
+        )
+        locked.claimed_by = None
+        locked.save()
+        audit.record(
+            "er.pair_approved", actor=subject.user, tenant=pair.tenant_id, target=locked,
+            payload={"score": pair.score, "model": pair.model_sha, "reason": reason[:500], "merge": merge.pk,
+                     "purpose": subject.purpose},
+        )  # fmt: skip
+    return merge
+
+
+def pair_reject(*, subject: access.Subject, pair: CandidatePair, reason: str) -> NeverMerge:
+    """A rejection is a lasting 'never merge' constraint on the two entities."""
+    _require_reviewer(subject, pair.tenant_id, "Rejecting a pair")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ERError("Say why these are not the same (the reason is kept with the never-merge constraint).",
+                      code="reason_required")  # fmt: skip
+    if pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
+        raise ERError(f"This pair is already {pair.get_status_display().lower()}.", code="decided")
+    with transaction.atomic():
+        a, b = _ordered(pair.entity_a_id, pair.entity_b_id)
+        constraint, _ = NeverMerge.objects.get_or_create(
+            tenant_id=pair.tenant_id,
+            entity_a_id=a,
+            entity_b_id=b,
+            defaults={"reason": reason[:500], "actor": subject.user},
+        )
+        CandidatePair.objects.filter(pk=pair.pk).update(
+            status=PairStatus.REJECTED, reason=reason[:500], decided_by=subject.user, decided_at=timezone.now(),
+            claimed_by=None,
+        )  # fmt: skip
+        audit.record("er.pair_rejected", actor=subject.user, tenant=pair.tenant_id, target=pair,
+                     payload={"score": pair.score, "model": pair.model_sha, "reason": reason[:500]})  # fmt: skip
+    return constraint
+
+
+def pair_defer(*, subject: access.Subject, pair: CandidatePair, reason: str = "") -> CandidatePair:
+    _require_reviewer(subject, pair.tenant_id, "Deferring a pair")
+    CandidatePair.objects.filter(pk=pair.pk).update(status=PairStatus.DEFERRED, reason=reason[:500], claimed_by=None)
+    audit.record("er.pair_deferred", actor=subject.user, tenant=pair.tenant_id, target=pair,
+                 payload={"reason": reason[:500]})  # fmt: skip
+    pair.refresh_from_db()
+    return pair
+
+
+def pair_claim(*, subject: access.Subject, pair: CandidatePair) -> CandidatePair:
+    """Claim a pair so no other reviewer works on it at the same time (a claim older than 15 minutes lapses)."""
+    _require_reviewer(subject, pair.tenant_id, "Claiming a pair")
+    stale = timezone.now() - timezone.timedelta(minutes=15)
+    taken = (
+        CandidatePair.objects.filter(pk=pair.pk)
+        .filter(Q(claimed_by=None) | Q(claimed_by=subject.user) | Q(claimed_at__lt=stale))
+        .update(claimed_by=subject.user, claimed_at=timezone.now())
+    )
+    pair.refresh_from_db()
+    if not taken:
+        raise ERError(f"{pair.claimed_by} is working on this pair.", code="claimed")
+    return pair
+
+
+# --------------------------------------------------------------------------- merges
+
+
+ENTITY_STATE = ("kind", "display_name", "attributes", "sensitivity", "labels", "merged_into_id")
+EDGE_STATE = ("from_entity_id", "to_entity_id", "kind", "attributes", "sensitivity")
+
+
+def _entity_state(entity: Entity) -> dict:
+    state = {name: getattr(entity, name) for name in ENTITY_STATE}
+    state["merged_into_id"] = str(state["merged_into_id"]) if state["merged_into_id"] else None
+    return state
+
+
+def _edge_state(edge: Relationship) -> dict:
+    state = {name: getattr(edge, name) for name in EDGE_STATE}
+    state["from_entity_id"], state["to_entity_id"] = str(state["from_entity_id"]), str(state["to_entity_id"])
+    return state
+
+
+def state_checksum(*, entity_ids: Iterable, edge_ids: Iterable) -> str:
+    """SHA-256 over the current state of these entities and relationships (rows that do not exist count as absent)."""
+    entity_ids, edge_ids = sorted({str(i) for i in entity_ids}), sorted({str(i) for i in edge_ids})
+    entities = {str(e.pk): _entity_state(e) for e in Entity.objects.filter(pk__in=entity_ids)}
+    edges = {str(r.pk): _edge_state(r) for r in Relationship.objects.filter(pk__in=edge_ids)}
+    document = {
+        "entities": [[i, entities.get(i)] for i in entity_ids],
+        "relationships": [[i, edges.get(i)] for i in edge_ids],
+    }
+    return _sha256(json.dumps(document, sort_keys=True, default=str).encode())
+
+
+def root_of(entity: Entity) -> Entity:
+    """Follow merged_into to the canonical entity at the top of the chain."""
+    seen = set()
+    while entity.merged_into_id is not None and entity.pk not in seen:
+        seen.add(entity.pk)
+        entity = Entity.objects.get(pk=entity.merged_into_id)
+    return entity
+
+
+def _survivor_attributes(entities: list[Entity]) -> dict:
+    """Survivorship (docs/er-operations.md): per attribute, the value most members agree on; ties go to the most
+    recently updated member; values only one member has are kept."""
+    votes: dict[str, dict[str, tuple[int, object, object]]] = {}
+    for entity in entities:
+        for name, value in (entity.attributes or {}).items():
+            key = json.dumps(value, sort_keys=True, default=str)
+            count, _, newest = votes.setdefault(name, {}).get(key, (0, value, entity.updated_at))
+            votes[name][key] = (count + 1, value, max(newest, entity.updated_at))
+    return {
+        name: max(options.values(), key=lambda option: (option[0], option[2]))[1]
+        for name, options in sorted(votes.items())
+    }
+
+
+def _canonical_fields(entities: list[Entity]) -> dict:
+    named = max(entities, key=lambda e: (len(e.display_name), e.updated_at))
+    return {
+        "kind": entities[0].kind,
+        "display_name": named.display_name,
+        "attributes": _survivor_attributes(entities),
+        "sensitivity": max(e.sensitivity for e in entities),  # the cluster is as sensitive as its most sensitive part
+        "labels": sorted({label for e in entities for label in (e.labels or [])}),
+    }
+
+
+@dataclass
+class MergePlan:
+    tenant_id: int
+    roots: list[Entity]
+    target: Entity | None  # an existing canonical entity that absorbs the others, or None: create one
+    absorbed: list[Entity] = field(default_factory=list)
+
+
+def _plan(tenant: Tenant, entities: list[Entity]) -> MergePlan:
+    if len(entities) < 2:
+        raise ERError("A merge needs at least two entities.", code="too_few")
+    if any(e.tenant_id != tenant.pk for e in entities):
+        raise ERError("All entities of a merge must belong to its tenant.", code="cross_tenant")
+    roots = list({r.pk: r for r in (root_of(e) for e in entities)}.values())
+    if len(roots) < 2:
+        raise ERError("These entities are already merged into the same entity.", code="already_merged")
+    if len({r.kind for r in roots}) > 1:
+        raise ERError(f"Entities of different kinds ({', '.join(sorted({r.kind for r in roots}))}) cannot be merged.",
+                      code="kinds_differ")  # fmt: skip
+    # Every member of every cluster involved: a never-merge between any two of them blocks the merge.
+    clusters = {r.pk: _cluster_ids(r) for r in roots}
+    all_ids = [i for ids in clusters.values() for i in ids]
+    blocked = never_merge_pairs(tenant_id=tenant.pk, ids=all_ids)
+    owner = {str(i): root for root, ids in clusters.items() for i in ids}
+    for a, b in blocked:
+        if owner[a] != owner[b]:
+            raise ERError(
+                f"A reviewer decided that {a[:8]}… and {b[:8]}… are not the same; that never-merge constraint "
+                "blocks this merge.",
+                code="never_merge",
+            )
+    canonicals = [r for r in roots if Merge.objects.filter(canonical=r, rolled_back_at=None).exists()]
+    target = min(canonicals, key=lambda r: r.created_at) if canonicals else None
+    return MergePlan(tenant.pk, roots, target, [r for r in roots if target is None or r.pk != target.pk])
+
+
+def _cluster_ids(root: Entity) -> list:
+    ids, frontier = [root.pk], [root.pk]
+    while frontier:
+        frontier = list(Entity.objects.filter(merged_into__in=frontier).values_list("pk", flat=True))
+        ids += frontier
+    return ids
+
+
+def merge_materialize(
+    *, tenant: Tenant, entities: list[Entity], actor=None, purpose: str | None, pair: CandidatePair | None = None,
+    model_sha: str = "", by_rules: bool = False, score: float | None = None, threshold: float | None = None,
+    automatic: bool = False,
+) -> Merge:  # fmt: skip
+    """Merge entities (or the clusters they belong to) into one canonical entity, recording the exact prior state.
+
+    An existing canonical entity absorbs the others and keeps its id (stable across re-runs); otherwise a new
+    canonical entity is created. Members keep their rows (merged_into points at the canonical entity); the
+    relationships of absorbed entities to the outside are re-pointed to the canonical entity, relationships
+    inside the cluster stay where they are.
+    """
+    if purpose not in ("investigation", "fraud-risk"):
+        raise ERError("A merge materialises only under the purpose investigation or fraud-risk.", code="purpose")
+    with transaction.atomic():
+        locked = list(Entity.objects.select_for_update().filter(pk__in=[e.pk for e in entities]))
+        plan = _plan(tenant, locked)
+        absorbed_ids = [e.pk for e in plan.absorbed]
+        cluster_ids = {i for e in plan.roots for i in _cluster_ids(e)}
+        edges = list(Relationship.objects.filter(Q(from_entity__in=absorbed_ids) | Q(to_entity__in=absorbed_ids)))
+        touched_entities = [*absorbed_ids, *([plan.target.pk] if plan.target else [])]
+        snapshot = {
+            "entities": {str(e.pk): _entity_state(e) for e in Entity.objects.filter(pk__in=touched_entities)},
+            "relationships": {str(r.pk): _edge_state(r) for r in edges},
+        }
+        checksum = state_checksum(entity_ids=touched_entities, edge_ids=[r.pk for r in edges])
+        created = plan.target is None
+        if created:
+            target = Entity.objects.create(tenant=tenant, **_canonical_fields(plan.roots))
+        else:
+            target = plan.target
+            members = list(Entity.objects.filter(pk__in=cluster_ids))
+            for name, value in _canonical_fields([target, *members]).items():
+                setattr(target, name, value)
+            target.save()
+        Entity.objects.filter(pk__in=absorbed_ids).update(merged_into=target, updated_at=timezone.now())
+        repointed = []
+        for edge in edges:
+            new_from = target.pk if edge.from_entity_id in absorbed_ids else edge.from_entity_id
+            new_to = target.pk if edge.to_entity_id in absorbed_ids else edge.to_entity_id
+            if new_from == new_to or {edge.from_entity_id, edge.to_entity_id} <= cluster_ids:
+                continue  # inside the cluster: stays between its members
+            Relationship.objects.filter(pk=edge.pk).update(from_entity=new_from, to_entity=new_to)
+            repointed.append(edge.pk)
+        merge = Merge.objects.create(
+            tenant=tenant, canonical=target, created_canonical=created, members=absorbed_ids, snapshot=snapshot,
+            checksum_before=checksum, pair=pair, model_sha=model_sha, by_rules=by_rules, score=score,
+            threshold=threshold, automatic=automatic, purpose=purpose, policy_bundle=policy.current_bundle().sha256,
+            approver=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        outbox_add(tenant_id=tenant.pk, kind="entity", ids=[target.pk, *absorbed_ids])
+        outbox_add(tenant_id=tenant.pk, kind="relationship", ids=repointed)
+        audit.record(
+            "er.merged", actor=actor, tenant=tenant, target=target,
+            payload={"merge": merge.pk, "members": [str(i) for i in absorbed_ids], "created": created,
+                     "model": model_sha, "by_rules": by_rules, "score": score, "threshold": threshold,
+                     "purpose": purpose, "automatic": automatic, "bundle": merge.policy_bundle,
+                     "relationships_repointed": len(repointed), "checksum_before": checksum},
+        )  # fmt: skip
+        publish_changes(tenant_id=tenant.pk, changes=[{"id": i, "op": "merged", "into": target.pk} for i in absorbed_ids]
+                        + ([{"id": target.pk, "op": "updated"}] if not created else []))  # fmt: skip
+    return merge
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+@dataclass
+class RollbackPlan:
+    merges: list[Merge]  # newest first: the order they are undone in
+    entities: dict[str, dict]  # id -> {"now": state or None, "restored": state or None}
+    relationships: dict[str, dict]
+
+    @property
+    def summary(self) -> str:
+        chained = len(self.merges) - 1
+        return (
+            f"undo {len(self.merges)} merge(s)"
+            + (f" ({chained} later merge(s) built on this one come undone first)" if chained else "")
+            + f", restoring {len(self.entities)} entities and {len(self.relationships)} relationships"
+        )
+
+
+def _dependents(merge: Merge) -> list[Merge]:
+    """Later merges still in force that built on this one (they touched its canonical entity or its members)."""
+    touched = {str(merge.canonical_id), *map(str, merge.members)}
+    found: list[Merge] = []
+    later = list(Merge.objects.filter(tenant_id=merge.tenant_id, rolled_back_at=None, pk__gt=merge.pk).order_by("pk"))
+    changed = True
+    while changed:
+        changed = False
+        for candidate in later:
+            if candidate in found:
+                continue
+            theirs = {str(candidate.canonical_id), *map(str, candidate.members), *candidate.snapshot["entities"]}
+            if theirs & touched:
+                found.append(candidate)
+                touched |= theirs
+                changed = True
+    return sorted(found, key=lambda m: m.pk, reverse=True)
+
+
+def rollback_plan(*, merge: Merge) -> RollbackPlan:
+    """What a rollback would restore, merge by merge, without changing anything (the dry run)."""
+    if merge.rolled_back_at:
+        raise ERError(f"This merge was already rolled back on {merge.rolled_back_at:%Y-%m-%d %H:%M}.",
+                      code="already_rolled_back")  # fmt: skip
+    merges = [*_dependents(merge), merge]
+    entities, relationships = {}, {}
+    for undo in merges:  # newest first; the oldest snapshot of a row is what it returns to
+        for pk, state in undo.snapshot["entities"].items():
+            entities.setdefault(pk, {})["restored"] = state
+        for pk, state in undo.snapshot["relationships"].items():
+            relationships.setdefault(pk, {})["restored"] = state
+        if undo.created_canonical:
+            entities.setdefault(str(undo.canonical_id), {})["restored"] = None
+    for pk, row in entities.items():
+        entity = Entity.objects.filter(pk=pk).first()
+        row["now"] = _entity_state(entity) if entity else None
+    for pk, row in relationships.items():
+        edge = Relationship.objects.filter(pk=pk).first()
+        row["now"] = _edge_state(edge) if edge else None
+    return RollbackPlan(merges, entities, relationships)
+
+
+def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> RollbackPlan:
+    """Undo a merge (and, first, later merges built on it) in one transaction, restoring the exact prior state."""
+    _require_reviewer(subject, merge.tenant_id, "Rolling back a merge")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ERError("Say why the merge is being rolled back.", code="reason_required")
+    _require_purpose(subject, merge.tenant_id, "rollback", target=merge)
+    with transaction.atomic():
+        merge = Merge.objects.select_for_update().get(pk=merge.pk)
+        plan = rollback_plan(merge=merge)
+        for undo in plan.merges:
+            _undo(undo, subject=subject, reason=reason)
+        # The oldest merge's checksum covers its rows; they must be exactly as they were.
+        oldest = plan.merges[-1]
+        after = state_checksum(entity_ids=oldest.snapshot["entities"], edge_ids=oldest.snapshot["relationships"])
+        if after != oldest.checksum_before:
+            raise ERError("The rollback could not restore the exact prior state; nothing was changed.",
+                          code="checksum")  # fmt: skip
+    return plan
+
+
+def _undo(merge: Merge, *, subject, reason: str) -> None:
+    now = timezone.now()
+    for pk, state in merge.snapshot["relationships"].items():
+        Relationship.objects.filter(pk=pk).update(
+            from_entity_id=state["from_entity_id"], to_entity_id=state["to_entity_id"]
+        )
+    for pk, state in merge.snapshot["entities"].items():
+        Entity.objects.filter(pk=pk).update(**state, updated_at=now)
+    deleted = False
+    if merge.created_canonical:
+        # The canonical entity this merge created goes with it, unless something else now rests on it.
+        canonical = Entity.objects.filter(pk=merge.canonical_id).first()
+        if canonical is not None and not (
+            Entity.objects.filter(merged_into=canonical).exists()
+            or Relationship.objects.filter(Q(from_entity=canonical) | Q(to_entity=canonical)).exists()
+        ):
+            canonical.delete()
+            deleted = True
+    Merge.objects.filter(pk=merge.pk).update(
+        rolled_back_at=now, rolled_back_by=subject.user, rollback_reason=reason[:500]
+    )
+    if merge.pair_id:
+        CandidatePair.objects.filter(pk=merge.pair_id).update(status=PairStatus.UNDONE)
+    outbox_add(tenant_id=merge.tenant_id, kind="entity", ids=[*merge.snapshot["entities"], merge.canonical_id])
+    outbox_add(tenant_id=merge.tenant_id, kind="relationship", ids=list(merge.snapshot["relationships"]))
+    audit.record(
+        "er.merge_rolled_back", actor=subject.user, tenant=merge.tenant_id, target=merge,
+        payload={"merge": merge.pk, "canonical": str(merge.canonical_id), "members": [str(m) for m in merge.members],
+                 "canonical_deleted": deleted, "reason": reason[:500], "purpose": subject.purpose,
+                 "model": merge.model_sha},
+    )  # fmt: skip
+    publish_changes(
+        tenant_id=merge.tenant_id,
+        changes=[{"id": m, "op": "split"} for m in merge.members]
+        + [{"id": merge.canonical_id, "op": "deleted" if deleted else "updated"}],
+    )

@@ -1,0 +1,99 @@
+"""The decision center and merge rollback through the admin, as a reviewer uses them."""
+
+import pytest
+
+from apps.access.services import SESSION_PURPOSE_KEY
+from apps.core.choices import Role, Sensitivity
+from apps.core.models import Entity
+from apps.er import services as er
+from apps.er.models import CandidatePair, Merge, ModelArtifact, NeverMerge, PairStatus
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "a long test password"
+
+
+@pytest.fixture
+def desk(client, tenant_a):
+    reviewer = factories.user(tenant=tenant_a, role=Role.REVIEWER, clearance=Sensitivity.TOP_SECRET, password=PASSWORD)
+    a = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes={"birth_date": "1815-12-10", "tax_id": "T1"})
+    b = factories.entity(tenant=tenant_a, name="Ada King", attributes={"birth_date": "1815-12-10", "tax_id": "T2"})
+    first, second = sorted([a, b], key=lambda e: str(e.pk))
+    pair = CandidatePair.objects.create(
+        tenant=tenant_a, entity_a=first, entity_b=second, score=0.91, model_sha="c" * 64,
+        explanation=[["prior", "intercept", -4.0], ["birth_date", "exact", 5.5], ["given_name", "exact", 2.0]],
+    )  # fmt: skip
+    client.force_login(reviewer)
+    return {"client": client, "pair": pair, "reviewer": reviewer, "tenant": tenant_a}
+
+
+def declare(client, purpose="investigation"):
+    session = client.session
+    session[SESSION_PURPOSE_KEY] = purpose
+    session.save()
+
+
+def test_the_queue_and_the_side_by_side_page(desk):
+    client, pair = desk["client"], desk["pair"]
+    listing = client.get("/admin/er/candidatepair/")
+    assert listing.status_code == 200 and "Ada Lovelace" in listing.content.decode()
+    page = client.get(f"/admin/er/candidatepair/{pair.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'class="differs" data-name="tax_id"' in html  # T1 vs T2 highlighted
+    assert 'data-name="birth_date"' in html and "er-waterfall" in html and "c" * 64 in html
+    pair.refresh_from_db()
+    assert pair.claimed_by == desk["reviewer"]  # opening the pair claims it
+
+
+def test_approving_needs_a_purpose_then_merges(desk):
+    client, pair = desk["client"], desk["pair"]
+    response = client.post(f"/admin/er/candidatepair/{pair.pk}/change/", {"decision": "approve", "reason": "same"})
+    assert response.status_code == 200 and "needs a declared purpose" in response.content.decode()
+    assert not Merge.objects.exists()
+    declare(client)
+    response = client.post(f"/admin/er/candidatepair/{pair.pk}/change/", {"decision": "approve", "reason": "same"})
+    assert response.status_code == 302
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.APPROVED and Merge.objects.count() == 1
+
+
+def test_rejecting_needs_a_reason_and_lasts(desk):
+    client, pair = desk["client"], desk["pair"]
+    response = client.post(f"/admin/er/candidatepair/{pair.pk}/change/", {"decision": "reject", "reason": ""})
+    assert "Say why" in response.content.decode() and not NeverMerge.objects.exists()
+    client.post(f"/admin/er/candidatepair/{pair.pk}/change/", {"decision": "reject", "reason": "different tax ids"})
+    assert NeverMerge.objects.get().reason == "different tax ids"
+
+
+def test_rollback_shows_a_dry_run_then_restores(desk):
+    client, pair = desk["client"], desk["pair"]
+    declare(client)
+    client.post(f"/admin/er/candidatepair/{pair.pk}/change/", {"decision": "approve", "reason": "same"})
+    merge = Merge.objects.get()
+    dry = client.get(f"/admin/er/merge/{merge.pk}/rollback/")
+    assert dry.status_code == 200 and "Dry run:" in dry.content.decode() and "undo 1 merge(s)" in dry.content.decode()
+    assert Entity.objects.filter(pk=merge.canonical_id).exists()  # nothing changed by looking
+    done = client.post(f"/admin/er/merge/{merge.pk}/rollback/", {"reason": "reviewer error"})
+    assert done.status_code == 302
+    merge.refresh_from_db()
+    assert merge.rolled_back_at and not Entity.objects.filter(pk=merge.canonical_id).exists()
+    again = client.get(f"/admin/er/merge/{merge.pk}/rollback/", follow=True)
+    assert "already rolled back" in again.content.decode()
+
+
+def test_other_tenants_pairs_are_not_found(desk, tenant_b):
+    x = factories.entity(tenant=tenant_b, name="X")
+    y = factories.entity(tenant=tenant_b, name="Y")
+    first, second = sorted([x, y], key=lambda e: str(e.pk))
+    theirs = CandidatePair.objects.create(tenant=tenant_b, entity_a=first, entity_b=second, score=0.9)
+    assert desk["client"].get(f"/admin/er/candidatepair/{theirs.pk}/change/").status_code == 404
+
+
+def test_registry_pages(desk, admin_client):
+    artifact = er.model_register(data=b'{"format":"x"}', model_id="fs-test", metadata={"metrics": {"f1": 0.99}})
+    listing = admin_client.get("/admin/er/modelartifact/")
+    assert listing.status_code == 200 and "fs-test" in listing.content.decode()
+    download = admin_client.get(f"/admin/er/modelartifact/{artifact.pk}/download/")
+    assert b"".join(download.streaming_content) == b'{"format":"x"}'
+    assert ModelArtifact.objects.count() == 1
