@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph
+.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -76,3 +76,7 @@ bench-search: servers-up
 bench-graph: servers-up
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py bench_graph $(BENCH_ARGS)
+
+## bench-er: our ER engine vs Splink on FEBRL3/FEBRL4 (with and without soc_sec_id), then hard demo-generator sets (about a minute)
+bench-er: servers-up
+	@$(PY) manage.py bench_er $(BENCH_ARGS)

@@ -1,0 +1,40 @@
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from apps.er import runs
+from apps.er.engine import KINDS
+from apps.graph.management.commands._common import tenants_from
+
+
+class Command(BaseCommand):
+    help = (
+        "Resolve a tenant's entities of one kind: pairs in the review band go to the decision center; with "
+        "--purpose investigation or fraud-risk, pairs at or above the auto-merge threshold are merged."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", action="append", required=True, help="tenant slug (repeat)")
+        parser.add_argument("--kind", choices=sorted(KINDS), default="person")
+        parser.add_argument("--purpose", default=None, help="investigation or fraud-risk, to allow auto-merges")
+
+    def handle(self, *args, tenant, kind, purpose, **options):
+        if purpose is not None and purpose not in ("investigation", "fraud-risk"):
+            raise CommandError("--purpose must be investigation or fraud-risk (merges need one of them)")
+        quiet = options["verbosity"] == 0
+        for target in tenants_from(tenant):
+            with tqdm(unit="pair", desc=f"{target.slug} {kind}", disable=quiet) as bar:
+
+                def progress(phase, done, total, bar=bar):
+                    bar.total = total
+                    bar.n = done
+                    bar.refresh()
+
+                result = runs.run(tenant=target, kind=kind, purpose=purpose, progress=progress)
+            how = "rules (model unavailable)" if result.by_rules else f"model {result.model_sha[:12]}"
+            self.stdout.write(
+                f"{target.slug} {kind}: {result.records:,} records, {result.candidate_pairs:,} candidate pairs "
+                f"scored by {how}; {result.review:,} pairs for review, {result.merged_clusters:,} clusters merged, "
+                f"{result.skipped_never_merge:,} skipped (never merge)"
+            )
+            for note in result.notes[:10]:
+                self.stdout.write(f"  note: {note}")

@@ -1,0 +1,190 @@
+"""Running entity resolution on a tenant's entities: which model, candidate pairs, auto-merges, the rules fallback.
+
+A batch run loads one kind of entity, cuts the candidate pairs into blocks (``engine.plan_blocks``), scores
+each block (``score_block``, also a Celery task so more workers go faster), then records pairs in the review
+band for reviewers and merges pairs at or above the tenant's auto-merge threshold, cluster by cluster
+(``engine.cluster_scored`` does not chain through weak links). Never-merge constraints are honoured at every
+step. If the pinned model cannot be loaded or fails, the deterministic rules decide instead: their pairs are
+marked ``by_rules``, a metric and an alert say so, and nothing merges automatically on less than the rules'
+certainty (a rules match scores 1.0, anything else is left to reviewers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from prometheus_client import Counter
+
+from apps.compliance import services as audit
+from apps.core.models import Entity, Tenant
+from apps.er import services as er
+from apps.er.models import CandidatePair, PairStatus, PinMode
+
+logger = logging.getLogger(__name__)
+
+ER_MERGES = Counter("ig_er_merges_total", "Merges materialised by entity resolution.", ["tenant", "how"])
+ER_FALLBACK = Counter("ig_er_rules_fallback_total", "ER runs or scores decided by rules: the model was unavailable.")
+ER_PAIRS = Counter("ig_er_candidate_pairs_total", "Candidate pairs scored by entity resolution.", ["tenant"])
+
+
+@dataclass
+class Scorer:
+    """The model in force for a tenant (verified), or the rules when it cannot be used."""
+
+    model: object | None
+    sha: str
+    by_rules: bool
+    problem: str = ""
+
+
+def scorer_for(tenant: Tenant) -> Scorer:
+    from apps.er import engine
+
+    pin = er.pin_current(tenant=tenant, mode=PinMode.ACTIVE)
+    if pin is None:
+        # No pin anywhere: the model shipped with the engine, registered (content-addressed, so once) so that
+        # every pair and merge names an artifact the registry holds.
+        artifact = er.model_register(data=engine.default_model_bytes(), model_id="default (shipped)",
+                                     metadata=engine.default_model().metadata)  # fmt: skip
+        return Scorer(er.model_load(artifact.sha256), artifact.sha256, False)
+    try:
+        return Scorer(er.model_load(pin.artifact.sha256), pin.artifact.sha256, False)
+    except (er.ModelIntegrityError, engine.ModelError) as exc:
+        ER_FALLBACK.inc()
+        logger.error("ER model for %s unavailable, rules decide: %s", tenant.slug, exc)
+        audit.record(
+            "er.rules_fallback", tenant=tenant, payload={"sha256": pin.artifact.sha256, "problem": str(exc)[:500]}
+        )
+        return Scorer(None, "", True, str(exc))
+
+
+def records_for(*, tenant: Tenant, kind: str) -> dict[str, dict]:
+    """Entities to resolve: the kind's roots (not already merged into another), as id -> attributes."""
+    rows = Entity.objects.filter(tenant=tenant, kind=kind, merged_into=None).values_list(
+        "pk", "display_name", "attributes"
+    )
+    records = {}
+    for pk, name, attributes in rows.iterator(chunk_size=5000):
+        record = dict(attributes or {})
+        record.setdefault("full_name" if kind == "person" else "legal_name", name)
+        records[str(pk)] = record
+    return records
+
+
+def score_block(scorer: Scorer, records: dict[str, dict], pairs: list[tuple[str, str]], *, kind: str) -> list:
+    """(a, b, probability) for one block; under the rules, a match scores 1.0, a mismatch 0, unsure 0.5."""
+    from apps.er import engine
+
+    if not scorer.by_rules:
+        try:
+            return engine.score_pairs(scorer.model, records, pairs, kind=kind)
+        except Exception as exc:  # a scorer that fails mid-run: the rules take over for this block
+            ER_FALLBACK.inc()
+            logger.error("ER scoring failed, rules decide this block: %s", exc)
+            scorer.by_rules, scorer.problem = True, str(exc)
+    out = []
+    for a, b in pairs:
+        verdict = engine.rules_match(records[a], records[b], kind)
+        out.append((a, b, 1.0 if verdict else 0.0 if verdict is False else 0.5))
+    return out
+
+
+@dataclass
+class RunResult:
+    tenant: str
+    kind: str
+    records: int = 0
+    candidate_pairs: int = 0
+    review: int = 0
+    merged_clusters: int = 0
+    skipped_never_merge: int = 0
+    by_rules: bool = False
+    model_sha: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def run(
+    *, tenant: Tenant, kind: str, purpose: str | None = None, actor=None, pairs_per_block: int = 50_000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> RunResult:  # fmt: skip
+    """Resolve one kind of the tenant's entities: record the review band, auto-merge above the threshold
+    (only with a purpose of investigation or fraud-risk; without one, those pairs wait for reviewers too)."""
+    from apps.er import engine
+
+    progress = progress or (lambda phase, done, total: None)
+    settings = er.settings_for(tenant=tenant)
+    scorer = scorer_for(tenant)
+    result = RunResult(tenant.slug, kind, model_sha=scorer.sha, by_rules=scorer.by_rules)
+    records = records_for(tenant=tenant, kind=kind)
+    result.records = len(records)
+    blocks = engine.plan_blocks(list(records.items()), kind=kind, pairs_per_block=pairs_per_block) if records else []
+    total = sum(len(b) for b in blocks)
+    result.candidate_pairs = total
+    ER_PAIRS.labels(tenant.slug).inc(total)
+    scored, done = [], 0
+    for block in blocks:
+        scored += score_block(scorer, records, block, kind=kind)
+        done += len(block)
+        progress("scoring", done, total)
+    result.by_rules = scorer.by_rules
+    never = er.never_merge_pairs(tenant_id=tenant.pk, ids=records) if records else set()
+    keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
+    automatic = bool(purpose in ("investigation", "fraud-risk") and settings.auto_merge_enabled)
+    if not automatic and any(p >= settings.auto_merge_threshold for _, _, p in keep):
+        result.notes.append(
+            "no investigative purpose given (or auto-merge off): pairs above the threshold wait for review"
+        )
+    # Clusters of auto-mergeable pairs (not chaining weak links); each becomes one merge.
+    strong = [
+        (a, b, p) for a, b, p in keep if p >= settings.auto_merge_threshold and (min(a, b), max(a, b)) not in never
+    ]
+    clusters = (
+        engine.cluster_scored(scorer.model, records, strong, kind=kind) if automatic and strong and not scorer.by_rules
+        else [[a, b] for a, b, _ in strong] if automatic else []
+    )  # fmt: skip
+    merged_ids: set[str] = set()
+    for members in clusters:
+        entities = list(Entity.objects.filter(pk__in=members))
+        try:
+            er.merge_materialize(
+                tenant=tenant, entities=entities, actor=actor, purpose=purpose, model_sha=scorer.sha,
+                by_rules=scorer.by_rules, score=max(p for a, b, p in strong if a in members and b in members),
+                threshold=settings.auto_merge_threshold, automatic=True,
+            )  # fmt: skip
+        except er.ERError as exc:
+            result.notes.append(f"cluster of {len(members)} not merged: {exc.messages[0]}")
+            continue
+        merged_ids.update(members)
+        result.merged_clusters += 1
+        ER_MERGES.labels(tenant.slug, "rules" if scorer.by_rules else "auto").inc()
+    with transaction.atomic():
+        for a, b, p in keep:
+            a, b = (a, b) if a < b else (b, a)
+            if (a, b) in never:
+                result.skipped_never_merge += 1
+                continue
+            status = PairStatus.AUTO_MERGED if a in merged_ids and b in merged_ids else PairStatus.PENDING
+            existing = CandidatePair.objects.filter(tenant=tenant, entity_a_id=a, entity_b_id=b).first()
+            if existing is not None and existing.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
+                continue  # decided by a reviewer, merged or undone: a re-run does not reopen it
+            explanation = (
+                [] if scorer.by_rules else [list(x) for x in scorer.model.explain(records[a], records[b], kind)]
+            )
+            values = {"score": p, "model_sha": scorer.sha, "by_rules": scorer.by_rules, "explanation": explanation,
+                      "status": existing.status if existing and status == PairStatus.PENDING else status}  # fmt: skip
+            if existing is None:
+                CandidatePair.objects.create(tenant=tenant, entity_a_id=a, entity_b_id=b, **values)
+            else:
+                CandidatePair.objects.filter(pk=existing.pk).update(**values)
+            if status == PairStatus.PENDING:
+                result.review += 1
+        audit.record(
+            "er.run", actor=actor, tenant=tenant,
+            payload={"kind": kind, "records": result.records, "pairs": total, "review": result.review,
+                     "merged_clusters": result.merged_clusters, "model": scorer.sha, "by_rules": scorer.by_rules,
+                     "purpose": purpose},
+        )  # fmt: skip
+    return result

@@ -1,0 +1,83 @@
+"""Batch runs on a tenant: review band, auto-merges only with a purpose, never-merge honoured, decisions not
+reopened, and the rules taking over when the pinned model is tampered with."""
+
+import pytest
+from django.core.files.storage import default_storage
+
+from apps.access.services import subject_for
+from apps.compliance.models import AuditEvent
+from apps.core.choices import Role
+from apps.er import runs
+from apps.er import services as er
+from apps.er.models import CandidatePair, Merge, PairStatus
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+PEOPLE = [
+    ("Ada Lovelace", {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1815-12-10",
+                      "email": "ada@example.org", "national_id": "GB-AL-1815"}),
+    ("Ada Lovelace", {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1815-12-10",
+                      "email": "ada@example.org", "national_id": "GB-AL-1815"}),
+    ("Charles Babbage", {"given_name": "Charles", "family_name": "Babbage", "birth_date": "1791-12-26",
+                         "email": "cb@example.org", "national_id": "GB-CB-1791"}),
+    ("Charles Babbage", {"given_name": "Charles", "family_name": "Babbage", "birth_date": "1791-12-26",
+                         "national_id": "GB-CB-1791"}),
+    ("Mary Somerville", {"given_name": "Mary", "family_name": "Somerville", "birth_date": "1780-12-26"}),
+]  # fmt: skip
+
+
+@pytest.fixture
+def tenant(tenant_a):
+    for name, attributes in PEOPLE:
+        factories.entity(tenant=tenant_a, name=name, attributes=attributes)
+    er.thresholds_set(tenant=tenant_a, auto_merge=0.97, review=0.5)
+    return tenant_a
+
+
+def test_without_a_purpose_everything_waits_for_review(tenant):
+    result = runs.run(tenant=tenant, kind="person")
+    assert result.records == 5 and result.merged_clusters == 0 and not result.by_rules
+    pending = CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING)
+    assert pending.count() == result.review >= 2
+    assert all(p.explanation and p.model_sha == result.model_sha for p in pending)
+
+
+def test_with_a_purpose_clusters_above_the_threshold_merge(tenant):
+    result = runs.run(tenant=tenant, kind="person", purpose="investigation")
+    assert result.merged_clusters == 2
+    assert Merge.objects.filter(tenant=tenant, automatic=True).count() == 2
+    assert CandidatePair.objects.filter(tenant=tenant, status=PairStatus.AUTO_MERGED).count() == 2
+    again = runs.run(tenant=tenant, kind="person", purpose="investigation")  # merged members are not roots now
+    assert again.records == 3 and again.merged_clusters == 0
+
+
+def test_rejections_last_across_runs(tenant):
+    runs.run(tenant=tenant, kind="person")
+    reviewer = factories.user(tenant=tenant, role=Role.REVIEWER)
+    subject = subject_for(user=reviewer, purpose="investigation")
+    for pair in CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING):
+        er.pair_reject(subject=subject, pair=pair, reason="different people after all")
+    result = runs.run(tenant=tenant, kind="person", purpose="investigation")
+    assert result.merged_clusters == 0 and not Merge.objects.exists()
+    assert CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING).count() == 0
+
+
+def test_a_tampered_pinned_model_falls_back_to_rules(tenant):
+    from apps.er import engine
+
+    artifact = er.model_register(data=engine.default_model_bytes(), model_id="pinned")
+    er.pin_set(tenant=tenant, artifact=artifact)
+    er._loaded.clear()
+    with default_storage.open(artifact.uri, "wb") as handle:
+        handle.write(engine.default_model_bytes().replace(b'"', b"'", 1))
+    try:
+        result = runs.run(tenant=tenant, kind="person", purpose="investigation")
+    finally:
+        default_storage.delete(artifact.uri)
+    assert result.by_rules and result.model_sha == ""
+    assert AuditEvent.objects.filter(event_type="er.model_refused").exists()
+    assert AuditEvent.objects.filter(event_type="er.rules_fallback").exists()
+    # Only the rules' certainty (an identical national id) merges; nothing on a weaker fallback score.
+    merges = Merge.objects.filter(tenant=tenant)
+    assert merges.count() == 2 and all(m.by_rules for m in merges)
