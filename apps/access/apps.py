@@ -20,5 +20,7 @@ def _refresh_role_groups(sender, **kwargs):
 
     from apps.access.roles import role_groups_ensure
 
-    if sender.label == list(apps.get_app_configs())[-1].label:
+    # post_migrate is sent once per app that has models; act on the last of them.
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender.label == with_models[-1].label:
         role_groups_ensure()

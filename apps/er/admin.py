@@ -172,7 +172,7 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             return []
         ends = [0.0, *(b["start"] for b in bars), *(b["end"] for b in bars)]
         low, high = min(ends), max(ends)
-        scale = 300 / ((high - low) or 1)
+        scale = 220 / ((high - low) or 1)
         for bar in bars:
             bar["left"] = int((min(bar["start"], bar["end"]) - low) * scale)
             bar["width"] = max(2, int(abs(bar["weight"]) * scale))

@@ -97,3 +97,11 @@ def test_registry_pages(desk, admin_client):
     download = admin_client.get(f"/admin/er/modelartifact/{artifact.pk}/download/")
     assert b"".join(download.streaming_content) == b'{"format":"x"}'
     assert ModelArtifact.objects.count() == 1
+
+
+def test_migrate_gives_the_role_groups_the_er_permissions():
+    from django.contrib.auth.models import Group
+
+    reviewer = Group.objects.get(name="role:reviewer")  # made by post_migrate, before any user exists
+    codenames = set(reviewer.permissions.values_list("codename", flat=True))
+    assert {"change_candidatepair", "change_merge", "view_modelartifact"} <= codenames
