@@ -24,6 +24,7 @@ from apps.access.services import tenant_purposes_install_defaults
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
+from apps.core.signals import entity_written
 from apps.graph.live import publish_changes
 from apps.graph.services import outbox_add
 
@@ -298,6 +299,7 @@ def entity_create(
             payload={"kind": entity.kind, "sensitivity": entity.sensitivity},
         )  # fmt: skip
         outbox_add(tenant_id=tenant.pk, kind="entity", ids=[entity.pk])
+        entity_written.send(sender=Entity, entity=entity, created=True)
     return entity
 
 
@@ -336,6 +338,7 @@ def entity_update(
         )  # fmt: skip
         outbox_add(tenant_id=locked.tenant_id, kind="entity", ids=[locked.pk])
         publish_changes(tenant_id=locked.tenant_id, changes=[{"id": locked.pk, "op": "updated"}])
+        entity_written.send(sender=Entity, entity=locked, created=False)
     return locked
 
 

@@ -228,6 +228,20 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_filter = ("automatic", "by_rules", ("rolled_back_at", admin.EmptyFieldListFilter), "tenant")
     readonly_fields = [f.name for f in Merge._meta.fields]
     change_form_template = "admin/er/merge/change_form.html"
+    actions = ("rollback_models",)
+
+    @admin.action(description="Roll back everything the selected merges' model versions merged in their tenants")
+    def rollback_models(self, request, queryset):
+        subject = access.subject_for_request(request)
+        for tenant_id, sha in sorted({(m.tenant_id, m.model_sha) for m in queryset if not m.rolled_back_at}):
+            tenant = Tenant.objects.get(pk=tenant_id)
+            try:
+                plans = er.rollback_model(tenant=tenant, model_sha=sha, subject=subject,
+                                          reason=f"model {sha[:12] or 'rules'} rolled back from the admin")  # fmt: skip
+                self.message_user(request, f"{tenant.slug}: undid {sum(len(p.merges) for p in plans)} merge(s) by "
+                                           f"{sha[:12] or 'rules'}.", messages.SUCCESS)  # fmt: skip
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
 
     def has_add_permission(self, request):
         return False

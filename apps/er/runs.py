@@ -92,6 +92,109 @@ def score_block(scorer: Scorer, records: dict[str, dict], pairs: list[tuple[str,
     return out
 
 
+def score_block_for(*, tenant_id: int, kind: str, pairs: list) -> dict:
+    """One block scored by a worker: its records read from PostgreSQL, the tenant's model loaded (verified)."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    ids = sorted({i for pair in pairs for i in pair})
+    rows = Entity.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", "display_name", "attributes")
+    records = {}
+    for pk, name, attributes in rows:
+        record = dict(attributes or {})
+        record.setdefault("full_name" if kind == "person" else "legal_name", name)
+        records[str(pk)] = record
+    pairs = [(a, b) for a, b in pairs if a in records and b in records]  # deleted since the run was planned
+    scorer = scorer_for(tenant)
+    return {"scored": score_block(scorer, records, pairs, kind=kind), "by_rules": scorer.by_rules, "sha": scorer.sha}
+
+
+def _score_on_workers(*, tenant, kind, blocks, scorer, progress) -> list:
+    """Blocks as Celery tasks (more workers, faster runs); waits for them all."""
+    from celery import group
+
+    from apps.er.tasks import score_block_task
+
+    total = sum(len(b) for b in blocks)
+    results = group(score_block_task.s(tenant.pk, kind, [list(p) for p in block]) for block in blocks).apply_async()
+    answers = results.get(timeout=3600, propagate=True)
+    scored = []
+    for answer in answers:
+        scored += [tuple(x) for x in answer["scored"]]
+        scorer.by_rules = scorer.by_rules or answer["by_rules"]
+    progress("scoring", total, total)
+    return scored
+
+
+def record_pairs(*, tenant, kind, scorer, records, scored, never, merged_ids=frozenset()) -> tuple[int, int]:
+    """Store scored pairs (already in the review band) for the decision center; returns (pending, never-merge skipped).
+    Pairs a reviewer decided, or that were merged or undone, are left as they are: a re-run does not reopen them."""
+    review = skipped = 0
+    for a, b, p in scored:
+        a, b = (a, b) if a < b else (b, a)
+        if (a, b) in never:
+            skipped += 1
+            continue
+        status = PairStatus.AUTO_MERGED if a in merged_ids and b in merged_ids else PairStatus.PENDING
+        existing = CandidatePair.objects.filter(tenant=tenant, entity_a_id=a, entity_b_id=b).first()
+        if existing is not None and existing.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
+            continue
+        explanation = [] if scorer.by_rules else [list(x) for x in scorer.model.explain(records[a], records[b], kind)]
+        values = {"score": p, "model_sha": scorer.sha, "by_rules": scorer.by_rules, "explanation": explanation,
+                  "status": existing.status if existing and status == PairStatus.PENDING else status}  # fmt: skip
+        if existing is None:
+            CandidatePair.objects.create(tenant=tenant, entity_a_id=a, entity_b_id=b, **values)
+        else:
+            CandidatePair.objects.filter(pk=existing.pk).update(**values)
+        if status == PairStatus.PENDING:
+            review += 1
+    return review, skipped
+
+
+ONLINE_KEYS = ("email", "phone", "national_id", "passport_number", "registration_number", "tax_id", "iban",
+               "account_number", "website")  # fmt: skip
+MAX_ONLINE_CANDIDATES = 200
+
+
+def _record(name: str, attributes: dict | None, kind: str) -> dict:
+    record = dict(attributes or {})
+    record.setdefault("full_name" if kind == "person" else "legal_name", name)
+    return record
+
+
+def score_entity(*, entity_id) -> dict:
+    """The online path: a newly written entity against its likely candidates (same strong identifier, same
+    name with the same birth date, or the same name), pairs in the review band go to the decision center.
+    Online scoring never merges by itself: there is no declared purpose behind a write."""
+    from django.db.models import Q
+
+    entity = Entity.objects.filter(pk=entity_id, merged_into=None).select_related("tenant").first()
+    if entity is None or entity.kind not in ("person", "organization") or not entity.tenant.flag("er"):
+        return {"scored": 0}
+    attrs = entity.attributes or {}
+    condition = Q(display_name__iexact=entity.display_name)
+    for key in ONLINE_KEYS:
+        if isinstance(attrs.get(key), str) and attrs[key].strip():
+            condition |= Q(attributes__contains={key: attrs[key]})
+    if attrs.get("family_name") and attrs.get("birth_date"):
+        condition |= Q(attributes__contains={"family_name": attrs["family_name"], "birth_date": attrs["birth_date"]})
+    candidates = list(
+        Entity.objects.filter(condition, tenant=entity.tenant, kind=entity.kind, merged_into=None)
+        .exclude(pk=entity.pk).values_list("pk", "display_name", "attributes")[:MAX_ONLINE_CANDIDATES]
+    )  # fmt: skip
+    if not candidates:
+        return {"scored": 0}
+    records = {str(pk): _record(name, a, entity.kind) for pk, name, a in candidates}
+    records[str(entity.pk)] = _record(entity.display_name, attrs, entity.kind)
+    scorer = scorer_for(entity.tenant)
+    settings = er.settings_for(tenant=entity.tenant)
+    scored = score_block(scorer, records, [(str(entity.pk), str(pk)) for pk, _, _ in candidates], kind=entity.kind)
+    keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
+    never = er.never_merge_pairs(tenant_id=entity.tenant_id, ids=records)
+    with transaction.atomic():
+        review, _ = record_pairs(tenant=entity.tenant, kind=entity.kind, scorer=scorer, records=records, scored=keep,
+                                 never=never)  # fmt: skip
+    return {"scored": len(scored), "review": review, "by_rules": scorer.by_rules}
+
+
 @dataclass
 class RunResult:
     tenant: str
@@ -108,7 +211,7 @@ class RunResult:
 
 def run(
     *, tenant: Tenant, kind: str, purpose: str | None = None, actor=None, pairs_per_block: int = 50_000,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None, parallel: bool = False,
 ) -> RunResult:  # fmt: skip
     """Resolve one kind of the tenant's entities: record the review band, auto-merge above the threshold
     (only with a purpose of investigation or fraud-risk; without one, those pairs wait for reviewers too)."""
@@ -124,11 +227,14 @@ def run(
     total = sum(len(b) for b in blocks)
     result.candidate_pairs = total
     ER_PAIRS.labels(tenant.slug).inc(total)
-    scored, done = [], 0
-    for block in blocks:
-        scored += score_block(scorer, records, block, kind=kind)
-        done += len(block)
-        progress("scoring", done, total)
+    if parallel and blocks:
+        scored = _score_on_workers(tenant=tenant, kind=kind, blocks=blocks, scorer=scorer, progress=progress)
+    else:
+        scored, done = [], 0
+        for block in blocks:
+            scored += score_block(scorer, records, block, kind=kind)
+            done += len(block)
+            progress("scoring", done, total)
     result.by_rules = scorer.by_rules
     never = er.never_merge_pairs(tenant_id=tenant.pk, ids=records) if records else set()
     keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
@@ -161,26 +267,9 @@ def run(
         result.merged_clusters += 1
         ER_MERGES.labels(tenant.slug, "rules" if scorer.by_rules else "auto").inc()
     with transaction.atomic():
-        for a, b, p in keep:
-            a, b = (a, b) if a < b else (b, a)
-            if (a, b) in never:
-                result.skipped_never_merge += 1
-                continue
-            status = PairStatus.AUTO_MERGED if a in merged_ids and b in merged_ids else PairStatus.PENDING
-            existing = CandidatePair.objects.filter(tenant=tenant, entity_a_id=a, entity_b_id=b).first()
-            if existing is not None and existing.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
-                continue  # decided by a reviewer, merged or undone: a re-run does not reopen it
-            explanation = (
-                [] if scorer.by_rules else [list(x) for x in scorer.model.explain(records[a], records[b], kind)]
-            )
-            values = {"score": p, "model_sha": scorer.sha, "by_rules": scorer.by_rules, "explanation": explanation,
-                      "status": existing.status if existing and status == PairStatus.PENDING else status}  # fmt: skip
-            if existing is None:
-                CandidatePair.objects.create(tenant=tenant, entity_a_id=a, entity_b_id=b, **values)
-            else:
-                CandidatePair.objects.filter(pk=existing.pk).update(**values)
-            if status == PairStatus.PENDING:
-                result.review += 1
+        result.review, result.skipped_never_merge = record_pairs(
+            tenant=tenant, kind=kind, scorer=scorer, records=records, scored=keep, never=never, merged_ids=merged_ids
+        )
         audit.record(
             "er.run", actor=actor, tenant=tenant,
             payload={"kind": kind, "records": result.records, "pairs": total, "review": result.review,

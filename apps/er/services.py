@@ -670,3 +670,19 @@ def _undo(merge: Merge, *, subject, reason: str) -> None:
         changes=[{"id": m, "op": "split"} for m in merge.members]
         + [{"id": merge.canonical_id, "op": "deleted" if deleted else "updated"}],
     )
+
+
+def rollback_model(*, tenant: Tenant, model_sha: str, subject: access.Subject, reason: str) -> list[RollbackPlan]:
+    """Undo everything one model version merged for a tenant (newest first), in one transaction."""
+    with transaction.atomic():
+        plans = []
+        while True:
+            merge = (
+                Merge.objects.filter(tenant=tenant, model_sha=model_sha, rolled_back_at=None).order_by("-pk").first()
+            )
+            if merge is None:
+                break
+            plans.append(merge_rollback(merge=merge, subject=subject, reason=reason))
+        if not plans:
+            raise ERError(f"No merge by model {model_sha[:12]} is in force for {tenant.slug}.", code="nothing")
+    return plans

@@ -167,3 +167,17 @@ def test_entities_of_another_tenant_or_kind_are_refused(world, tenant_b):
         merge(world, "A", stranger)
     with pytest.raises(er.ERError, match="different kinds"):
         merge(world, "A", "org")
+
+
+def test_everything_one_model_merged_rolls_back_together(world):
+    before = everything(world)
+    merge(world, "A", "B", model_sha="1" * 64)
+    merge(world, "E", "F", model_sha="1" * 64)
+    kept = merge(world, "D", "A", model_sha="2" * 64)  # built on the first: comes undone with it
+    plans = er.rollback_model(tenant=world["t"], model_sha="1" * 64, subject=world["subject"], reason="bad model")
+    assert sum(len(p.merges) for p in plans) == 3
+    kept.refresh_from_db()
+    assert kept.rolled_back_at is not None
+    assert everything(world) == before
+    with pytest.raises(er.ERError, match="No merge by model"):
+        er.rollback_model(tenant=world["t"], model_sha="1" * 64, subject=world["subject"], reason="again")

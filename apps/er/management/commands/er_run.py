@@ -16,8 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", action="append", required=True, help="tenant slug (repeat)")
         parser.add_argument("--kind", choices=sorted(KINDS), default="person")
         parser.add_argument("--purpose", default=None, help="investigation or fraud-risk, to allow auto-merges")
+        parser.add_argument("--workers", action="store_true", help="score the blocks as Celery tasks (needs workers)")
+        parser.add_argument("--block-size", type=int, default=50_000, help="candidate pairs per block (default 50000)")
 
-    def handle(self, *args, tenant, kind, purpose, **options):
+    def handle(self, *args, tenant, kind, purpose, workers, block_size, **options):
+        if not 100 <= block_size <= 1_000_000:
+            raise CommandError("--block-size must be between 100 and 1000000")
         if purpose is not None and purpose not in ("investigation", "fraud-risk"):
             raise CommandError("--purpose must be investigation or fraud-risk (merges need one of them)")
         quiet = options["verbosity"] == 0
@@ -29,7 +33,8 @@ class Command(BaseCommand):
                     bar.n = done
                     bar.refresh()
 
-                result = runs.run(tenant=target, kind=kind, purpose=purpose, progress=progress)
+                result = runs.run(tenant=target, kind=kind, purpose=purpose, progress=progress, parallel=workers,
+                                  pairs_per_block=block_size)  # fmt: skip
             how = "rules (model unavailable)" if result.by_rules else f"model {result.model_sha[:12]}"
             self.stdout.write(
                 f"{target.slug} {kind}: {result.records:,} records, {result.candidate_pairs:,} candidate pairs "
