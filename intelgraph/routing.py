@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from apps.er.consumers import DecisionQueueConsumer
 from apps.graph.consumers import ExplorerConsumer
 
 websocket_urlpatterns: list = [
     path("ws/explorer/", ExplorerConsumer.as_asgi()),
+    path("ws/er/queue/", DecisionQueueConsumer.as_asgi()),
 ]

@@ -44,19 +44,28 @@ class DecisionForm(forms.Form):
 class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     """The decision center: pairs in the review band, riskiest (highest score) or newest first."""
 
-    list_display = ("pair_label", "score_bar", "status", "scored_by", "claimed_by", "created_at")
+    list_display = ("pair_label", "score_bar", "status", "scored_by", "claim", "created_at")
     list_filter = ("status", "by_rules", "tenant")
     search_fields = ("entity_a__display_name", "entity_b__display_name", "model_sha")
     ordering = ("-score", "-created_at")
     list_select_related = ("entity_a", "entity_b", "claimed_by")
     actions = ("approve_selected", "defer_selected")
     change_form_template = "admin/er/candidatepair/decide.html"
+    change_list_template = "admin/er/candidatepair/change_list.html"
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Decision center: pairs to review", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="claimed by")
+    def claim(self, obj):
+        return format_html('<span class="er-claim" data-pair="{}">{}</span>', obj.pk, obj.claimed_by or "—")
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

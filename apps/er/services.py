@@ -36,7 +36,7 @@ from apps.er.models import (
     PinMode,
     TenantERSettings,
 )
-from apps.graph.live import publish_changes
+from apps.graph.live import publish_after_commit, publish_changes
 from apps.graph.services import outbox_add
 
 logger = logging.getLogger(__name__)
@@ -288,6 +288,20 @@ def _require_purpose(subject: access.Subject, tenant_id: int, action: str, targe
 # --------------------------------------------------------------------------- decisions
 
 
+def _announce(pair_id: int) -> None:
+    """Tell open decision-center pages what became of a pair (claim, decision), once the write commits."""
+    from apps.er.consumers import queue_group
+
+    row = CandidatePair.objects.filter(pk=pair_id).select_related("claimed_by").first()
+    if row is None:
+        return
+    publish_after_commit(
+        queue_group(row.tenant_id),
+        {"type": "pair.changed", "pair": {"pair": row.pk, "status": row.status,
+                                          "claimed_by": row.claimed_by.get_username() if row.claimed_by else None}},
+    )  # fmt: skip
+
+
 def pair_approve(*, subject: access.Subject, pair: CandidatePair, reason: str = "") -> Merge:
     """A reviewer approves a pair: checked (role, purpose, threshold, never-merge, claim), then merged."""
     _require_reviewer(subject, pair.tenant_id, "Approving a merge")
@@ -325,6 +339,7 @@ def pair_approve(*, subject: access.Subject, pair: CandidatePair, reason: str = 
             payload={"score": pair.score, "model": pair.model_sha, "reason": reason[:500], "merge": merge.pk,
                      "purpose": subject.purpose},
         )  # fmt: skip
+        _announce(pair.pk)
     return merge
 
 
@@ -351,6 +366,7 @@ def pair_reject(*, subject: access.Subject, pair: CandidatePair, reason: str) ->
         )  # fmt: skip
         audit.record("er.pair_rejected", actor=subject.user, tenant=pair.tenant_id, target=pair,
                      payload={"score": pair.score, "model": pair.model_sha, "reason": reason[:500]})  # fmt: skip
+        _announce(pair.pk)
     return constraint
 
 
@@ -359,6 +375,7 @@ def pair_defer(*, subject: access.Subject, pair: CandidatePair, reason: str = ""
     CandidatePair.objects.filter(pk=pair.pk).update(status=PairStatus.DEFERRED, reason=reason[:500], claimed_by=None)
     audit.record("er.pair_deferred", actor=subject.user, tenant=pair.tenant_id, target=pair,
                  payload={"reason": reason[:500]})  # fmt: skip
+    _announce(pair.pk)
     pair.refresh_from_db()
     return pair
 
@@ -375,6 +392,7 @@ def pair_claim(*, subject: access.Subject, pair: CandidatePair) -> CandidatePair
     pair.refresh_from_db()
     if not taken:
         raise ERError(f"{pair.claimed_by} is working on this pair.", code="claimed")
+    _announce(pair.pk)
     return pair
 
 

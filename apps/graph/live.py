@@ -31,21 +31,30 @@ def publish_changes(*, tenant_id: int, changes: list[dict]) -> None:
 
 
 def _send(tenant_id: int, changes: list[dict]) -> None:
+    send_to_group(tenant_group(tenant_id), {"type": "entity.changes", "changes": changes})
+
+
+def publish_after_commit(group: str, message: dict) -> None:
+    """Any live message to a Channels group, sent once the caller's transaction commits (never fatal)."""
+    transaction.on_commit(lambda: send_to_group(group, message))
+
+
+def send_to_group(group: str, message: dict) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # the usual case: a sync caller (request thread, worker, command)
-        _send_now(tenant_id, changes)
+        _send_now(group, message)
     else:  # called from a thread that runs an event loop: async_to_sync cannot be used here
-        threading.Thread(target=_send_now, args=(tenant_id, changes), daemon=True).start()
+        threading.Thread(target=_send_now, args=(group, message), daemon=True).start()
 
 
-def _send_now(tenant_id: int, changes: list[dict]) -> None:
+def _send_now(group: str, message: dict) -> None:
     try:
         from asgiref.sync import async_to_sync
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(tenant_group(tenant_id), {"type": "entity.changes", "changes": changes})
+            async_to_sync(layer.group_send)(group, message)
     except Exception as exc:
-        logger.warning("could not publish live changes for tenant %s: %s", tenant_id, exc)
+        logger.warning("could not publish live message to %s: %s", group, exc)

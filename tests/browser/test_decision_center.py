@@ -51,3 +51,37 @@ def test_a_reviewer_approves_then_rolls_back(live_server, page, screenshot, sett
     assert "Rolled back" in page.inner_text(".messagelist")
     assert not Entity.objects.filter(pk=merge.canonical_id).exists()
     assert Entity.objects.get(pk=a.pk).merged_into_id is None
+
+
+def test_a_claim_shows_live_on_another_reviewers_queue(asgi_server, browser):
+    tenant = factories.tenant("south")
+    for name in ("rosa", "tom"):
+        factories.user(
+            tenant=tenant, username=name, password=PASSWORD, role=Role.REVIEWER, clearance=Sensitivity.SECRET
+        )
+    a = factories.entity(tenant=tenant, name="Grace Hopper")
+    b = factories.entity(tenant=tenant, name="Grace B. Hopper")
+    first, second = sorted([a, b], key=lambda e: str(e.pk))
+    pair = CandidatePair.objects.create(tenant=tenant, entity_a=first, entity_b=second, score=0.88)
+    pages = {}
+    for name in ("rosa", "tom"):
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{asgi_server.url}/admin/login/?next=/admin/er/candidatepair/")
+        page.fill("#id_username", name)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#result_list")
+        pages[name] = page
+    pages["rosa"].wait_for_function("document.body.dataset.erLive === 'live'")
+    pages["tom"].goto(f"{asgi_server.url}/admin/er/candidatepair/{pair.pk}/change/")  # opening it claims it
+    pages["rosa"].wait_for_function(
+        f"document.querySelector('.er-claim[data-pair=\"{pair.pk}\"]').textContent === 'tom'"
+    )
+    from tests.browser.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pages["rosa"].screenshot(path=str(SCREENSHOTS / "er-queue-live-claim.png"))
+    for page in pages.values():
+        page.context.close()
