@@ -332,7 +332,17 @@ class NeverMergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 @admin.register(ModelArtifact)
 class ModelArtifactAdmin(admin.ModelAdmin):
     list_display = ("model_id", "sha_short", "size", "f1", "rollout", "author", "created_at")
-    readonly_fields = ("model_id", "sha256", "uri", "size", "author", "created_at", "metadata_pretty", "rollout")
+    readonly_fields = (
+        "model_id",
+        "sha256",
+        "uri",
+        "size",
+        "author",
+        "created_at",
+        "rollout",
+        "shadow",
+        "metadata_pretty",
+    )
     exclude = ("metadata",)
     actions = ("compare_selected",)
     change_form_template = "admin/er/modelartifact/change_form.html"
@@ -359,6 +369,10 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         parts = (["GA"] if where["ga"] else []) + [f"canary: {', '.join(where['canary'])}"] * bool(where["canary"])
         parts += [f"shadow: {', '.join(where['shadow'])}"] * bool(where["shadow"])
         return "; ".join(parts) or "not pinned"
+
+    @admin.display(description="shadow record")
+    def shadow(self, obj):
+        return _shadow_text(er.shadow_record(artifact=obj))
 
     @admin.display(description="metadata")
     def metadata_pretty(self, obj):
@@ -400,6 +414,19 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/er/modelartifact/compare.html", context)
 
 
+def _shadow_text(record: dict) -> str:
+    if not record["scored"]:
+        return "never scored in shadow"
+    if not record["decided"]:
+        return f"{record['scored']} pairs scored in shadow; no reviewer has decided any of them yet"
+    precision = "—" if record["precision"] is None else f"{record['precision']:.1%}"
+    return (
+        f"{record['scored']} pairs scored in shadow, {record['decided']} decided by reviewers: agreement "
+        f"{record['agreement']:.1%}; it would have merged {record['would_auto_merge']} of them automatically, "
+        f"precision {precision}"
+    )
+
+
 class PinForm(forms.ModelForm):
     class Meta:
         model = ModelPin
@@ -420,6 +447,15 @@ class ModelPinAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        artifact_id = request.GET.get("artifact")
+        artifact = ModelArtifact.objects.filter(pk=artifact_id).first() if str(artifact_id or "").isdigit() else None
+        if artifact is not None and request.method == "GET":
+            self.message_user(
+                request, f"{artifact}: {_shadow_text(er.shadow_record(artifact=artifact))}.", messages.INFO
+            )
+        return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         pin = er.pin_set(tenant=obj.tenant, artifact=obj.artifact, mode=obj.mode, actor=request.user, note=obj.note)

@@ -195,6 +195,40 @@ def score_entity(*, entity_id) -> dict:
     return {"scored": len(scored), "review": review, "by_rules": scorer.by_rules}
 
 
+def _shadow_scores(*, tenant, kind, records, blocks, result) -> dict | None:
+    """With a model pinned in shadow for the tenant: its score for every candidate pair (nothing materialises)."""
+    from apps.er import engine
+
+    pin = er.pin_current(tenant=tenant, mode=PinMode.SHADOW)
+    if pin is None or not blocks:
+        return None
+    try:
+        model = er.model_load(pin.artifact.sha256)
+        scores = {}
+        for block in blocks:
+            for a, b, p in engine.score_pairs(model, records, block, kind=kind):
+                scores[(a, b) if a < b else (b, a)] = p
+    except Exception as exc:  # a shadow model that fails costs the shadow record, never the run
+        result.notes.append(f"shadow model {pin.artifact.sha256[:12]} not scored: {exc}")
+        return None
+    return {"sha": pin.artifact.sha256, "scores": scores}
+
+
+def _record_shadow(*, tenant, shadow, review: float, never) -> None:
+    """Shadow scores beside the active ones; pairs only the shadow model would show are kept as 'shadow'."""
+    sha, scores = shadow["sha"], shadow["scores"]
+    existing = {
+        (str(a), str(b)): pk
+        for pk, a, b in CandidatePair.objects.filter(tenant=tenant).values_list("pk", "entity_a", "entity_b")
+    }
+    for (a, b), p in scores.items():
+        if (a, b) in existing:
+            CandidatePair.objects.filter(pk=existing[(a, b)]).update(shadow_score=p, shadow_model_sha=sha)
+        elif p >= review and (a, b) not in never:
+            CandidatePair.objects.create(tenant=tenant, entity_a_id=a, entity_b_id=b, score=0.0, model_sha="",
+                                         shadow_score=p, shadow_model_sha=sha, status=PairStatus.SHADOW)  # fmt: skip
+
+
 @dataclass
 class RunResult:
     tenant: str
@@ -236,6 +270,7 @@ def run(
             done += len(block)
             progress("scoring", done, total)
     result.by_rules = scorer.by_rules
+    shadow = _shadow_scores(tenant=tenant, kind=kind, records=records, blocks=blocks, result=result)
     never = er.never_merge_pairs(tenant_id=tenant.pk, ids=records) if records else set()
     keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
     automatic = bool(purpose in ("investigation", "fraud-risk") and settings.auto_merge_enabled)
@@ -270,6 +305,8 @@ def run(
         result.review, result.skipped_never_merge = record_pairs(
             tenant=tenant, kind=kind, scorer=scorer, records=records, scored=keep, never=never, merged_ids=merged_ids
         )
+        if shadow:
+            _record_shadow(tenant=tenant, shadow=shadow, review=settings.review_threshold, never=never)
         audit.record(
             "er.run", actor=actor, tenant=tenant,
             payload={"kind": kind, "records": result.records, "pairs": total, "review": result.review,

@@ -704,3 +704,30 @@ def rollback_model(*, tenant: Tenant, model_sha: str, subject: access.Subject, r
         if not plans:
             raise ERError(f"No merge by model {model_sha[:12]} is in force for {tenant.slug}.", code="nothing")
     return plans
+
+
+def shadow_record(*, artifact: ModelArtifact) -> dict:
+    """How a model scored in shadow against what reviewers decided: agreement (its verdict, match above 0.5,
+    against approve or reject), and the precision of the merges it would have made automatically (at each
+    tenant's auto-merge threshold)."""
+    pairs = CandidatePair.objects.filter(shadow_model_sha=artifact.sha256, shadow_score__isnull=False)
+    decided = pairs.filter(status__in=[PairStatus.APPROVED, PairStatus.REJECTED]).select_related("tenant")
+    thresholds = {}
+    agree = would = would_right = 0
+    total = 0
+    for pair in decided:
+        if pair.tenant_id not in thresholds:
+            thresholds[pair.tenant_id] = settings_for(tenant=pair.tenant).auto_merge_threshold
+        approved = pair.status == PairStatus.APPROVED
+        merges = pair.shadow_score >= thresholds[pair.tenant_id]
+        total += 1
+        agree += int((pair.shadow_score >= 0.5) == approved)  # the model's own verdict: a match above 0.5
+        would += int(merges)
+        would_right += int(merges and approved)
+    return {
+        "scored": pairs.count(),
+        "decided": total,
+        "agreement": round(agree / total, 4) if total else None,
+        "would_auto_merge": would,
+        "precision": round(would_right / would, 4) if would else None,
+    }

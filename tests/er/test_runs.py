@@ -81,3 +81,28 @@ def test_a_tampered_pinned_model_falls_back_to_rules(tenant):
     # Only the rules' certainty (an identical national id) merges; nothing on a weaker fallback score.
     merges = Merge.objects.filter(tenant=tenant)
     assert merges.count() == 2 and all(m.by_rules for m in merges)
+
+
+def test_a_shadow_model_is_scored_and_measured_against_reviewers(tenant):
+    from apps.er import engine
+    from apps.er.models import PinMode
+
+    shadow = er.model_register(data=engine.default_model_bytes(), model_id="candidate")
+    er.pin_set(tenant=tenant, artifact=shadow, mode=PinMode.SHADOW)
+    runs.run(tenant=tenant, kind="person")
+    pending = list(CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING))
+    assert pending and all(p.shadow_model_sha == shadow.sha256 and p.shadow_score is not None for p in pending)
+    assert not Merge.objects.exists()  # shadow decides nothing
+    reviewer = factories.user(tenant=tenant, role=Role.REVIEWER)
+    subject = subject_for(user=reviewer, purpose="investigation")
+    top = max(pending, key=lambda p: p.score)
+    er.pair_approve(subject=subject, pair=top, reason="same")
+    low = min(pending, key=lambda p: p.score)
+    er.pair_reject(subject=subject, pair=low, reason="different")
+    record = er.shadow_record(artifact=shadow)
+    assert record["decided"] == 2 and record["scored"] >= 2
+    # The shadow model called both matches (above 0.5): it agrees with the approval, not with the rejection.
+    assert record["agreement"] == 0.5
+    auto = [p for p in (top, low) if p.shadow_score >= 0.97]
+    assert record["would_auto_merge"] == len(auto)
+    assert record["precision"] == (sum(p is top for p in auto) / len(auto) if auto else None)
