@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core import signing
 from django.db import connection
+from django.db.models.base import ModelState
 
 from apps.access import services as access
 from apps.compliance import services as audit
@@ -328,7 +329,18 @@ def _rows(model, fields: tuple[str, ...], tenant_id: int, ids) -> dict:
     sql = f"SELECT {', '.join(fields)} FROM {model._meta.db_table} WHERE tenant_id = %s AND id = ANY(%s::uuid[])"  # noqa: S608 - constant names
     with connection.cursor() as cursor:
         cursor.execute(sql, [tenant_id, [str(i) for i in ids]])
-        return {str(row[0]): model.from_db("default", fields, row) for row in cursor.fetchall()}
+        return {str(row[0]): _instance(model, fields, row) for row in cursor.fetchall()}
+
+
+def _instance(model, fields: tuple[str, ...], row: tuple):
+    """A read-only model instance holding just these fields, built without Model.__init__ (its per-field
+    descriptors and init signals cost more than the query for hundreds of rows). Other fields stay deferred:
+    reading one would load it, as with ``.only()``."""
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(fields, row, strict=True))
+    instance._state = ModelState()
+    instance._state.adding, instance._state.db = False, "default"
+    return instance
 
 
 @dataclass
