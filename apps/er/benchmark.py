@@ -4,7 +4,8 @@ Used by ``manage.py bench_er`` (``make bench-er``). Everything here is determini
 
 * **Training sets** (``training_sets``): persons and organisations from the demo generator
   (seeds and tenant positions of their own), with generic extra noise on part of the duplicates,
-  extra noisy copies and generic hard non-matches (``apps.er.engine.noise``).
+  extra noisy copies and generic hard non-matches (``apps.er.engine.noise``: relatives, namesakes,
+  same-name parents and children, twins, sister companies).
 * **Hard evaluation sets** (``hard_set``): other seeds and tenant positions (other country
   mixes), every duplicate noisier than in training, and hard non-matches built differently from
   the training ones (twins, father and son of the same name at one address, the same person's
@@ -114,6 +115,14 @@ def augment_for_training(record_set: RecordSet, *, seed: int) -> RecordSet:
                 made = noise.relative(rng, attrs, other) if rng.random() < 0.6 else noise.namesake(rng, attrs, other)
             else:
                 made = noise.sister_company(rng, attrs, other)
+            records.append((new, made))
+            identities[new] = f"hard-{new}"
+        elif roll < 0.26 and record_set.kind == PERSON:
+            other = rng.choice(firsts)[1]
+            new = _new_id(rng)
+            made = noise.same_name_relative(rng, attrs, other) if rng.random() < 0.5 else noise.twin(rng, attrs, other)
+            if made.get("given_name") == attrs.get("given_name") and made.get("birth_date") == attrs.get("birth_date"):
+                continue  # the twin drew the same given name: not a distinct person on these fields
             records.append((new, made))
             identities[new] = f"hard-{new}"
     return RecordSet(record_set.kind, records, identities, record_set.name + "-augmented")

@@ -18,7 +18,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 from apps.er.engine.prepare import Prepared
 from apps.er.engine.schema import ORGANIZATION, PERSON
 
-FEATURE_SET_VERSION = "1"  # bump when a level changes meaning: models record it
+FEATURE_SET_VERSION = "2"  # bump when a level changes meaning: models record it
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,33 @@ def family_name(pairs: _Pairs) -> np.ndarray:
     return _levels(present, [exact, token, sim >= 0.92, phonetic, sim >= 0.84])
 
 
+def name_birth(pairs: _Pairs) -> np.ndarray:
+    """Name and birth date together: the two household look-alikes the separate features add up wrongly.
+
+    ``other_generation``: the same given and family name, birth years ten or more apart and the dates
+    more than one edit apart (a father and son of one name; no single slip explains it).
+    ``other_given_same_birth``: the same family name and birth date, clearly different given names
+    (twins). Level 0 (no evidence) otherwise: the separate features score every other pair.
+    """
+    ga, gb, fa, fb, _ = _name_alignment(pairs)
+    present = pairs.present("given") & pairs.present("family") & pairs.present("dob")
+    a, b = pairs.column("dob")
+    ya, yb = pairs.num("year")
+    same_name = present & (ga == gb) & (fa == fb)
+    far = same_name & (np.abs(ya - yb) >= 10)
+    far &= _distance(a, b, far) >= 2
+    twins = present & (fa == fb) & (a == b) & (ga != gb)
+    todo = np.flatnonzero(twins)
+    if len(todo):
+        nick_a, nick_b = pairs.column("nick")
+        sim = _similarity(ga, gb, twins)
+        for k in todo:
+            x, y = ga[k], gb[k]
+            if sim[k] >= 0.8 or len(x) == 1 or len(y) == 1 or y in nick_a[k] or x in nick_b[k]:
+                twins[k] = False
+    return _levels(far | twins, [far, twins])
+
+
 def name_order(pairs: _Pairs) -> np.ndarray:
     swapped = _name_alignment(pairs)[4]
     return _levels(swapped, [swapped])  # 0 (no evidence) unless the names are swapped
@@ -293,6 +320,8 @@ FEATURES: dict[str, tuple[Feature, ...]] = {
               ("family_name",)),
         _make("name_order", ("swapped",), name_order, ("given_name", "family_name")),
         _make("birth_date", DATE_LEVELS, _date_levels, ("birth_date",)),
+        _make("name_birth", ("other_generation", "other_given_same_birth"), name_birth,
+              ("given_name", "family_name", "birth_date")),
         _make("national_id", ("exact", "one_edit", "two_edits", "different"),
               lambda p: _identifier_levels(p, "nid"), ("national_id",)),
         _make("email", ("exact", "same_local_part", "similar", "different"), email, ("email",)),

@@ -4,7 +4,8 @@ The demo generator's duplicates differ the way sources disagree about a person (
 reformatted phone, a move); real data also has data-entry and OCR errors in every field. These
 functions add such errors (keyboard slips, dropped/doubled/swapped letters, OCR confusions,
 digit slips in dates and identifiers, emptied fields, swapped name fields) and build hard
-non-matches (relatives at one address, namesakes, sister companies). They know nothing about
+non-matches (relatives at one address, some of the same name or birth date, namesakes, sister
+companies). They know nothing about
 any evaluation data set: they are the error types record-linkage literature lists.
 """
 
@@ -110,6 +111,41 @@ def relative(rng: random.Random, person: Mapping, other: Mapping) -> dict:
             out[key] = other[key]
     if "phone" in person and rng.random() < 0.5:
         out["phone"] = person["phone"]  # a household landline
+    return out
+
+
+def same_name_relative(rng: random.Random, person: Mapping, other: Mapping) -> dict:
+    """A parent or child of the same name in the same home: a birth date a generation apart, own e-mail and ids.
+
+    ``other`` lends the e-mail (when it has one); the phone is the household's half of the time.
+    """
+    out = {
+        key: value
+        for key, value in person.items()
+        if key in ("given_name", "family_name", "gender", "street", "city", "postal_code", "country")
+    }
+    year, _, rest = str(person.get("birth_date", "")).partition("-")
+    if year.isdigit() and rest:
+        out["birth_date"] = f"{int(year) + rng.choice((-1, 1)) * rng.randint(18, 45):04d}-{rest}"
+    if "email" in other and rng.random() < 0.5:
+        out["email"] = other["email"]
+    if "phone" in person and rng.random() < 0.5:
+        out["phone"] = person["phone"]
+    return out
+
+
+def twin(rng: random.Random, person: Mapping, other: Mapping) -> dict:
+    """A twin: same family name, birth date and home, ``other``'s given name, gender and e-mail."""
+    out = {
+        key: value
+        for key, value in person.items()
+        if key in ("family_name", "birth_date", "street", "city", "postal_code", "country")
+    }
+    for key in ("given_name", "gender", "email"):
+        if key in other and rng.random() < 0.9:
+            out[key] = other[key]
+    if "phone" in person and rng.random() < 0.5:
+        out["phone"] = person["phone"]
     return out
 
 

@@ -195,7 +195,13 @@ def _logit(p: float) -> float:
 
 
 def adapt_em(
-    model: KindModel, levels: np.ndarray, *, iterations: int = 100, pseudo_count: float = 1.0, tolerance: float = 1e-6
+    model: KindModel,
+    levels: np.ndarray,
+    *,
+    iterations: int = 100,
+    pseudo_count: float = 1.0,
+    tolerance: float = 1e-6,
+    anchor: float = 0.0,
 ) -> tuple[KindModel, dict]:
     """Fellegi-Sunter m/u and match share re-estimated by EM on one batch's candidate pairs (no labels).
 
@@ -203,6 +209,9 @@ def adapt_em(
     model's own probabilities (so it converges to the solution near the trained model, not an
     arbitrary one), treats the features as independent given match status (Fellegi-Sunter), and
     leaves the ``missing`` level at weight 0. ``pseudo_count`` smooths levels the batch never shows.
+    ``anchor`` > 0 is a Dirichlet prior at the trained model: the m and u counts the trained model
+    assigns the batch (its first E-step) are added to every M-step, ``anchor`` times over, so EM
+    can move a level's weight only as far as the batch's evidence outweighs the trained one.
     Returns the adapted model (same features, thresholds re-based to its match share) and a summary.
     """
     if not len(levels):
@@ -213,6 +222,10 @@ def adapt_em(
     responsibility = model.probabilities(patterns)
     prior = model.prior
     weights: list[np.ndarray] = []
+    anchored_m = [anchor * np.bincount(patterns[:, f], weights=counts * responsibility, minlength=len(names))[1:]
+                  for f, names in enumerate(model.levels)]  # fmt: skip
+    anchored_u = [anchor * np.bincount(patterns[:, f], weights=counts * (1 - responsibility), minlength=len(names))[1:]
+                  for f, names in enumerate(model.levels)]  # fmt: skip
     done = 0
     for done in range(1, iterations + 1):  # noqa: B007 - reported below
         matches = counts * responsibility
@@ -221,8 +234,12 @@ def adapt_em(
         weights = []
         logits = np.full(len(patterns), _logit(prior))
         for f, names in enumerate(model.levels):
-            m = np.bincount(patterns[:, f], weights=matches, minlength=len(names))[1:] + pseudo_count
-            u = np.bincount(patterns[:, f], weights=non_matches, minlength=len(names))[1:] + pseudo_count
+            m = np.bincount(patterns[:, f], weights=matches, minlength=len(names))[1:] + pseudo_count + anchored_m[f]
+            u = (
+                np.bincount(patterns[:, f], weights=non_matches, minlength=len(names))[1:]
+                + pseudo_count
+                + anchored_u[f]
+            )
             w = np.concatenate([[0.0], np.log((m / m.sum()) / (u / u.sum()))])
             weights.append(w)
             logits += w[patterns[:, f]]
