@@ -39,7 +39,9 @@ from apps.graph.store import GraphStore, GraphStoreUnavailable, Step, get_store
 logger = logging.getLogger(__name__)
 
 MAX_HOPS = 3
-DEFAULT_LIMIT = 200
+# A page of a neighbourhood: enough for a readable canvas (a 2-hop neighbourhood has 16 nodes at the median on the
+# demo data); hubs come in further pages. 200-node pages cost hubs about 10 ms more (docs/benchmarks.md).
+DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_NODE_IDS = 500
 MAX_KINDS = 50

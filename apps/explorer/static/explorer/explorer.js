@@ -16,7 +16,7 @@
   const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 
   const SEARCH_PAGE = 20;
-  const NEIGHBOURHOOD_LIMIT = 200;
+  const NEIGHBOURHOOD_LIMIT = 100; // the API's default page; hubs come in further pages ("Load more")
   const GRAPH_NODES_MAX = 500; // graphNodes(ids) takes at most this many ids
   const SMALL_GRAPH = 40;
   const FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif";

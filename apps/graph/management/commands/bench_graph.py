@@ -18,7 +18,7 @@ from apps.core import demo
 from apps.core.choices import Sensitivity
 from apps.core.services import api_token_revoke
 from apps.graph import benchmark as bench
-from apps.graph import services
+from apps.graph import selectors, services
 from apps.graph.selectors import PostgresAdjacency
 from apps.graph.store import GraphStoreUnavailable, get_store
 from apps.search import benchmark as search_bench
@@ -58,7 +58,10 @@ class Command(BaseCommand):
         parser.add_argument("--entities", type=int, default=bench.BENCH_ENTITIES, help="its size (default 1800000)")
         parser.add_argument("--seed", type=int, default=bench.BENCH_SEED, help="demo data and seed-entity seed (7)")
         parser.add_argument("--samples", type=int, default=200, help="seed entities per measurement (default 200)")
-        parser.add_argument("--limit", type=int, default=200, help="nodes per answer page (default 200)")
+        parser.add_argument(
+            "--limit", type=int, default=selectors.DEFAULT_LIMIT,
+            help=f"nodes per answer page (default {selectors.DEFAULT_LIMIT}, the API's default)",
+        )  # fmt: skip
         parser.add_argument("--hops", default="1,2", help="hops to measure (default 1,2)")
         parser.add_argument("--warmup", type=int, default=20, help="seeds run once per path before timing (20)")
         parser.add_argument(
