@@ -2194,8 +2194,14 @@ def _seed_tenant(*, slug, position, count, seed, replace, actor, progress, batch
         tenant = Tenant.objects.select_for_update().filter(slug=slug).first()
         result = TenantSeedResult(slug=slug, created_tenant=tenant is None)
         if tenant is None:
+            # Its audit event is recorded at the end, with demo.seeded: recording it now would take the audit
+            # chain's lock for the whole load (minutes for millions of rows) and stall every audited request.
             tenant = services.tenant_create(
-                slug=slug, name=slug.replace("-", " ").title(), actor=actor, feature_flags=dict(TENANT_FEATURE_FLAGS)
+                slug=slug,
+                name=slug.replace("-", " ").title(),
+                actor=actor,
+                feature_flags=dict(TENANT_FEATURE_FLAGS),
+                audit_now=False,
             )
         source = services.source_get_or_create(
             tenant=tenant, name=DEMO_SOURCE_NAME, kind=SourceKind.DEMO, uri="manage.py seed_demo"
@@ -2226,6 +2232,8 @@ def _seed_tenant(*, slug, position, count, seed, replace, actor, progress, batch
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default for its deferrable foreign keys
         result.provenance = written
         result.entities = Counter({str(kind): n for kind, n in result.entities.items()})
+        if result.created_tenant:
+            services.tenant_created_record(tenant=tenant, actor=actor)
         audit.record("demo.seeded", actor=actor, tenant=tenant, target=source, payload=result.payload(seed))
     result.seconds = time.perf_counter() - started
     return result

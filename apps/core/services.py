@@ -135,7 +135,16 @@ def validate_relationship_fields(*, kind, attributes, sensitivity) -> dict:
 # --------------------------------------------------------------------------- tenants and people
 
 
-def tenant_create(*, slug: str, name: str = "", actor=None, feature_flags: dict | None = None) -> Tenant:
+def tenant_created_record(*, tenant: Tenant, actor=None) -> None:
+    audit.record("tenant.created", actor=actor, tenant=tenant, target=tenant, payload={"slug": tenant.slug})
+
+
+def tenant_create(
+    *, slug: str, name: str = "", actor=None, feature_flags: dict | None = None, audit_now: bool = True
+) -> Tenant:
+    """Create a tenant with its default purposes. ``audit_now=False`` is for a caller that records
+    ``tenant_created_record`` itself later in the same transaction (bulk loads, which must not hold the audit
+    chain's lock for their whole duration)."""
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise ValidationError(
             {"slug": ValidationError("Use 1-63 lower-case letters, digits and hyphens.", code="invalid_slug")}
@@ -145,7 +154,8 @@ def tenant_create(*, slug: str, name: str = "", actor=None, feature_flags: dict 
     with transaction.atomic():
         tenant = Tenant.objects.create(slug=slug, name=name or slug, feature_flags=feature_flags or {})
         tenant_purposes_install_defaults(tenant=tenant)
-        audit.record("tenant.created", actor=actor, tenant=tenant, target=tenant, payload={"slug": slug})
+        if audit_now:
+            tenant_created_record(tenant=tenant, actor=actor)
     return tenant
 
 

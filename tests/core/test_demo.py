@@ -385,3 +385,43 @@ def test_near_duplicate_helpers():
     assert demo.ascii_fold("Müller", german=True) == "Mueller"
     assert demo.split_evenly(10, 3) == [4, 3, 3]
     assert sum(demo.kind_quotas(7).values()) == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_in_progress_does_not_hold_the_audit_chain(settings):
+    """While a new tenant's demo data loads (one long transaction), other requests can still be audited."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from apps.compliance import services as audit
+
+    loading, checked = threading.Event(), threading.Event()
+    failures = []
+
+    def progress(done):
+        if not loading.is_set():
+            loading.set()
+            checked.wait(timeout=20)
+
+    def load():
+        try:
+            demo.demo_seed(slugs=["long-load"], entities=300, seed=3, batch_size=100, progress=progress)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    assert loading.wait(timeout=20)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            audit.record("test.during_load", payload={"n": 1})  # would time out if the load held the chain's lock
+    finally:
+        checked.set()
+        worker.join(timeout=60)
+    assert not failures
+    assert Tenant.objects.filter(slug="long-load").exists()
