@@ -179,6 +179,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --------------------------------------------------------------------------- operational alerts
+# Where alerts go (apps/core/alerts.py): e-mail addresses, and a Slack incoming-webhook URL. Either may be empty.
+ALERT_EMAILS = cfg.list("ALERT_EMAILS", default=[])
+ALERT_SLACK_WEBHOOK_URL = cfg.url("ALERT_SLACK_WEBHOOK_URL", default="", schemes=("https", "http"))
+ALERT_THROTTLE_SECONDS = cfg.int("ALERT_THROTTLE_SECONDS", default=900)
+DEFAULT_FROM_EMAIL = cfg.str("DEFAULT_FROM_EMAIL", default="intelgraph@localhost")
+EMAIL_BACKEND = cfg.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = cfg.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = cfg.int("EMAIL_PORT", default=25)
+
 # --------------------------------------------------------------------------- GraphQL and API
 GRAPHENE = {
     "SCHEMA": "intelgraph.schema.schema",

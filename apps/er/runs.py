@@ -19,6 +19,7 @@ from django.db import transaction
 from prometheus_client import Counter
 
 from apps.compliance import services as audit
+from apps.core import alerts
 from apps.core.models import Entity, Tenant
 from apps.er import services as er
 from apps.er.models import CandidatePair, PairStatus, PinMode
@@ -58,6 +59,13 @@ def scorer_for(tenant: Tenant) -> Scorer:
         audit.record(
             "er.rules_fallback", tenant=tenant, payload={"sha256": pin.artifact.sha256, "problem": str(exc)[:500]}
         )
+        alerts.alert(
+            key=f"er-fallback:{tenant.pk}:{pin.artifact.sha256}",
+            subject=f"Entity resolution for {tenant.slug} fell back to rules",
+            body=(f"The pinned model {pin.artifact.sha256[:12]} ({pin.artifact.model_id}) could not be used: {exc}\n"
+                  "Until it is fixed or the pin reverted (admin -> Model pins), only exact strong identifiers merge "
+                  "automatically; everything else waits for reviewers."),
+        )  # fmt: skip
         return Scorer(None, "", True, str(exc))
 
 

@@ -63,8 +63,12 @@ def test_rejections_last_across_runs(tenant):
     assert CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING).count() == 0
 
 
-def test_a_tampered_pinned_model_falls_back_to_rules(tenant):
+def test_a_tampered_pinned_model_falls_back_to_rules(tenant, settings):
+    from django.core.cache import cache
+
     from apps.er import engine
+
+    settings.ALERT_EMAILS = ["oncall@example.org"]
 
     artifact = er.model_register(data=engine.default_model_bytes(), model_id="pinned")
     er.pin_set(tenant=tenant, artifact=artifact)
@@ -78,6 +82,8 @@ def test_a_tampered_pinned_model_falls_back_to_rules(tenant):
     assert result.by_rules and result.model_sha == ""
     assert AuditEvent.objects.filter(event_type="er.model_refused").exists()
     assert AuditEvent.objects.filter(event_type="er.rules_fallback").exists()
+    assert cache.get(f"ig:alert:er-fallback:{tenant.pk}:{artifact.sha256}")  # the alert was raised (and throttles)
+    cache.delete(f"ig:alert:er-fallback:{tenant.pk}:{artifact.sha256}")
     # Only the rules' certainty (an identical national id) merges; nothing on a weaker fallback score.
     merges = Merge.objects.filter(tenant=tenant)
     assert merges.count() == 2 and all(m.by_rules for m in merges)

@@ -1,0 +1,66 @@
+"""Operational alerts to people: e-mail (Django's mail backend) and a Slack incoming webhook.
+
+``alert()`` is called by services when something needs a human (the ER scorer fell back to rules; later:
+budget thresholds). It never raises and never blocks the caller: the message is sent by a Celery task after
+the caller's transaction commits, and the same alert ``key`` is sent at most once per ALERT_THROTTLE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def alert(*, key: str, subject: str, body: str) -> bool:
+    """Queue an alert unless the same key was sent recently; returns whether it was queued."""
+    if not settings.ALERT_EMAILS and not settings.ALERT_SLACK_WEBHOOK_URL:
+        logger.warning("alert (no recipients configured): %s", subject)
+        return False
+    try:
+        if not cache.add(f"ig:alert:{key}", "1", timeout=settings.ALERT_THROTTLE_SECONDS):
+            return False
+    except Exception as exc:  # no cache: send anyway rather than stay silent
+        logger.warning("alert throttle unavailable: %s", exc)
+
+    def queue():
+        try:
+            from apps.core.tasks import send_alert
+
+            send_alert.delay(subject, body)
+        except Exception as exc:
+            logger.error("could not queue alert %r: %s", subject, exc)
+
+    transaction.on_commit(queue)
+    return True
+
+
+def deliver(*, subject: str, body: str) -> dict:
+    """Send now, to every configured channel; report what worked (for the task's result and tests)."""
+    result = {"email": None, "slack": None}
+    if settings.ALERT_EMAILS:
+        try:
+            send_mail(f"[IntelGraph] {subject}", body, settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS)
+            result["email"] = "sent"
+        except Exception as exc:
+            logger.error("alert e-mail failed: %s", exc)
+            result["email"] = f"failed: {exc}"
+    if settings.ALERT_SLACK_WEBHOOK_URL:
+        payload = json.dumps({"text": f"*{subject}*\n{body}"}).encode()
+        request = urllib.request.Request(  # noqa: S310 - an operator-configured http(s) URL (settings check it)
+            settings.ALERT_SLACK_WEBHOOK_URL, data=payload, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - an operator-configured URL
+                result["slack"] = f"http {response.status}"
+        except Exception as exc:
+            logger.error("alert to Slack failed: %s", exc)
+            result["slack"] = f"failed: {exc}"
+    return result
