@@ -359,8 +359,8 @@ class ModelArtifactAdmin(admin.ModelAdmin):
 
     @admin.display(description="F1")
     def f1(self, obj):
-        metrics = obj.metadata.get("metrics") or {}
-        values = [v for k, v in metrics.items() if "f1" in k and isinstance(v, (int, float))]
+        flat = _metrics(obj.metadata)
+        values = [v for k, v in flat.items() if k.split(".")[-1] == "f1" and isinstance(v, (int, float))]
         return f"{min(values):.4f}" if values else "—"
 
     @admin.display(description="in force")
@@ -412,6 +412,18 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Compare models",
                    "artifacts": artifacts, "rows": rows}  # fmt: skip
         return TemplateResponse(request, "admin/er/modelartifact/compare.html", context)
+
+
+def _metrics(metadata: dict) -> dict:
+    """Evaluation and training metrics of an artifact, flattened to 'kind.metric' keys."""
+    flat = {}
+    for prefix, source in (("", metadata.get("metrics") or {}), ("training ", metadata.get("training_metrics") or {})):
+        for key, value in source.items():
+            if isinstance(value, dict):
+                flat.update({f"{prefix}{key}.{k}": v for k, v in value.items()})
+            else:
+                flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _shadow_text(record: dict) -> str:

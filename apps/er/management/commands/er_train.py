@@ -47,7 +47,7 @@ class Command(BaseCommand):
         model = engine.train(sets, l2=l2, metadata={"trained_on": source, "code_version": _code_version()})
         data = model.to_bytes()
         artifact = er.model_register(data=data, model_id=name, metadata=model.metadata)
-        metrics = model.metadata.get("metrics", {})
+        metrics = model.metadata.get("training_metrics") or model.metadata.get("metrics") or {}
         self.stdout.write(self.style.SUCCESS(f"registered {name}: sha256 {artifact.sha256} ({len(data):,} bytes)"))
         for kind, values in sorted(metrics.items()):
             self.stdout.write(f"  {kind}: {values}")
