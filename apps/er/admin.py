@@ -521,4 +521,15 @@ class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
                 extra_context["what_if_values"] = {"auto": auto, "review": review}
             except (ValueError, TypeError):
                 self.message_user(request, "What-if needs two numbers between 0 and 1.", messages.ERROR)
+        if object_id:
+            extra_context["artifacts"] = ModelArtifact.objects.order_by("-created_at")[:50]
+        if object_id and str(request.GET.get("model", "")).isdigit():
+            obj = self.get_object(request, object_id)
+            artifact = ModelArtifact.objects.filter(pk=request.GET["model"]).first()
+            if obj is not None and artifact is not None:
+                try:
+                    extra_context["what_if_model"] = er.what_if_model(tenant=obj.tenant, artifact=artifact)
+                    extra_context["what_if_artifact"] = artifact
+                except er.ModelIntegrityError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
         return super().changeform_view(request, object_id, form_url, extra_context)

@@ -731,3 +731,35 @@ def shadow_record(*, artifact: ModelArtifact) -> dict:
         "would_auto_merge": would,
         "precision": round(would_right / would, 4) if would else None,
     }
+
+
+def what_if_model(*, tenant: Tenant, artifact: ModelArtifact, auto_merge: float | None = None) -> dict:
+    """Before pinning a model for a tenant: rescore the tenant's recorded pairs with it (nothing is written) and
+    count the automatic merges it would add or no longer make at the tenant's auto-merge threshold."""
+    from apps.er import engine
+
+    threshold = settings_for(tenant=tenant).auto_merge_threshold if auto_merge is None else auto_merge
+    model = model_load(artifact.sha256)
+    pairs = list(
+        CandidatePair.objects.filter(tenant=tenant)
+        .exclude(status=PairStatus.SHADOW)
+        .select_related("entity_a", "entity_b")
+        .only("score", "entity_a__kind", "entity_a__display_name", "entity_a__attributes", "entity_b__display_name",
+              "entity_b__attributes")[:20_000]
+    )  # fmt: skip
+    added = undone = scored = 0
+    for kind in {p.entity_a.kind for p in pairs} & set(engine.KINDS):
+        subset = [p for p in pairs if p.entity_a.kind == kind]
+        records = {}
+        for p in subset:
+            for e in (p.entity_a, p.entity_b):
+                record = dict(e.attributes or {})
+                record.setdefault("full_name" if kind == "person" else "legal_name", e.display_name)
+                records[str(e.pk)] = record
+        new = engine.score_pairs(model, records, [(str(p.entity_a_id), str(p.entity_b_id)) for p in subset], kind=kind)
+        for p, (_, _, probability) in zip(subset, new, strict=True):
+            scored += 1
+            before, after = p.score >= threshold, probability >= threshold
+            added += int(after and not before)
+            undone += int(before and not after)
+    return {"pairs": scored, "auto_merges_added": added, "auto_merges_undone": undone, "threshold": threshold}

@@ -105,3 +105,15 @@ def test_migrate_gives_the_role_groups_the_er_permissions():
     reviewer = Group.objects.get(name="role:reviewer")  # made by post_migrate, before any user exists
     codenames = set(reviewer.permissions.values_list("codename", flat=True))
     assert {"change_candidatepair", "change_merge", "view_modelartifact"} <= codenames
+
+
+def test_threshold_page_previews_thresholds_and_a_model(desk, admin_client):
+    settings_row = er.thresholds_set(tenant=desk["tenant"], auto_merge=0.97, review=0.6)
+    from apps.er import engine
+
+    artifact = er.model_register(data=engine.default_model_bytes(), model_id="d")
+    url = f"/admin/er/tenantersettings/{settings_row.pk}/change/"
+    page = admin_client.get(url, {"auto": "0.9", "review": "0.5"}).content.decode()
+    assert 'id="er-what-if-result"' in page and "Nothing has changed yet" in page
+    page = admin_client.get(url, {"model": artifact.pk}).content.decode()
+    assert 'id="er-what-if-model-result"' in page and "Rescoring 1 recorded pairs" in page

@@ -89,3 +89,18 @@ def test_thresholds_history_and_what_if(tenant_a):
     with pytest.raises(Exception, match="between 0 and 1"):
         er.thresholds_set(tenant=tenant_a, auto_merge=1.5, review=0.7)
     assert er.settings_for(tenant=tenant_a).auto_merge_threshold == 0.9
+
+
+def test_what_if_for_a_model_rescores_recorded_pairs(tenant_a):
+    from apps.er import engine
+
+    er.thresholds_set(tenant=tenant_a, auto_merge=0.97, review=0.6)
+    ada = {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1815-12-10", "email": "ada@example.org"}
+    a = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes=ada)
+    b = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes=ada)
+    first, second = sorted([a, b], key=lambda e: str(e.pk))
+    CandidatePair.objects.create(tenant=tenant_a, entity_a=first, entity_b=second, score=0.61)  # recorded low
+    artifact = er.model_register(data=engine.default_model_bytes(), model_id="default")
+    effect = er.what_if_model(tenant=tenant_a, artifact=artifact, auto_merge=0.9)
+    assert effect == {"pairs": 1, "auto_merges_added": 1, "auto_merges_undone": 0, "threshold": 0.9}
+    assert CandidatePair.objects.get().score == 0.61  # nothing written
