@@ -1,11 +1,13 @@
 """The Explorer: the analysts' search, graph canvas and selection panel (one page, data over GraphQL)."""
 
+import json
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.access import services as access
 from apps.access.errors import PurposeError
@@ -41,7 +43,29 @@ def explorer_page(request):
         "urls": {
             "graphql": reverse("graphql"),
             "purpose": reverse("purpose_declare"),
+            "export": reverse("explorer:export"),
             "websocket": WEBSOCKET_PATH,
         },
     }
     return render(request, "explorer/explorer.html", {"explorer_config": config, "explorer_tenants": tenants})
+
+
+@require_POST
+@login_required
+def export_authorize(request):
+    """Before the browser writes a PNG or JSON of the canvas: the export policy (a declared purpose), audited."""
+    from apps.graph.services import ExportRefused, canvas_export_authorize
+
+    try:
+        body = json.loads(request.body or b"{}")
+        subject = access.subject_for_request(request)
+        result = canvas_export_authorize(subject=subject, entity_ids=body.get("ids"), export_format=body.get("format"))
+    except (ValueError, AttributeError):
+        return JsonResponse(
+            {"error": 'Send JSON: {"format": "png"|"json", "ids": [...]}', "code": "BAD_REQUEST"}, status=400
+        )
+    except PurposeError as exc:
+        return JsonResponse({"error": str(exc), "code": exc.reason}, status=400)
+    except ExportRefused as exc:
+        return JsonResponse({"error": str(exc), "code": exc.reason, "allowed": exc.allowed}, status=403)
+    return JsonResponse({"ok": True, **result})

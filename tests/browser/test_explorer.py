@@ -4,6 +4,7 @@ and find no page when the tenant's flag is off."""
 
 import pytest
 
+from apps.compliance.models import AuditEvent
 from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.graph.services import outbox_drain
@@ -81,6 +82,15 @@ def test_high_clearance_sees_the_field_and_hears_live_changes(asgi_server, page,
         timeout=15000,
     )
     screenshot("explorer-live-update")
+    # Exporting is the policy's export action: refused without a purpose, allowed (and audited) with one
+    page.click("#export-png")
+    page.wait_for_selector("#toasts :text('PURPOSE_MISSING')")
+    page.select_option("#purpose-select", "investigation")
+    page.wait_for_timeout(500)
+    with page.expect_download() as download:
+        page.click("#export-png")
+    assert download.value.suggested_filename.endswith(".png")
+    assert AuditEvent.objects.filter(event_type="explorer.exported", payload__purpose="investigation").exists()
 
 
 def test_no_explorer_when_the_tenant_flag_is_off(asgi_server, page, north):

@@ -54,6 +54,7 @@ def test_member_of_a_flagged_tenant_gets_the_page(client, flagged):
     assert page_config(response)["urls"] == {
         "graphql": "/graphql",
         "purpose": "/access/purpose",
+        "export": "/explorer/export",
         "websocket": "/ws/explorer/",
     }
     # and the JSON in the page parses to the same settings
@@ -169,3 +170,34 @@ def test_no_script_or_style_comes_from_another_origin(client, flagged):
     client.force_login(user)
     body = client.get(URL).content.decode()
     assert "http://" not in body and "https://" not in body
+
+
+@pytest.mark.django_db
+def test_exports_need_a_purpose_and_are_audited(client):
+    import json as _json
+
+    from apps.access.services import SESSION_PURPOSE_KEY
+    from apps.compliance.models import AuditEvent
+    from apps.core import services as core_services
+    from tests import factories as f
+
+    tenant = core_services.tenant_create(slug="exp", feature_flags={"explorer": True})
+    user = f.user(tenant=tenant, role="analyst")
+    entity = f.entity(tenant=tenant, name="On the canvas")
+    client.force_login(user)
+    body = {"format": "png", "ids": [str(entity.pk)]}
+    refused = client.post("/explorer/export", _json.dumps(body), content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["code"] == "PURPOSE_MISSING"
+    assert not AuditEvent.objects.filter(event_type="explorer.exported").exists()
+    session = client.session
+    session[SESSION_PURPOSE_KEY] = "investigation"
+    session.save()
+    allowed = client.post("/explorer/export", _json.dumps(body), content_type="application/json")
+    assert allowed.status_code == 200 and allowed.json() == {"ok": True, "tenants": 1, "entities": 1}
+    event = AuditEvent.objects.get(event_type="explorer.exported")
+    assert event.payload["format"] == "png" and event.payload["purpose"] == "investigation"
+    bad = client.post("/explorer/export", "not json", content_type="application/json")
+    assert bad.status_code == 400
+    odd = client.post("/explorer/export", _json.dumps({"format": "gif", "ids": [str(entity.pk)]}),
+                      content_type="application/json")  # fmt: skip
+    assert odd.status_code == 403 and odd.json()["code"] == "BAD_FORMAT"

@@ -1704,15 +1704,43 @@
     return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}`;
   }
 
-  function exportPng() {
+  /* An export is the policy's "export" action: the server checks the declared purpose and audits it first. */
+  async function exportAllowed(format) {
+    const ids = cy.nodes().map((n) => n.id());
+    let response;
+    try {
+      response = await fetch(config.urls.export, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ format, ids }),
+      });
+    } catch (error) {
+      toast("The server could not be reached; nothing was exported.", { code: "NETWORK_ERROR" });
+      return false;
+    }
+    if (response.ok) return true;
+    let body = {};
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = {};
+    }
+    toast(body.error || `Export refused (HTTP ${response.status}).`, { code: body.code || `HTTP_${response.status}` });
+    return false;
+  }
+
+  async function exportPng() {
     if (!cy.nodes().length) return announce("The canvas is empty: nothing to export.");
+    if (!(await exportAllowed("png"))) return;
     const blob = cy.png({ full: true, scale: 2, output: "blob", bg: "#ffffff" });
     download(blob, `intelgraph-explorer-${stamp()}.png`);
     announce("Canvas exported as PNG.");
   }
 
-  function exportJson() {
+  async function exportJson() {
     if (!cy.nodes().length) return announce("The canvas is empty: nothing to export.");
+    if (!(await exportAllowed("json"))) return;
     const document_ = {
       exportedAt: new Date().toISOString(),
       tenants: config.tenants,
