@@ -74,12 +74,7 @@ def records_for(*, tenant: Tenant, kind: str) -> dict[str, dict]:
     rows = Entity.objects.filter(tenant=tenant, kind=kind, merged_into=None).values_list(
         "pk", "display_name", "attributes"
     )
-    records = {}
-    for pk, name, attributes in rows.iterator(chunk_size=5000):
-        record = dict(attributes or {})
-        record.setdefault("full_name" if kind == "person" else "legal_name", name)
-        records[str(pk)] = record
-    return records
+    return er.entity_records(rows.iterator(chunk_size=5000), kind)
 
 
 def score_block(scorer: Scorer, records: dict[str, dict], pairs: list[tuple[str, str]], *, kind: str) -> list:
@@ -105,11 +100,7 @@ def score_block_for(*, tenant_id: int, kind: str, pairs: list) -> dict:
     tenant = Tenant.objects.get(pk=tenant_id)
     ids = sorted({i for pair in pairs for i in pair})
     rows = Entity.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", "display_name", "attributes")
-    records = {}
-    for pk, name, attributes in rows:
-        record = dict(attributes or {})
-        record.setdefault("full_name" if kind == "person" else "legal_name", name)
-        records[str(pk)] = record
+    records = er.entity_records(rows, kind)
     pairs = [(a, b) for a, b in pairs if a in records and b in records]  # deleted since the run was planned
     scorer = scorer_for(tenant)
     return {"scored": score_block(scorer, records, pairs, kind=kind), "by_rules": scorer.by_rules, "sha": scorer.sha}
@@ -162,12 +153,6 @@ ONLINE_KEYS = ("email", "phone", "national_id", "passport_number", "registration
 MAX_ONLINE_CANDIDATES = 200
 
 
-def _record(name: str, attributes: dict | None, kind: str) -> dict:
-    record = dict(attributes or {})
-    record.setdefault("full_name" if kind == "person" else "legal_name", name)
-    return record
-
-
 def score_entity(*, entity_id) -> dict:
     """The online path: a newly written entity against its likely candidates (same strong identifier, same
     name with the same birth date, or the same name), pairs in the review band go to the decision center.
@@ -190,8 +175,7 @@ def score_entity(*, entity_id) -> dict:
     )  # fmt: skip
     if not candidates:
         return {"scored": 0}
-    records = {str(pk): _record(name, a, entity.kind) for pk, name, a in candidates}
-    records[str(entity.pk)] = _record(entity.display_name, attrs, entity.kind)
+    records = er.entity_records([*candidates, (entity.pk, entity.display_name, attrs)], entity.kind)
     scorer = scorer_for(entity.tenant)
     settings = er.settings_for(tenant=entity.tenant)
     scored = score_block(scorer, records, [(str(entity.pk), str(pk)) for pk, _, _ in candidates], kind=entity.kind)

@@ -60,6 +60,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def entity_records(rows, kind: str) -> dict[str, dict]:
+    """id -> the entity as the engine reads it (its attributes, with the display name as the name it may lack),
+    from (pk, display_name, attributes) rows."""
+    name_key = "full_name" if kind == "person" else "legal_name"
+    return {str(pk): {name_key: name, **(attributes or {})} for pk, name, attributes in rows}
+
+
 def model_register(*, data: bytes, model_id: str, metadata: dict | None = None, actor=None) -> ModelArtifact:
     """Store a model's canonical bytes under their SHA-256 and record the artifact (idempotent: same bytes,
     same artifact). Artifacts are immutable: nothing here ever changes one."""
@@ -468,6 +475,7 @@ class MergePlan:
     roots: list[Entity]
     target: Entity | None  # an existing canonical entity that absorbs the others, or None: create one
     absorbed: list[Entity] = field(default_factory=list)
+    cluster_ids: set = field(default_factory=set)  # every member of every cluster involved, roots included
 
 
 def _plan(tenant: Tenant, entities: list[Entity]) -> MergePlan:
@@ -495,7 +503,8 @@ def _plan(tenant: Tenant, entities: list[Entity]) -> MergePlan:
             )
     canonicals = [r for r in roots if Merge.objects.filter(canonical=r, rolled_back_at=None).exists()]
     target = min(canonicals, key=lambda r: r.created_at) if canonicals else None
-    return MergePlan(tenant.pk, roots, target, [r for r in roots if target is None or r.pk != target.pk])
+    absorbed = [r for r in roots if target is None or r.pk != target.pk]
+    return MergePlan(tenant.pk, roots, target, absorbed, {i for ids in clusters.values() for i in ids})
 
 
 def _cluster_ids(root: Entity) -> list:
@@ -524,7 +533,7 @@ def merge_materialize(
         locked = list(Entity.objects.select_for_update().filter(pk__in=[e.pk for e in entities]))
         plan = _plan(tenant, locked)
         absorbed_ids = [e.pk for e in plan.absorbed]
-        cluster_ids = {i for e in plan.roots for i in _cluster_ids(e)}
+        cluster_ids = plan.cluster_ids
         edges = list(Relationship.objects.filter(Q(from_entity__in=absorbed_ids) | Q(to_entity__in=absorbed_ids)))
         touched_entities = [*absorbed_ids, *([plan.target.pk] if plan.target else [])]
         snapshot = {
@@ -750,12 +759,9 @@ def what_if_model(*, tenant: Tenant, artifact: ModelArtifact, auto_merge: float 
     added = undone = scored = 0
     for kind in {p.entity_a.kind for p in pairs} & set(engine.KINDS):
         subset = [p for p in pairs if p.entity_a.kind == kind]
-        records = {}
-        for p in subset:
-            for e in (p.entity_a, p.entity_b):
-                record = dict(e.attributes or {})
-                record.setdefault("full_name" if kind == "person" else "legal_name", e.display_name)
-                records[str(e.pk)] = record
+        records = entity_records(
+            ((e.pk, e.display_name, e.attributes) for p in subset for e in (p.entity_a, p.entity_b)), kind
+        )
         new = engine.score_pairs(model, records, [(str(p.entity_a_id), str(p.entity_b_id)) for p in subset], kind=kind)
         for p, (_, _, probability) in zip(subset, new, strict=True):
             scored += 1
