@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -64,10 +65,17 @@ DRAIN_QUEUED_KEY = "ig:graph:drain-queued"
 
 
 def _redis():
-    import redis
     from django.conf import settings
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    return _redis_for(settings.REDIS_URL)
+
+
+@functools.cache
+def _redis_for(url: str):
+    """One client (and connection pool) per URL: every committed write asks it, so no connection per call."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 def drain_soon() -> None:

@@ -60,48 +60,18 @@ def screenshot(page):
 def asgi_server(transactional_db, tmp_path):
     """The product's ASGI application (HTTP and WebSockets) served by uvicorn, as `make run` serves it,
     in a child process on the test database. Yields an object with ``url``."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from types import SimpleNamespace
-
     from django.conf import settings
     from django.db import connection
 
-    from intelgraph import devstack
+    from apps.search.benchmark import AsgiServer
 
     db = connection.settings_dict
-    port = devstack.free_port()
     env = {
-        **os.environ,
         "DJANGO_ENV": "test",
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "GRAPH_URL": settings.GRAPH_URL,
         "GRAPH_NAME": settings.GRAPH_NAME,
     }
-    log = tmp_path / "uvicorn.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "intelgraph.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 - our own http URL
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"uvicorn did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield SimpleNamespace(url=url, log=log)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with AsgiServer(log_path=tmp_path / "uvicorn.log", env=env, ready_timeout=60) as server:
+        yield server

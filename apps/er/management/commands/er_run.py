@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.core.management.tenant_args import tenants_from
 from apps.er import runs
 from apps.er.engine import KINDS
-from apps.graph.management.commands._common import tenants_from
 
 
 class Command(BaseCommand):

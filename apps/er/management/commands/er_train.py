@@ -3,10 +3,10 @@ import subprocess
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.management.tenant_args import tenants_from
 from apps.core.models import Entity, GroundTruthLabel
 from apps.er import engine
 from apps.er import services as er
-from apps.graph.management.commands._common import tenants_from
 
 
 def _code_version() -> str:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.graph.management.commands._common import tenants_from
+from apps.core.management.tenant_args import tenants_from
 from apps.graph.store import GraphStoreUnavailable, get_store
 
 

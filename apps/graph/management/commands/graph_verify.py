@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.core.management.tenant_args import tenants_from
 from apps.graph import services
-from apps.graph.management.commands._common import tenants_from
 from apps.graph.store import GraphStoreUnavailable, get_store
 
 

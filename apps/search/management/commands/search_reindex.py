@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from apps.core.models import Entity, Tenant
+from apps.core.management.tenant_args import tenants_from
+from apps.core.models import Entity
 from apps.search.services import excluded_fields_sync, search_reindex
 
 
@@ -12,13 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", action="append", help="tenant slug (repeat); default all")
 
     def handle(self, *args, tenant, **options):
-        tenant_ids = None
-        if tenant:
-            found = dict(Tenant.objects.filter(slug__in=tenant).values_list("slug", "pk"))
-            missing = sorted(set(tenant) - set(found))
-            if missing:
-                raise CommandError(f"unknown tenant {missing[0]!r}")
-            tenant_ids = list(found.values())
+        tenant_ids = [t.pk for t in tenants_from(tenant)] if tenant else None
         changed = excluded_fields_sync()
         if changed:
             self.stdout.write(f"index exclusions changed for: {', '.join(changed)}")

@@ -1,4 +1,4 @@
-"""Shared argument handling of the graph commands."""
+"""Tenant arguments of management commands (--tenant SLUG, repeatable): one place resolves them."""
 
 from django.core.management.base import CommandError
 
