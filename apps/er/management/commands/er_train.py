@@ -61,6 +61,6 @@ class Command(BaseCommand):
             if not labels:
                 continue
             rows = Entity.objects.filter(pk__in=list(labels)).values_list("pk", "display_name", "attributes")
-            records = [(str(pk), dict(attrs or {})) for pk, _, attrs in rows]
+            records = list(er.entity_records(rows, kind).items())  # as runs score them: with the display name
             sets.append(engine.LabelledSet(kind, records, {str(k): v for k, v in labels.items()}, name=target.slug))
         return sets
