@@ -5,12 +5,14 @@ Used by ``manage.py bench_er`` (``make bench-er``). Everything here is determini
 * **Training sets** (``training_sets``): persons and organisations from the demo generator
   (seeds and tenant positions of their own), with generic extra noise on part of the duplicates,
   extra noisy copies and generic hard non-matches (``apps.er.engine.noise``: relatives, namesakes,
-  same-name parents and children, twins, sister companies).
+  same-name parents and children, twins, sister companies), and companies with phones, e-mails and
+  tax numbers (``with_contacts``; demo companies have none).
 * **Hard evaluation sets** (``hard_set``): other seeds and tenant positions (other country
-  mixes), every duplicate noisier than in training, and hard non-matches built differently from
+  mixes), every duplicate noisier than in training, companies with contacts, and hard non-matches built differently from
   the training ones (twins, father and son of the same name at one address, the same person's
   namesake in the same city, franchise companies of one name in several countries, group
-  companies whose names differ by one word at one address and phone).
+  companies whose names differ by one word at one address and phone). No made-up non-match is
+  another record renamed: each detail comes from another donor, identifiers redrawn.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from apps.er.engine.training import LabelledSet
 
 PERSON_COLUMNS = ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", "street",
                   "city", "postal_code", "country")  # fmt: skip
-ORGANIZATION_COLUMNS = ("legal_name", "registration_number", "incorporation_date", "website", "email", "phone",
-                        "street", "city", "postal_code", "country", "industry")  # fmt: skip
+ORGANIZATION_COLUMNS = ("legal_name", "registration_number", "tax_id", "incorporation_date", "website", "email",
+                        "phone", "street", "city", "postal_code", "country", "industry")  # fmt: skip
 COLUMNS = {PERSON: PERSON_COLUMNS, ORGANIZATION: ORGANIZATION_COLUMNS}
 
 # (seed, tenant position, entities): the positions pick the tenant country mixes.
@@ -91,36 +93,57 @@ def _duplicates(record_set: RecordSet) -> tuple[list[tuple[str, dict]], list[tup
     return firsts, later
 
 
+def with_contacts(record_set: RecordSet, *, seed: int) -> RecordSet:
+    """Organisations with a phone, an e-mail and a tax number per company, which demo companies lack.
+
+    Each company gets its own (``noise.with_contacts``); each of its records carries each of them
+    four times in five (sources hold what they hold). Without this a model has no weight for them.
+    """
+    if record_set.kind != ORGANIZATION:
+        return record_set
+    rng = random.Random(f"er-contacts/{seed}/{record_set.name}")
+    contacts: dict[str, dict] = {}
+    records = []
+    for record_id, attrs in record_set.records:
+        identity = record_set.identities[record_id]
+        if identity not in contacts:
+            made = noise.with_contacts(rng, attrs, share=0.9)
+            contacts[identity] = {key: made[key] for key in ("phone", "email", "tax_id") if key in made}
+        extra = {key: value for key, value in contacts[identity].items() if key not in attrs and rng.random() < 0.8}
+        records.append((record_id, {**attrs, **extra}))
+    return RecordSet(record_set.kind, records, dict(record_set.identities), record_set.name)
+
+
 def augment_for_training(record_set: RecordSet, *, seed: int) -> RecordSet:
     """Generic noise on half the duplicates, noisy extra copies of some records and generic hard non-matches."""
     rng = random.Random(f"er-train/{seed}/{record_set.name}")
     firsts, later = _duplicates(record_set)
+    donors = [attrs for _, attrs in firsts]
     later_ids = {record_id for record_id, _ in later}
     records, identities = [], dict(record_set.identities)
     for record_id, attrs in record_set.records:
         if record_id in later_ids and rng.random() < 0.5:
-            attrs = noise.corrupt(rng, attrs, errors=rng.choice((1, 1, 2)), donor=rng.choice(firsts)[1])
+            attrs = noise.corrupt(rng, attrs, errors=rng.choice((1, 1, 2)), donor=rng.choice(donors))
         records.append((record_id, attrs))
     for record_id, attrs in firsts:
         roll = rng.random()
         if roll < 0.15:  # a noisy copy, as a data-entry source would make it
             new = _new_id(rng)
-            copy = noise.corrupt(rng, attrs, errors=rng.choice((1, 2, 3, 4)), donor=rng.choice(firsts)[1])
+            copy = noise.corrupt(rng, attrs, errors=rng.choice((1, 2, 3, 4)), donor=rng.choice(donors))
             records.append((new, copy))
             identities[new] = identities[record_id]
         elif roll < 0.22:
-            other = rng.choice(firsts)[1]
             new = _new_id(rng)
             if record_set.kind == PERSON:
-                made = noise.relative(rng, attrs, other) if rng.random() < 0.6 else noise.namesake(rng, attrs, other)
+                maker = noise.relative if rng.random() < 0.6 else noise.namesake
+                made = maker(rng, attrs, donors)
             else:
-                made = noise.sister_company(rng, attrs, other)
+                made = noise.sister_company(rng, attrs, donors)
             records.append((new, made))
             identities[new] = f"hard-{new}"
         elif roll < 0.26 and record_set.kind == PERSON:
-            other = rng.choice(firsts)[1]
             new = _new_id(rng)
-            made = noise.same_name_relative(rng, attrs, other) if rng.random() < 0.5 else noise.twin(rng, attrs, other)
+            made = (noise.same_name_relative if rng.random() < 0.5 else noise.twin)(rng, attrs, donors)
             if made.get("given_name") == attrs.get("given_name") and made.get("birth_date") == attrs.get("birth_date"):
                 continue  # the twin drew the same given name: not a distinct person on these fields
             records.append((new, made))
@@ -163,6 +186,8 @@ def training_sets(tenants=TRAINING_TENANTS) -> list[LabelledSet]:
     sets = []
     for seed, position, total in tenants:
         for record_set in demo_sets(seed=seed, position=position, total=total, slug=f"er-train-{seed}").values():
+            if record_set.kind == ORGANIZATION and position in (1, 2):
+                record_set = with_contacts(record_set, seed=seed)
             if position % 2:
                 sets.append(registry_style(record_set, seed=seed).labelled())
             sets.append(augment_for_training(record_set, seed=seed).labelled())
@@ -184,15 +209,15 @@ def _shift_years(value: str, years: int) -> str:
 
 
 def _person_hard_negatives(rng: random.Random, firsts: list[tuple[str, dict]]) -> list[dict]:
+    donors = [attrs for _, attrs in firsts]
     made = []
     for _, attrs in firsts:
         roll = rng.random()
-        other = rng.choice(firsts)[1]
         if roll < 0.04 and "birth_date" in attrs:  # a twin: same surname, birth date and home, own given name
             twin = {k: v for k, v in attrs.items() if k in ("family_name", "birth_date", "street", "city",
                                                                "postal_code", "country", "phone")}  # fmt: skip
-            twin["given_name"] = other.get("given_name", "Alex")
-            if other.get("given_name") == attrs.get("given_name"):
+            twin["given_name"] = rng.choice(donors).get("given_name", "Alex")
+            if twin["given_name"] == attrs.get("given_name"):
                 continue
             made.append(twin)
         elif roll < 0.08 and "birth_date" in attrs:  # father and son of one name at one address
@@ -201,30 +226,34 @@ def _person_hard_negatives(rng: random.Random, firsts: list[tuple[str, dict]]) -
             if rng.random() < 0.5:
                 junior.pop("phone", None)
             made.append(junior)
-        elif roll < 0.12:  # a namesake in the same city
-            namesake = {k: v for k, v in other.items() if k != "national_id"}
+        elif roll < 0.12:  # a namesake in the same city: every other detail their own
+            namesake = noise.borrowed(rng, donors, ("birth_date", "gender", "email", "phone", "street", "postal_code"))
             for key in ("given_name", "family_name", "city", "country"):
                 if key in attrs:
                     namesake[key] = attrs[key]
+            if "email" in namesake:
+                namesake["email"] = noise.fresh_email(rng, attrs.get("given_name", ""), attrs.get("family_name", ""),
+                                                      namesake["email"])  # fmt: skip
             made.append(namesake)
     return made
 
 
 def _organisation_hard_negatives(rng: random.Random, firsts: list[tuple[str, dict]]) -> list[dict]:
+    donors = [attrs for _, attrs in firsts]
+    details = [key for key in noise.ORGANIZATION_DETAILS if key not in ("legal_name", "country")]
     made = []
     countries = sorted({attrs.get("country", "") for _, attrs in firsts} - {""})
     for _, attrs in firsts:
         roll = rng.random()
-        other = rng.choice(firsts)[1]
-        if roll < 0.06:  # a franchise: the same name in another country, its own registration
-            franchise = dict(other)
+        if roll < 0.06:  # a franchise: the same name in another country, everything else its own
+            franchise = noise.borrowed(rng, donors, details)
             franchise["legal_name"] = attrs["legal_name"]
             franchise["country"] = rng.choice([c for c in countries if c != attrs.get("country")] or countries)
             made.append(franchise)
-        elif roll < 0.14:  # a group company: one more word in the name, same address and phone, own number
+        elif roll < 0.14:  # a group company: one more word in the name, same address and phone, own numbers
             words = attrs["legal_name"].split()
             extra = rng.choice(("Holding", "Services", "Trading", "Properties", "International", "Capital"))
-            sibling = dict(other)
+            sibling = noise.borrowed(rng, donors, details)
             sibling["legal_name"] = (
                 " ".join([*words[:-1], extra, words[-1]]) if len(words) > 1 else f"{words[0]} {extra}"
             )
@@ -240,6 +269,7 @@ def _organisation_hard_negatives(rng: random.Random, firsts: list[tuple[str, dic
 def hard_set(record_set: RecordSet, *, seed: int) -> RecordSet:
     """Every duplicate with two or three extra errors, plus hard non-matches (see the module docstring)."""
     rng = random.Random(f"er-hard/{seed}/{record_set.name}")
+    record_set = with_contacts(record_set, seed=seed + 7)
     firsts, later = _duplicates(record_set)
     later_ids = {record_id for record_id, _ in later}
     records, identities = [], dict(record_set.identities)

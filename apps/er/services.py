@@ -50,7 +50,8 @@ class ERError(ValidationError):
 
 
 class ModelIntegrityError(RuntimeError):
-    """Stored model bytes do not hash to the artifact's address: refused (tampered or corrupt)."""
+    """A registered model that cannot be used: its bytes do not hash to its address (tampered or corrupt), or
+    this engine cannot read them (made for another feature set). Refused and audited."""
 
 
 # --------------------------------------------------------------------------- registry
@@ -129,14 +130,18 @@ _loaded: dict[str, object] = {}
 
 def model_load(sha256: str):
     """The engine model with this address, loaded from verified bytes (cached: artifacts never change)."""
-    from apps.er.engine import Model  # the engine has no Django dependency; import it only when scoring
+    from apps.er.engine import Model, ModelError  # the engine has no Django dependency; import it only when scoring
 
     if sha256 in _loaded:
         return _loaded[sha256]
     artifact = ModelArtifact.objects.filter(sha256=sha256).first()
     if artifact is None:
         raise ModelIntegrityError(f"no registered model {sha256[:12]}")
-    model = Model.from_bytes(model_bytes(artifact))
+    try:
+        model = Model.from_bytes(model_bytes(artifact))
+    except ModelError as exc:  # intact, but not for this engine (an older feature set): refused, not scored wrongly
+        _integrity_failed(artifact, f"incompatible: {exc}")
+        raise ModelIntegrityError(f"model {artifact.sha256[:12]} cannot be used by this engine: {exc}") from exc
     _loaded[sha256] = model
     return model
 
@@ -769,3 +774,4 @@ def what_if_model(*, tenant: Tenant, artifact: ModelArtifact, auto_merge: float 
             added += int(after and not before)
             undone += int(before and not after)
     return {"pairs": scored, "auto_merges_added": added, "auto_merges_undone": undone, "threshold": threshold}
+

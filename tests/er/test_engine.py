@@ -14,6 +14,7 @@ from apps.er.engine import (
     cluster_scored,
     default_model,
     explain,
+    pair_metrics,
     plan_blocks,
     prepare,
     resolve,
@@ -22,8 +23,9 @@ from apps.er.engine import (
     train,
 )
 from apps.er.engine import normalize as norm
+from apps.er.engine.features import compare
 from apps.er.engine.nicknames import are_nicknames
-from apps.er.engine.pipeline import batch_prior
+from apps.er.engine.pipeline import GUARD_SHARE, batch_prior, em_guard
 from apps.er.engine.training import LabelledSet
 
 PERSON = {
@@ -173,6 +175,46 @@ def test_batch_prior_moves_the_threshold_not_the_ranking():
     probabilities = np.array([0.9, 0.6, 0.3, 0.05, 0.01])
     prior, shift = batch_prior(probabilities, 0.05)
     assert 0.05 < prior < 1 and shift > 0
+
+
+def test_em_guard_is_the_share_of_em_matches_the_trained_model_does_not_accept():
+    em = np.array([0.9, 0.9, 0.9, 0.1])
+    trained = np.array([0.8, 0.2, 0.05, 0.99])
+    assert em_guard(em, trained, 0.5) == pytest.approx(2 / 3)
+    assert em_guard(np.array([0.1]), np.array([0.9]), 0.5) == 0.0  # EM accepts nothing: nothing to distrust
+
+
+@pytest.mark.django_db
+def test_auto_adaptation_keeps_em_on_plain_duplicates_and_refuses_it_on_households():
+    from apps.er import benchmark as bench  # the demo generator behind it imports Django models
+
+    people = bench.demo_sets(seed=913, position=2, total=3000, slug="er-guard")["person"]
+    plain = resolve(people.records, kind="person", model=default_model(), adapt="auto")
+    assert plain.adapted == "em" and plain.guard < GUARD_SHARE
+    hard = bench.hard_set(people, seed=913)  # twins, same-name fathers and sons, namesakes
+    guarded = resolve(hard.records, kind="person", model=default_model(), adapt="auto")
+    em = resolve(hard.records, kind="person", model=default_model(), adapt="em")
+    assert guarded.adapted == "prior" and guarded.guard >= GUARD_SHARE
+    truth = hard.truth_pairs()
+
+    def f1(result):
+        i, j = result.matched_pairs()
+        ids = result.prepared.ids
+        return pair_metrics(((ids[a], ids[b]) for a, b in zip(i.tolist(), j.tolist(), strict=True)), truth).f1
+
+    assert f1(guarded) > 0.9 > f1(em)
+
+
+def test_a_one_digit_slip_in_the_decade_is_not_an_ordinary_one_edit():
+    records = [
+        ("a", {**PERSON, "birth_date": "1962-03-04"}),
+        ("b", {**PERSON, "birth_date": "1992-03-04"}),  # one edit, thirty years
+        ("c", {**PERSON, "birth_date": "1962-03-05"}),  # one edit, same year
+    ]
+    prepared = prepare(records, "person")
+    levels = compare(prepared, np.array([0, 0]), np.array([1, 2]), ["birth_date"])[:, 0]
+    names = default_model().for_kind("person").levels[default_model().for_kind("person").features.index("birth_date")]
+    assert [names[level] for level in levels] == ["one_edit_decades", "one_edit"]
 
 
 # ---------------------------------------------------------------------------- clustering

@@ -46,6 +46,26 @@ def test_tampered_bytes_are_refused_and_audited(artifacts):
     assert refused.payload["sha256"] == artifacts[1].sha256 and "hash mismatch" in refused.payload["problem"]
 
 
+def test_a_model_of_another_feature_set_is_refused_audited_and_runs_fall_back_to_rules(tenant_a):
+    import json
+
+    from apps.er import runs
+    from apps.er.engine import default_model_bytes
+
+    older = json.loads(default_model_bytes())  # as features v2 wrote it: birth dates without one_edit_decades
+    (birth,) = [f for f in older["kinds"]["person"]["features"] if f["name"] == "birth_date"]
+    at = birth["levels"].index("one_edit_decades")
+    del birth["levels"][at], birth["weights"][at]
+    artifact = er.model_register(data=json.dumps(older).encode(), model_id="made for another engine")
+    er._loaded.clear()
+    with pytest.raises(er.ModelIntegrityError, match="cannot be used by this engine"):
+        er.model_load(artifact.sha256)
+    assert "incompatible" in AuditEvent.objects.get(event_type="er.model_refused").payload["problem"]
+    er.pin_set(tenant=tenant_a, artifact=artifact, actor=None)
+    assert runs.scorer_for(tenant_a).by_rules
+    default_storage.delete(artifact.uri)
+
+
 @pytest.mark.parametrize(("data", "name", "message"), [(b"", "x", "needs its bytes"), (b"{}", " ", "Give the model")])
 def test_bad_registrations_are_refused(data, name, message):
     with pytest.raises(er.ERError, match=message):

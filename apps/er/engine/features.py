@@ -18,7 +18,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 from apps.er.engine.prepare import Prepared
 from apps.er.engine.schema import ORGANIZATION, PERSON
 
-FEATURE_SET_VERSION = "2"  # bump when a level changes meaning: models record it
+FEATURE_SET_VERSION = "3"  # bump when a level changes meaning: models record it
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,10 @@ def _date_levels(pairs: _Pairs) -> np.ndarray:
     swapped = (ya == yb) & (ma == db) & (da == mb) & (ma != da)
     dist = _distance(a, b, present & ~exact & ~swapped)
     # Two edits are a plausible pair of slips only within a few years: 1970 -> 1993 is another person.
-    near = np.abs(ya - yb) <= 2
-    return _levels(present, [exact, swapped, dist <= 1, (dist <= 2) & near, ya == yb])
+    # One edit in the decade digit (1962 -> 1992) is a slip or a generation: a level of its own.
+    years = np.abs(ya - yb)
+    near = years <= 2
+    return _levels(present, [exact, swapped, (dist <= 1) & (years < 10), dist <= 1, (dist <= 2) & near, ya == yb])
 
 
 # ---------------------------------------------------------------------------- person names
@@ -311,7 +313,7 @@ ADDRESS_FEATURES = (
     _make("country", ("exact", "different"), lambda p: _exact_levels(p, "country"), ("country",)),
     _make("phone", ("exact", "one_edit", "two_edits", "different"), lambda p: _identifier_levels(p, "phone"), ("phone",)),
 )  # fmt: skip
-DATE_LEVELS = ("exact", "day_month_swapped", "one_edit", "two_edits", "same_year", "different")
+DATE_LEVELS = ("exact", "day_month_swapped", "one_edit", "one_edit_decades", "two_edits", "same_year", "different")
 
 FEATURES: dict[str, tuple[Feature, ...]] = {
     PERSON: (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 OCR = {"m": "rn", "rn": "m", "l": "1", "1": "l", "o": "0", "0": "o", "s": "5", "5": "s", "b": "6", "g": "9",
        "e": "c", "c": "e", "i": "l", "u": "v", "v": "u", "cl": "d", "d": "cl", "h": "b", "n": "ri"}  # fmt: skip
@@ -96,81 +96,129 @@ def corrupt(rng: random.Random, attrs: Mapping, *, errors: int, donor: Mapping |
     return out
 
 
-def relative(rng: random.Random, person: Mapping, other: Mapping) -> dict:
-    """A family member of ``person``: same surname and home (often the same phone), own given name and birth date.
+def fresh(rng: random.Random, value: str) -> str:
+    """A value of the same shape that is someone else's: every digit redrawn, letters kept (formats, prefixes)."""
+    return "".join(str(rng.randrange(10)) if ch.isdigit() else ch for ch in str(value))
 
-    ``other`` is an unrelated person whose given name, birth date and e-mail the relative takes.
+
+def fresh_email(rng: random.Random, given: str, family: str, template: str) -> str:
+    """An e-mail address of its own for a made-up person or company, at ``template``'s domain."""
+    domain = str(template).partition("@")[2] or "example.org"
+    local = ".".join(part for part in (given.lower(), family.lower()) if part) or "info"
+    return f"{local.replace(' ', '')}{rng.randint(1, 99)}@{domain}"
+
+
+IDENTIFIERS = ("national_id", "registration_number", "tax_id", "phone")
+
+
+def borrowed(rng: random.Random, donors: Sequence[Mapping], keys: Iterable[str]) -> dict:
+    """Values for ``keys``, each from another random donor, identifiers redrawn, e-mails made anew.
+
+    A made-up non-match must not carry one real record's whole set of details (that record with a
+    new name is, by every identifier, the same person or company: a label error, not a hard case).
     """
-    out = {
-        key: value
-        for key, value in person.items()
-        if key in ("family_name", "street", "city", "postal_code", "country")
-    }
-    for key in ("given_name", "birth_date", "gender", "email"):
-        if key in other:
-            out[key] = other[key]
+    out: dict = {}
+    for key in keys:
+        donor = rng.choice(donors)
+        if donor.get(key):
+            out[key] = fresh(rng, donor[key]) if key in IDENTIFIERS else donor[key]
+    if "email" in out:
+        out["email"] = fresh_email(rng, str(out.get("given_name", "")), str(out.get("family_name", "")), out["email"])
+    return out
+
+
+PERSON_DETAILS = ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", "street",
+                  "city", "postal_code", "country")  # fmt: skip
+ORGANIZATION_DETAILS = ("legal_name", "registration_number", "tax_id", "incorporation_date", "website", "email",
+                        "phone", "street", "city", "postal_code", "country", "industry")  # fmt: skip
+HOME = ("street", "city", "postal_code", "country")
+
+
+def relative(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> dict:
+    """A family member of ``person``: same surname and home (often the same phone), own given name and birth date."""
+    out = {key: value for key, value in person.items() if key in ("family_name", *HOME)}
+    out.update(borrowed(rng, donors, ("given_name", "birth_date", "gender")))
+    if rng.random() < 0.6:
+        out.update(borrowed(rng, donors, ("email",)))
+        out["email"] = fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""), out.get("email", ""))
     if "phone" in person and rng.random() < 0.5:
         out["phone"] = person["phone"]  # a household landline
     return out
 
 
-def same_name_relative(rng: random.Random, person: Mapping, other: Mapping) -> dict:
+def same_name_relative(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> dict:
     """A parent or child of the same name in the same home: a birth date a generation apart, own e-mail and ids.
 
-    ``other`` lends the e-mail (when it has one); the phone is the household's half of the time.
+    The phone is the household's half of the time.
     """
-    out = {
-        key: value
-        for key, value in person.items()
-        if key in ("given_name", "family_name", "gender", "street", "city", "postal_code", "country")
-    }
+    out = {key: value for key, value in person.items() if key in ("given_name", "family_name", "gender", *HOME)}
     year, _, rest = str(person.get("birth_date", "")).partition("-")
     if year.isdigit() and rest:
         out["birth_date"] = f"{int(year) + rng.choice((-1, 1)) * rng.randint(18, 45):04d}-{rest}"
-    if "email" in other and rng.random() < 0.5:
-        out["email"] = other["email"]
+    if rng.random() < 0.5:
+        out["email"] = fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""),
+                                   rng.choice(donors).get("email", ""))  # fmt: skip
     if "phone" in person and rng.random() < 0.5:
         out["phone"] = person["phone"]
     return out
 
 
-def twin(rng: random.Random, person: Mapping, other: Mapping) -> dict:
-    """A twin: same family name, birth date and home, ``other``'s given name, gender and e-mail."""
-    out = {
-        key: value
-        for key, value in person.items()
-        if key in ("family_name", "birth_date", "street", "city", "postal_code", "country")
-    }
-    for key in ("given_name", "gender", "email"):
-        if key in other and rng.random() < 0.9:
-            out[key] = other[key]
+def twin(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> dict:
+    """A twin: same family name, birth date and home, a given name, gender and e-mail of their own."""
+    out = {key: value for key, value in person.items() if key in ("family_name", "birth_date", *HOME)}
+    out.update(borrowed(rng, donors, ("given_name", "gender")))
+    if rng.random() < 0.9:
+        out["email"] = fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""),
+                                   rng.choice(donors).get("email", ""))  # fmt: skip
     if "phone" in person and rng.random() < 0.5:
         out["phone"] = person["phone"]
     return out
 
 
-def namesake(rng: random.Random, person: Mapping, other: Mapping) -> dict:
-    """Someone else with the same name: ``other``'s details under ``person``'s given and family names."""
-    out = dict(other)
+def namesake(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> dict:
+    """Someone else with the same name: details of their own (each from another donor) under ``person``'s names."""
+    out = borrowed(rng, donors, [key for key in PERSON_DETAILS if key not in ("given_name", "family_name")])
     out.pop("national_id", None)
     out["given_name"] = person.get("given_name", out.get("given_name", ""))
     out["family_name"] = person.get("family_name", out.get("family_name", ""))
+    if "email" in out:
+        out["email"] = fresh_email(rng, out["given_name"], out["family_name"], out["email"])
     if rng.random() < 0.3 and "city" in person:
         out["city"] = person["city"]
     return out
 
 
-def sister_company(rng: random.Random, company: Mapping, other: Mapping) -> dict:
-    """Another company of the same group: the first words of the name, often the address; its own number and date."""
-    out = dict(other)
+def sister_company(rng: random.Random, company: Mapping, donors: Sequence[Mapping]) -> dict:
+    """Another company of the same group: the first word of the name, often the address and phone; its own numbers."""
+    out = borrowed(rng, donors, [key for key in ORGANIZATION_DETAILS if key != "legal_name"])
     words = str(company.get("legal_name", "")).split()
-    other_words = str(other.get("legal_name", "")).split()
+    other_words = str(rng.choice(donors).get("legal_name", "")).split()
     if len(words) >= 2 and other_words:
         out["legal_name"] = (
             " ".join([words[0], *other_words[1:]]) if len(other_words) > 1 else f"{words[0]} {other_words[0]}"
         )
+    else:
+        out["legal_name"] = f"{company.get('legal_name', '')} {rng.choice(('Holding', 'Services', 'Trading'))}"
     if rng.random() < 0.6:
-        for key in ("street", "city", "postal_code", "country"):
+        for key in (*HOME, "phone"):
             if key in company:
                 out[key] = company[key]
+    if rng.random() < 0.3 and "website" in company:
+        out["website"] = company["website"]  # the group's site
+    return out
+
+
+def with_contacts(rng: random.Random, company: Mapping, *, share: float = 0.8) -> dict:
+    """``company`` with a phone, an e-mail and a tax number of its own when it has none (for training)."""
+    out = dict(company)
+    country = str(company.get("country", "")) or "XX"
+    if "phone" not in out and rng.random() < share:
+        out["phone"] = f"+{rng.randint(30, 49)}{rng.randrange(10**8, 10**9)}"
+    if "email" not in out and rng.random() < share:
+        domain = (
+            str(company.get("website", "")).removeprefix("www.") or f"{country.lower()}-firm{rng.randrange(10**6)}.com"
+        )
+        out["email"] = f"{rng.choice(('info', 'contact', 'office', 'hello', 'sales'))}@{domain}"
+    if "tax_id" not in out and rng.random() < share:
+        out["tax_id"] = f"{country}{rng.randrange(10**8, 10**10)}"
     return out

@@ -28,8 +28,12 @@ from apps.er.engine.model import Model
 from apps.er.engine.prepare import Prepared, prepare
 
 CHUNK = 20_000  # pairs compared at a time in one process (bounded memory, progress steps)
-ADAPT_MODES = ("prior", "em", "none")
+ADAPT_MODES = ("auto", "prior", "em", "none")
 EM_ANCHOR = 0.0  # Dirichlet prior at the trained model in EM (training.adapt_em); 1-3 gained < 0.04 F1 on hard sets
+# adapt="auto" keeps EM's answer only when the trained model agrees with most of it: of the pairs
+# EM accepts, the share the re-based trained model does not accept must stay under GUARD_SHARE
+# (ADR 0006: at most 10% where EM is right, 32% and more where it drifted to "same household").
+GUARD_SHARE = 0.2
 
 
 def batch_prior(probabilities: np.ndarray, model_prior: float, *, iterations: int = 200) -> tuple[float, float]:
@@ -75,6 +79,8 @@ class Resolution:
     prior: float = 0.0  # estimated share of matches among the candidate pairs
     shift: float = 0.0  # log-odds added to the model's scores for this batch
     model: Model | None = None  # the model that scored (the EM-adapted one when adapt="em")
+    adapted: str = ""  # how the scores were adapted: "prior", "em" or "none" (auto resolves to one of them)
+    guard: float | None = None  # adapt="auto": share of EM's accepted pairs the trained model rejects
 
     @property
     def labels(self) -> np.ndarray:
@@ -116,7 +122,8 @@ def resolve(
     candidate pairs there are, ``progress(done)`` how many more were scored (for a progress bar).
     ``adapt`` is ``"prior"`` (default: re-base the scores on the batch's share of matches, see
     ``batch_prior``), ``"em"`` (re-estimate every weight on the batch by EM, unsupervised, starting
-    from the model: ``training.adapt_em``) or ``"none"`` (the model exactly as it is).
+    from the model: ``training.adapt_em``), ``"auto"`` (EM, kept only if it passes ``em_guard``,
+    else prior) or ``"none"`` (the model exactly as it is).
     """
     if adapt not in ADAPT_MODES:
         raise ValueError(f"adapt must be one of {', '.join(ADAPT_MODES)}")
@@ -137,17 +144,23 @@ def resolve(
         probabilities[begin:end] = model.score(prepared, i[begin:end], j[begin:end])
         if progress is not None:
             progress(end - begin)
-    prior, shift = batch_prior(probabilities, kind_model.prior) if adapt == "prior" else (kind_model.prior, 0.0)
-    if adapt == "em":
+    prior, shift, adapted, guard = kind_model.prior, 0.0, adapt, None
+    if adapt in ("prior", "auto"):
+        (prior, shift), adapted = batch_prior(probabilities, kind_model.prior), "prior"
+    if adapt in ("em", "auto"):
         from apps.er.engine.training import adapt_em
 
         levels = np.concatenate(
             [model.levels(prepared, i[b : b + CHUNK], j[b : b + CHUNK]) for b in range(0, len(i), CHUNK)]
         )
-        kind_model, _ = adapt_em(kind_model, levels, anchor=EM_ANCHOR)
-        model = Model(kinds={**model.kinds, kind: kind_model}, metadata={**model.metadata, "adapted": "em"})
-        probabilities = kind_model.probabilities(levels)
-        prior = kind_model.prior
+        em_kind_model, _ = adapt_em(kind_model, levels, anchor=EM_ANCHOR)
+        em_probabilities = em_kind_model.probabilities(levels)
+        if adapt == "auto":
+            guard = em_guard(em_probabilities, _shifted(probabilities, shift), kind_model.threshold)
+        if adapt == "em" or guard < GUARD_SHARE:
+            kind_model, probabilities, adapted = em_kind_model, em_probabilities, "em"
+            prior, shift = em_kind_model.prior, 0.0
+            model = Model(kinds={**model.kinds, kind: kind_model}, metadata={**model.metadata, "adapted": "em"})
     timings["score"] = time.perf_counter() - mark
     mark = time.perf_counter()
     clustering = cluster(
@@ -157,7 +170,23 @@ def resolve(
     )  # fmt: skip
     timings["cluster"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
-    return Resolution(prepared, i, j, _shifted(probabilities, shift), clustering, timings, prior, shift, model)
+    return Resolution(
+        prepared, i, j, _shifted(probabilities, shift), clustering, timings, prior, shift, model, adapted, guard
+    )
+
+
+def em_guard(em_probabilities: np.ndarray, trained_probabilities: np.ndarray, threshold: float) -> float:
+    """Of the pairs EM accepts, the share the trained model (re-based on the batch) scores below ``threshold``.
+
+    EM is unsupervised: on a batch full of look-alike non-matches (households, twins, group companies
+    at one address) its "match" class can drift to "same household" or "same address". The trained
+    model has seen such non-matches labelled; when it clearly rejects a large share of what EM
+    accepts, EM has learned something else than identity and its answer is not used.
+    """
+    accepted = em_probabilities >= threshold
+    if not accepted.any():
+        return 0.0
+    return float(np.mean(trained_probabilities[accepted] < threshold))
 
 
 # ---------------------------------------------------------------------------- distributed runs

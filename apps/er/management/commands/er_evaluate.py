@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from apps.er.engine import KINDS, Model, ModelError, default_model, pair_metrics, resolve
 from apps.er.engine.files import InputError, read_mapping, read_records, read_truth
-from apps.er.engine.pipeline import ADAPT_MODES
+from apps.er.engine.pipeline import ADAPT_MODES, GUARD_SHARE
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PROGRESS_FROM = 50_000  # candidate pairs from which a progress bar is worth showing
@@ -65,8 +65,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--adapt",
             choices=ADAPT_MODES,
-            default="prior",
-            help="prior: the model's weights, re-based on these records' share of matches (default); "
+            default="auto",
+            help="auto (default): em, kept only if the trained model accepts most of what EM accepts, else prior; "
+            "prior: the model's weights, re-based on these records' share of matches; "
             "em: every weight re-estimated on these records by EM (unsupervised), starting from the model; "
             "none: the model exactly as it is",
         )
@@ -103,6 +104,12 @@ class Command(BaseCommand):
         )  # fmt: skip
         if bar is not None:
             bar.close()
+        if result.guard is not None:
+            verdict = "kept" if result.adapted == "em" else "not used, scored with the model's weights re-based"
+            say(
+                f"adaptation: {result.adapted} (EM {verdict}: the trained model does not accept "
+                f"{result.guard:.1%} of EM's matches; limit {GUARD_SHARE:.0%})"
+            )
         i, j = result.matched_pairs()
         ids = result.prepared.ids
         metrics = pair_metrics(((ids[a], ids[b]) for a, b in zip(i.tolist(), j.tolist(), strict=True)), truth)
