@@ -209,3 +209,47 @@ def _check_event(event: AuditEvent, expected_seq: int, prev_hash: str, keys: dic
     except (InvalidSignature, ValueError):
         return ChainProblem(event.seq, "bad-signature", f"signature does not verify with key {event.key_id}")
     return None
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def event_evidence(event: AuditEvent) -> dict:
+    """One event as evidence anyone can check offline: the exact body its hash covers, the hash, the signature.
+
+    ``sha256(canonical JSON of body) == hash`` and ``Ed25519(public key of key_id).verify(signature, hash)``;
+    ``verify_evidence`` does both against the registered keys.
+    """
+    return {
+        "body": json.loads(canonical_bytes(event)),
+        "hash": event.hash,
+        "signature": event.signature,
+        "key_id": event.key_id,
+    }
+
+
+def evidence_keys() -> dict[str, str]:
+    """Every registered signing key as ``{key_id: public key hex}`` (an export names the keys it needs)."""
+    return dict(AuditSigningKey.objects.values_list("key_id", "public_key"))
+
+
+def verify_evidence(item: dict, keys: dict[str, str]) -> str | None:
+    """None when one exported event is intact and signed by a known key, else what is wrong with it."""
+    try:
+        body, digest, signature, key_id = item["body"], item["hash"], item["signature"], item["key_id"]
+        recomputed = hashlib.sha256(
+            json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        ).hexdigest()
+    except (KeyError, TypeError) as exc:
+        return f"not an evidence item ({exc})"
+    if recomputed != digest:
+        return f"content does not match its hash {str(digest)[:16]}…"
+    if body.get("key_id") != key_id or key_id not in keys:
+        return f"signed by unregistered key {key_id}"
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[key_id])).verify(
+            bytes.fromhex(signature), digest.encode()
+        )
+    except (InvalidSignature, ValueError):
+        return f"signature does not verify with key {key_id}"
+    return None

@@ -775,3 +775,28 @@ def what_if_model(*, tenant: Tenant, artifact: ModelArtifact, auto_merge: float 
             undone += int(before and not after)
     return {"pairs": scored, "auto_merges_added": added, "auto_merges_undone": undone, "threshold": threshold}
 
+
+# --------------------------------------------------------------------------- evidence
+
+# What an auditor asks of ER: who decided what, on which model and threshold, for which purpose, and what undid it.
+EVIDENCE_EVENTS = (
+    "er.pair_approved", "er.pair_rejected", "er.pair_deferred", "er.merged", "er.merge_rolled_back",
+    "er.model_pinned", "er.thresholds_changed", "er.rules_fallback", "er.run",
+)  # fmt: skip
+
+
+def decision_events(*, tenant: Tenant, since=None, until=None):
+    """The tenant's ER decision audit events (and the GA pins that applied to it), oldest first.
+
+    ``since`` / ``until`` are aware datetimes (``until`` exclusive), either may be None.
+    """
+    from apps.compliance.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        Q(tenant=tenant, event_type__in=EVIDENCE_EVENTS) | Q(tenant__isnull=True, event_type="er.model_pinned")
+    )
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    if until is not None:
+        events = events.filter(created_at__lt=until)
+    return events.order_by("seq")

@@ -1,0 +1,100 @@
+"""manage.py er_evidence: a tenant's ER decisions as signed audit evidence, and checking such a file offline."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.access.services import subject_for
+from apps.core.choices import Role, Sensitivity
+from apps.er import services as er
+from apps.er.models import CandidatePair
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def decided(tenant_a, tenant_b):
+    """In tenant A: one approval (with its merge) and one rejection; in tenant B: a rejection of its own."""
+    made = {}
+    for tenant in (tenant_a, tenant_b):
+        a, b, c = (factories.entity(tenant=tenant, name=name) for name in ("Ada Lovelace", "Ada King", "Charles B."))
+        reviewer = factories.user(tenant=tenant, role=Role.REVIEWER, clearance=Sensitivity.TOP_SECRET)
+        subject = subject_for(user=reviewer, purpose="investigation")
+        x, y = sorted([a, b], key=lambda e: str(e.pk))
+        p, q = sorted([a, c], key=lambda e: str(e.pk))
+        reject = CandidatePair.objects.create(tenant=tenant, entity_a=p, entity_b=q, score=0.8)
+        er.pair_reject(subject=subject, pair=reject, reason="different people")
+        if tenant == tenant_a:
+            approve = CandidatePair.objects.create(
+                tenant=tenant, entity_a=x, entity_b=y, score=0.95, model_sha="b" * 64
+            )
+            made["merge"] = er.pair_approve(subject=subject, pair=approve, reason="same birth date")
+    return made
+
+
+def export(tmp_path, *args):
+    out = tmp_path / "evidence.jsonl"
+    said = io.StringIO()
+    call_command("er_evidence", "--out", str(out), *args, stdout=said)
+    return out, said.getvalue()
+
+
+def test_export_holds_the_tenants_decisions_with_their_hashes_and_signatures(decided, tenant_a, tmp_path):
+    out, said = export(tmp_path, "--tenant", tenant_a.slug)
+    header, *items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert header["tenant"] == tenant_a.slug and header["events"] == len(items) and header["keys"]
+    kinds = [item["body"]["event_type"] for item in items]
+    assert kinds.count("er.pair_approved") == 1 and kinds.count("er.pair_rejected") == 1 and "er.merged" in kinds
+    assert {item["body"]["tenant_id"] for item in items} == {tenant_a.pk}  # nothing of tenant B
+    approved = next(item["body"] for item in items if item["body"]["event_type"] == "er.pair_approved")
+    assert approved["payload"]["purpose"] == "investigation" and approved["payload"]["model"] == "b" * 64
+    assert "wrote" in said and "er.pair_approved 1" in said
+    checked = io.StringIO()
+    call_command("er_evidence", "--verify", str(out), stdout=checked)
+    assert f"{len(items)} event(s) of tenant {tenant_a.slug} intact and signed" in checked.getvalue()
+
+
+def test_a_changed_or_dropped_line_fails_the_check(decided, tenant_a, tmp_path):
+    out, _ = export(tmp_path, "--tenant", tenant_a.slug)
+    lines = out.read_text().splitlines()
+    item = json.loads(lines[1])
+    item["body"]["payload"]["reason"] = "edited afterwards"
+    out.write_text("\n".join([lines[0], json.dumps(item), *lines[2:]]) + "\n")
+    with pytest.raises(CommandError, match="line 2: content does not match its hash"):
+        call_command("er_evidence", "--verify", str(out))
+    out.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    with pytest.raises(CommandError, match="the header says"):
+        call_command("er_evidence", "--verify", str(out))
+
+
+def test_a_date_range_selects_events(decided, tenant_a, tmp_path):
+    out, said = export(tmp_path, "--tenant", tenant_a.slug, "--until", "2000-01-01")
+    assert json.loads(out.read_text().splitlines()[0])["events"] == 0 and "no events" in said
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give --tenant"),
+        (("--tenant", "nobody"), "unknown tenant 'nobody'"),
+        (("--tenant", "SLUG", "--since", "26/11/2026"), "give a date as YYYY-MM-DD"),
+        (("--tenant", "SLUG", "--since", "2026-11-27", "--until", "2026-11-01"), "--since is after --until"),
+        (("--verify", "/nonexistent/file.jsonl"), "no such file"),
+        (("--tenant", "SLUG", "--out", "/nonexistent/dir/x.jsonl"), "cannot be written"),
+    ],
+)
+def test_bad_input_is_one_clear_error(tenant_a, args, message):
+    args = [tenant_a.slug if a == "SLUG" else a for a in args]
+    with pytest.raises(CommandError, match=message):
+        call_command("er_evidence", *args)
+
+
+def test_verify_refuses_a_file_that_is_not_an_export(tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"hello": 1}\n')
+    with pytest.raises(CommandError, match="not an ER evidence export"):
+        call_command("er_evidence", "--verify", str(other))
