@@ -19,6 +19,10 @@ OFFLINE_COMMANDS = {
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
+    # Every process manage.py starts (web, workers, beat, commands) writes its metrics here; /metrics adds them up.
+    var = os.environ.get("IG_VAR_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "var")
+    metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.path.abspath(var), "prometheus"))
+    os.makedirs(metrics_dir, exist_ok=True)
     from intelgraph.config import ConfigError
 
     try:

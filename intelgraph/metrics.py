@@ -1,10 +1,30 @@
-"""Prometheus metrics for HTTP requests, exported at /metrics."""
+"""Prometheus metrics for HTTP requests, exported at /metrics.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``manage.py`` sets it to ``var/prometheus`` for every process it
+starts: web, Celery workers, beat and commands such as ``er_run``), each process writes its counters
+there and /metrics adds them all up, so counters of work done by workers (ER merges, rules fallbacks,
+candidate pairs) are seen from the web process too.
+"""
 
 import logging
+import os
+import shutil
 import time
+from pathlib import Path
 
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_LATENCY = Histogram(
     "ig_http_request_duration_seconds",
@@ -12,9 +32,13 @@ REQUEST_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2.5, 5, 10),
 )
-GRAPH_OUTBOX_PENDING = Gauge("ig_graph_outbox_pending", "Graph outbox rows not yet applied to the graph store.")
+GRAPH_OUTBOX_PENDING = Gauge(
+    "ig_graph_outbox_pending", "Graph outbox rows not yet applied to the graph store.", multiprocess_mode="mostrecent"
+)
 GRAPH_OUTBOX_AGE = Gauge(
-    "ig_graph_outbox_lag_seconds", "Age of the oldest graph outbox row not yet applied (0 when drained)."
+    "ig_graph_outbox_lag_seconds",
+    "Age of the oldest graph outbox row not yet applied (0 when drained).",
+    multiprocess_mode="mostrecent",
 )
 REQUESTS = Counter("ig_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
 
@@ -45,4 +69,21 @@ def metrics_view(request):
         GRAPH_OUTBOX_AGE.set(lag["oldest_seconds"])
     except Exception as exc:  # a metrics scrape never fails for want of the database
         logging.getLogger(__name__).warning("graph outbox lag not read: %s", exc)
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _registry():
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return REGISTRY  # one process: its own metrics
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)
+    return registry
+
+
+def reset_multiprocess_dir(path: str | os.PathLike) -> None:
+    """An empty metrics folder for a new set of processes (counters start again from 0, as on any restart)."""
+    folder = Path(path)
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)

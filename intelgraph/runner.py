@@ -99,6 +99,10 @@ def run(managed: list[Managed], *, echo=print) -> int:
     colour = sys.stdout.isatty()
     selector = selectors.DefaultSelector()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        from intelgraph.metrics import reset_multiprocess_dir
+
+        reset_multiprocess_dir(env["PROMETHEUS_MULTIPROC_DIR"])
     for item in managed:
         item.process = subprocess.Popen(
             item.argv,

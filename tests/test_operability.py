@@ -34,6 +34,18 @@ def test_metrics_exposes_request_latency(client):
     assert 'ig_http_request_duration_seconds_bucket{le="0.005",method="GET",route="healthz",status="200"}' in text
 
 
+@pytest.mark.django_db
+def test_metrics_add_up_the_counters_of_every_process(client, tmp_path, monkeypatch):
+    # Two other processes (as Celery workers or er_run would be) count ER merges; the web process shows the sum.
+    code = "from apps.er.runs import ER_MERGES; ER_MERGES.labels('acme', 'auto').inc(3)"
+    for _ in range(2):
+        done = manage("shell", "-c", code, env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+        assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = client.get("/metrics").content.decode()
+    assert 'ig_er_merges_total{how="auto",tenant="acme"} 6.0' in text
+
+
 def manage(*args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     full_env.update(env or {})
