@@ -37,7 +37,7 @@ def test_metrics_exposes_request_latency(client):
 @pytest.mark.django_db
 def test_metrics_add_up_the_counters_of_every_process(client, tmp_path, monkeypatch):
     # Two other processes (as Celery workers or er_run would be) count ER merges; the web process shows the sum.
-    code = "from apps.er.runs import ER_MERGES; ER_MERGES.labels('acme', 'auto').inc(3)"
+    code = "from apps.er.services import ER_MERGES; ER_MERGES.labels('acme', 'auto').inc(3)"
     for _ in range(2):
         done = manage("shell", "-c", code, env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
         assert done.returncode == 0, done.stderr

@@ -26,7 +26,6 @@ from apps.er.models import CandidatePair, PairStatus, PinMode
 
 logger = logging.getLogger(__name__)
 
-ER_MERGES = Counter("ig_er_merges_total", "Merges materialised by entity resolution.", ["tenant", "how"])
 ER_FALLBACK = Counter("ig_er_rules_fallback_total", "ER runs or scores decided by rules: the model was unavailable.")
 ER_PAIRS = Counter("ig_er_candidate_pairs_total", "Candidate pairs scored by entity resolution.", ["tenant"])
 
@@ -292,7 +291,6 @@ def run(
             continue
         merged_ids.update(members)
         result.merged_clusters += 1
-        ER_MERGES.labels(tenant.slug, "rules" if scorer.by_rules else "auto").inc()
     with transaction.atomic():
         result.review, result.skipped_never_merge = record_pairs(
             tenant=tenant, kind=kind, scorer=scorer, records=records, scored=keep, never=never, merged_ids=merged_ids

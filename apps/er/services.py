@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from prometheus_client import Counter
 
 from apps.access import bundle as policy
 from apps.access import services as access
@@ -42,6 +43,16 @@ from apps.graph.services import outbox_add
 logger = logging.getLogger(__name__)
 
 MODEL_STORAGE_DIR = "er-models"
+# Counted when the transaction commits; rate(ig_er_merges_total[1h]) is the materialisation rate.
+ER_MERGES = Counter("ig_er_merges_total", "Merges materialised by entity resolution.", ["tenant", "how"])
+ER_ROLLBACKS = Counter("ig_er_rollbacks_total", "Merges undone by rollback.", ["tenant"])
+ER_DECISIONS = Counter("ig_er_decisions_total", "Reviewer decisions on candidate pairs.", ["tenant", "decision"])
+
+
+def _count(counter: Counter, *labels: str) -> None:
+    transaction.on_commit(lambda: counter.labels(*labels).inc())
+
+
 REVIEWER_RANK = {Role.READER: 0, Role.ANALYST: 1, Role.REVIEWER: 2, Role.COMPLIANCE: 3, Role.ADMIN: 4}
 
 
@@ -352,6 +363,7 @@ def pair_approve(*, subject: access.Subject, pair: CandidatePair, reason: str = 
                      "purpose": subject.purpose},
         )  # fmt: skip
         _announce(pair.pk)
+        _count(ER_DECISIONS, pair.tenant.slug, "approved")
     return merge
 
 
@@ -379,6 +391,7 @@ def pair_reject(*, subject: access.Subject, pair: CandidatePair, reason: str) ->
         audit.record("er.pair_rejected", actor=subject.user, tenant=pair.tenant_id, target=pair,
                      payload={"score": pair.score, "model": pair.model_sha, "reason": reason[:500]})  # fmt: skip
         _announce(pair.pk)
+        _count(ER_DECISIONS, pair.tenant.slug, "rejected")
     return constraint
 
 
@@ -388,6 +401,7 @@ def pair_defer(*, subject: access.Subject, pair: CandidatePair, reason: str = ""
     audit.record("er.pair_deferred", actor=subject.user, tenant=pair.tenant_id, target=pair,
                  payload={"reason": reason[:500]})  # fmt: skip
     _announce(pair.pk)
+    _count(ER_DECISIONS, pair.tenant.slug, "deferred")
     pair.refresh_from_db()
     return pair
 
@@ -581,6 +595,7 @@ def merge_materialize(
         )  # fmt: skip
         publish_changes(tenant_id=tenant.pk, changes=[{"id": i, "op": "merged", "into": target.pk} for i in absorbed_ids]
                         + ([{"id": target.pk, "op": "updated"}] if not created else []))  # fmt: skip
+        _count(ER_MERGES, tenant.slug, "rules" if by_rules else "auto" if automatic else "reviewer")
     return merge
 
 
@@ -663,6 +678,8 @@ def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> Rol
         if after != oldest.checksum_before:
             raise ERError("The rollback could not restore the exact prior state; nothing was changed.",
                           code="checksum")  # fmt: skip
+        for undo in plan.merges:
+            _count(ER_ROLLBACKS, undo.tenant.slug)
     return plan
 
 

@@ -181,3 +181,27 @@ def test_everything_one_model_merged_rolls_back_together(world):
     assert everything(world) == before
     with pytest.raises(er.ERError, match="No merge by model"):
         er.rollback_model(tenant=world["t"], model_sha="1" * 64, subject=world["subject"], reason="again")
+
+
+def test_merges_rollbacks_and_decisions_are_counted_once_committed(world, django_capture_on_commit_callbacks):
+    from prometheus_client import REGISTRY
+
+    slug = world["t"].slug
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, {"tenant": slug, **labels}) or 0.0
+
+    merges, approvals, rollbacks = (value("ig_er_merges_total", how="reviewer"),
+                                    value("ig_er_decisions_total", decision="approved"), value("ig_er_rollbacks_total"))  # fmt: skip
+    a, b = sorted([world["A"], world["B"]], key=lambda e: str(e.pk))
+    pair = CandidatePair.objects.create(tenant=world["t"], entity_a=a, entity_b=b, score=0.95)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = er.pair_approve(subject=world["subject"], pair=pair, reason="same person")
+    assert value("ig_er_merges_total", how="reviewer") == merges + 1
+    assert value("ig_er_decisions_total", decision="approved") == approvals + 1
+    with django_capture_on_commit_callbacks(execute=True):
+        er.merge_rollback(merge=done, subject=world["subject"], reason="wrong person")
+    assert value("ig_er_rollbacks_total") == rollbacks + 1
+    with pytest.raises(er.ERError), django_capture_on_commit_callbacks(execute=True):
+        er.merge_rollback(merge=done, subject=world["subject"], reason="again")  # refused: nothing more counted
+    assert value("ig_er_rollbacks_total") == rollbacks + 1
