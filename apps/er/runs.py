@@ -1,7 +1,8 @@
 """Running entity resolution on a tenant's entities: which model, candidate pairs, auto-merges, the rules fallback.
 
-A batch run loads one kind of entity, cuts the candidate pairs into blocks (``engine.plan_blocks``), scores
-each block (``score_block``, also a Celery task so more workers go faster), then records pairs in the review
+A batch run loads one kind of entity, normalises it once, blocks it into candidate pairs and scores them in
+chunks in this process, or cuts them into blocks scored as Celery tasks (``score_block``; more workers go
+faster), then records pairs in the review
 band for reviewers and merges pairs at or above the tenant's auto-merge threshold, cluster by cluster
 (``engine.cluster_scored`` does not chain through weak links). Never-merge constraints are honoured at every
 step. If the pinned model cannot be loaded or fails, the deterministic rules decide instead: their pairs are
@@ -94,7 +95,7 @@ def score_block(scorer: Scorer, records: dict[str, dict], pairs: list[tuple[str,
     return out
 
 
-def score_block_for(*, tenant_id: int, kind: str, pairs: list) -> dict:
+def score_block_for(*, tenant_id: int, kind: str, pairs: list, keep_from: float = 0.0) -> dict:
     """One block scored by a worker: its records read from PostgreSQL, the tenant's model loaded (verified)."""
     tenant = Tenant.objects.get(pk=tenant_id)
     ids = sorted({i for pair in pairs for i in pair})
@@ -102,17 +103,56 @@ def score_block_for(*, tenant_id: int, kind: str, pairs: list) -> dict:
     records = er.entity_records(rows, kind)
     pairs = [(a, b) for a, b in pairs if a in records and b in records]  # deleted since the run was planned
     scorer = scorer_for(tenant)
-    return {"scored": score_block(scorer, records, pairs, kind=kind), "by_rules": scorer.by_rules, "sha": scorer.sha}
+    scored = [x for x in score_block(scorer, records, pairs, kind=kind) if x[2] >= keep_from]
+    return {"scored": scored, "by_rules": scorer.by_rules, "sha": scorer.sha}
 
 
-def _score_on_workers(*, tenant, kind, blocks, scorer, progress) -> list:
+SCORE_CHUNK = 20_000  # pairs compared at a time in this process (bounded memory, progress steps)
+
+
+def _score_here(scorer: Scorer, prepared, records, i, j, *, kind: str, block: int, progress, keep_from: float) -> list:
+    """Every candidate pair scored in this process on the records normalised once; those at ``keep_from`` or
+    above are returned (millions of pairs below the review band are not kept). The rules take over from a
+    chunk on which the model fails, as ``score_block`` does."""
+    ids, total, scored = (prepared.ids if prepared is not None else []), len(i), []
+    step = max(1, min(block, SCORE_CHUNK))
+    for start in range(0, total, step):
+        a, b = i[start : start + step], j[start : start + step]
+        pairs = [(ids[x], ids[y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        if not scorer.by_rules:
+            try:
+                probabilities = scorer.model.score(prepared, a, b).tolist()
+                scored += [(x, y, p) for (x, y), p in zip(pairs, probabilities, strict=True) if p >= keep_from]
+                progress("scoring", start + len(pairs), total)
+                continue
+            except Exception as exc:  # a scorer that fails mid-run: the rules take over from here
+                ER_FALLBACK.inc()
+                logger.error("ER scoring failed, rules decide from here: %s", exc)
+                scorer.by_rules, scorer.problem = True, str(exc)
+        scored += [x for x in score_block(scorer, records, pairs, kind=kind) if x[2] >= keep_from]
+        progress("scoring", start + len(pairs), total)
+    return scored
+
+
+def _explain_here(model, prepared, pairs: list[tuple[str, str]]) -> list:
+    import numpy as np
+
+    index = prepared.__dict__.setdefault("_index", {record_id: k for k, record_id in enumerate(prepared.ids)})
+    a = np.fromiter((index[x] for x, _ in pairs), dtype=np.int64, count=len(pairs))
+    b = np.fromiter((index[y] for _, y in pairs), dtype=np.int64, count=len(pairs))
+    return model.explain_pairs(prepared, a, b) if len(pairs) else []
+
+
+def _score_on_workers(*, tenant, kind, blocks, scorer, progress, keep_from: float) -> list:
     """Blocks as Celery tasks (more workers, faster runs); waits for them all."""
     from celery import group
 
     from apps.er.tasks import score_block_task
 
     total = sum(len(b) for b in blocks)
-    results = group(score_block_task.s(tenant.pk, kind, [list(p) for p in block]) for block in blocks).apply_async()
+    results = group(
+        score_block_task.s(tenant.pk, kind, [list(p) for p in block], keep_from) for block in blocks
+    ).apply_async()
     answers = results.get(timeout=3600, propagate=True)
     scored = []
     for answer in answers:
@@ -122,28 +162,58 @@ def _score_on_workers(*, tenant, kind, blocks, scorer, progress) -> list:
     return scored
 
 
-def record_pairs(*, tenant, kind, scorer, records, scored, never, merged_ids=frozenset()) -> tuple[int, int]:
+RECORD_BATCH = 2000  # candidate pairs looked up, created or updated per query
+
+
+def record_pairs(
+    *, tenant, kind, scorer, records, scored, never, merged_ids=frozenset(), explain=None
+) -> tuple[int, int]:
     """Store scored pairs (already in the review band) for the decision center; returns (pending, never-merge skipped).
-    Pairs a reviewer decided, or that were merged or undone, are left as they are: a re-run does not reopen them."""
+    Pairs a reviewer decided, or that were merged or undone, are left as they are: a re-run does not reopen them.
+
+    ``explain(pairs)`` gives the score breakdowns of ``(id_a, id_b)`` pairs in one go (a batch run compares them
+    on the records it already normalised); by default each pair's records are compared again.
+    """
+    if explain is None:
+        explain = lambda pairs: [scorer.model.explain(records[a], records[b], kind) for a, b in pairs]  # noqa: E731
     review = skipped = 0
+    wanted = []
     for a, b, p in scored:
         a, b = (a, b) if a < b else (b, a)
         if (a, b) in never:
             skipped += 1
-            continue
-        status = PairStatus.AUTO_MERGED if a in merged_ids and b in merged_ids else PairStatus.PENDING
-        existing = CandidatePair.objects.filter(tenant=tenant, entity_a_id=a, entity_b_id=b).first()
-        if existing is not None and existing.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
-            continue
-        explanation = [] if scorer.by_rules else [list(x) for x in scorer.model.explain(records[a], records[b], kind)]
-        values = {"score": p, "model_sha": scorer.sha, "by_rules": scorer.by_rules, "explanation": explanation,
-                  "status": existing.status if existing and status == PairStatus.PENDING else status}  # fmt: skip
-        if existing is None:
-            CandidatePair.objects.create(tenant=tenant, entity_a_id=a, entity_b_id=b, **values)
         else:
-            CandidatePair.objects.filter(pk=existing.pk).update(**values)
-        if status == PairStatus.PENDING:
-            review += 1
+            wanted.append((a, b, p))
+    for start in range(0, len(wanted), RECORD_BATCH):
+        batch = wanted[start : start + RECORD_BATCH]
+        firsts = {a for a, _, _ in batch}
+        existing = {
+            (str(pair.entity_a_id), str(pair.entity_b_id)): pair
+            for pair in CandidatePair.objects.filter(tenant=tenant, entity_a_id__in=firsts).only(
+                "pk", "entity_a_id", "entity_b_id", "status"
+            )
+        }
+        todo = [(a, b, p) for a, b, p in batch
+                if (a, b) not in existing or existing[(a, b)].status in (PairStatus.PENDING, PairStatus.DEFERRED)]  # fmt: skip
+        explanations = [[]] * len(todo) if scorer.by_rules else explain([(a, b) for a, b, _ in todo])
+        new, changed = [], []
+        for (a, b, p), explanation in zip(todo, explanations, strict=True):
+            status = PairStatus.AUTO_MERGED if a in merged_ids and b in merged_ids else PairStatus.PENDING
+            values = {"score": p, "model_sha": scorer.sha, "by_rules": scorer.by_rules,
+                      "explanation": [list(x) for x in explanation]}  # fmt: skip
+            old = existing.get((a, b))
+            if old is None:
+                new.append(CandidatePair(tenant=tenant, entity_a_id=a, entity_b_id=b, status=status, **values))
+            else:
+                for key, value in values.items():
+                    setattr(old, key, value)
+                old.status = old.status if status == PairStatus.PENDING else status
+                changed.append(old)
+            review += status == PairStatus.PENDING
+        CandidatePair.objects.bulk_create(new, batch_size=RECORD_BATCH)
+        CandidatePair.objects.bulk_update(
+            changed, ["score", "model_sha", "by_rules", "explanation", "status"], batch_size=RECORD_BATCH
+        )
     return review, skipped
 
 
@@ -186,19 +256,18 @@ def score_entity(*, entity_id) -> dict:
     return {"scored": len(scored), "review": review, "by_rules": scorer.by_rules}
 
 
-def _shadow_scores(*, tenant, kind, records, blocks, result) -> dict | None:
+def _shadow_scores(*, tenant, prepared, i, j, result) -> dict | None:
     """With a model pinned in shadow for the tenant: its score for every candidate pair (nothing materialises)."""
-    from apps.er import engine
-
     pin = er.pin_current(tenant=tenant, mode=PinMode.SHADOW)
-    if pin is None or not blocks:
+    if pin is None or not len(i):
         return None
     try:
         model = er.model_load(pin.artifact.sha256)
-        scores = {}
-        for block in blocks:
-            for a, b, p in engine.score_pairs(model, records, block, kind=kind):
-                scores[(a, b) if a < b else (b, a)] = p
+        ids, scores = prepared.ids, {}
+        for start in range(0, len(i), SCORE_CHUNK):
+            a, b = i[start : start + SCORE_CHUNK], j[start : start + SCORE_CHUNK]
+            for x, y, p in zip(a.tolist(), b.tolist(), model.score(prepared, a, b).tolist(), strict=True):
+                scores[(ids[x], ids[y]) if ids[x] < ids[y] else (ids[y], ids[x])] = p
     except Exception as exc:  # a shadow model that fails costs the shadow record, never the run
         result.notes.append(f"shadow model {pin.artifact.sha256[:12]} not scored: {exc}")
         return None
@@ -248,20 +317,22 @@ def run(
     result = RunResult(tenant.slug, kind, model_sha=scorer.sha, by_rules=scorer.by_rules)
     records = records_for(tenant=tenant, kind=kind)
     result.records = len(records)
-    blocks = engine.plan_blocks(list(records.items()), kind=kind, pairs_per_block=pairs_per_block) if records else []
-    total = sum(len(b) for b in blocks)
+    prepared = engine.prepare(list(records.items()), kind) if records else None
+    i, j = engine.candidate_pairs(prepared) if records else ([], [])
+    ids = prepared.ids if records else []
+    total = len(i)
     result.candidate_pairs = total
     ER_PAIRS.labels(tenant.slug).inc(total)
-    if parallel and blocks:
-        scored = _score_on_workers(tenant=tenant, kind=kind, blocks=blocks, scorer=scorer, progress=progress)
+    if parallel and total:
+        pairs = [(ids[a], ids[b]) for a, b in zip(i.tolist(), j.tolist(), strict=True)]
+        blocks = [pairs[k : k + pairs_per_block] for k in range(0, total, pairs_per_block)]
+        scored = _score_on_workers(tenant=tenant, kind=kind, blocks=blocks, scorer=scorer, progress=progress,
+                                   keep_from=settings.review_threshold)  # fmt: skip
     else:
-        scored, done = [], 0
-        for block in blocks:
-            scored += score_block(scorer, records, block, kind=kind)
-            done += len(block)
-            progress("scoring", done, total)
+        scored = _score_here(scorer, prepared, records, i, j, kind=kind, block=pairs_per_block, progress=progress,
+                             keep_from=settings.review_threshold)  # fmt: skip
     result.by_rules = scorer.by_rules
-    shadow = _shadow_scores(tenant=tenant, kind=kind, records=records, blocks=blocks, result=result)
+    shadow = _shadow_scores(tenant=tenant, prepared=prepared, i=i, j=j, result=result)
     never = er.never_merge_pairs(tenant_id=tenant.pk, ids=records) if records else set()
     keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
     automatic = bool(purpose in ("investigation", "fraud-risk") and settings.auto_merge_enabled)
@@ -293,8 +364,9 @@ def run(
         result.merged_clusters += 1
     with transaction.atomic():
         result.review, result.skipped_never_merge = record_pairs(
-            tenant=tenant, kind=kind, scorer=scorer, records=records, scored=keep, never=never, merged_ids=merged_ids
-        )
+            tenant=tenant, kind=kind, scorer=scorer, records=records, scored=keep, never=never, merged_ids=merged_ids,
+            explain=lambda pairs: _explain_here(scorer.model, prepared, pairs),
+        )  # fmt: skip
         if shadow:
             _record_shadow(tenant=tenant, shadow=shadow, review=settings.review_threshold, never=never)
         audit.record(

@@ -63,6 +63,22 @@ def test_rejections_last_across_runs(tenant):
     assert CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING).count() == 0
 
 
+def test_a_rerun_keeps_deferrals_and_records_the_same_breakdowns(tenant):
+    first = runs.run(tenant=tenant, kind="person")
+    pending = list(CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING).order_by("pk"))
+    reviewer = factories.user(tenant=tenant, role=Role.REVIEWER)
+    er.pair_defer(subject=subject_for(user=reviewer, purpose="investigation"), pair=pending[0], reason="ask the source")
+    again = runs.run(tenant=tenant, kind="person")
+    assert (again.candidate_pairs, again.review) == (first.candidate_pairs, first.review)
+    after = {p.pk: p for p in CandidatePair.objects.filter(tenant=tenant)}
+    assert len(after) == len(pending) and after[pending[0].pk].status == PairStatus.DEFERRED
+    scorer = runs.scorer_for(tenant)
+    records = runs.records_for(tenant=tenant, kind="person")
+    for pair in after.values():  # the run's batch breakdowns are what a reviewer's one-pair breakdown would be
+        alone = scorer.model.explain(records[str(pair.entity_a_id)], records[str(pair.entity_b_id)], "person")
+        assert pair.explanation == [list(x) for x in alone]
+
+
 def test_a_tampered_pinned_model_falls_back_to_rules(tenant, settings):
     from django.core.cache import cache
 

@@ -195,8 +195,12 @@ class Model:
         The weights add up to the pair's match log-odds; a reviewer's waterfall chart draws them in order.
         """
         prepared = prepare([("a", a), ("b", b)], kind)
-        levels = self.levels(prepared, np.array([0]), np.array([1]))
-        return self.for_kind(kind).explain_levels(levels[0])
+        return self.explain_pairs(prepared, np.array([0]), np.array([1]))[0]
+
+    def explain_pairs(self, prepared: Prepared, i: np.ndarray, j: np.ndarray) -> list[list[tuple[str, str, float]]]:
+        """``explain`` for many pairs of one Prepared set at once (the levels are compared in one pass)."""
+        kind_model = self.for_kind(prepared.kind)
+        return [kind_model.explain_levels(row) for row in self.levels(prepared, i, j)]
 
 
 def default_model() -> Model:
