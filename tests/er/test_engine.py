@@ -134,6 +134,17 @@ def test_blocking_is_not_quadratic_even_for_one_shared_key():
     assert len(i) < 60 * 2000
 
 
+def test_large_sets_block_tighter(monkeypatch):
+    from apps.er.engine import blocking
+
+    records = [(rid, {**attrs, "postal_code": "10000"}) for rid, attrs in _population(2000)]
+    prepared = prepare(records, "person")
+    normal, _ = candidate_pairs(prepared)
+    monkeypatch.setattr(blocking, "LARGE", 1000)  # as if 2,000 records were a large tenant
+    tight, _ = candidate_pairs(prepared)
+    assert len(tight) < len(normal) / 2
+
+
 def test_linking_compares_only_across_sources():
     records = [("a1", PERSON), ("a2", PERSON), ("b1", PERSON)]
     prepared = prepare(records, "person", sources=[0, 0, 1])

@@ -5,12 +5,16 @@ of them survives (a typo in the surname leaves the date of birth and the postcod
 leaves the name and the birth date; a new e-mail address leaves the phone). A key shared by
 more than ``max_block`` records (a common postcode in a million-record tenant) is not
 expanded into all its pairs: its records are sorted by name and each is paired with its
-``window`` neighbours only (sorted neighbourhood), so the pair count stays linear.
+``window`` neighbours only (sorted neighbourhood), so the pair count stays linear. Large sets
+(over ``LARGE`` records) block tighter: on the 612,000 persons of the bench-graph tenant the
+default (100, 12) gave 71 million candidate pairs (116 a record) and found 99.96% of the true
+pairs; (20, 3) gives 17.6 million (29 a record) and finds 99.91%.
 """
 
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections import defaultdict
 
 import jellyfish
@@ -21,6 +25,9 @@ from apps.er.engine.schema import PERSON
 
 MAX_BLOCK = 100
 WINDOW = 12
+LARGE = 100_000  # records of one kind from which LARGE_MAX_BLOCK and LARGE_WINDOW apply
+LARGE_MAX_BLOCK = 20
+LARGE_WINDOW = 3
 
 
 def _soundex(word: str) -> str:
@@ -107,14 +114,17 @@ def _sort_key(prepared: Prepared):
 
 
 def candidate_pairs(
-    prepared: Prepared, *, max_block: int = MAX_BLOCK, window: int = WINDOW
+    prepared: Prepared, *, max_block: int | None = None, window: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unique candidate pairs ``(i, j)``, ``i < j``, as two int64 arrays sorted by (i, j).
 
     When the records come from several sources (``Prepared.linking``), only pairs across
-    sources are returned.
+    sources are returned. ``max_block`` and ``window`` default by size (see the module docstring).
     """
     n = len(prepared)
+    large = n > LARGE
+    max_block = max_block or (LARGE_MAX_BLOCK if large else MAX_BLOCK)
+    window = window or (LARGE_WINDOW if large else WINDOW)
     blocks: dict[str, list[int]] = defaultdict(list)
     for k, keys in enumerate(block_keys(prepared)):
         for key in keys:
@@ -122,8 +132,8 @@ def candidate_pairs(
     sources = prepared.sources
     linking = prepared.linking
     sort_key = _sort_key(prepared)
-    firsts: list[int] = []
-    seconds: list[int] = []
+    firsts = array("q")  # 8 bytes a number: tens of millions of pairs fit where lists of ints would not
+    seconds = array("q")
     for members in blocks.values():
         size = len(members)
         if size < 2:
@@ -139,8 +149,8 @@ def candidate_pairs(
     if not firsts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    a = np.asarray(firsts, dtype=np.int64)
-    b = np.asarray(seconds, dtype=np.int64)
+    a = np.frombuffer(firsts, dtype=np.int64)
+    b = np.frombuffer(seconds, dtype=np.int64)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     keep = lo != hi
     if linking:
