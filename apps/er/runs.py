@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 from prometheus_client import Counter
 
 from apps.compliance import services as audit
@@ -177,6 +178,7 @@ def record_pairs(
     if explain is None:
         explain = lambda pairs: [scorer.model.explain(records[a], records[b], kind) for a, b in pairs]  # noqa: E731
     review = skipped = 0
+    now = timezone.now()  # bulk updates do not touch auto_now fields: "scored" is set here
     wanted = []
     for a, b, p in scored:
         a, b = (a, b) if a < b else (b, a)
@@ -205,14 +207,14 @@ def record_pairs(
             if old is None:
                 new.append(CandidatePair(tenant=tenant, entity_a_id=a, entity_b_id=b, status=status, **values))
             else:
-                for key, value in values.items():
+                for key, value in {**values, "updated_at": now}.items():
                     setattr(old, key, value)
                 old.status = old.status if status == PairStatus.PENDING else status
                 changed.append(old)
             review += status == PairStatus.PENDING
         CandidatePair.objects.bulk_create(new, batch_size=RECORD_BATCH)
         CandidatePair.objects.bulk_update(
-            changed, ["score", "model_sha", "by_rules", "explanation", "status"], batch_size=RECORD_BATCH
+            changed, ["score", "model_sha", "by_rules", "explanation", "status", "updated_at"], batch_size=RECORD_BATCH
         )
     return review, skipped
 

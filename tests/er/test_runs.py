@@ -72,6 +72,7 @@ def test_a_rerun_keeps_deferrals_and_records_the_same_breakdowns(tenant):
     assert (again.candidate_pairs, again.review) == (first.candidate_pairs, first.review)
     after = {p.pk: p for p in CandidatePair.objects.filter(tenant=tenant)}
     assert len(after) == len(pending) and after[pending[0].pk].status == PairStatus.DEFERRED
+    assert all(after[p.pk].updated_at > p.updated_at for p in pending)  # "scored" moves with each re-run
     scorer = runs.scorer_for(tenant)
     records = runs.records_for(tenant=tenant, kind="person")
     for pair in after.values():  # the run's batch breakdowns are what a reviewer's one-pair breakdown would be
