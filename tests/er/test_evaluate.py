@@ -145,3 +145,14 @@ def test_bad_input_is_one_clear_error(tmp_path, people, case, message):
         _run(**options)
     text = str(caught.value)
     assert message in text and "\n" not in text
+
+
+def test_common_header_spellings_are_recognised_without_a_mapping():
+    from apps.er.engine.schema import recognise
+
+    people = recognise(["ID", "First Name", "Last Name", "Date of Birth", "Address Line1", "Zip", "Phone No"], "person")
+    assert people == {"First Name": "given_name", "Last Name": "family_name", "Date of Birth": "birth_date",
+                      "Address Line1": "street", "Zip": "postal_code", "Phone No": "phone"}  # fmt: skip
+    companies = recognise(["Organisation", "Reg Number", "VAT No", "Date Incorporated", "Web Site"], "organization")
+    assert companies == {"Organisation": "legal_name", "Reg Number": "registration_number", "VAT No": "tax_id",
+                         "Date Incorporated": "incorporation_date", "Web Site": "website"}  # fmt: skip
