@@ -20,9 +20,13 @@ OFFLINE_COMMANDS = {
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
     # Every process manage.py starts (web, workers, beat, commands) writes its metrics here; /metrics adds them up.
-    var = os.environ.get("IG_VAR_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "var")
-    metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.path.abspath(var), "prometheus"))
-    os.makedirs(metrics_dir, exist_ok=True)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        var = os.environ.get("IG_VAR_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "var")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(os.path.abspath(var), "prometheus")
+    try:
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    except OSError:  # a read-only file system: each process keeps its own metrics
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
     from intelgraph.config import ConfigError
 
     try:

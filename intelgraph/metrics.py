@@ -8,7 +8,6 @@ candidate pairs) are seen from the web process too.
 
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -74,16 +73,35 @@ def metrics_view(request):
 
 def _registry():
     path = os.environ.get(MULTIPROC_ENV)
-    if not path:
+    if not path or not Path(path).is_dir():
         return REGISTRY  # one process: its own metrics
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=path)
     return registry
 
 
-def reset_multiprocess_dir(path: str | os.PathLike) -> None:
-    """An empty metrics folder for a new set of processes (counters start again from 0, as on any restart)."""
+def clean_multiprocess_dir(path: str | os.PathLike) -> int:
+    """Remove the metric files of processes that have ended (``<kind>_<pid>.db``); returns how many went.
+
+    ``manage.py run`` calls it when it starts, so counters of earlier runs do not add up forever, while the
+    files of processes still running (another ``run``, a long ``er_run``) are kept.
+    """
     folder = Path(path)
-    if folder.is_dir():
-        shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    removed = 0
+    for file in folder.glob("*.db"):
+        pid = file.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            file.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -100,9 +100,9 @@ def run(managed: list[Managed], *, echo=print) -> int:
     selector = selectors.DefaultSelector()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if env.get("PROMETHEUS_MULTIPROC_DIR"):
-        from intelgraph.metrics import reset_multiprocess_dir
+        from intelgraph.metrics import clean_multiprocess_dir
 
-        reset_multiprocess_dir(env["PROMETHEUS_MULTIPROC_DIR"])
+        clean_multiprocess_dir(env["PROMETHEUS_MULTIPROC_DIR"])
     for item in managed:
         item.process = subprocess.Popen(
             item.argv,

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,15 @@ def test_metrics_exposes_request_latency(client):
     assert 'ig_http_request_duration_seconds_bucket{le="0.005",method="GET",route="healthz",status="200"}' in text
 
 
+def test_metrics_files_of_ended_processes_are_cleaned_and_live_ones_kept(tmp_path):
+    from intelgraph.metrics import clean_multiprocess_dir
+
+    live, dead = tmp_path / f"counter_{os.getpid()}.db", tmp_path / "counter_999999999.db"
+    live.write_bytes(b"x")
+    dead.write_bytes(b"x")
+    assert clean_multiprocess_dir(tmp_path) == 1 and live.exists() and not dead.exists()
+
+
 @pytest.mark.django_db
 def test_metrics_add_up_the_counters_of_every_process(client, tmp_path, monkeypatch):
     # Two other processes (as Celery workers or er_run would be) count ER merges; the web process shows the sum.
@@ -48,6 +58,7 @@ def test_metrics_add_up_the_counters_of_every_process(client, tmp_path, monkeypa
 
 def manage(*args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    full_env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ig-metrics-")  # never the developer's var/
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120

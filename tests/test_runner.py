@@ -23,10 +23,11 @@ def _test_database_url(settings) -> str:
 
 
 @pytest.mark.celery
-def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings):
-    # The processes use the (migrated) test database, so readiness does not depend on the dev database.
+def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings, tmp_path):
+    # The processes use the (migrated) test database, so readiness does not depend on the dev database, and a
+    # metrics folder of their own, so a developer's running `make run` keeps its figures.
     port = devstack.free_port()
-    env = {**os.environ, "DATABASE_URL": _test_database_url(settings)}
+    env = {**os.environ, "DATABASE_URL": _test_database_url(settings), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run", "--port", str(port), "--concurrency", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

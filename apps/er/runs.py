@@ -138,7 +138,9 @@ def _score_here(scorer: Scorer, prepared, records, i, j, *, kind: str, block: in
 def _explain_here(model, prepared, pairs: list[tuple[str, str]]) -> list:
     import numpy as np
 
-    index = prepared.__dict__.setdefault("_index", {record_id: k for k, record_id in enumerate(prepared.ids)})
+    index = prepared.__dict__.get("_index")
+    if index is None:  # built once per run, not per batch of breakdowns
+        index = prepared.__dict__["_index"] = {record_id: k for k, record_id in enumerate(prepared.ids)}
     a = np.fromiter((index[x] for x, _ in pairs), dtype=np.int64, count=len(pairs))
     b = np.fromiter((index[y] for _, y in pairs), dtype=np.int64, count=len(pairs))
     return model.explain_pairs(prepared, a, b) if len(pairs) else []
@@ -212,7 +214,8 @@ def record_pairs(
                 old.status = old.status if status == PairStatus.PENDING else status
                 changed.append(old)
             review += status == PairStatus.PENDING
-        CandidatePair.objects.bulk_create(new, batch_size=RECORD_BATCH)
+        # ignore_conflicts: an online score of one of these pairs may have recorded it a moment ago
+        CandidatePair.objects.bulk_create(new, batch_size=RECORD_BATCH, ignore_conflicts=True)
         CandidatePair.objects.bulk_update(
             changed, ["score", "model_sha", "by_rules", "explanation", "status", "updated_at"], batch_size=RECORD_BATCH
         )

@@ -137,6 +137,7 @@ def _integrity_failed(artifact: ModelArtifact, problem: str) -> None:
 
 
 _loaded: dict[str, object] = {}
+_incompatible: dict[str, str] = {}  # SHA-256 -> why: immutable bytes this engine cannot read never become readable
 
 
 def model_load(sha256: str):
@@ -145,6 +146,8 @@ def model_load(sha256: str):
 
     if sha256 in _loaded:
         return _loaded[sha256]
+    if sha256 in _incompatible:  # refused and audited once per process, not on every load
+        raise ModelIntegrityError(_incompatible[sha256])
     artifact = ModelArtifact.objects.filter(sha256=sha256).first()
     if artifact is None:
         raise ModelIntegrityError(f"no registered model {sha256[:12]}")
@@ -152,7 +155,8 @@ def model_load(sha256: str):
         model = Model.from_bytes(model_bytes(artifact))
     except ModelError as exc:  # intact, but not for this engine (an older feature set): refused, not scored wrongly
         _integrity_failed(artifact, f"incompatible: {exc}")
-        raise ModelIntegrityError(f"model {artifact.sha256[:12]} cannot be used by this engine: {exc}") from exc
+        _incompatible[sha256] = f"model {artifact.sha256[:12]} cannot be used by this engine: {exc}"
+        raise ModelIntegrityError(_incompatible[sha256]) from exc
     _loaded[sha256] = model
     return model
 
@@ -595,7 +599,7 @@ def merge_materialize(
         )  # fmt: skip
         publish_changes(tenant_id=tenant.pk, changes=[{"id": i, "op": "merged", "into": target.pk} for i in absorbed_ids]
                         + ([{"id": target.pk, "op": "updated"}] if not created else []))  # fmt: skip
-        _count(ER_MERGES, tenant.slug, "rules" if by_rules else "auto" if automatic else "reviewer")
+        _count(ER_MERGES, tenant.slug, ("rules" if by_rules else "auto") if automatic else "reviewer")
     return merge
 
 

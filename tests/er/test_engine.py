@@ -216,6 +216,12 @@ def test_auto_adaptation_keeps_em_on_plain_duplicates_and_refuses_it_on_househol
     assert f1(guarded) > 0.9 > f1(em)
 
 
+@pytest.mark.parametrize("adapt", ["auto", "em", "prior", "none"])
+def test_a_batch_without_candidate_pairs_resolves_to_no_clusters(adapt):
+    records = [("a", PERSON), ("b", {"given_name": "Zed", "family_name": "Quux", "birth_date": "1901-01-01"})]
+    assert resolve(records, kind="person", model=default_model(), adapt=adapt).clusters() == []
+
+
 def test_a_one_digit_slip_in_the_decade_is_not_an_ordinary_one_edit():
     records = [
         ("a", {**PERSON, "birth_date": "1962-03-04"}),

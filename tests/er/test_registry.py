@@ -58,9 +58,13 @@ def test_a_model_of_another_feature_set_is_refused_audited_and_runs_fall_back_to
     del birth["levels"][at], birth["weights"][at]
     artifact = er.model_register(data=json.dumps(older).encode(), model_id="made for another engine")
     er._loaded.clear()
+    er._incompatible.clear()
     with pytest.raises(er.ModelIntegrityError, match="cannot be used by this engine"):
         er.model_load(artifact.sha256)
     assert "incompatible" in AuditEvent.objects.get(event_type="er.model_refused").payload["problem"]
+    with pytest.raises(er.ModelIntegrityError, match="cannot be used by this engine"):
+        er.model_load(artifact.sha256)  # refused again, audited once
+    assert AuditEvent.objects.filter(event_type="er.model_refused").count() == 1
     er.pin_set(tenant=tenant_a, artifact=artifact, actor=None)
     assert runs.scorer_for(tenant_a).by_rules
     default_storage.delete(artifact.uri)

@@ -147,7 +147,7 @@ def resolve(
     prior, shift, adapted, guard = kind_model.prior, 0.0, adapt, None
     if adapt in ("prior", "auto"):
         (prior, shift), adapted = batch_prior(probabilities, kind_model.prior), "prior"
-    if adapt in ("em", "auto"):
+    if adapt in ("em", "auto") and len(i):  # no candidate pairs: nothing for EM to learn from
         from apps.er.engine.training import adapt_em
 
         levels = np.concatenate(
