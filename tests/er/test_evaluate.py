@@ -156,3 +156,18 @@ def test_common_header_spellings_are_recognised_without_a_mapping():
     companies = recognise(["Organisation", "Reg Number", "VAT No", "Date Incorporated", "Web Site"], "organization")
     assert companies == {"Organisation": "legal_name", "Reg Number": "registration_number", "VAT No": "tax_id",
                          "Date Incorporated": "incorporation_date", "Web Site": "website"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        (["record_id", "name", "dob", "address", "email"], "person"),  # a bare name with a birth date: a person
+        (["record_id", "name", "vat_number", "address"], "organization"),
+        (["record_id", "name", "gender"], "person"),
+        (["record_id", "company", "founded"], "organization"),
+    ],
+)
+def test_the_kind_is_guessed_from_what_only_persons_or_companies_have(headers, kind):
+    from apps.er.engine.schema import guess_kind
+
+    assert guess_kind(headers) == kind

@@ -102,6 +102,13 @@ def cluster(
                 known.update(zip((mi * n + mj).tolist(), np.asarray(extra, dtype=np.float64).tolist(), strict=True))
                 completed = len(mi)
     order = np.lexsort((aj, ai, -ap))
+    # Each record's known strong "different" partners: a merge is vetoed when one of them is on the other side.
+    negative: dict[int, list[int]] = {}
+    for key, p in known.items():
+        if p < cannot_link:
+            a, b = divmod(key, n)
+            negative.setdefault(a, []).append(b)
+            negative.setdefault(b, []).append(a)
     parent = np.arange(n)
     members_of: dict[int, list[int]] = {}
     vetoed = 0
@@ -112,21 +119,16 @@ def cluster(
             continue
         left = members_of.get(ra, [ra])
         right = members_of.get(rb, [rb])
-        veto = False
-        for x in left:
-            for y in right:
-                p = known.get(min(x, y) * n + max(x, y))
-                if p is not None and p < cannot_link:
-                    veto = True
-                    break
-            if veto:
-                break
-        if veto:
+        # Look from the smaller cluster: its members' negative partners, are any in the other cluster?
+        small, big_root = (left, rb) if len(left) <= len(right) else (right, ra)
+        if any(_find(parent, y) == big_root for x in small for y in negative.get(x, ())):
             vetoed += 1
             continue
         root, other = min(ra, rb), max(ra, rb)
         parent[other] = root
-        members_of[root] = left + right
+        big, little = (left, right) if len(left) >= len(right) else (right, left)
+        big.extend(little)  # the smaller list joins the larger one: merging stays near-linear overall
+        members_of[root] = big
         members_of.pop(other, None)
     roots = np.array([_find(parent, x) for x in range(n)], dtype=np.int64)
     _, labels = np.unique(roots, return_inverse=True)

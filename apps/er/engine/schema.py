@@ -111,10 +111,14 @@ def recognise(headers: list[str], kind: str, mapping: dict[str, str | None] | No
 
 
 def guess_kind(headers: list[str]) -> str:
-    """organization when the columns name a company (legal_name, registration_number, …) and no person name."""
+    """organization when the columns name a company (legal_name, registration_number, …) and nothing only persons
+    have (a given or family name, a birth date, a gender, a national id); a bare ``name`` column counts for a
+    company only then."""
     folded = {fold_header(h) for h in headers}
     org = set(HEADER_ALIASES["legal_name"]) | set(HEADER_ALIASES["registration_number"]) | {"name"}
-    person = set(HEADER_ALIASES["given_name"]) | set(HEADER_ALIASES["family_name"]) | set(HEADER_ALIASES["full_name"])
+    org |= set(HEADER_ALIASES["tax_id"]) | set(HEADER_ALIASES["incorporation_date"])
+    person = {alias for key in ("given_name", "family_name", "full_name", "birth_date", "gender", "national_id")
+              for alias in HEADER_ALIASES[key]}  # fmt: skip
     return ORGANIZATION if folded & org and not folded & person else PERSON
 
 
