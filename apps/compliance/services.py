@@ -229,27 +229,43 @@ def event_evidence(event: AuditEvent) -> dict:
 
 
 def evidence_keys() -> dict[str, str]:
-    """Every registered signing key as ``{key_id: public key hex}`` (an export names the keys it needs)."""
+    """Every registered signing key, the current one included, as ``{key_id: public key hex}``."""
+    _registered_key_id()
     return dict(AuditSigningKey.objects.values_list("key_id", "public_key"))
 
 
-def verify_evidence(item: dict, keys: dict[str, str]) -> str | None:
+def verify_evidence(item, keys: dict[str, str]) -> str | None:
     """None when one exported event is intact and signed by a known key, else what is wrong with it."""
-    try:
-        body, digest, signature, key_id = item["body"], item["hash"], item["signature"], item["key_id"]
-        recomputed = hashlib.sha256(
-            json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        ).hexdigest()
-    except (KeyError, TypeError) as exc:
-        return f"not an evidence item ({exc})"
+    if not isinstance(item, dict):
+        return "not an evidence item (not a JSON object)"
+    body, digest, signature, key_id = (item.get(k) for k in ("body", "hash", "signature", "key_id"))
+    if not isinstance(body, dict) or not all(isinstance(v, str) for v in (digest, signature, key_id)):
+        return "not an evidence item (body, hash, signature and key_id are needed)"
+    recomputed = hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
     if recomputed != digest:
-        return f"content does not match its hash {str(digest)[:16]}…"
+        return f"content does not match its hash {digest[:16]}…"
     if body.get("key_id") != key_id or key_id not in keys:
         return f"signed by unregistered key {key_id}"
+    return verify_signature(digest.encode(), signature, key_id, keys)
+
+
+def canonical_json(document: dict) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(data: bytes) -> dict:
+    """``{"key_id", "signature"}`` of ``data`` by this installation's audit key (registered, so exports verify)."""
+    return {"key_id": _registered_key_id(), "signature": signing_key().sign(data).hex()}
+
+
+def verify_signature(data: bytes, signature, key_id, keys: dict[str, str]) -> str | None:
+    """None when ``signature`` (hex) over ``data`` verifies with registered key ``key_id``, else why not."""
+    if not isinstance(key_id, str) or key_id not in keys:
+        return f"signed by unregistered key {key_id}"
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[key_id])).verify(
-            bytes.fromhex(signature), digest.encode()
-        )
-    except (InvalidSignature, ValueError):
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[key_id])).verify(bytes.fromhex(signature), data)
+    except (InvalidSignature, ValueError, TypeError):
         return f"signature does not verify with key {key_id}"
     return None

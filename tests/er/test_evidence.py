@@ -1,5 +1,6 @@
 """manage.py er_evidence: a tenant's ER decisions as signed audit evidence, and checking such a file offline."""
 
+import hashlib
 import io
 import json
 
@@ -98,3 +99,60 @@ def test_verify_refuses_a_file_that_is_not_an_export(tmp_path):
     other.write_text('{"hello": 1}\n')
     with pytest.raises(CommandError, match="not an ER evidence export"):
         call_command("er_evidence", "--verify", str(other))
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _write(path, items):
+    path.write_text("".join(json.dumps(item) + "\n" for item in items))
+
+
+def test_a_relabelled_spliced_repeated_or_forged_file_fails(decided, tenant_a, tenant_b, tmp_path):
+    ours, _ = export(tmp_path, "--tenant", tenant_a.slug)
+    theirs = tmp_path / "b.jsonl"
+    call_command("er_evidence", "--tenant", tenant_b.slug, "--out", str(theirs), stdout=io.StringIO())
+    header, *items = _lines(ours)
+    b_header, *b_items = _lines(theirs)
+    forged = tmp_path / "forged.jsonl"
+    cases = {
+        "header: signature does not verify": [{**b_header, "tenant": tenant_a.slug, "tenant_id": tenant_a.pk},
+                                              *b_items],  # B's export relabelled as A's
+        "not of the header's tenant": [header, *items, b_items[0]],  # one of B's events spliced in
+        "out of order or repeated": [header, *items, items[-1]],
+        "lines dropped, added or reordered": [header, *items[:-1]],
+    }  # fmt: skip
+    for message, content in cases.items():
+        _write(forged, content)
+        with pytest.raises(CommandError, match=message):
+            call_command("er_evidence", "--verify", str(forged))
+    made_up = {key: value for key, value in header.items() if key != "header_signature"}
+    _write(forged, [{**made_up, "events": 0, "digest": hashlib.sha256(b"").hexdigest(),
+                     "header_signature": {"key_id": header["header_signature"]["key_id"], "signature": "00" * 64}}])  # fmt: skip
+    with pytest.raises(CommandError, match="header: signature does not verify"):
+        call_command("er_evidence", "--verify", str(forged))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe not text", "cannot be read as UTF-8"),
+        (b"", "the file is empty"),
+        (b"not json\n", "no intelgraph.er-evidence/1 header"),
+    ],
+)
+def test_unreadable_files_are_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("er_evidence", "--verify", str(path))
+
+
+def test_malformed_event_lines_are_reported_not_raised(decided, tenant_a, tmp_path):
+    out, _ = export(tmp_path, "--tenant", tenant_a.slug)
+    header, first, *rest = _lines(out)
+    _write(out, [header, {**first, "body": "text"}, {**rest[0], "signature": 5}, *rest[1:]])
+    with pytest.raises(CommandError, match="line 2: not an evidence item") as raised:
+        call_command("er_evidence", "--verify", str(out))
+    assert "line 3: not an evidence item" in str(raised.value)
