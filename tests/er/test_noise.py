@@ -6,7 +6,16 @@ import pytest
 
 from apps.er.engine import noise
 
-IDENTIFYING = ("registration_number", "tax_id", "national_id", "email", "phone", "birth_date", "incorporation_date")
+IDENTIFYING = (
+    "registration_number",
+    "tax_id",
+    "national_id",
+    "email",
+    "phone",
+    "birth_date",
+    "incorporation_date",
+    "website",
+)
 
 
 def _companies(rng, count=40):
@@ -17,6 +26,7 @@ def _companies(rng, count=40):
             "tax_id": f"DE{rng.randrange(10**8, 10**9)}",
             "incorporation_date": f"19{rng.randrange(50, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(0, 9)}",
             "email": f"info@firma{k}.de",
+            "website": f"www.firma{k}.de",
             "phone": f"+49{rng.randrange(10**9, 10**10)}",
             "street": f"{k} Hauptstraße",
             "city": "Berlin",
@@ -57,6 +67,9 @@ def test_a_sister_company_is_no_other_company_renamed(maker):
         assert made["legal_name"].split()[0] == company["legal_name"].split()[0]
         assert made.get("registration_number") not in {d["registration_number"] for d in donors}
         assert made.get("tax_id") not in {d["tax_id"] for d in donors}
+        others = [d for d in donors if d is not company]  # the group's own site may be shared, nobody else's
+        assert made.get("website") not in {d["website"] for d in others}
+        assert made.get("email", "@").split("@")[1] not in {d["email"].split("@")[1] for d in others}
         assert all(len(_shared_identifiers(made, donor)) <= 1 for donor in donors if donor is not company)
 
 

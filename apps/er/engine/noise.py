@@ -111,6 +111,14 @@ def fresh_email(rng: random.Random, given: str, family: str, template: str) -> s
 IDENTIFIERS = ("national_id", "registration_number", "tax_id", "phone")
 
 
+def fresh_domain(rng: random.Random, template: str) -> str:
+    """A web domain of its own with ``template``'s top-level domain: ``www.kellerwolf.de`` -> ``www.qbxtrmvo.de``."""
+    host = str(template).removeprefix("www.")
+    tld = host.rsplit(".", 1)[-1] if "." in host else "com"
+    name = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(6, 12)))
+    return f"www.{name}.{tld}"
+
+
 def borrowed(rng: random.Random, donors: Sequence[Mapping], keys: Iterable[str]) -> dict:
     """Values for ``keys``, each from another random donor, identifiers redrawn, e-mails made anew.
 
@@ -122,8 +130,12 @@ def borrowed(rng: random.Random, donors: Sequence[Mapping], keys: Iterable[str])
         donor = rng.choice(donors)
         if donor.get(key):
             out[key] = fresh(rng, donor[key]) if key in IDENTIFIERS else donor[key]
+    if "website" in out:  # a web domain is as identifying as a number
+        out["website"] = fresh_domain(rng, out["website"])
     if "email" in out:
-        out["email"] = fresh_email(rng, str(out.get("given_name", "")), str(out.get("family_name", "")), out["email"])
+        # a company writes from its own domain; a person keeps the donor's provider (gmail.com is everyone's)
+        template = f"info@{out['website'].removeprefix('www.')}" if "website" in out else out["email"]
+        out["email"] = fresh_email(rng, str(out.get("given_name", "")), str(out.get("family_name", "")), template)
     return out
 
 
