@@ -166,6 +166,7 @@ def _score_on_workers(*, tenant, kind, blocks, scorer, progress, keep_from: floa
 
 
 RECORD_BATCH = 2000  # candidate pairs looked up, created or updated per query
+OPEN = (PairStatus.PENDING, PairStatus.DEFERRED, PairStatus.SHADOW)  # statuses a re-run may rescore
 
 
 def record_pairs(
@@ -198,7 +199,7 @@ def record_pairs(
             )
         }
         todo = [(a, b, p) for a, b, p in batch
-                if (a, b) not in existing or existing[(a, b)].status in (PairStatus.PENDING, PairStatus.DEFERRED)]  # fmt: skip
+                if (a, b) not in existing or existing[(a, b)].status in OPEN]  # fmt: skip
         explanations = [[]] * len(todo) if scorer.by_rules else explain([(a, b) for a, b, _ in todo])
         new, changed = [], []
         for (a, b, p), explanation in zip(todo, explanations, strict=True):
@@ -211,7 +212,12 @@ def record_pairs(
             else:
                 for key, value in {**values, "updated_at": now}.items():
                     setattr(old, key, value)
-                old.status = old.status if status == PairStatus.PENDING else status
+                # a deferral stands; a pair so far only the shadow model showed now waits for review
+                old.status = (
+                    PairStatus.DEFERRED
+                    if status == PairStatus.PENDING and old.status == PairStatus.DEFERRED
+                    else status
+                )
                 changed.append(old)
             review += status == PairStatus.PENDING
         # ignore_conflicts: an online score of one of these pairs may have recorded it a moment ago

@@ -80,6 +80,15 @@ def test_a_rerun_keeps_deferrals_and_records_the_same_breakdowns(tenant):
         assert pair.explanation == [list(x) for x in alone]
 
 
+def test_a_pair_only_the_shadow_model_showed_enters_review_when_the_active_model_scores_it(tenant):
+    runs.run(tenant=tenant, kind="person")
+    pair = CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING).first()
+    CandidatePair.objects.filter(pk=pair.pk).update(status=PairStatus.SHADOW, score=0.0, model_sha="")
+    runs.run(tenant=tenant, kind="person")
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.PENDING and pair.score > 0.5 and pair.model_sha
+
+
 def test_a_tampered_pinned_model_falls_back_to_rules(tenant, settings):
     from django.core.cache import cache
 
