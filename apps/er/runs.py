@@ -342,11 +342,16 @@ def run(
     else:
         scored = _score_here(scorer, prepared, records, i, j, kind=kind, block=pairs_per_block, progress=progress,
                              keep_from=settings.review_threshold)  # fmt: skip
+    fell_back = scorer.by_rules and not result.by_rules  # the model failed part-way through the scoring
     result.by_rules = scorer.by_rules
     shadow = _shadow_scores(tenant=tenant, prepared=prepared, i=i, j=j, result=result)
     never = er.never_merge_pairs(tenant_id=tenant.pk, ids=records) if records else set()
     keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
     automatic = bool(purpose in ("investigation", "fraud-risk") and settings.auto_merge_enabled)
+    if automatic and fell_back:
+        # The model failed part-way: some scores are the model's, some the rules'. Nothing merges on that mix.
+        automatic = False
+        result.notes.append("the model failed during the run: nothing merged automatically, pairs wait for review")
     if not automatic and any(p >= settings.auto_merge_threshold for _, _, p in keep):
         result.notes.append(
             "no investigative purpose given (or auto-merge off): pairs above the threshold wait for review"

@@ -115,6 +115,28 @@ def test_a_tampered_pinned_model_falls_back_to_rules(tenant, settings):
     assert merges.count() == 2 and all(m.by_rules for m in merges)
 
 
+def test_a_model_failing_part_way_merges_nothing_automatically(tenant, monkeypatch):
+    real = runs.scorer_for(tenant)
+
+    class Flaky:  # scores the first pair, then fails as a broken scorer would
+        calls = 0
+
+        def score(self, *args):
+            Flaky.calls += 1
+            if Flaky.calls > 1:
+                raise RuntimeError("scorer went away")
+            return real.model.score(*args)
+
+        def __getattr__(self, name):
+            return getattr(real.model, name)
+
+    monkeypatch.setattr(runs, "scorer_for", lambda t: runs.Scorer(Flaky(), real.sha, False))
+    result = runs.run(tenant=tenant, kind="person", purpose="investigation", pairs_per_block=1)
+    assert result.by_rules and result.merged_clusters == 0 and not Merge.objects.exists()
+    assert any("failed during the run" in note for note in result.notes)
+    assert CandidatePair.objects.filter(tenant=tenant, status=PairStatus.PENDING).count() == result.review >= 1
+
+
 def test_a_shadow_model_is_scored_and_measured_against_reviewers(tenant):
     from apps.er import engine
     from apps.er.models import PinMode
