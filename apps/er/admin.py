@@ -297,14 +297,7 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, f"Rolled back: {plan.summary}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
-        rows = []
-        for kind, items in (("entity", plan.entities), ("relationship", plan.relationships)):
-            for pk_, states in sorted(items.items()):
-                now, restored = states.get("now"), states.get("restored")
-                changed = sorted(
-                    k for k in set(now or {}) | set(restored or {}) if (now or {}).get(k) != (restored or {}).get(k)
-                )
-                rows.append({"kind": kind, "id": pk_, "now": now, "restored": restored, "changed": changed})
+        rows = er.rollback_changes(plan)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "original": merge, "title": "Roll back a merge", "plan": plan, "rows": rows,

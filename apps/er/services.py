@@ -664,6 +664,38 @@ def rollback_plan(*, merge: Merge) -> RollbackPlan:
     return RollbackPlan(merges, entities, relationships)
 
 
+def _flat(state: dict | None) -> dict:
+    """A row's state with its attributes one level down (``attributes.email``), for a field-by-field diff."""
+    flat: dict = {}
+    for key, value in (state or {}).items():
+        if isinstance(value, dict) and key == "attributes":
+            flat.update({f"attributes.{name}": inner for name, inner in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def rollback_changes(plan: RollbackPlan) -> list[dict]:
+    """Per record the dry run would touch: what changes, field by field (``now`` -> ``after``), and whole states.
+
+    ``change`` is "restored" (the row comes back as it was), "removed" (a canonical entity the merge created)
+    or "reverted" (fields change back).
+    """
+    rows = []
+    for kind, items in (("entity", plan.entities), ("relationship", plan.relationships)):
+        for pk, states in sorted(items.items()):
+            now, after = states.get("now"), states.get("restored")
+            flat_now, flat_after = _flat(now), _flat(after)
+            fields = [
+                {"field": name, "now": flat_now.get(name), "after": flat_after.get(name)}
+                for name in sorted(set(flat_now) | set(flat_after))
+                if flat_now.get(name) != flat_after.get(name)
+            ]
+            change = "removed" if after is None else "restored" if now is None else "reverted"
+            rows.append({"kind": kind, "id": pk, "change": change, "fields": fields, "now": now, "after": after})
+    return rows
+
+
 def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> RollbackPlan:
     """Undo a merge (and, first, later merges built on it) in one transaction, restoring the exact prior state."""
     _require_reviewer(subject, merge.tenant_id, "Rolling back a merge")

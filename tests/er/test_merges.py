@@ -205,3 +205,15 @@ def test_merges_rollbacks_and_decisions_are_counted_once_committed(world, django
     with pytest.raises(er.ERError), django_capture_on_commit_callbacks(execute=True):
         er.merge_rollback(merge=done, subject=world["subject"], reason="again")  # refused: nothing more counted
     assert value("ig_er_rollbacks_total") == rollbacks + 1
+
+
+def test_the_dry_run_lists_what_changes_back_field_by_field(world):
+    m = merge(world, "A", "B")
+    rows = {row["id"]: row for row in er.rollback_changes(er.rollback_plan(merge=m))}
+    assert rows[str(m.canonical_id)]["change"] == "removed"
+    member = rows[str(world["A"].pk)]
+    assert member["change"] == "reverted"
+    assert {"field": "merged_into_id", "now": str(m.canonical_id), "after": None} in member["fields"]
+    assert all(f["now"] != f["after"] for row in rows.values() for f in row["fields"])
+    repointed = rows[str(world["edges"]["A-org"].pk)]  # an outside relationship moved to the canonical entity
+    assert [f["field"] for f in repointed["fields"]] == ["from_entity_id"]
