@@ -57,9 +57,11 @@ def scorer_for(tenant: Tenant) -> Scorer:
     except (er.ModelIntegrityError, engine.ModelError) as exc:
         ER_FALLBACK.inc()
         logger.error("ER model for %s unavailable, rules decide: %s", tenant.slug, exc)
-        audit.record(
-            "er.rules_fallback", tenant=tenant, payload={"sha256": pin.artifact.sha256, "problem": str(exc)[:500]}
-        )
+        if _first_in_window(f"ig:er-fallback-audited:{tenant.pk}:{pin.artifact.sha256}"):
+            # Once per alert window, not on every online score while the pin stays broken (the metric counts all).
+            audit.record(
+                "er.rules_fallback", tenant=tenant, payload={"sha256": pin.artifact.sha256, "problem": str(exc)[:500]}
+            )
         alerts.alert(
             key=f"er-fallback:{tenant.pk}:{pin.artifact.sha256}",
             subject=f"Entity resolution for {tenant.slug} fell back to rules",
@@ -68,6 +70,17 @@ def scorer_for(tenant: Tenant) -> Scorer:
                   "automatically; everything else waits for reviewers."),
         )  # fmt: skip
         return Scorer(None, "", True, str(exc))
+
+
+def _first_in_window(key: str) -> bool:
+    """True the first time ``key`` is seen within ALERT_THROTTLE_SECONDS (and whenever the cache is unavailable)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    try:
+        return bool(cache.add(key, "1", timeout=settings.ALERT_THROTTLE_SECONDS))
+    except Exception:  # no cache: record rather than stay silent
+        return True
 
 
 def records_for(*, tenant: Tenant, kind: str) -> dict[str, dict]:
