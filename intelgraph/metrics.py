@@ -23,6 +23,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from intelgraph.devstack import pid_alive
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_LATENCY = Histogram(
@@ -91,17 +93,7 @@ def clean_multiprocess_dir(path: str | os.PathLike) -> int:
     removed = 0
     for file in folder.glob("*.db"):
         pid = file.stem.rsplit("_", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             file.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -19,16 +19,23 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
+def first_in_window(key: str) -> bool:
+    """True the first time ``key`` is seen within ALERT_THROTTLE_SECONDS, and whenever the cache is unavailable
+    (better said twice than not at all)."""
+    try:
+        return bool(cache.add(key, "1", timeout=settings.ALERT_THROTTLE_SECONDS))
+    except Exception as exc:
+        logger.warning("throttle unavailable for %s: %s", key, exc)
+        return True
+
+
 def alert(*, key: str, subject: str, body: str) -> bool:
     """Queue an alert unless the same key was sent recently; returns whether it was queued."""
     if not settings.ALERT_EMAILS and not settings.ALERT_SLACK_WEBHOOK_URL:
         logger.warning("alert (no recipients configured): %s", subject)
         return False
-    try:
-        if not cache.add(f"ig:alert:{key}", "1", timeout=settings.ALERT_THROTTLE_SECONDS):
-            return False
-    except Exception as exc:  # no cache: send anyway rather than stay silent
-        logger.warning("alert throttle unavailable: %s", exc)
+    if not first_in_window(f"ig:alert:{key}"):
+        return False
 
     def queue():
         try:

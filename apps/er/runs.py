@@ -57,7 +57,7 @@ def scorer_for(tenant: Tenant) -> Scorer:
     except (er.ModelIntegrityError, engine.ModelError) as exc:
         ER_FALLBACK.inc()
         logger.error("ER model for %s unavailable, rules decide: %s", tenant.slug, exc)
-        if _first_in_window(f"ig:er-fallback-audited:{tenant.pk}:{pin.artifact.sha256}"):
+        if alerts.first_in_window(f"ig:er-fallback-audited:{tenant.pk}:{pin.artifact.sha256}"):
             # Once per alert window, not on every online score while the pin stays broken (the metric counts all).
             audit.record(
                 "er.rules_fallback", tenant=tenant, payload={"sha256": pin.artifact.sha256, "problem": str(exc)[:500]}
@@ -70,17 +70,6 @@ def scorer_for(tenant: Tenant) -> Scorer:
                   "automatically; everything else waits for reviewers."),
         )  # fmt: skip
         return Scorer(None, "", True, str(exc))
-
-
-def _first_in_window(key: str) -> bool:
-    """True the first time ``key`` is seen within ALERT_THROTTLE_SECONDS (and whenever the cache is unavailable)."""
-    from django.conf import settings
-    from django.core.cache import cache
-
-    try:
-        return bool(cache.add(key, "1", timeout=settings.ALERT_THROTTLE_SECONDS))
-    except Exception:  # no cache: record rather than stay silent
-        return True
 
 
 def records_for(*, tenant: Tenant, kind: str) -> dict[str, dict]:
@@ -121,15 +110,14 @@ def score_block_for(*, tenant_id: int, kind: str, pairs: list, keep_from: float 
     return {"scored": scored, "by_rules": scorer.by_rules, "sha": scorer.sha}
 
 
-SCORE_CHUNK = 20_000  # pairs compared at a time in this process (bounded memory, progress steps)
-
-
 def _score_here(scorer: Scorer, prepared, records, i, j, *, kind: str, block: int, progress, keep_from: float) -> list:
     """Every candidate pair scored in this process on the records normalised once; those at ``keep_from`` or
     above are returned (millions of pairs below the review band are not kept). The rules take over from a
     chunk on which the model fails, as ``score_block`` does."""
+    from apps.er.engine.pipeline import CHUNK
+
     ids, total, scored = (prepared.ids if prepared is not None else []), len(i), []
-    step = max(1, min(block, SCORE_CHUNK))
+    step = max(1, min(block, CHUNK))
     for start in range(0, total, step):
         a, b = i[start : start + step], j[start : start + step]
         pairs = [(ids[x], ids[y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
@@ -149,14 +137,7 @@ def _score_here(scorer: Scorer, prepared, records, i, j, *, kind: str, block: in
 
 
 def _explain_here(model, prepared, pairs: list[tuple[str, str]]) -> list:
-    import numpy as np
-
-    index = prepared.__dict__.get("_index")
-    if index is None:  # built once per run, not per batch of breakdowns
-        index = prepared.__dict__["_index"] = {record_id: k for k, record_id in enumerate(prepared.ids)}
-    a = np.fromiter((index[x] for x, _ in pairs), dtype=np.int64, count=len(pairs))
-    b = np.fromiter((index[y] for _, y in pairs), dtype=np.int64, count=len(pairs))
-    return model.explain_pairs(prepared, a, b) if len(pairs) else []
+    return model.explain_pairs(prepared, *prepared.rows(pairs)) if pairs else []
 
 
 def _score_on_workers(*, tenant, kind, blocks, scorer, progress, keep_from: float) -> list:
@@ -286,10 +267,12 @@ def _shadow_scores(*, tenant, prepared, i, j, result) -> dict | None:
     if pin is None or not len(i):
         return None
     try:
+        from apps.er.engine.pipeline import CHUNK
+
         model = er.model_load(pin.artifact.sha256)
         ids, scores = prepared.ids, {}
-        for start in range(0, len(i), SCORE_CHUNK):
-            a, b = i[start : start + SCORE_CHUNK], j[start : start + SCORE_CHUNK]
+        for start in range(0, len(i), CHUNK):
+            a, b = i[start : start + CHUNK], j[start : start + CHUNK]
             for x, y, p in zip(a.tolist(), b.tolist(), model.score(prepared, a, b).tolist(), strict=True):
                 scores[(ids[x], ids[y]) if ids[x] < ids[y] else (ids[y], ids[x])] = p
     except Exception as exc:  # a shadow model that fails costs the shadow record, never the run
