@@ -146,6 +146,17 @@ ORGANIZATION_DETAILS = ("legal_name", "registration_number", "tax_id", "incorpor
 HOME = ("street", "city", "postal_code", "country")
 
 
+def _own_email(rng: random.Random, out: Mapping, donors: Sequence[Mapping]) -> str:
+    """An address for the made-up person's own name, at a random donor's provider."""
+    return fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""), rng.choice(donors).get("email", ""))
+
+
+def _household_phone(rng: random.Random, out: dict, person: Mapping) -> None:
+    """Half the time, the household's landline: ``person``'s phone."""
+    if "phone" in person and rng.random() < 0.5:
+        out["phone"] = person["phone"]
+
+
 def relative(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> dict:
     """A family member of ``person``: same surname and home (often the same phone), own given name and birth date."""
     out = {key: value for key, value in person.items() if key in ("family_name", *HOME)}
@@ -153,8 +164,7 @@ def relative(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> 
     if rng.random() < 0.6:
         out.update(borrowed(rng, donors, ("email",)))
         out["email"] = fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""), out.get("email", ""))
-    if "phone" in person and rng.random() < 0.5:
-        out["phone"] = person["phone"]  # a household landline
+    _household_phone(rng, out, person)
     return out
 
 
@@ -168,10 +178,8 @@ def same_name_relative(rng: random.Random, person: Mapping, donors: Sequence[Map
     if year.isdigit() and rest:
         out["birth_date"] = f"{int(year) + rng.choice((-1, 1)) * rng.randint(18, 45):04d}-{rest}"
     if rng.random() < 0.5:
-        out["email"] = fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""),
-                                   rng.choice(donors).get("email", ""))  # fmt: skip
-    if "phone" in person and rng.random() < 0.5:
-        out["phone"] = person["phone"]
+        out["email"] = _own_email(rng, out, donors)
+    _household_phone(rng, out, person)
     return out
 
 
@@ -180,10 +188,8 @@ def twin(rng: random.Random, person: Mapping, donors: Sequence[Mapping]) -> dict
     out = {key: value for key, value in person.items() if key in ("family_name", "birth_date", *HOME)}
     out.update(borrowed(rng, donors, ("given_name", "gender")))
     if rng.random() < 0.9:
-        out["email"] = fresh_email(rng, out.get("given_name", ""), out.get("family_name", ""),
-                                   rng.choice(donors).get("email", ""))  # fmt: skip
-    if "phone" in person and rng.random() < 0.5:
-        out["phone"] = person["phone"]
+        out["email"] = _own_email(rng, out, donors)
+    _household_phone(rng, out, person)
     return out
 
 

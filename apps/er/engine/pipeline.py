@@ -221,10 +221,8 @@ def score_pairs(
     if not pairs:
         return []
     wanted = sorted({record_id for pair in pairs for record_id in pair})
-    index = {record_id: k for k, record_id in enumerate(wanted)}
     prepared = prepare([(record_id, records[record_id]) for record_id in wanted], kind)
-    i = np.fromiter((index[a] for a, _ in pairs), dtype=np.int64, count=len(pairs))
-    j = np.fromiter((index[b] for _, b in pairs), dtype=np.int64, count=len(pairs))
+    i, j = prepared.rows(pairs)
     probabilities = model.score(prepared, i, j)
     return [(a, b, float(p)) for (a, b), p in zip(pairs, probabilities.tolist(), strict=True)]
 
@@ -250,14 +248,12 @@ def cluster_scored(
     kind_model = model.for_kind(kind)
     scored = list(scored)
     involved = sorted({record_id for a, b, _ in scored for record_id in (a, b)})
-    index = {record_id: k for k, record_id in enumerate(involved)}
     prepared = prepare(
         [(record_id, records[record_id]) for record_id in involved],
         kind,
         [sources.get(record_id, 0) for record_id in involved] if sources else None,
     )
-    i = np.fromiter((index[a] for a, _, _ in scored), dtype=np.int64, count=len(scored))
-    j = np.fromiter((index[b] for _, b, _ in scored), dtype=np.int64, count=len(scored))
+    i, j = prepared.rows(scored)
     p = np.fromiter((s for _, _, s in scored), dtype=np.float64, count=len(scored))
     _, shift = batch_prior(p, kind_model.prior) if adapt == "prior" else (kind_model.prior, 0.0)
     result = cluster(

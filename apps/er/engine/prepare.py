@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import jellyfish
 import numpy as np
@@ -31,6 +32,18 @@ class Prepared:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Record id -> row, built once."""
+        return {record_id: k for k, record_id in enumerate(self.ids)}
+
+    def rows(self, pairs: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``(i, j)`` of pairs given by record ids (``(id_a, id_b, …)``; anything after the ids is ignored)."""
+        row_of = self.row_of
+        i = np.fromiter((row_of[pair[0]] for pair in pairs), dtype=np.int64, count=len(pairs))
+        j = np.fromiter((row_of[pair[1]] for pair in pairs), dtype=np.int64, count=len(pairs))
+        return i, j
 
     @property
     def linking(self) -> bool:
