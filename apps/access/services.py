@@ -506,6 +506,94 @@ class RedactedEntity:
     def redactions(self) -> list[Redaction]:
         return sorted(self.decision.redactions.values(), key=lambda r: r.field)
 
+    @property
+    def display_name(self) -> str:
+        """The name this subject may see: a masked stub has none, and a name built from a withheld
+        attribute (an account named by its IBAN) has that part withheld too."""
+        if self.masked:
+            return masked_label(self.entity.kind)
+        withheld = [(self.entity.attributes or {}).get(name) for name in self.decision.redactions]
+        return name_without_withheld(self.entity.display_name, withheld, kind=self.entity.kind)
+
+
+NOT_VISIBLE_LABEL = "(not visible to you)"
+WITHHELD_MARK = "[withheld]"
+# A run of this many characters shared with a withheld value (with a digit in it) gives the value
+# away: the last four digits of an account number are enough to recognise it.
+_LEAK_RUN = 4
+
+
+def masked_label(kind: str) -> str:
+    return f"{kind} (masked)"
+
+
+def _fold(value) -> str:
+    return "".join(ch for ch in str(value).casefold() if ch.isalnum())
+
+
+def _leaks(folded: str, secret: str) -> bool:
+    """Whether a folded text shows a folded withheld value or a telling part of it."""
+    if not folded or not secret:
+        return False
+    if len(secret) < _LEAK_RUN:
+        return len(secret) >= 2 and secret in folded and any(ch.isdigit() for ch in secret)
+    if secret in folded:
+        return True
+    for start in range(len(secret) - _LEAK_RUN + 1):
+        run = secret[start : start + _LEAK_RUN]
+        if any(ch.isdigit() for ch in run) and run in folded:
+            return True
+    return False
+
+
+def name_without_withheld(name: str, withheld_values, *, kind: str = "record") -> str:
+    """``name`` with the words that show a withheld value replaced by a mark.
+
+    Words are replaced when they show a telling part of a withheld value, or when they are part of
+    one (the groups of a spaced IBAN); if the name still shows a value after that, all of it is withheld.
+    """
+    secrets = [s for v in withheld_values if v not in (None, "") for s in [_fold(v)] if s]
+    if not secrets or not any(_leaks(_fold(name), s) for s in secrets):
+        return name
+    words = name.split()
+    kept: list[str] = []
+    for word in words:
+        folded = _fold(word)
+        is_part = bool(folded) and any(
+            _leaks(folded, s) or (folded in s and (len(folded) >= _LEAK_RUN or any(c.isdigit() for c in folded)))
+            for s in secrets
+        )
+        if is_part:
+            if not kept or kept[-1] != WITHHELD_MARK:
+                kept.append(WITHHELD_MARK)
+        else:
+            kept.append(word)
+    result = " ".join(kept)
+    if any(_leaks(_fold(result), s) for s in secrets) or result == WITHHELD_MARK:
+        return f"{kind} {WITHHELD_MARK}"
+    return result
+
+
+def display_names(*, subject: Subject, entities: list, action: str = "read") -> dict:
+    """What this subject may see as the name of each entity, by primary key: one policy call per page.
+
+    For pages that show entities only by name (relationships, provenance, candidate pairs, merges):
+    hidden entities are NOT_VISIBLE_LABEL, masked ones a stub, visible ones with withheld parts marked.
+    Denials are not audited here: nothing beyond what the subject may see is shown.
+    """
+    entities = [e for e in entities if e is not None]
+    if not entities:
+        return {}
+    decisions = decide(subject=subject, resources=entities, action=action)
+    names = {}
+    for entity in entities:
+        decision = decisions[entity.pk]
+        if decision.visibility == "hidden":
+            names[entity.pk] = NOT_VISIBLE_LABEL
+        else:
+            names[entity.pk] = RedactedEntity(entity, decision).display_name
+    return names
+
 
 def filter_and_redact(*, subject: Subject, entities: list[Entity], action: str) -> list[RedactedEntity]:
     """Drop hidden entities, keep masked stubs and visible ones with their redactions; audit the denials."""
