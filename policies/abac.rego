@@ -132,6 +132,8 @@ admin_change_roles := {
 	"membership": "admin",
 	"tenantpurpose": "admin",
 	"apitoken": "admin",
+	# a user account (profile, password, tokens): every tenant the user belongs to must agree
+	"user": "admin",
 	"tenant": "admin",
 	# sharing a record beyond clearance and compartments (object grants)
 	"grant": "admin",
@@ -139,6 +141,8 @@ admin_change_roles := {
 	"candidatepair": "reviewer",
 	"merge": "reviewer",
 	"tenantersettings": "admin",
+	# which ER model scores the tenant's pairs
+	"modelpin": "admin",
 }
 
 admin_change[tenant] := {kind: allowed |

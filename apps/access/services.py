@@ -34,7 +34,7 @@ from apps.access.errors import PolicyEvaluationError, PurposeError
 from apps.access.models import DEFAULT_PURPOSES, TenantPurpose
 from apps.compliance import services as audit
 from apps.core.choices import Role, Sensitivity
-from apps.core.models import Entity, Relationship, Tenant
+from apps.core.models import Entity, Membership, Relationship, Tenant, User
 
 ACTIONS = ("read", "search", "expand", "export", "merge", "rollback", "admin-change")
 VIEW_PERMISSION = "view_entity"
@@ -685,3 +685,57 @@ def admin_change_allowed(*, subject: Subject, tenant_id: int, record_type: str) 
         table = {"table": result or {}}
         _decision_cache.put_many(scope, table, {})
     return bool(table["table"].get(str(tenant_id), {}).get(record_type, False))
+
+
+def tenants_allowing(*, subject: Subject, record_type: str) -> list[int]:
+    """The subject's tenants in which it may add, change or delete records of this type."""
+    return [
+        t for t in subject.tenant_ids if admin_change_allowed(subject=subject, tenant_id=t, record_type=record_type)
+    ]
+
+
+# --------------------------------------------------------------------------- user accounts
+
+
+def user_manage_allowed(*, subject: Subject, target) -> bool:
+    """May the subject change ``target``'s account: profile, password, API tokens?
+
+    Superusers may manage anyone. Nobody else may manage a superuser. A member may manage their own
+    account (never its staff or superuser flags: those are superusers' alone), and another user only
+    when every tenant that user belongs to lets the subject change users: an administrator of one
+    tenant does not reach a user who also works in another tenant through them.
+    """
+    actor = subject.user
+    if getattr(actor, "is_superuser", False):
+        return True
+    if target is None or not getattr(actor, "is_authenticated", False) or target.is_superuser:
+        return False
+    if target.pk == actor.pk:
+        return True
+    tenant_ids = set(Membership.objects.filter(user=target).values_list("tenant_id", flat=True))
+    return bool(tenant_ids) and tenant_ids.issubset(tenants_allowing(subject=subject, record_type="user"))
+
+
+def users_manageable(*, subject: Subject, queryset: QuerySet | None = None) -> QuerySet:
+    """The accounts ``user_manage_allowed`` lets the subject manage, as one SQL query."""
+    queryset = User.objects.all() if queryset is None else queryset
+    if getattr(subject.user, "is_superuser", False):
+        return queryset
+    if not getattr(subject.user, "is_authenticated", False):
+        return queryset.none()
+    administered = tenants_allowing(subject=subject, record_type="user")
+    elsewhere = Membership.objects.filter(user=OuterRef("pk")).exclude(tenant_id__in=administered)
+    inside = Membership.objects.filter(user=OuterRef("pk"), tenant_id__in=administered)
+    others = Q(is_superuser=False) & Exists(inside) & ~Exists(elsewhere)
+    return queryset.filter(others | Q(pk=subject.user.pk, is_superuser=False))
+
+
+def user_manage_denied(*, subject: Subject, target, action: str) -> None:
+    """Record a refused attempt to manage an account (the caller then refuses it)."""
+    tenants = sorted(set(Membership.objects.filter(user=target).values_list("tenant_id", flat=True)))
+    shared = [t for t in tenants if t in subject.memberships]
+    audit.record(
+        "access.denied", actor=subject.user, tenant=shared[0] if len(shared) == 1 else None, target=target,
+        payload={"action": action, "reason": "USER_MANAGE", "target_superuser": bool(target.is_superuser),
+                 "target_tenants": tenants, "bundle": policy.current_bundle().sha256},
+    )  # fmt: skip

@@ -3,13 +3,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
+from apps.compliance import services as audit
 from apps.core import selectors, services
 from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.choices import Role, Sensitivity
 from apps.core.models import (
     ApiToken,
     Entity,
@@ -31,8 +36,6 @@ class ServiceBackedModelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
-            from django.http import HttpResponseRedirect
-
             return HttpResponseRedirect(request.get_full_path())
 
 
@@ -58,10 +61,39 @@ class MembershipInline(admin.TabularInline):
     fk_name = "user"
 
 
+# Fields that make an account more than a member of its tenants: superusers' alone to set.
+SUPERUSER_ONLY_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+class MemberCreationForm(UserCreationForm):
+    """A new account made by a tenant administrator: it starts as a member of a tenant they administer."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), help_text="The tenant the user joins.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.READER)
+    clearance = forms.TypedChoiceField(choices=Sensitivity.choices, coerce=int, initial=Sensitivity.INTERNAL)
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Accounts. Superusers manage every account; a tenant administrator manages the accounts that belong
+    only to tenants they administer (never a superuser, never the staff or superuser flags), so nobody
+    reaches another tenant through a member the two tenants share. Every change and refusal is audited."""
+
     list_display = ("username", "email", "is_staff", "is_superuser", "is_active", "last_login")
     inlines = [MembershipInline]
+    member_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Status", {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+    member_add_fieldsets = (
+        (None, {"fields": ("username", "email", "password1", "password2")}),
+        ("Membership", {"fields": ("tenant", "role", "clearance")}),
+    )
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -72,6 +104,95 @@ class UserAdmin(DjangoUserAdmin):
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if request.user.is_superuser else []
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("model_name") == "apitoken" and request.GET.get("field_name") == "user":
+            # The token form's autocomplete offers only accounts a token may be issued for.
+            queryset = access.users_manageable(subject=access.subject_for_request(request), queryset=queryset)
+        return queryset, duplicates
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.member_add_fieldsets if obj is None else self.member_fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser else ("last_login", "date_joined")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None and not request.user.is_superuser:
+            kwargs["form"] = MemberCreationForm
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and not request.user.is_superuser:
+            subject = access.subject_for_request(request)
+            form.base_fields["tenant"].queryset = Tenant.objects.filter(
+                pk__in=access.tenants_allowing(subject=subject, record_type="user")
+            )
+        return form
+
+    def has_add_permission(self, request):
+        if not super().has_add_permission(request):
+            return False
+        subject = access.subject_for_request(request)
+        return request.user.is_superuser or bool(access.tenants_allowing(subject=subject, record_type="user"))
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or access.user_manage_allowed(subject=access.subject_for_request(request), target=obj)
+
+    def _refuse(self, request, obj, action):
+        access.user_manage_denied(subject=access.subject_for_request(request), target=obj, action=action)
+        raise PermissionDenied(
+            "Only superusers manage this account: it is a superuser or belongs to a tenant you do not administer."
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and not request.user.is_superuser:
+            sent = sorted(name for name in SUPERUSER_ONLY_FIELDS if name in request.POST)
+            obj = self.get_object(request, object_id) if object_id else None
+            if object_id and obj is not None and not self.has_change_permission(request, obj):
+                self._refuse(request, obj, "user-change")
+            if sent:
+                subject = access.subject_for_request(request)
+                audit.record(
+                    "access.denied", actor=request.user, target=obj, target_type="" if obj else "core.user",
+                    payload={"action": "user-change", "reason": "SUPERUSER_ONLY_FIELDS", "fields": sent,
+                             "bundle": access.policy.current_bundle().sha256, "tenants": subject.tenant_ids},
+                )  # fmt: skip
+                raise PermissionDenied(f"Only superusers set {', '.join(sent)}.")
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, id)
+        if user is not None and not self.has_change_permission(request, user):
+            self._refuse(request, user, "user-password")
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302 and user is not None:
+            services.user_password_set(user=user, actor=request.user)
+        return response
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.user_update(user=obj, actor=request.user, changed=form.changed_data)
+            return
+        if request.user.is_superuser:
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+                audit.record("user.created", actor=request.user, target=obj, payload={"username": obj.username})
+            return
+        data = form.cleaned_data
+        created = services.user_create(
+            username=data["username"], email=data.get("email", ""), password=data["password1"],
+            tenant=data["tenant"], role=data["role"], clearance=data["clearance"], actor=request.user,
+        )  # fmt: skip
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        if request.user.is_superuser or change:
+            super().save_related(request, form, formsets, change)
+
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
@@ -80,6 +201,33 @@ class MembershipAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
     search_fields = ("user__username", "user__email", "tenant__slug")
     list_select_related = ("user", "tenant")
     autocomplete_fields = ("user",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A membership moves to no other user or tenant: a new one is made instead.
+        return ("user", "tenant") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        user = obj.user if change else data["user"]
+        tenant = obj.tenant if change else data["tenant"]
+        if not data.get("is_active", True):
+            if change:
+                services.membership_deactivate(membership=obj, actor=request.user)
+                return
+            raise ValidationError("A new membership is active; deactivate it afterwards if needed.")
+        saved = services.membership_set(
+            user=user, tenant=tenant, role=data["role"], clearance=data["clearance"],
+            compartments=data.get("compartments") or [], actor=request.user,
+        )  # fmt: skip
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Source)
@@ -329,6 +477,10 @@ class GroundTruthLabelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return False
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, str) and value.isdigit() and len(value) < 19
+
+
 class ApiTokenForm(forms.ModelForm):
     class Meta:
         model = ApiToken
@@ -351,9 +503,30 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at") if obj else ()
 
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and not request.user.is_superuser:
+            target = User.objects.filter(pk=request.POST["user"]).first() if _is_int(request.POST.get("user")) else None
+            subject = access.subject_for_request(request)
+            if target is not None and not access.user_manage_allowed(subject=subject, target=target):
+                access.user_manage_denied(subject=subject, target=target, action="token-issue")
+        return super().add_view(request, form_url, extra_context)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and field is not None:
+            # A token acts as its user: only for accounts the actor may manage.
+            field.queryset = access.users_manageable(
+                subject=access.subject_for_request(request), queryset=field.queryset
+            )
+        return field
+
     def save_model(self, request, obj, form, change):
         if change:
             return
+        subject = access.subject_for_request(request)
+        if not access.user_manage_allowed(subject=subject, target=form.cleaned_data["user"]):
+            access.user_manage_denied(subject=subject, target=form.cleaned_data["user"], action="token-issue")
+            raise PermissionDenied("You may issue tokens only for accounts you manage.")
         token, raw = services.api_token_issue(
             user=form.cleaned_data["user"], name=form.cleaned_data["name"], actor=request.user,
             expires_at=form.cleaned_data.get("expires_at"),
@@ -367,6 +540,18 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
-        for token in queryset:
-            services.api_token_revoke(token=token, actor=request.user)
-        self.message_user(request, f"Revoked {queryset.count()} token(s).")
+        subject = access.subject_for_request(request)
+        revoked = refused = 0
+        for token in queryset.select_related("user"):
+            if access.user_manage_allowed(subject=subject, target=token.user):
+                services.api_token_revoke(token=token, actor=request.user)
+                revoked += 1
+            else:
+                access.user_manage_denied(subject=subject, target=token.user, action="token-revoke")
+                refused += 1
+        self.message_user(request, f"Revoked {revoked} token(s).")
+        if refused:
+            self.message_user(
+                request, f"{refused} token(s) not revoked: they belong to accounts you do not manage.",
+                level=messages.ERROR,
+            )  # fmt: skip

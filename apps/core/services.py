@@ -225,6 +225,41 @@ def user_create(
     return user
 
 
+def membership_deactivate(*, membership: Membership, actor=None) -> Membership:
+    """Take a member out of a tenant (the row stays, inactive, as a record); their role groups follow."""
+    with transaction.atomic():
+        if membership.is_active:
+            membership.is_active = False
+            membership.save(update_fields=["is_active", "updated_at"])
+            user_roles_sync(user=membership.user)
+            audit.record(
+                "membership.deactivated", actor=actor, tenant=membership.tenant_id, target=membership,
+                payload={"user": membership.user.get_username()},
+            )  # fmt: skip
+    return membership
+
+
+USER_PROFILE_FIELDS = ("username", "first_name", "last_name", "email", "is_active")
+
+
+def user_update(*, user: User, actor=None, changed: list[str]) -> User:
+    """Save changes already made on ``user`` (e.g. by an admin form) and record which fields changed.
+
+    Values are not recorded, only field names: an e-mail address is personal data."""
+    with transaction.atomic():
+        user.save()
+        audit.record(
+            "user.changed", actor=actor, target=user,
+            payload={"user": user.get_username(), "fields": sorted(changed)},
+        )  # fmt: skip
+    return user
+
+
+def user_password_set(*, user: User, actor=None) -> None:
+    """Record that someone set ``user``'s password (the caller has just set and saved it)."""
+    audit.record("user.password_set", actor=actor, target=user, payload={"user": user.get_username()})
+
+
 # --------------------------------------------------------------------------- API tokens
 
 
