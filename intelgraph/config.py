@@ -144,3 +144,37 @@ class Config:
         if len(raw) != 32:
             raise ConfigError(f"{name}: expected 32 bytes after base64 decoding, got {len(raw)}")
         return raw
+
+    def ed25519_public_keys(self, name: str) -> list[str]:
+        """Comma-separated raw Ed25519 public keys in hex (64 digits each), lower-cased."""
+        value = self._raw(name, False)
+        if value is None:
+            return []
+        return [_public_key_hex(name, item.strip()) for item in value.split(",") if item.strip()]
+
+    def ed25519_public_keys_file(self, name: str) -> list[str]:
+        """The keys in the file ``name`` points to: one hex public key a line, ``# comments`` and blank lines ignored."""
+        value = self._raw(name, False)
+        if value is None:
+            return []
+        try:
+            lines = Path(value).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{name}: {value} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        keys = []
+        for number, line in enumerate(lines, start=1):
+            item = line.split("#", 1)[0].strip()
+            if item:
+                keys.append(_public_key_hex(f"{name} ({value} line {number})", item))
+        return keys
+
+
+def _public_key_hex(where: str, value: str) -> str:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise ConfigError(f"{where}: expected a raw Ed25519 public key as 64 hex digits, got {shown!r}")
+    return raw.hex()

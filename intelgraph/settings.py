@@ -223,6 +223,17 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Verification trusts only these public keys (raw Ed25519, hex) and this installation's own signing key, never
+# keys found in the database it checks. Keep old keys listed after a rotation so old events still verify.
+AUDIT_TRUSTED_KEYS = cfg.ed25519_public_keys("AUDIT_TRUSTED_KEYS") + cfg.ed25519_public_keys_file(
+    "AUDIT_TRUSTED_KEYS_FILE"
+)
+# The last verified head (seq and hash, signed), kept outside the database so a shortened log is noticed.
+# Tests use their own file (each audit test a tmp path), never the development database's checkpoint.
+AUDIT_CHECKPOINT_FILE = cfg.path(
+    "AUDIT_CHECKPOINT_FILE",
+    default=VAR_DIR / "audit" / ("checkpoint-test.json" if IG_ENV == "test" else "checkpoint.json"),
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = cfg.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.compliance.models import AuditEvent, AuditSigningKey
+from apps.compliance.services import trusted_keys
 from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
@@ -22,4 +23,10 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdm
 
 @admin.register(AuditSigningKey)
 class AuditSigningKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("key_id", "public_key", "created_at")
+    """Keys that have signed events, for information: verification trusts only the configured keys."""
+
+    list_display = ("key_id", "public_key", "created_at", "trusted")
+
+    @admin.display(boolean=True, description="trusted (configured)")
+    def trusted(self, obj: AuditSigningKey) -> bool:
+        return trusted_keys().get(obj.key_id) == obj.public_key

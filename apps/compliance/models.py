@@ -18,7 +18,8 @@ class AuditEvent(models.Model):
     ``seq - 1``; ``hash`` is the SHA-256 of this event's canonical form and
     ``signature`` is its Ed25519 signature by key ``key_id``. A changed,
     removed or inserted row breaks the chain, which ``manage.py audit_verify``
-    reports. A database trigger also refuses UPDATE and DELETE.
+    reports. A database trigger also refuses UPDATE and DELETE; a checkpoint file outside
+    the database catches a log shortened or rewritten since it was last verified.
     """
 
     seq = models.BigIntegerField(unique=True, editable=False)
@@ -57,7 +58,11 @@ class AuditEvent(models.Model):
 
 
 class AuditSigningKey(models.Model):
-    """A public key that has signed audit events; kept so old events still verify after key rotation."""
+    """A public key that has signed audit events: an informational registry shown in the admin.
+
+    Verification never trusts it (it lives in the database it would vouch for); trusted keys come from
+    AUDIT_TRUSTED_KEYS / AUDIT_TRUSTED_KEYS_FILE and the installation's own signing key.
+    """
 
     key_id = models.CharField(max_length=16, unique=True)
     public_key = models.CharField(max_length=64, help_text="Raw Ed25519 public key, hex.")

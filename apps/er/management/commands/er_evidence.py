@@ -101,13 +101,13 @@ class Command(BaseCommand):
         if not lines:
             raise CommandError(f"--verify {path}: the file is empty")
         header = self._header(path, lines[0])
-        keys = audit.evidence_keys()
         problems = []
         signed = {key: value for key, value in header.items() if key != "header_signature"}
         signature = header.get("header_signature") if isinstance(header.get("header_signature"), dict) else {}
-        # The keys listed in the file are not trusted: signatures are checked against this installation's keys.
+        # Neither the keys listed in the file nor those registered in the database are trusted: signatures are
+        # checked against the configured keys (AUDIT_TRUSTED_KEYS and this installation's own).
         problem = audit.verify_signature(
-            audit.canonical_json(signed), signature.get("signature"), signature.get("key_id"), keys
+            audit.canonical_json(signed), signature.get("signature"), signature.get("key_id")
         )
         if problem:
             problems.append(f"header: {problem} (the header was changed, or not made here)")
@@ -119,7 +119,7 @@ class Command(BaseCommand):
             except json.JSONDecodeError:
                 problems.append(f"line {number}: not JSON")
                 continue
-            problem = audit.verify_evidence(item, keys) or self._belongs(item["body"], header, previous, start, end)
+            problem = audit.verify_evidence(item) or self._belongs(item["body"], header, previous, start, end)
             if problem:
                 problems.append(f"line {number}: {problem}")
                 continue
