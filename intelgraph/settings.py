@@ -217,12 +217,6 @@ POLICY_DIR = BASE_DIR / "policies"
 # Development generates one under var/keys/; production must provide it.
 AUDIT_SIGNING_KEY = cfg.ed25519_key("AUDIT_SIGNING_KEY", required=PRODUCTION)
 AUDIT_KEY_FILE = VAR_DIR / "keys" / "audit_ed25519.key"
-
-# --------------------------------------------------------------------------- security
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_HTTPONLY = True
-X_FRAME_OPTIONS = "DENY"
 # Verification trusts only these public keys (raw Ed25519, hex) and this installation's own signing key, never
 # keys found in the database it checks. Keep old keys listed after a rotation so old events still verify.
 AUDIT_TRUSTED_KEYS = cfg.ed25519_public_keys("AUDIT_TRUSTED_KEYS") + cfg.ed25519_public_keys_file(
@@ -234,6 +228,12 @@ AUDIT_CHECKPOINT_FILE = cfg.path(
     "AUDIT_CHECKPOINT_FILE",
     default=VAR_DIR / "audit" / ("checkpoint-test.json" if IG_ENV == "test" else "checkpoint.json"),
 )
+
+# --------------------------------------------------------------------------- security
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = cfg.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
