@@ -7,6 +7,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,6 +17,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
+from apps.compliance import services as audit
 from apps.core.admin_scoping import TenantScopedAdminMixin
 from apps.core.models import Entity, Provenance, Tenant
 from apps.er import services as er
@@ -31,11 +33,46 @@ def _entity_link(entity_id, label=None):
     return format_html('<a href="{}">{}</a>', url, label or str(entity_id)[:8])
 
 
+class EntityNamesChangeList(ChangeList):
+    """A changelist whose rows name entities (pairs, never-merge constraints): the page's names are decided by
+    the access policy once, after the page is cut, and kept on each row as ``ig_names`` (pk -> name shown)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        rows = list(self.result_list)
+        entities = [e for row in rows for e in (row.entity_a, row.entity_b)]
+        names = _names_for(request, entities)
+        for row in rows:
+            row.ig_names = names
+
+
+def _names_for(request, entities) -> dict:
+    """Entity pk -> the name this user may see: superusers see names (as everywhere in the admin), others what
+    access.display_names allows (one policy call for all of them)."""
+    if request.user.is_superuser:
+        return {e.pk: e.display_name for e in entities}
+    return access.display_names(subject=access.subject_for_request(request), entities=entities)
+
+
+def _name(obj, entity) -> str:
+    return getattr(obj, "ig_names", {}).get(entity.pk, access.NOT_VISIBLE_LABEL)
+
+
 # --------------------------------------------------------------------------- decision center
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject"), ("defer", "Defer")])
+    """A reviewer's decision. It comes only from the button pressed (each submit button carries its own
+    ``decision``; there is no default): a form sent any other way, such as Enter in the reason field, decides
+    nothing."""
+
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject"), ("defer", "Defer")],
+        error_messages={
+            "required": "No decision was made: press Approve, Reject or Defer (or its key outside the reason field).",
+            "invalid_choice": "No decision was made: %(value)s is not approve, reject or defer.",
+        },
+    )
     reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput(attrs={"size": 60}))
 
 
@@ -62,6 +99,17 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         extra_context = {"title": "Decision center: pairs to review", **(extra_context or {})}
         return super().changelist_view(request, extra_context)
 
+    def get_changelist(self, request, **kwargs):
+        return EntityNamesChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        """Names are searched only among pairs whose two records the user may find by search: otherwise the
+        count of results would confirm a guess at a name the user may not see."""
+        if search_term and not request.user.is_superuser:
+            readable = access.entities_readable(subject=self._subject(request), action="search").values("pk")
+            queryset = queryset.filter(entity_a__in=readable, entity_b__in=readable)
+        return super().get_search_results(request, queryset, search_term)
+
     @admin.display(description="claimed by")
     def claim(self, obj):
         return format_html('<span class="er-claim" data-pair="{}">{}</span>', obj.pk, obj.claimed_by or "—")
@@ -74,7 +122,7 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="pair")
     def pair_label(self, obj):
-        return f"{obj.entity_a.display_name}  ~  {obj.entity_b.display_name}"
+        return f"{_name(obj, obj.entity_a)}  ~  {_name(obj, obj.entity_b)}"
 
     @admin.display(description="score", ordering="score")
     def score_bar(self, obj):
@@ -98,7 +146,8 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             self.get_queryset(request).select_related("entity_a", "entity_b", "tenant"), pk=object_id
         )
         subject = self._subject(request)
-        form = DecisionForm(request.POST or None)
+        form = DecisionForm(request.POST if request.method == "POST" else None)
+        views = self._views(request, subject, pair)
         if request.method == "POST":
             if not self.has_change_permission(request, pair):
                 raise PermissionDenied
@@ -118,22 +167,30 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                     form.add_error(None, "; ".join(exc.messages))
                 else:
                     return HttpResponseRedirect(self._next_url(request, pair))
+        elif not views["both_visible"]:
+            # Not claimed: this reviewer cannot decide it, and a claim would keep others from it.
+            self.message_user(
+                request, "You may not read both records of this pair, so you cannot decide it.", messages.WARNING
+            )
         else:
             try:
                 er.pair_claim(subject=subject, pair=pair)
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), messages.WARNING)
+        name_a, name_b = views["names"][pair.entity_a_id], views["names"][pair.entity_b_id]
         context = {
             **self.admin_site.each_context(request),
             **(extra_context or {}),
             "opts": self.model._meta,
             "original": pair,
-            "title": f"Decide: {pair.entity_a.display_name} ~ {pair.entity_b.display_name}",
+            "title": f"Decide: {name_a} ~ {name_b}",
             "pair": pair,
+            "name_a": name_a,
+            "name_b": name_b,
             "form": form,
-            "rows": self._side_by_side(subject, pair),
+            "rows": self._side_by_side(views, pair),
             "waterfall": self._waterfall(pair),
-            "provenance": self._provenance(pair),
+            "provenance": self._provenance(pair, views),
             "settings": er.settings_for(tenant=pair.tenant),
             "decided": pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED),
             "purpose": subject.purpose,
@@ -149,22 +206,42 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             return reverse("admin:er_candidatepair_change", args=[following.pk])
         return reverse("admin:er_candidatepair_changelist")
 
-    def _side_by_side(self, subject, pair):
-        """Attributes of both records as the reviewer may see them (redacted ones say so), differences marked."""
-        shown = access.filter_and_redact(subject=subject, entities=[pair.entity_a, pair.entity_b], action="read")
-        views = {r.entity.pk: r for r in shown}
-        left, right = views.get(pair.entity_a_id), views.get(pair.entity_b_id)
+    @staticmethod
+    def _views(request, subject, pair) -> dict:
+        """Both records as this user may see them (one policy call): the policy's view of each (None: hidden),
+        the names to show, and whether the user may read both (only then may they decide the pair)."""
+        entities = [pair.entity_a, pair.entity_b]
+        if request.user.is_superuser:
+            return {"by_pk": {e.pk: e for e in entities}, "names": {e.pk: e.display_name for e in entities},
+                    "both_visible": True, "raw": True}  # fmt: skip
+        shown = {r.entity.pk: r for r in access.filter_and_redact(subject=subject, entities=entities, action="read")}
+        names = {e.pk: shown[e.pk].display_name if e.pk in shown else access.NOT_VISIBLE_LABEL for e in entities}
+        both = all(e.pk in shown and not shown[e.pk].masked for e in entities)
+        return {"by_pk": shown, "names": names, "both_visible": both, "raw": False}
+
+    def _side_by_side(self, views, pair):
+        """Attributes of both records as the reviewer may see them (redacted ones say so), differences marked.
+        Attribute names come only from records the reviewer may read: a hidden record's keys say something too."""
+        left, right = views["by_pk"].get(pair.entity_a_id), views["by_pk"].get(pair.entity_b_id)
+
+        def readable(view):
+            return view is not None and (views["raw"] or not view.masked)
 
         def value(view, name):
-            if view is None or view.masked:
-                return "(not visible to you)"
+            if not readable(view):
+                return access.NOT_VISIBLE_LABEL
+            if views["raw"]:
+                return (view.attributes or {}).get(name, "")
             if name in view.decision.redactions:
                 return f"redacted: {view.decision.redactions[name].reason}"
             return view.attributes.get(name, "")
 
-        names = sorted(set(pair.entity_a.attributes or {}) | set(pair.entity_b.attributes or {}))
-        rows = [("name", pair.entity_a.display_name, pair.entity_b.display_name)]
-        rows += [(n, value(left, n), value(right, n)) for n in names]
+        names = set()
+        for view in (left, right):
+            if readable(view):
+                names |= set(view.attributes or {}) if views["raw"] else {*view.attributes, *view.decision.redactions}
+        rows = [("name", views["names"][pair.entity_a_id], views["names"][pair.entity_b_id])]
+        rows += [(n, value(left, n), value(right, n)) for n in sorted(names)]
         return [{"name": n, "a": a, "b": b, "differs": a != b} for n, a, b in rows]
 
     def _waterfall(self, pair):
@@ -184,9 +261,11 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             bar["positive"] = bar["weight"] >= 0
         return bars
 
-    def _provenance(self, pair):
+    def _provenance(self, pair, views):
+        # Where a record came from (source, record reference) is shown only for records the user may read.
+        readable = [pk for pk, view in views["by_pk"].items() if views["raw"] or not view.masked]
         sources = (
-            Provenance.objects.filter(entity__in=[pair.entity_a_id, pair.entity_b_id])
+            Provenance.objects.filter(entity__in=readable)
             .select_related("source").order_by("-recorded_at")[:20]
         )  # fmt: skip
         pin = er.pin_current(tenant=pair.tenant)
@@ -197,7 +276,7 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         )
         return {"sources": sources, "model": pair.model_sha, "stage": stage}
 
-    @admin.action(description="Approve selected pairs (merge, under your declared purpose)")
+    @admin.action(description="Approve selected pairs (merge, under your declared purpose)", permissions=["change"])
     def approve_selected(self, request, queryset):
         subject, done = self._subject(request), 0
         for pair in queryset.select_related("entity_a", "entity_b", "tenant"):
@@ -205,11 +284,11 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 er.pair_approve(subject=subject, pair=pair, reason="bulk approval")
                 done += 1
             except ValidationError as exc:
-                self.message_user(request, f"{pair}: {'; '.join(exc.messages)}", messages.ERROR)
+                self.message_user(request, f"pair {pair.pk}: {'; '.join(exc.messages)}", messages.ERROR)
         if done:
             self.message_user(request, f"Approved and merged {done} pair(s).", messages.SUCCESS)
 
-    @admin.action(description="Defer selected pairs")
+    @admin.action(description="Defer selected pairs", permissions=["change"])
     def defer_selected(self, request, queryset):
         subject = self._subject(request)
         for pair in queryset:
@@ -231,11 +310,45 @@ class RollbackForm(forms.Form):
 class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "canonical_link", "member_count", "how", "model_short", "created_at", "rolled_back_at")
     list_filter = ("automatic", "by_rules", ("rolled_back_at", admin.EmptyFieldListFilter), "tenant")
-    readonly_fields = [f.name for f in Merge._meta.fields]
+    # The snapshot holds whole records (names, attributes): it is shown only as the policy redacts it, and the
+    # canonical entity and the pair (whose names would show) by id.
+    readonly_fields = [
+        "canonical_id" if f.name == "canonical" else "snapshot_as_you_may_see_it" if f.name == "snapshot" else f.name
+        for f in Merge._meta.fields
+        if f.name != "pair"
+    ] + ["pair_id"]
+    exclude = ("snapshot", "canonical", "pair")
     change_form_template = "admin/er/merge/change_form.html"
     actions = ("rollback_models",)
 
-    @admin.action(description="Roll back everything the selected merges' model versions merged in their tenants")
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    def get_object(self, request, object_id, from_field=None):
+        merge = super().get_object(request, object_id, from_field)
+        if merge is not None:
+            # Redacted for the user looking at it, once per request.
+            merge.ig_snapshot = (
+                merge.snapshot
+                if request.user.is_superuser
+                else er.states_redacted(
+                    subject=access.subject_for_request(request), tenant_id=merge.tenant_id, **merge.snapshot
+                )
+            )
+        return merge
+
+    @admin.display(description="snapshot (as you may see it)")
+    def snapshot_as_you_may_see_it(self, merge):
+        shown = getattr(merge, "ig_snapshot", None)
+        if shown is None:
+            return "—"
+        return format_html(
+            "<pre style='white-space:pre-wrap' id='er-snapshot'>{}</pre>",
+            json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+        )
+
+    @admin.action(description="Roll back everything the selected merges' model versions merged in their tenants",
+                  permissions=["change"])  # fmt: skip
     def rollback_models(self, request, queryset):
         subject = access.subject_for_request(request)
         for tenant_id, sha in sorted({(m.tenant_id, m.model_sha) for m in queryset if not m.rolled_back_at}):
@@ -297,7 +410,8 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, f"Rolled back: {plan.summary}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
-        rows = er.rollback_changes(plan)
+        subject = None if request.user.is_superuser else access.subject_for_request(request)
+        rows = er.rollback_changes(plan, subject=subject)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "original": merge, "title": "Roll back a merge", "plan": plan, "rows": rows,
@@ -308,11 +422,32 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(NeverMerge)
 class NeverMergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("entity_a", "entity_b", "reason", "actor", "created_at")
-    readonly_fields = ("tenant", "entity_a", "entity_b", "reason", "actor", "created_at")
+    """Reviewers' rejections. Entities are named as the policy allows (the list decides its page at once)."""
+
+    list_display = ("entity_a_name", "entity_b_name", "reason", "actor", "created_at")
+    list_select_related = ("entity_a", "entity_b", "actor")
+    readonly_fields = ("tenant", "entity_a_name", "entity_b_name", "reason", "actor", "created_at")
+    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False
+
+    def get_changelist(self, request, **kwargs):
+        return EntityNamesChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.ig_names = _names_for(request, [obj.entity_a, obj.entity_b])
+        return obj
+
+    @admin.display(description="entity a")
+    def entity_a_name(self, obj):
+        return _entity_link(obj.entity_a_id, _name(obj, obj.entity_a))
+
+    @admin.display(description="entity b")
+    def entity_b_name(self, obj):
+        return _entity_link(obj.entity_b_id, _name(obj, obj.entity_b))
 
 
 # --------------------------------------------------------------------------- registry, pins, thresholds
@@ -336,6 +471,25 @@ class ModelArtifactAdmin(admin.ModelAdmin):
     actions = ("compare_selected",)
     change_form_template = "admin/er/modelartifact/change_form.html"
 
+    # Artifacts are global, but where they are pinned and how they did in shadow is per tenant: a member sees
+    # that only for their own tenants (rows carry ``ig_tenants``: the user's tenant ids, None for superusers).
+    def get_changelist(self, request, **kwargs):
+        tenants = _own_tenants(request)
+
+        class OwnTenantsChangeList(ChangeList):
+            def get_results(self, request):
+                super().get_results(request)
+                for row in self.result_list:
+                    row.ig_tenants = tenants
+
+        return OwnTenantsChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        artifact = super().get_object(request, object_id, from_field)
+        if artifact is not None:
+            artifact.ig_tenants = _own_tenants(request)
+        return artifact
+
     def has_add_permission(self, request):
         return False  # registered by `manage.py er_train` / the registry service, never typed in
 
@@ -355,13 +509,18 @@ class ModelArtifactAdmin(admin.ModelAdmin):
     @admin.display(description="in force")
     def rollout(self, obj):
         where = er.rollout_of(obj)
+        tenants = getattr(obj, "ig_tenants", ())
+        if tenants is not None:
+            slugs = set(Tenant.objects.filter(pk__in=tenants).values_list("slug", flat=True))
+            where = {**where, "canary": [t for t in where["canary"] if t in slugs],
+                     "shadow": [t for t in where["shadow"] if t in slugs]}  # fmt: skip
         parts = (["GA"] if where["ga"] else []) + [f"canary: {', '.join(where['canary'])}"] * bool(where["canary"])
         parts += [f"shadow: {', '.join(where['shadow'])}"] * bool(where["shadow"])
         return "; ".join(parts) or "not pinned"
 
     @admin.display(description="shadow record")
     def shadow(self, obj):
-        return _shadow_text(er.shadow_record(artifact=obj))
+        return _shadow_text(er.shadow_record(artifact=obj, tenant_ids=getattr(obj, "ig_tenants", ())))
 
     @admin.display(description="metadata")
     def metadata_pretty(self, obj):
@@ -381,6 +540,13 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         artifact = get_object_or_404(ModelArtifact, pk=pk)
         if not self.has_view_permission(request, artifact):
             raise PermissionDenied
+        # The bytes are learnt from tenants' labelled records: only those who may pin models take them away.
+        if not request.user.is_superuser and not _pinnable_tenants(request):
+            audit.record(
+                "access.denied", actor=request.user, target=artifact,
+                payload={"action": "download", "record_type": "modelartifact", "bundle": access.policy.current_bundle().sha256},
+            )  # fmt: skip
+            raise PermissionDenied("Only administrators who may pin models download their bytes.")
         try:
             data = er.model_bytes(artifact)
         except er.ModelIntegrityError as exc:
@@ -415,6 +581,21 @@ def _metrics(metadata: dict) -> dict:
     return flat
 
 
+def _own_tenants(request) -> list[int] | None:
+    """The user's tenant ids (None for a superuser: every tenant)."""
+    return None if request.user.is_superuser else list(access.subject_for_request(request).tenant_ids)
+
+
+def _pinnable_tenants(request) -> list[int]:
+    """Tenants where this member may pin and revert models (the admin-change policy for pins)."""
+    subject = access.subject_for_request(request)
+    return [
+        t
+        for t in subject.tenant_ids
+        if access.admin_change_allowed(subject=subject, tenant_id=t, record_type=er.PIN_RECORD_TYPE)
+    ]
+
+
 def _shadow_text(record: dict) -> str:
     if not record["scored"]:
         return "never scored in shadow"
@@ -429,19 +610,58 @@ def _shadow_text(record: dict) -> str:
 
 
 class PinForm(forms.ModelForm):
+    """A pin. For a member (not a superuser) the tenant is required and is one they may pin for; anything else
+    sent is refused as a form error and audited (``pin_user`` is set by the admin)."""
+
+    pin_user = None
+
     class Meta:
         model = ModelPin
         fields = ("tenant", "artifact", "mode", "note")
 
+    def clean(self):
+        data = super().clean()
+        user = self.pin_user
+        if user is None or user.is_superuser:
+            return data
+        requested = str(self.data.get("tenant") or "")
+        tenant = data.get("tenant")
+        if self.has_error("tenant") or not er.pin_allowed(actor=user, tenant=tenant):
+            er.pin_refused(actor=user, tenant_id=int(requested) if requested.isdigit() else None,
+                           requested=requested or "all tenants")  # fmt: skip
+            if not self.has_error("tenant"):
+                self.add_error("tenant", "You may not pin models for this tenant.")
+        return data
+
 
 @admin.register(ModelPin)
 class ModelPinAdmin(admin.ModelAdmin):
-    """Rollout: pin a model in shadow for a tenant, then active for canary tenants, then for all (no tenant: GA)."""
+    """Rollout: pin a model in shadow for a tenant, then active for canary tenants, then for all (no tenant: GA).
+
+    Members see and pin only for tenants where the admin-change policy lets them (er.PIN_RECORD_TYPE); pins for
+    all tenants are for superusers."""
 
     form = PinForm
     list_display = ("__str__", "stage", "mode", "note", "actor", "created_at")
-    list_filter = ("mode", "stage", "tenant")
+    list_filter = ("mode", "stage", ("tenant", admin.RelatedOnlyFieldListFilter))
     actions = ("revert_selected",)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(tenant__in=_pinnable_tenants(request))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"pin_user": request.user})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant" and not request.user.is_superuser:
+            kwargs["queryset"] = Tenant.objects.filter(pk__in=_pinnable_tenants(request))
+            kwargs["required"] = True
+            kwargs["help_text"] = "A tenant you administer (pins for all tenants are made by superusers)."
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
@@ -453,16 +673,15 @@ class ModelPinAdmin(admin.ModelAdmin):
         artifact_id = request.GET.get("artifact")
         artifact = ModelArtifact.objects.filter(pk=artifact_id).first() if str(artifact_id or "").isdigit() else None
         if artifact is not None and request.method == "GET":
-            self.message_user(
-                request, f"{artifact}: {_shadow_text(er.shadow_record(artifact=artifact))}.", messages.INFO
-            )
+            record = er.shadow_record(artifact=artifact, tenant_ids=_own_tenants(request))
+            self.message_user(request, f"{artifact}: {_shadow_text(record)}.", messages.INFO)
         return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         pin = er.pin_set(tenant=obj.tenant, artifact=obj.artifact, mode=obj.mode, actor=request.user, note=obj.note)
         obj.pk = pin.pk
 
-    @admin.action(description="Revert: go back to the model pinned before")
+    @admin.action(description="Revert: go back to the model pinned before", permissions=["add"])
     def revert_selected(self, request, queryset):
         for target in {(p.tenant, p.mode) for p in queryset.select_related("tenant")}:
             try:
@@ -480,20 +699,23 @@ class ThresholdForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         auto, review = data.get("auto_merge_threshold"), data.get("review_threshold")
-        if auto is not None and review is not None:
-            if not (0 <= review < auto <= 1):
-                raise ValidationError("Use 0 ≤ review threshold < auto-merge threshold ≤ 1.")
-            if self.instance.pk:
-                effect = er.what_if(tenant=self.instance.tenant, auto_merge=auto, review=review)
-                self.what_if = effect
+        if auto is not None and review is not None and not (0 <= review < auto <= 1):
+            raise ValidationError("Use 0 ≤ review threshold < auto-merge threshold ≤ 1.")
         return data
 
 
 @admin.register(TenantERSettings)
 class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    """A tenant's thresholds. *What if…* previews proposed thresholds or a model with GET forms of their own,
+    outside the settings form: a preview never saves (the template keeps them out of the POST form)."""
+
     form = ThresholdForm
     list_display = ("tenant", "review_threshold", "auto_merge_threshold", "auto_merge_enabled", "updated_at")
     change_form_template = "admin/er/tenantersettings/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        # A tenant's settings stay that tenant's: moving the row would rewrite another tenant's thresholds.
+        return ("tenant",) if obj is not None else ()
 
     def save_model(self, request, obj, form, change):
         er.thresholds_set(tenant=obj.tenant, auto_merge=obj.auto_merge_threshold, review=obj.review_threshold,
@@ -502,6 +724,8 @@ class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = extra_context or {}
+        if object_id and self.get_object(request, object_id) is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)  # the admin's not-found
         if object_id and request.GET.get("auto") and request.GET.get("review"):
             obj = self.get_object(request, object_id)
             try:

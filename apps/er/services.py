@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter as Tally
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -180,11 +181,46 @@ def _stage(tenant: Tenant | None, mode: str) -> str:
     return "ga" if tenant is None else "canary"
 
 
+# The admin-change record type that governs pins. policies/abac.rego has no "modelpin" row yet; tenant ER
+# settings are admin-only, as pins are to be, so their row decides until it has one.
+PIN_RECORD_TYPE = "tenantersettings"
+
+
+def pin_allowed(*, actor, tenant: Tenant | None) -> bool:
+    """May this user pin or revert models for this tenant? A pin for all tenants (GA) is for superusers only;
+    a tenant's pin needs the admin-change policy's consent in that tenant. No actor: the system (commands)."""
+    if not getattr(actor, "pk", None) or actor.is_superuser:
+        return True
+    if tenant is None:
+        return False
+    subject = access.subject_for(user=actor)
+    return access.admin_change_allowed(subject=subject, tenant_id=tenant.pk, record_type=PIN_RECORD_TYPE)
+
+
+def pin_refused(*, actor, tenant_id: int | None, requested: str = "") -> None:
+    """Audit a refused pin or revert (the admin refuses it as a form error; the services raise)."""
+    member = tenant_id is not None and actor.memberships.filter(tenant_id=tenant_id).exists()
+    audit.record(
+        "access.denied", actor=actor, tenant=tenant_id if member else None, target_type="er.modelpin",
+        payload={"action": "admin-change", "record_type": "modelpin", "tenant": tenant_id,
+                 "requested": requested[:100], "bundle": policy.current_bundle().sha256},
+    )  # fmt: skip
+
+
+def _require_pin_allowed(actor, tenant: Tenant | None) -> None:
+    if pin_allowed(actor=actor, tenant=tenant):
+        return
+    pin_refused(actor=actor, tenant_id=tenant.pk if tenant else None, requested="all tenants" if tenant is None else "")
+    where = "every tenant (GA) is for superusers only" if tenant is None else f"{tenant.slug} needs its admin role"
+    raise ERError(f"Pinning a model for {where}.", code="forbidden")
+
+
 def pin_set(*, tenant: Tenant | None, artifact: ModelArtifact | None, mode: str = PinMode.ACTIVE, actor=None,
             note: str = "") -> ModelPin:  # fmt: skip
     """Pin a model for a tenant (or, with no tenant, for all tenants: GA), in active or shadow mode."""
     if mode not in PinMode.values:
         raise ERError(f"Unknown mode {mode!r}; use active or shadow.", code="invalid_mode")
+    _require_pin_allowed(actor, tenant)
     with transaction.atomic():
         previous = ModelPin.objects.select_for_update().filter(tenant=tenant, mode=mode).first()
         pin = ModelPin.objects.create(
@@ -201,6 +237,7 @@ def pin_set(*, tenant: Tenant | None, artifact: ModelArtifact | None, mode: str 
 
 def pin_revert(*, tenant: Tenant | None, mode: str = PinMode.ACTIVE, actor=None) -> ModelPin:
     """Go back to the model pinned before the current one (one click in the admin)."""
+    _require_pin_allowed(actor, tenant)
     history = list(ModelPin.objects.filter(tenant=tenant, mode=mode).select_related("artifact")[:50])
     if not history:
         raise ERError("Nothing is pinned here; there is nothing to revert.", code="no_pin")
@@ -312,6 +349,30 @@ def _require_purpose(subject: access.Subject, tenant_id: int, action: str, targe
         raise ERError(str(exc), code="purpose") from None
 
 
+def _require_visible(subject: access.Subject, *, tenant_id: int, entity_ids: Iterable, action: str, target=None,
+                     what: str) -> None:  # fmt: skip
+    """A reviewer decides only about records they may read: every entity must be visible to them for the action
+    (not masked, not hidden). A refusal is audited and names no record; nothing has changed."""
+    ids = {str(i) for i in entity_ids}
+    entities = list(Entity.objects.filter(pk__in=ids))
+    decisions = access.decide(subject=subject, resources=entities, action=action, fields=False)
+    refused = [e for e in entities if decisions[e.pk].visibility != "visible"]
+    if not refused and len(entities) == len(ids):
+        return
+    audit.record(
+        "access.denied", actor=subject.user, tenant=tenant_id, target=target,
+        payload={"action": action, "purpose": subject.purpose, "bundle": policy.current_bundle().sha256,
+                 "denied": len(refused) + len(ids) - len(entities),
+                 "reasons": dict(Tally(decisions[e.pk].reason for e in refused)),
+                 "resources": sorted(str(e.pk) for e in refused)[:20]},
+    )  # fmt: skip
+    raise ERError(
+        f"{what} needs you to be able to read every record involved, and at least one of them is not visible to "
+        "you (clearance, compartment or grant); nothing was changed.",
+        code="not_visible",
+    )
+
+
 # --------------------------------------------------------------------------- decisions
 
 
@@ -343,6 +404,8 @@ def pair_approve(*, subject: access.Subject, pair: CandidatePair, reason: str = 
             "it cannot be approved.",
             code="below_threshold",
         )
+    _require_visible(subject, tenant_id=pair.tenant_id, entity_ids=[pair.entity_a_id, pair.entity_b_id],
+                     action="merge", target=pair, what="Approving a merge")  # fmt: skip
     _require_purpose(subject, pair.tenant_id, "merge", target=pair)
     with transaction.atomic():
         locked = CandidatePair.objects.select_for_update().get(pk=pair.pk)
@@ -380,6 +443,8 @@ def pair_reject(*, subject: access.Subject, pair: CandidatePair, reason: str) ->
                       code="reason_required")  # fmt: skip
     if pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED):
         raise ERError(f"This pair is already {pair.get_status_display().lower()}.", code="decided")
+    _require_visible(subject, tenant_id=pair.tenant_id, entity_ids=[pair.entity_a_id, pair.entity_b_id],
+                     action="merge", target=pair, what="Rejecting a pair")  # fmt: skip
     with transaction.atomic():
         a, b = _ordered(pair.entity_a_id, pair.entity_b_id)
         constraint, _ = NeverMerge.objects.get_or_create(
@@ -675,25 +740,95 @@ def _flat(state: dict | None) -> dict:
     return flat
 
 
-def rollback_changes(plan: RollbackPlan) -> list[dict]:
+def states_redacted(*, subject: access.Subject, tenant_id: int, entities: dict, relationships: dict) -> dict:
+    """Recorded row states (a merge's snapshot, a rollback's before and after) as this subject may see them.
+
+    Each state is decided by the policy as the record it describes (its own sensitivity and labels), in one call:
+    a hidden record shows only NOT_VISIBLE_LABEL, a masked one its kind, a visible one its name as the subject may
+    see it and every withheld attribute as WITHHELD_MARK. States that are None (absent rows) stay None.
+    """
+    rows = [
+        Entity(pk=str(pk), tenant_id=tenant_id, kind=state.get("kind") or "", display_name=state.get("display_name") or "",
+               attributes=state.get("attributes") or {}, sensitivity=state.get("sensitivity") or 0,
+               labels=state.get("labels") or [])
+        for pk, state in entities.items() if state is not None
+    ] + [
+        Relationship(pk=str(pk), tenant_id=tenant_id, kind=state.get("kind") or "",
+                     sensitivity=state.get("sensitivity") or 0, attributes=state.get("attributes") or {})
+        for pk, state in relationships.items() if state is not None
+    ]  # fmt: skip
+    decisions = access.decide(subject=subject, resources=rows, action="read")
+    by_pk = {(type(r).__name__, r.pk): r for r in rows}
+
+    def entity_view(pk, state):
+        entity, decision = by_pk[("Entity", str(pk))], decisions[str(pk)]
+        if decision.visibility == "hidden":
+            return {"display_name": access.NOT_VISIBLE_LABEL}
+        view = access.RedactedEntity(entity, decision)
+        if view.masked:
+            return {"kind": entity.kind, "display_name": view.display_name}
+        attributes = {k: access.WITHHELD_MARK if k in decision.redactions else v for k, v in entity.attributes.items()}
+        return {**state, "display_name": view.display_name, "attributes": attributes}
+
+    def edge_view(pk, state):
+        if decisions[str(pk)].visibility != "visible":
+            return {"kind": state.get("kind"), "visibility": access.NOT_VISIBLE_LABEL}
+        return state
+
+    return {
+        "entities": {pk: None if state is None else entity_view(pk, state) for pk, state in entities.items()},
+        "relationships": {pk: None if state is None else edge_view(pk, state) for pk, state in relationships.items()},
+    }
+
+
+def rollback_changes(plan: RollbackPlan, *, subject: access.Subject | None = None) -> list[dict]:
     """Per record the dry run would touch: what changes, field by field (``now`` -> ``after``), and whole states.
 
     ``change`` is "restored" (the row comes back as it was), "removed" (a canonical entity the merge created)
-    or "reverted" (fields change back).
+    or "reverted" (fields change back). With a ``subject``, every value shown is redacted as the policy says
+    (``states_redacted``): which fields change is still shown, a value the subject may not see is not.
     """
+    shown = {"now": plan_states(plan, "now"), "restored": plan_states(plan, "restored")}
+    if subject is not None:
+        tenant_id = plan.merges[0].tenant_id
+        shown = {
+            side: states_redacted(subject=subject, tenant_id=tenant_id, **states) for side, states in shown.items()
+        }
     rows = []
     for kind, items in (("entity", plan.entities), ("relationship", plan.relationships)):
+        group = "entities" if kind == "entity" else "relationships"
         for pk, states in sorted(items.items()):
             now, after = states.get("now"), states.get("restored")
             flat_now, flat_after = _flat(now), _flat(after)
+            shown_now, shown_after = shown["now"][group][pk], shown["restored"][group][pk]
+            show_now, show_after = _flat(shown_now), _flat(shown_after)
+
+            def value(name, raw, seen):
+                return seen.get(name, access.NOT_VISIBLE_LABEL if name in raw else None)
+
+            changed = [n for n in sorted(set(flat_now) | set(flat_after)) if flat_now.get(n) != flat_after.get(n)]
+            # Field names of a record the subject may not read say something too: those are folded into one line.
+            named = [n for n in changed if n in show_now or n in show_after]
             fields = [
-                {"field": name, "now": flat_now.get(name), "after": flat_after.get(name)}
-                for name in sorted(set(flat_now) | set(flat_after))
-                if flat_now.get(name) != flat_after.get(name)
+                {"field": name, "now": value(name, flat_now, show_now), "after": value(name, flat_after, show_after)}
+                for name in named
             ]
+            if len(named) < len(changed):
+                fields.append({"field": "other fields", "now": access.NOT_VISIBLE_LABEL,
+                               "after": access.NOT_VISIBLE_LABEL})  # fmt: skip
             change = "removed" if after is None else "restored" if now is None else "reverted"
-            rows.append({"kind": kind, "id": pk, "change": change, "fields": fields, "now": now, "after": after})
+            rows.append(
+                {"kind": kind, "id": pk, "change": change, "fields": fields, "now": shown_now, "after": shown_after}
+            )
     return rows
+
+
+def plan_states(plan: RollbackPlan, side: str) -> dict:
+    """One side of a dry run ("now" or "restored"): {"entities": {id: state}, "relationships": {id: state}}."""
+    return {
+        "entities": {pk: states.get(side) for pk, states in plan.entities.items()},
+        "relationships": {pk: states.get(side) for pk, states in plan.relationships.items()},
+    }
 
 
 def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> RollbackPlan:
@@ -702,6 +837,7 @@ def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> Rol
     reason = (reason or "").strip()
     if not reason:
         raise ERError("Say why the merge is being rolled back.", code="reason_required")
+    _require_rollback_visible(subject, [merge])
     _require_purpose(subject, merge.tenant_id, "rollback", target=merge)
     with transaction.atomic():
         merge = Merge.objects.select_for_update().get(pk=merge.pk)
@@ -717,6 +853,18 @@ def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> Rol
         for undo in plan.merges:
             _count(ER_ROLLBACKS, undo.tenant.slug)
     return plan
+
+
+def _require_rollback_visible(subject: access.Subject, merges: list[Merge]) -> None:
+    """Rolling back rewrites every entity the merges (and the later ones built on them) touched: the reviewer
+    must be able to read each of them as it is now (a canonical entity the merge created included)."""
+    for merge in merges:
+        if merge.rolled_back_at:
+            continue  # rollback_plan refuses it with its own message
+        plan = rollback_plan(merge=merge)
+        _require_visible(subject, tenant_id=merge.tenant_id, action="rollback", target=merge,
+                         entity_ids=[pk for pk, row in plan.entities.items() if row.get("now") is not None],
+                         what="Rolling back a merge")  # fmt: skip
 
 
 def _undo(merge: Merge, *, subject, reason: str) -> None:
@@ -759,6 +907,11 @@ def _undo(merge: Merge, *, subject, reason: str) -> None:
 
 def rollback_model(*, tenant: Tenant, model_sha: str, subject: access.Subject, reason: str) -> list[RollbackPlan]:
     """Undo everything one model version merged for a tenant (newest first), in one transaction."""
+    _require_reviewer(subject, tenant.pk, "Rolling back a model's merges")
+    # Checked before the transaction, so that a refusal's audit event is not rolled back with it.
+    _require_rollback_visible(
+        subject, list(Merge.objects.filter(tenant=tenant, model_sha=model_sha, rolled_back_at=None).order_by("-pk"))
+    )
     with transaction.atomic():
         plans = []
         while True:
@@ -773,11 +926,13 @@ def rollback_model(*, tenant: Tenant, model_sha: str, subject: access.Subject, r
     return plans
 
 
-def shadow_record(*, artifact: ModelArtifact) -> dict:
+def shadow_record(*, artifact: ModelArtifact, tenant_ids: Iterable[int] | None = None) -> dict:
     """How a model scored in shadow against what reviewers decided: agreement (its verdict, match above 0.5,
     against approve or reject), and the precision of the merges it would have made automatically (at each
-    tenant's auto-merge threshold)."""
+    tenant's auto-merge threshold). ``tenant_ids``: only these tenants' pairs (None: every tenant)."""
     pairs = CandidatePair.objects.filter(shadow_model_sha=artifact.sha256, shadow_score__isnull=False)
+    if tenant_ids is not None:
+        pairs = pairs.filter(tenant_id__in=list(tenant_ids))
     decided = pairs.filter(status__in=[PairStatus.APPROVED, PairStatus.REJECTED]).select_related("tenant")
     thresholds = {}
     agree = would = would_right = 0

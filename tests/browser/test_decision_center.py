@@ -85,3 +85,68 @@ def test_a_claim_shows_live_on_another_reviewers_queue(asgi_server, browser):
     pages["rosa"].screenshot(path=str(SCREENSHOTS / "er-queue-live-claim.png"))
     for page in pages.values():
         page.context.close()
+
+
+def _login(page, url, username, next_path):
+    page.goto(f"{url}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+
+def test_enter_in_the_reason_field_decides_nothing(live_server, page, settings, tmp_path):
+    """Security issue 11: Enter in the reason field approved and merged a pair whose reason said otherwise."""
+    from apps.compliance.models import AuditEvent
+    from apps.er.models import PairStatus
+
+    settings.MEDIA_ROOT = tmp_path
+    tenant = factories.tenant("east")
+    factories.user(tenant=tenant, username="rosa", password=PASSWORD, role=Role.REVIEWER, clearance=Sensitivity.SECRET)
+    a = factories.entity(tenant=tenant, name="Ada Lovelace", attributes={"birth_date": "1815-12-10"})
+    b = factories.entity(tenant=tenant, name="Ada King", attributes={"birth_date": "1815-12-10"})
+    first, second = sorted([a, b], key=lambda e: str(e.pk))
+    pair = CandidatePair.objects.create(tenant=tenant, entity_a=first, entity_b=second, score=0.93, model_sha="e" * 64)
+    _login(page, live_server.url, "rosa", f"/admin/er/candidatepair/{pair.pk}/change/")
+    page.wait_for_selector("#er-decide")
+    page.select_option("#id_ig_purpose", "investigation")  # approving would be allowed: only Enter stands between
+    page.wait_for_selector("#er-decide")
+    events = AuditEvent.objects.filter(event_type__startswith="er.pair_").count()
+    page.click("#id_reason")
+    page.keyboard.type("not the same person, different fathers")  # 'a', 'r' and 'd' typed here decide nothing
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1500)  # a submission would have navigated by now
+    assert page.input_value("#id_reason") == "not the same person, different fathers"
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.PENDING and not Merge.objects.exists()
+    assert AuditEvent.objects.filter(event_type__startswith="er.pair_").count() == events
+    assert not AuditEvent.objects.filter(event_type="er.merged").exists()
+    # The button still decides: here, a rejection with that reason.
+    page.click("button[name=decision][value=reject]")
+    page.wait_for_selector(".messagelist")
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.REJECTED and pair.reason == "not the same person, different fathers"
+
+
+def test_the_what_if_preview_saves_nothing(live_server, page, screenshot):
+    """Security issue 11: Preview sat in a form inside the settings form, so it saved and audited the thresholds."""
+    from apps.compliance.models import AuditEvent
+    from apps.er import services as er
+    from apps.er.models import TenantERSettings
+
+    tenant = factories.tenant("west")
+    factories.user(tenant=tenant, username="ines", password=PASSWORD, role=Role.ADMIN)
+    row = er.thresholds_set(tenant=tenant, auto_merge=0.97, review=0.6)
+    history, stamp = row.history.count(), TenantERSettings.objects.get(pk=row.pk).updated_at
+    events = AuditEvent.objects.filter(event_type="er.thresholds_changed").count()
+    _login(page, live_server.url, "ines", f"/admin/er/tenantersettings/{row.pk}/change/")
+    page.wait_for_selector("#er-what-if-box")
+    page.fill("input[name=review]", "0.3")
+    page.fill("input[name=auto]", "0.8")
+    page.click("button[form=er-what-if]")
+    page.wait_for_selector("#er-what-if-result")
+    assert "Nothing has changed yet" in page.inner_text("#er-what-if-result")
+    screenshot("er-what-if-preview")
+    fresh = TenantERSettings.objects.get(pk=row.pk)
+    assert (fresh.auto_merge_threshold, fresh.review_threshold, fresh.updated_at) == (0.97, 0.6, stamp)
+    assert fresh.history.count() == history
+    assert AuditEvent.objects.filter(event_type="er.thresholds_changed").count() == events
