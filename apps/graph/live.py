@@ -2,7 +2,9 @@
 
 Published only after the writing transaction commits, and never fatal: a write that committed
 must not fail because Redis hiccuped (the canvas then simply does not hear of that change).
-What reaches a browser is filtered by the consumer to the ids that browser already holds.
+What reaches a browser is decided by the consumer for each subscriber with the same policy as reads
+(``apps.graph.selectors.changes_for_subscriber``): only ids it watches and may see, a stub's change says no
+more than the stub, and the canonical entity of a merge only if that one is visible too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def publish_changes(*, tenant_id: int, changes: list[dict]) -> None:
 
 
 def _send(tenant_id: int, changes: list[dict]) -> None:
-    send_to_group(tenant_group(tenant_id), {"type": "entity.changes", "changes": changes})
+    send_to_group(tenant_group(tenant_id), {"type": "entity.changes", "tenant": int(tenant_id), "changes": changes})
 
 
 def publish_after_commit(group: str, message: dict) -> None:

@@ -6,6 +6,8 @@ PostgreSQL rows decided by ``apps.access.services.decide`` for the ``expand`` ac
 * a hidden node or edge is dropped, and nothing is expanded *through* it, so a path through a record
   the analyst may not know of reveals nothing beyond it;
 * a masked node or edge stays as a stub (kind and reason code only), keeping the shape of the graph;
+* a visible node's label is ``RedactedEntity.display_name`` (decided with field redactions): a name built
+  from an attribute withheld from the subject does not show it, and ``merged_into`` never names a hidden entity;
 * a record the projection has but PostgreSQL no longer has (lag) is dropped; one PostgreSQL has but
   the projection not yet has is missing until the outbox drains (see ``GraphStatus`` on /readyz).
 
@@ -16,6 +18,7 @@ If the graph store is unreachable the same expansion runs on PostgreSQL, flagged
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -49,15 +52,19 @@ CURSOR_SALT = "intelgraph.graph.neighborhood"
 CURSOR_TTL_SECONDS = 3600
 STORE_RETRY_SECONDS = 5.0  # after a failure, go straight to PostgreSQL for this long
 
+# ``attributes`` because a name may be built from a withheld attribute (an account named by its IBAN): the label
+# is RedactedEntity.display_name, which needs the field decisions and the values to withhold.
 ENTITY_FIELDS = (
     "id",
     "tenant_id",
     "kind",
     "display_name",
+    "attributes",
     "sensitivity",
     "labels",
     "merged_into_id",
 )  # model field order
+DECISION_FIELDS = ("id", "tenant_id", "kind", "sensitivity", "labels")  # what the visibility rules read
 EDGE_FIELDS = ("id", "tenant_id", "kind", "from_entity_id", "to_entity_id", "sensitivity")  # model field order
 
 
@@ -128,12 +135,35 @@ class Preview:
 
 
 def _node_view(entity: Entity, decision, *, tenant_slug: str, hop: int | None) -> NodeView:
+    """``decision`` must carry field redactions (decide with fields=True): the label is the name this subject
+    may see. ``merged_into`` is checked by ``_merge_targets_checked`` before the view leaves this module."""
     if decision.visibility == "masked":
         return NodeView(str(entity.pk), tenant_slug, entity.kind, True, decision.reason, hop=hop)
     return NodeView(
-        str(entity.pk), tenant_slug, entity.kind, False, None, entity.display_name, int(entity.sensitivity),
-        list(entity.labels or ()), hop, str(entity.merged_into_id) if entity.merged_into_id else None,
+        str(entity.pk), tenant_slug, entity.kind, False, None, access.RedactedEntity(entity, decision).display_name,
+        int(entity.sensitivity), list(entity.labels or ()), hop,
+        str(entity.merged_into_id) if entity.merged_into_id else None,
     )  # fmt: skip
+
+
+def _merge_targets_checked(subject: access.Subject, views: list[NodeView]) -> list[NodeView]:
+    """Clear ``merged_into`` where the canonical entity is hidden from the subject: its id is not theirs to know.
+
+    One query and one policy call, only for pages that show merged entities (a merged cluster is as
+    sensitive as its most sensitive member, so the canonical entity can be above a member's clearance).
+    """
+    targets = {v.merged_into for v in views if v.merged_into}
+    if not targets:
+        return views
+    rows = list(
+        access.entities_readable(subject=subject, action="expand").filter(pk__in=targets).only(*DECISION_FIELDS)
+    )
+    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
+    shown = {str(row.pk) for row in rows if decisions[row.pk].visibility != "hidden"}
+    for view in views:
+        if view.merged_into and view.merged_into not in shown:
+            view.merged_into = None
+    return views
 
 
 def _edge_view(edge: Relationship, decision) -> EdgeView:
@@ -286,7 +316,7 @@ def _seed(subject: access.Subject, entity_id: uuid.UUID) -> Entity:
     )
     if seed is None:
         raise GraphInputError("No such entity.", "NOT_FOUND")
-    decision = access.decide(subject=subject, resources=[seed], action="expand", fields=False)[seed.pk]
+    decision = access.decide(subject=subject, resources=[seed], action="expand")[seed.pk]
     if decision.visibility == "hidden":
         raise GraphInputError("No such entity.", "NOT_FOUND")
     try:
@@ -329,9 +359,25 @@ def _rows(model, fields: tuple[str, ...], tenant_id: int, ids) -> dict:
     if not ids:
         return {}
     sql = f"SELECT {', '.join(fields)} FROM {model._meta.db_table} WHERE tenant_id = %s AND id = ANY(%s::uuid[])"  # noqa: S608 - constant names
+    converters = _converters(model, fields)
     with connection.cursor() as cursor:
         cursor.execute(sql, [tenant_id, [str(i) for i in ids]])
-        return {str(row[0]): _instance(model, fields, row) for row in cursor.fetchall()}
+        rows = cursor.fetchall()
+    if converters:
+        rows = [tuple(convert(v) if convert else v for convert, v in zip(converters, row, strict=True)) for row in rows]
+    return {str(row[0]): _instance(model, fields, row) for row in rows}
+
+
+@functools.cache
+def _converters(model, fields: tuple[str, ...]) -> tuple | None:
+    """Per column, the field's conversion of a raw database value (a JSONField's text to a dict), or None if
+    no column needs one."""
+    found = []
+    for name in fields:
+        db_field = model._meta.get_field(name)
+        from_db = getattr(db_field, "from_db_value", None)
+        found.append((lambda v, f=from_db: f(v, None, connection)) if from_db else None)
+    return tuple(found) if any(found) else None
 
 
 def _instance(model, fields: tuple[str, ...], row: tuple):
@@ -377,9 +423,7 @@ def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency
         far_ids = {s.far for s in new_edges.values()} - set(walk.nodes)
         entities = _rows(Entity, ENTITY_FIELDS, tenant_id, far_ids)
         edges = _rows(Relationship, EDGE_FIELDS, tenant_id, new_edges)
-        decisions = access.decide(
-            subject=subject, resources=[*entities.values(), *edges.values()], action="expand", fields=False
-        )
+        decisions = access.decide(subject=subject, resources=[*entities.values(), *edges.values()], action="expand")
         next_frontier = []
         for edge_id, step in new_edges.items():  # in edge-id order, so pages are stable
             edge = edges.get(edge_id)
@@ -433,7 +477,7 @@ def neighborhood(
     edges = [e for e in walk.edges.values() if offset <= max(position[e.source], position[e.target]) < end]
     more = end < len(walk.order)
     result = Neighborhood(
-        seed=str(seed.pk), nodes=[walk.nodes[i] for i in page_ids], edges=edges,
+        seed=str(seed.pk), nodes=_merge_targets_checked(subject, [walk.nodes[i] for i in page_ids]), edges=edges,
         truncated=more or walk.exhausted, degraded=degraded,
         next_cursor=_cursor_encode(end, fingerprint) if more else None, backend=backend,
         budget_exhausted=walk.exhausted, total_nodes=len(walk.order),
@@ -506,16 +550,63 @@ def graph_nodes(*, subject: access.Subject, ids) -> list[NodeView]:
         .select_related("tenant")
         .only(*ENTITY_FIELDS, "tenant__slug")
     )
-    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
+    decisions = access.decide(subject=subject, resources=rows, action="expand")
     by_id = {
         row.pk: _node_view(row, decisions[row.pk], tenant_slug=row.tenant.slug, hop=None)
         for row in rows
         if decisions[row.pk].visibility != "hidden"
     }
-    return [by_id[i] for i in wanted if i in by_id]
+    return _merge_targets_checked(subject, [by_id[i] for i in wanted if i in by_id])
 
 
 def graph_kinds(*, subject: access.Subject) -> tuple[list[str], list[str]]:
     """Edge kinds present in the subject's tenants, and the entity kinds."""
     edge_kinds = sorted({kind for tenant_id in subject.tenant_ids for kind in tenant_edge_kinds(tenant_id)})
     return edge_kinds, list(EntityKind.values)
+
+
+# --------------------------------------------------------------------------- live updates, per subscriber
+
+
+def watchable_ids(*, subject: access.Subject, ids) -> set[str]:
+    """Of the ids a canvas asks to hear about, those the subject may see at least as a stub (action expand).
+
+    The others (hidden, another tenant's, unknown, not an id at all) are dropped alike and silently, so a
+    subscription cannot tell a hidden record from one that does not exist. One query and one policy call.
+    """
+    wanted = set()
+    for value in ids:
+        try:
+            wanted.add(uuid.UUID(str(value)))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    if not wanted:
+        return set()
+    rows = list(access.entities_readable(subject=subject, action="expand").filter(pk__in=wanted).only(*DECISION_FIELDS))
+    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
+    return {str(row.pk) for row in rows if decisions[row.pk].visibility != "hidden"}
+
+
+def changes_for_subscriber(*, subject: access.Subject, tenant_id: int, changes: list[dict], watched) -> list[dict]:
+    """The part of a live change event one subscriber may hear, decided now with their current subject.
+
+    ``watched`` holds the ids this subscriber watches that it could see when it asked (``watchable_ids``).
+    A change to an entity the subject may not see now is left out; one it sees as a stub says no more than
+    the stub (id and what happened). ``into`` (the canonical entity of a merge) is kept only if the subject may
+    see that entity too. A deleted entity has no row to decide on: it is reported because it was watchable.
+    One query and one policy call for the whole event.
+    """
+    mine = [c for c in changes if c["id"] in watched]
+    if not mine or tenant_id not in subject.memberships:
+        return []
+    ids = {c["id"] for c in mine} | {c["into"] for c in mine if c.get("into")}
+    rows = list(Entity.objects.filter(pk__in=ids, tenant_id=tenant_id).only(*DECISION_FIELDS))
+    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
+    shown = {str(row.pk) for row in rows if decisions[row.pk].visibility != "hidden"}
+    existing = {str(row.pk) for row in rows}
+    heard = []
+    for change in mine:
+        if change["id"] in shown or (change["op"] == "deleted" and change["id"] not in existing):
+            into = change.get("into")
+            heard.append({"id": change["id"], "op": change["op"], "into": into if into in shown else None})
+    return heard
