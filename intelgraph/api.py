@@ -7,16 +7,19 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, OperationalError, connection
-from django.http import HttpResponse, JsonResponse
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from graphene_django.constants import MUTATION_ERRORS_FLAG
+from graphene_django.settings import graphene_settings
 from graphene_django.views import GraphQLView, HttpError
-from graphql import ExecutionResult, GraphQLError, OperationType, execute, parse, validate
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from intelgraph import query_limits
+from intelgraph import graphql_input, query_cost, query_limits
 from intelgraph.fast_execution import FastLeafExecutionContext
+from intelgraph.graphql_deadline import Deadline, DeadlineExecutionContext, RequestTimeout
 
 logger = logging.getLogger("intelgraph.api")
 
@@ -32,6 +35,10 @@ class ErrorCode:
     BAD_USER_INPUT = "BAD_USER_INPUT"
     INTERNAL = "INTERNAL_SERVER_ERROR"
     CSRF_FAILED = "CSRF_FAILED"
+    BAD_REQUEST = "BAD_REQUEST"
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    TIMEOUT = "TIMEOUT"
 
 
 class ApiError(GraphQLError):
@@ -121,10 +128,38 @@ def _never_awaitable(value) -> bool:
     return False
 
 
+def _parse(document_text: str, request=None):
+    """The document, or a coded syntax error. At most GRAPHQL_MAX_TOKENS tokens are read: a 10,000-alias
+    document is refused after its first tokens, before parsing and validating it would cost seconds.
+    With a request, the answer is kept on it: the deprecation check and the execution parse once."""
+    kept = getattr(request, "graphql_parsed", None)
+    if kept is not None and kept[0] is document_text:
+        return kept[1]
+    parsed = _parse_bounded(document_text)
+    if request is not None:
+        request.graphql_parsed = (document_text, parsed)
+    return parsed
+
+
+def _parse_bounded(document_text: str):
+    max_tokens = settings.GRAPHQL_MAX_TOKENS
+    try:
+        return parse(document_text, max_tokens=max_tokens), None
+    except GraphQLError as error:
+        if "Document contains more than" in error.message:
+            return None, GraphQLError(
+                f"The document has more than {max_tokens} tokens; split it into several requests.",
+                extensions={"code": ErrorCode.QUERY_TOO_LARGE, "maxTokens": max_tokens},
+            )
+        return None, error
+
+
 @lru_cache(maxsize=256)
 def _prepared(schema, document_text: str, rules: tuple):
     """(parsed document, validation errors) of a persisted document, computed once."""
-    document = parse(document_text)
+    document, error = _parse(document_text)
+    if error is not None:
+        return None, [error]
     return document, validate(schema, document, list(rules))
 
 
@@ -135,14 +170,53 @@ class IntelGraphGraphQLView(GraphQLView):
     validation_rules = query_limits.VALIDATION_RULES
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
-        # Bound the database time one request may take; a cancelled statement becomes a TIMEOUT error.
+        """Parse (bounded), validate (shape, then cost), refuse NUL characters, then execute within the request's
+        deadline. Persisted documents are parsed and validated once per process (their hash is pinned)."""
+        if not query:
+            if show_graphiql:
+                return None
+            raise HttpError(HttpResponseBadRequest("Must provide query string."))
+        schema = self.schema.graphql_schema
+        operation = getattr(request, "persisted_operation", None)
+        if operation is not None and query == operation.document:
+            document, errors = _prepared(schema, operation.document, self.validation_rules)
+        else:
+            document, parse_error = _parse(query, request)
+            errors = [parse_error] if parse_error else None
+            if document is not None:
+                errors = validate(schema, document, self.validation_rules, graphene_settings.MAX_VALIDATION_ERRORS)
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        operation_ast = get_operation_ast(document, operation_name)
+        if (
+            request.method.lower() == "get"
+            and operation_ast is not None
+            and operation_ast.operation != OperationType.QUERY
+        ):
+            if show_graphiql:
+                return None
+            raise HttpError(HttpResponseNotAllowed(
+                ["POST"], f"Can only perform a {operation_ast.operation.value} operation from a POST request."
+            ))  # fmt: skip
+        errors = query_cost.check(schema, document, variables)
+        if not errors:
+            nul = graphql_input.nul_character_error(schema, document, variables, operation_name)
+            errors = [nul] if nul is not None else []
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        return self._execute_within_deadline(request, document, operation_ast, variables, operation_name,
+                                             persisted=operation is not None)  # fmt: skip
+
+    def _execute_within_deadline(self, request, document, operation_ast, variables, operation_name, *, persisted):
+        # Each statement is bounded (STATEMENT_TIMEOUT_MS), and all of them by the request's deadline.
         with connection.cursor() as cursor:
             cursor.execute("SET statement_timeout = %s", [query_limits.STATEMENT_TIMEOUT_MS])
+        mutation = operation_ast is not None and operation_ast.operation == OperationType.MUTATION
         try:
-            operation = getattr(request, "persisted_operation", None)
-            if operation is not None and query == operation.document:
-                return self._execute_persisted(request, operation, variables, operation_name)
-            return super().execute_graphql_request(request, data, query, variables, operation_name, show_graphiql)
+            with connection.execute_wrapper(request.graphql_deadline):
+                return self._execute(
+                    request, document, variables, operation_name, fast=persisted and not mutation, mutation=mutation
+                )
         finally:
             try:
                 with connection.cursor() as cursor:
@@ -150,22 +224,31 @@ class IntelGraphGraphQLView(GraphQLView):
             except DatabaseError:
                 pass  # an aborted transaction: its rollback also undoes the SET
 
-    def _execute_persisted(self, request, operation, variables, operation_name):
-        """A safelisted document is parsed and validated once per process (it cannot change: its hash is pinned),
-        then only executed; ad-hoc documents take graphene-django's full path."""
-        document, errors = _prepared(self.schema.graphql_schema, operation.document, self.validation_rules)
-        if errors:
-            return ExecutionResult(data=None, errors=errors)
-        if any(getattr(d, "operation", None) == OperationType.MUTATION for d in document.definitions):
-            return super().execute_graphql_request(request, {}, operation.document, variables, operation_name)
-        return execute(
-            self.schema.graphql_schema, document, root_value=self.get_root_value(request),
-            context_value=self.get_context(request), variable_values=variables, operation_name=operation_name,
-            middleware=self.get_middleware(request), is_awaitable=_never_awaitable,
-            execution_context_class=FastLeafExecutionContext,
-        )  # fmt: skip
+    def _execute(self, request, document, variables, operation_name, *, fast, mutation):
+        options = {
+            "root_value": self.get_root_value(request), "context_value": self.get_context(request),
+            "variable_values": variables, "operation_name": operation_name, "middleware": self.get_middleware(request),
+        }  # fmt: skip
+        if fast:  # safelisted queries: their resolvers are known to be synchronous
+            options.update(is_awaitable=_never_awaitable, execution_context_class=FastLeafExecutionContext)
+        else:
+            options.update(execution_context_class=self.execution_context_class or DeadlineExecutionContext)
+        schema = self.schema.graphql_schema
+        try:
+            if mutation and graphene_settings.ATOMIC_MUTATIONS:
+                with transaction.atomic():
+                    result = execute(schema, document, **options)
+                    timed_out = any(isinstance(e.original_error, RequestTimeout) for e in result.errors or ())
+                    if timed_out or getattr(request, MUTATION_ERRORS_FLAG, False) is True:
+                        transaction.set_rollback(True)  # a mutation is whole or not at all
+                return result
+            return execute(schema, document, **options)
+        except Exception as exc:  # graphene-django's contract: an error result, formatted below
+            return ExecutionResult(errors=[exc])
 
     def dispatch(self, request, *args, **kwargs):
+        # The request's wall-clock budget starts on arrival: parsing and validation count too.
+        request.graphql_deadline = Deadline(settings.GRAPHQL_REQUEST_TIMEOUT_SECONDS, query_limits.STATEMENT_TIMEOUT_MS)
         asked = request.headers.get(VERSION_HEADER, "").strip()
         if asked and asked not in SUPPORTED_VERSIONS:
             response = JsonResponse(
@@ -192,11 +275,21 @@ class IntelGraphGraphQLView(GraphQLView):
             deprecations.usage_record(fields=fields, client=_client_label(request))
         return response
 
+    def parse_body(self, request):
+        """The body, strictly: UTF-8, standard JSON within MAX_JSON_DEPTH, an object (graphql_input)."""
+        try:
+            return graphql_input.request_body(request, self.get_content_type(request))
+        except graphql_input.MalformedRequest as exc:
+            raise ApiHttpError(str(exc), ErrorCode.BAD_REQUEST, exc.status) from None
+
     def get_graphql_params(self, request, data):
         """Swap in the persisted document when the request names one; enforce the safelist in production."""
         from apps.versioning import safelist
 
-        query, variables, operation_name, _ = super().get_graphql_params(request, data)
+        try:
+            query, variables, operation_name = graphql_input.envelope(request.GET, data)
+        except graphql_input.MalformedRequest as exc:
+            raise ApiHttpError(str(exc), ErrorCode.BAD_REQUEST, exc.status) from None
         try:
             operation = safelist.resolve(data if isinstance(data, dict) else {})
         except safelist.PersistedQueryError as exc:
@@ -217,15 +310,17 @@ class IntelGraphGraphQLView(GraphQLView):
         return query, variables, operation_name, None
 
     def _note_deprecations(self, request, query) -> None:
-
-        request.deprecated_fields = _fields_touched(self.schema.graphql_schema, query) if query else []
+        # Only documents within the token limit are looked at (persisted ones are); the rest are refused later.
+        persisted = getattr(request, "persisted_operation", None) is not None
+        parsable = query and (persisted or _parse(query, request)[1] is None)
+        request.deprecated_fields = _fields_touched(self.schema.graphql_schema, query) if parsable else []
 
     @staticmethod
     def format_error(error):
         if isinstance(error, ApiHttpError):
             return {"message": error.message, "extensions": {"code": error.code}}
         if isinstance(error, HttpError):  # graphene-django's own request errors: no query, bad JSON, GET mutation
-            return {"message": error.message, "extensions": {"code": "BAD_REQUEST"}}
+            return {"message": error.message, "extensions": {"code": ErrorCode.BAD_REQUEST}}
         if not isinstance(error, GraphQLError):
             logger.error("GraphQL error outside execution: %r", error)
             return {"message": "Internal error.", "extensions": {"code": ErrorCode.INTERNAL}}
@@ -239,9 +334,15 @@ class IntelGraphGraphQLView(GraphQLView):
         elif isinstance(original, ValidationError):
             formatted["message"] = "; ".join(original.messages)
             formatted["extensions"] = {"code": ErrorCode.BAD_USER_INPUT}
+        elif isinstance(original, RequestTimeout):
+            formatted["message"] = (
+                f"The request ran over its {original.budget_seconds:g} s budget and was cancelled; narrow it "
+                "(filters, smaller pages, fewer hops) or split it."
+            )
+            formatted["extensions"] = {"code": ErrorCode.TIMEOUT, "budgetSeconds": original.budget_seconds}
         elif isinstance(original, OperationalError) and "statement timeout" in str(original):
             formatted["message"] = "The request took too long and was cancelled; narrow it (filters, smaller pages)."
-            formatted["extensions"] = {"code": "TIMEOUT"}
+            formatted["extensions"] = {"code": ErrorCode.TIMEOUT}
         elif isinstance(original, PermissionDenied):
             formatted["message"] = str(original) or "Not allowed."
             formatted["extensions"] = {"code": ErrorCode.FORBIDDEN}

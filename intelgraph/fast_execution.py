@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 
-from graphql import ExecutionContext, GraphQLList, GraphQLNonNull, GraphQLScalarType
+from graphql import GraphQLList, GraphQLNonNull, GraphQLScalarType
 from graphql.pyutils import Undefined
+
+from intelgraph.graphql_deadline import DeadlineExecutionContext
 
 FAST_TYPES = frozenset({"GraphNode", "GraphEdge", "KindCount"})
 
@@ -50,7 +52,9 @@ class _Fallback(Exception):
     pass
 
 
-class FastLeafExecutionContext(ExecutionContext):
+class FastLeafExecutionContext(DeadlineExecutionContext):
+    """Leaf objects read directly; every other field as graphql-core does, within the request's deadline."""
+
     def execute_fields(self, parent_type, source_value, path, fields):
         # Only without field middleware (DEBUG adds graphene's debug middleware, which must see every field).
         if parent_type.name in FAST_TYPES and self.middleware_manager is None and not isinstance(source_value, dict):

@@ -208,6 +208,12 @@ GRAPHQL_REQUIRE_PERSISTED = cfg.bool("GRAPHQL_REQUIRE_PERSISTED", default=PRODUC
 # A deprecated field may be removed only after its EOL and this many days without recorded use.
 DEPRECATION_QUIET_DAYS = cfg.int("DEPRECATION_QUIET_DAYS", default=30)
 API_TOKEN_PREFIX = "igt_"  # noqa: S105 - a public marker, not a secret
+# What one GraphQL request may cost (docs/api/limits.md): units of work estimated before it runs
+# (intelgraph/query_cost.py), lexical tokens in its document (refused before parsing further), and wall-clock
+# time from arrival to answer, database work included (intelgraph/graphql_deadline.py).
+GRAPHQL_MAX_COST = cfg.int("GRAPHQL_MAX_COST", default=5000)
+GRAPHQL_MAX_TOKENS = cfg.int("GRAPHQL_MAX_TOKENS", default=5000)
+GRAPHQL_REQUEST_TIMEOUT_SECONDS = cfg.int("GRAPHQL_REQUEST_TIMEOUT_SECONDS", default=10)
 
 # --------------------------------------------------------------------------- policies
 POLICY_DIR = BASE_DIR / "policies"

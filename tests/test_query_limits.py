@@ -62,3 +62,148 @@ def test_request_level_errors_are_coded_not_internal(client):
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert "query" in response.json()["errors"][0]["message"]
+
+
+# --------------------------------------------------------------------------- cost, size and time (issue 11, finding 9)
+
+HOOD_FIELDS = "seed totalNodes nodes { id kind label hop } edges { id kind source target }"
+
+
+@pytest.fixture
+def hub(tenant_a):
+    """A seed with 30 neighbours of 6 neighbours each (211 entities): three hops reach all of it."""
+    from apps.core import services
+    from apps.graph.services import outbox_drain
+
+    seed = factories.entity(tenant=tenant_a, name="Hub Seed")
+    for i in range(30):
+        near = factories.entity(tenant=tenant_a, name=f"Near {i}")
+        services.relationship_create(tenant=tenant_a, kind="associated_with", from_entity=seed, to_entity=near)
+        for j in range(6):
+            far = factories.entity(tenant=tenant_a, name=f"Far {i}-{j}")
+            services.relationship_create(tenant=tenant_a, kind="associated_with", from_entity=near, to_entity=far)
+    outbox_drain()
+    user = factories.user(tenant=tenant_a)
+    return seed, services.api_token_issue(user=user, name="cost")[1]
+
+
+def bearer(client, token, payload):
+    response = client.post(
+        "/graphql", data=json.dumps(payload), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    return response, response.json()
+
+
+def aliased_neighborhoods(seed_id, count, hops=3, limit=1000, fields="totalNodes"):
+    """The probe's document: two fields an alias, so 120 of them fit under the field limit (250)."""
+    fields = " ".join(f'n{i}: neighborhood(id: "{seed_id}", hops: {hops}, limit: {limit}) {{ {fields} }}'
+                      for i in range(count))  # fmt: skip
+    return "{ " + fields + " }"
+
+
+def test_120_aliased_neighborhoods_are_refused_before_running(client, hub):
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.compliance.models import AuditEvent
+
+    seed, token = hub
+    audited = AuditEvent.objects.filter(event_type="graph.expanded").count()
+    started = time.monotonic()
+    with CaptureQueriesContext(connection) as queries:
+        response, body = bearer(client, token, {"query": aliased_neighborhoods(seed.pk, 120)})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 400, body
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_COSTLY", body
+    assert error["extensions"]["cost"] > error["extensions"]["budget"] == settings_budget()
+    assert "data" not in body or body["data"] is None
+    assert elapsed < 1.0, elapsed
+    touched = [
+        q["sql"] for q in queries.captured_queries if "core_entity" in q["sql"] or "core_relationship" in q["sql"]
+    ]
+    assert touched == []  # the neighbourhood resolver never ran
+    assert AuditEvent.objects.filter(event_type="graph.expanded").count() == audited
+
+
+def settings_budget():
+    from django.conf import settings
+
+    return settings.GRAPHQL_MAX_COST
+
+
+def test_one_big_neighborhood_is_within_budget(client, hub):
+    seed, token = hub
+    response, body = bearer(client, token, {"query": aliased_neighborhoods(seed.pk, 1, fields=HOOD_FIELDS)})
+    assert response.status_code == 200 and "errors" not in body, body
+    assert body["data"]["n0"]["totalNodes"] == 211
+
+
+def test_cost_counts_variables_fragments_and_nesting(client, hub, settings):
+    """The cost follows the sizes the variables ask for, through fragments, and the error says both figures."""
+    seed, token = hub
+    settings.GRAPHQL_MAX_COST = 500
+    document = (
+        "query($id: ID!, $limit: Int, $hops: Int) { neighborhood(id: $id, hops: $hops, limit: $limit) { ...H } } "
+        f"fragment H on Neighborhood {{ {HOOD_FIELDS} }}"
+    )
+    small = {"id": str(seed.pk), "limit": 10, "hops": 1}
+    response, body = bearer(client, token, {"query": document, "variables": small})
+    assert response.status_code == 200 and "errors" not in body, body
+    response, body = bearer(client, token, {"query": document, "variables": {**small, "limit": 1000, "hops": 3}})
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY", body
+    assert body["errors"][0]["extensions"]["budget"] == 500
+    assert "1000" not in body["errors"][0]["message"] or "cost" in body["errors"][0]["message"]
+
+
+def test_every_persisted_operation_fits_the_budget_at_its_largest():
+    """The safelisted documents with the largest variables their resolvers accept stay under the default budget."""
+    from graphql import parse
+
+    from apps.versioning import safelist
+    from intelgraph import query_cost
+    from intelgraph.schema import schema
+
+    largest = {"first": 100, "limit": 1000, "hops": 3, "ids": [f"id{i}" for i in range(500)], "q": "x", "id": "1"}
+    for operation in {op.id: op for op in safelist.load().values()}.values():
+        cost = query_cost.document_cost(schema.graphql_schema, parse(operation.document), largest)
+        assert 0 < cost <= query_cost.DEFAULT_MAX_COST, (operation.id, cost)
+
+
+def test_ten_thousand_aliases_are_refused_in_milliseconds(client):
+    import time
+
+    query = "{ " + " ".join(f"a{i}: apiVersion" for i in range(10_000)) + " }"
+    post(client, "{ apiVersion }")  # the first request of a process loads the schema; time only the refusal
+    started = time.monotonic()
+    response, body = post(client, query)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 400
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE", body
+    assert elapsed < 0.25, elapsed
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the cancelled statement ends no test
+def test_wall_clock_budget_cancels_a_slow_request(client, hub, settings):
+    """A real slow request: 100 three-hop neighbourhoods, each fine alone, with a 0.3 s budget for the request."""
+    import time
+
+    from apps.compliance.models import AuditEvent
+
+    seed, token = hub
+    settings.GRAPHQL_REQUEST_TIMEOUT_SECONDS = 0.3
+    settings.GRAPHQL_MAX_COST = 10**9
+    started = time.monotonic()
+    response, body = bearer(client, token, {"query": aliased_neighborhoods(seed.pk, 100)})
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5, elapsed  # 100 of them take about 5 s when nothing stops them
+    assert response.status_code == 200, body
+    assert body["data"] is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"TIMEOUT"}, body
+    assert "0.3" in body["errors"][0]["message"]
+    # Fewer neighbourhoods ran than were asked for; those that did were audited whole (one transaction each).
+    expanded = AuditEvent.objects.filter(event_type="graph.expanded")
+    assert expanded.count() < 100
+    assert all({"nodes", "edges", "hops"} <= set(event.payload) for event in expanded)
