@@ -6,6 +6,7 @@
 #   resources  [{id, type: entity|relationship, tenant, kind, sensitivity, labels, granted}]
 #              granted: the subject holds an object grant (django-guardian) on this record.
 #   fields     {<tenant id>: [field, ...]}: the governed attributes present on the page's entities.
+#   tenant_purposes  {<tenant id>: [code, ...]}: the purposes each tenant has active (sent when a purpose is declared).
 # Output: page = {decisions: {<resource id>: {visibility: visible|masked|hidden, reason, rule, needs}},
 #                 fields: {<tenant id>: {<field>: {reason, rule, needs}}}}  (only withheld fields listed)
 # "needs" says what would grant access: {clearance: N} | {role: R} | {compartments: [...]} | {purpose: [...]}.
@@ -36,8 +37,14 @@ field_rules := {
 # Relationship kinds shown only to some members (edges of other kinds follow the clearance rules alone).
 edge_rules := {"transferred_to": {"min_role": "analyst"}}
 
-# Purposes under which purpose-bound fields are shown.
+# Purposes under which purpose-bound fields are shown, where the record's tenant has the purpose active:
+# a purpose a tenant switched off unlocks nothing there.
 investigative_purposes := {"investigation", "fraud-risk"}
+
+tenant_unlocking_purposes(tenant) := {p |
+	some p in object.get(object.get(input, "tenant_purposes", {}), tenant, [])
+	p in investigative_purposes
+}
 
 # Actions that may show a record the subject cannot read as a masked stub (kind and reason only),
 # so a graph keeps its shape. Search never does: a stub would reveal that the record matched.
@@ -52,7 +59,7 @@ decisions[r.id] := visibility(r) if some r in input.resources
 
 field_decisions[tenant] := {name: x |
 	some name in names
-	x := field_denial(field_rules[name], input.subject.memberships[tenant])
+	x := field_denial(field_rules[name], input.subject.memberships[tenant], tenant)
 } if some tenant, names in input.fields
 
 membership(r) := input.subject.memberships[r.tenant]
@@ -103,7 +110,7 @@ visibility(r) := {"visibility": "hidden", "reason": "TENANT", "rule": "abac.tena
 	}
 } else := {"visibility": "visible", "reason": "", "rule": "abac.clearance", "needs": {}}
 
-field_denial(rule, m) := x if {
+field_denial(rule, m, tenant) := x if {
 	m.clearance < object.get(rule, "min_clearance", 0)
 	x := {
 		"reason": "FIELD_CLEARANCE",
@@ -115,11 +122,11 @@ field_denial(rule, m) := x if {
 	x := {"reason": "FIELD_ROLE", "rule": "abac.field_role", "needs": {"role": rule.min_role}}
 } else := x if {
 	object.get(rule, "purpose_bound", false)
-	not input.subject.purpose in investigative_purposes
+	not input.subject.purpose in tenant_unlocking_purposes(tenant)
 	x := {
 		"reason": "PURPOSE_REQUIRED",
 		"rule": "abac.field_purpose",
-		"needs": {"purpose": sort(investigative_purposes)},
+		"needs": {"purpose": sort(tenant_unlocking_purposes(tenant))},
 	}
 }
 

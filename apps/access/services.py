@@ -20,7 +20,7 @@ import json
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
@@ -48,6 +48,7 @@ REASON_TEXT = {
     "FIELD_ROLE": "needs a higher role",
     "PURPOSE_REQUIRED": "needs a declared investigative purpose",
     "POLICY_ERROR": "could not be decided (the policy engine failed; access is denied)",
+    "LINKED_RECORD": "repeats a linked record you may not see",
 }
 
 
@@ -273,6 +274,22 @@ def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | Non
     return queryset.filter(condition | Q(tenant_id__in=subject.tenant_ids, ig_granted=True))
 
 
+def relationships_readable(*, subject: Subject, action: str, queryset: QuerySet | None = None) -> QuerySet:
+    """Relationships that may reach the policy for this action: the edge within clearance (plus the
+    masking gap) in one of the subject's tenants, and both its ends in ``entities_readable``.
+    Edge-kind rules are left to ``decide`` on the page."""
+    queryset = Relationship.objects.all() if queryset is None else queryset
+    if not subject.memberships:
+        return queryset.none()
+    bundle = policy.current_bundle()
+    gap = bundle.data["mask_gap"] if action in bundle.data["masking_actions"] else 0
+    condition = Q()
+    for tenant_id, membership in subject.memberships.items():
+        condition |= Q(tenant_id=tenant_id, sensitivity__lte=membership.clearance + gap)
+    ends = entities_readable(subject=subject, action=action).values("pk")
+    return queryset.filter(condition, from_entity__in=ends, to_entity__in=ends)
+
+
 # --------------------------------------------------------------------------- decisions
 
 
@@ -386,11 +403,20 @@ _MISSING = object()
 _decision_cache = _DecisionCache()
 
 
-def decide(*, subject: Subject, resources: list, action: str, fields: bool = True) -> dict:
+def _active_purposes(tenant_ids) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {str(t): [] for t in tenant_ids}
+    rows = TenantPurpose.objects.filter(tenant_id__in=[int(t) for t in tenant_ids], is_active=True)
+    for tenant_id, code in rows.order_by("tenant_id", "code").values_list("tenant_id", "code"):
+        found[str(tenant_id)].append(code)
+    return found
+
+
+def decide(*, subject: Subject, resources: list, action: str, fields: bool = True, audit_unlocked: bool = True) -> dict:
     """Decisions for a page of entities and/or relationships, keyed by primary key. One policy call.
 
     ``fields=False`` skips field redactions, for callers that show no attributes (graph canvases);
-    their entities may then be loaded without ``attributes``.
+    their entities may then be loaded without ``attributes``. Purpose-bound fields a declared purpose
+    unlocks on the page are audited (``access.purpose_unlocked``) unless ``audit_unlocked=False``.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
@@ -414,7 +440,9 @@ def decide(*, subject: Subject, resources: list, action: str, fields: bool = Tru
             tenant = key[1]
             page_fields.update((tenant, name) for name in governed.intersection(resource.attributes))
     subject_doc = subject.as_policy_input()
-    cache_scope = (bundle.sha256, action, json.dumps(subject_doc, sort_keys=True))
+    # A declared purpose unlocks purpose-bound fields only where the tenant has it active.
+    purposes = _active_purposes({t for t, _ in page_fields}) if subject.purpose and page_fields else {}
+    cache_scope = (bundle.sha256, action, json.dumps(subject_doc, sort_keys=True), json.dumps(purposes, sort_keys=True))
     cached_classes, cached_fields = _decision_cache.get_many(cache_scope, classes, page_fields)
     todo_classes = {k: cid for k, cid in classes.items() if k not in cached_classes}
     todo_fields = sorted(f for f in page_fields if f not in cached_fields)
@@ -440,6 +468,7 @@ def decide(*, subject: Subject, resources: list, action: str, fields: bool = Tru
                 for k, cid in todo_classes.items()
             ],
             "fields": _fields_by_tenant(todo_fields),
+            "tenant_purposes": purposes,
         }
         try:
             raw = policy.evaluate("abac", document)
@@ -472,7 +501,33 @@ def decide(*, subject: Subject, resources: list, action: str, fields: bool = Tru
             redactions,
             bundle.sha256,
         )
+    if subject.purpose and fields and audit_unlocked:
+        _audit_purpose_unlocked(subject=subject, action=action, resources=resources, decisions=decisions)
     return decisions
+
+
+def _audit_purpose_unlocked(*, subject, action, resources, decisions) -> None:
+    """Reads that only a declared purpose allowed are audited with the purpose and what it unlocked."""
+    rules = policy.current_bundle().data["field_rules"]
+    bound = {name for name, rule in rules.items() if rule.get("purpose_bound")}
+    unlocked: Counter = Counter()
+    shown = []
+    for resource in resources:
+        if not isinstance(resource, Entity) or decisions[resource.pk].visibility != "visible":
+            continue
+        names = bound.intersection(resource.attributes or {}).difference(decisions[resource.pk].redactions)
+        if names:
+            unlocked.update(names)
+            shown.append(resource)
+    if not shown:
+        return
+    tenants = {e.tenant_id for e in shown}
+    audit.record(
+        "access.purpose_unlocked", actor=subject.user, tenant=tenants.pop() if len(tenants) == 1 else None,
+        payload={"action": action, "purpose": subject.purpose, "fields": dict(unlocked), "records": len(shown),
+                 "resources": [str(e.pk) for e in shown[:20] if e.pk is not None],
+                 "bundle": policy.current_bundle().sha256},
+    )  # fmt: skip
 
 
 def _audit_policy_error(*, subject, action, tenant_id, error) -> None:
@@ -531,6 +586,10 @@ def _fold(value) -> str:
     return "".join(ch for ch in str(value).casefold() if ch.isalnum())
 
 
+def _grams(folded: str) -> set[str]:
+    return {folded[i : i + _LEAK_RUN] for i in range(len(folded) - _LEAK_RUN + 1)}
+
+
 def _leaks(folded: str, secret: str) -> bool:
     """Whether a folded text shows a folded withheld value or a telling part of it."""
     if not folded or not secret:
@@ -539,11 +598,7 @@ def _leaks(folded: str, secret: str) -> bool:
         return len(secret) >= 2 and secret in folded and any(ch.isdigit() for ch in secret)
     if secret in folded:
         return True
-    for start in range(len(secret) - _LEAK_RUN + 1):
-        run = secret[start : start + _LEAK_RUN]
-        if any(ch.isdigit() for ch in run) and run in folded:
-            return True
-    return False
+    return any(ch.isdigit() for run in _grams(secret).intersection(_grams(folded)) for ch in run)
 
 
 def name_without_withheld(name: str, withheld_values, *, kind: str = "record") -> str:
@@ -595,9 +650,84 @@ def display_names(*, subject: Subject, entities: list, action: str = "read") -> 
     return names
 
 
+# Kinds of records that are identifiers another record may repeat as an attribute: a person's ``phone``
+# attribute is the number of the phone record linked to them.
+IDENTIFIER_KINDS = ("phone", "email", "account", "address", "vehicle")
+# A run this long shared with a linked record's identifier means the attribute repeats it, however
+# written ("0170 1234567" and "+49 170 1234567" share "1701234567").
+_LINKED_RUN = 7
+_LINKED_LIMIT = 500
+
+
+def _repeats(value: str, secret: str) -> bool:
+    if len(secret) < _LEAK_RUN or len(value) < _LEAK_RUN:
+        return False
+    if secret in value or value in secret:
+        return True
+    grams = {secret[i : i + _LINKED_RUN] for i in range(len(secret) - _LINKED_RUN + 1)}
+    return any(value[i : i + _LINKED_RUN] in grams for i in range(len(value) - _LINKED_RUN + 1))
+
+
+def _with_linked_redactions(*, subject: Subject, entities: list[Entity], decisions: dict, action: str) -> dict:
+    """Withhold attributes that repeat an identifier record linked to the entity which the subject may not
+    read (masked or hidden, or a withheld attribute of it): the masked phone node's number must not show as
+    the person's ``phone``. Two queries and one policy call per page; only for pages that show attributes."""
+    shown = {e.pk: e for e in entities if decisions[e.pk].visibility == "visible" and e.attributes}
+    if not shown:
+        return decisions
+    links = Relationship.objects.filter(Q(from_entity__in=list(shown)) | Q(to_entity__in=list(shown)))
+    neighbours_of: dict = {}
+    for a, b in links.values_list("from_entity_id", "to_entity_id")[:_LINKED_LIMIT]:
+        for near, far in ((a, b), (b, a)):
+            if near in shown and far not in shown:
+                neighbours_of.setdefault(near, set()).add(far)
+    far_ids = set().union(*neighbours_of.values()) if neighbours_of else set()
+    if not far_ids:
+        return decisions
+    neighbours = list(
+        Entity.objects.filter(pk__in=far_ids, kind__in=IDENTIFIER_KINDS).only(
+            "id", "tenant_id", "kind", "display_name", "attributes", "sensitivity", "labels"
+        )
+    )
+    if not neighbours:
+        return decisions
+    verdicts = decide(subject=subject, resources=neighbours, action=action, audit_unlocked=False)
+    secrets: dict = {}
+    for neighbour in neighbours:
+        verdict = verdicts[neighbour.pk]
+        if verdict.visibility == "visible":
+            values = [(neighbour.attributes or {}).get(name) for name in verdict.redactions]
+        else:
+            values = [neighbour.display_name, *(neighbour.attributes or {}).values()]
+        folded = [_fold(v) for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)]
+        if folded := [f for f in folded if len(f) >= _LEAK_RUN]:
+            secrets[neighbour.pk] = (folded, verdict)
+    updated = dict(decisions)
+    for pk, entity in shown.items():
+        found = [secrets[n] for n in neighbours_of.get(pk, ()) if n in secrets]
+        if not found:
+            continue
+        extra = {}
+        for name, value in entity.attributes.items():
+            if name in decisions[pk].redactions or not isinstance(value, (str, int)) or isinstance(value, bool):
+                continue
+            folded = _fold(value)
+            for neighbour_secrets, verdict in found:
+                if any(_repeats(folded, secret) for secret in neighbour_secrets):
+                    # A hidden record's needs would say how secret it is: only a masked one's are shown.
+                    needs = verdict.needs if verdict.visibility == "masked" else {}
+                    extra[name] = Redaction(name, "LINKED_RECORD", "abac.linked_record", needs)
+                    break
+        if extra:
+            updated[pk] = replace(decisions[pk], redactions={**decisions[pk].redactions, **extra})
+    return updated
+
+
 def filter_and_redact(*, subject: Subject, entities: list[Entity], action: str) -> list[RedactedEntity]:
-    """Drop hidden entities, keep masked stubs and visible ones with their redactions; audit the denials."""
+    """Drop hidden entities, keep masked stubs and visible ones with their redactions (including values that
+    repeat a linked record the subject may not see); audit the denials."""
     decisions = decide(subject=subject, resources=entities, action=action)
+    decisions = _with_linked_redactions(subject=subject, entities=entities, decisions=decisions, action=action)
     kept = [RedactedEntity(e, decisions[e.pk]) for e in entities if decisions[e.pk].visibility != "hidden"]
     _audit_denials(subject=subject, action=action, entities=entities, decisions=decisions)
     return kept
@@ -624,23 +754,37 @@ def entity_read(*, subject: Subject, entity_id) -> RedactedEntity | None:
     """One entity for the read action, or None when it does not exist or the policy hides it."""
     entity = entities_readable(subject=subject, action="read").filter(pk=entity_id).select_related("tenant").first()
     if entity is None:
-        hidden = Entity.objects.filter(pk=entity_id).values("tenant_id").first()
-        if hidden is not None:
-            # It exists but the SQL half of the policy hid it: a deny, audited (the caller still sees NOT_FOUND).
-            audit.record(
-                "access.denied", actor=subject.user, tenant=hidden["tenant_id"] if hidden["tenant_id"] in subject.memberships else None,
-                target_type="core.entity", target_id=str(entity_id),
-                payload={"action": "read", "reason": "NOT_VISIBLE", "bundle": policy.current_bundle().sha256},
-            )  # fmt: skip
+        # Hidden and unknown ids take one path (one lookup, one audit event), so neither the answer nor its
+        # timing tells an id of another tenant, or above clearance, from a random one.
+        found = Entity.objects.filter(pk=entity_id).values("tenant_id").first()
+        tenant_id = found["tenant_id"] if found else None
+        audit.record(
+            "access.denied", actor=subject.user, tenant=tenant_id if tenant_id in subject.memberships else None,
+            target_type="core.entity", target_id=str(entity_id),
+            payload={"action": "read", "reason": "NOT_VISIBLE" if found else "NOT_FOUND",
+                     "bundle": policy.current_bundle().sha256},
+        )  # fmt: skip
         return None
     purpose_validate(subject=subject, tenant_id=entity.tenant_id)
     results = filter_and_redact(subject=subject, entities=[entity], action="read")
     return results[0] if results else None
 
 
+def ids_not_hidden(*, subject: Subject, ids, action: str = "read") -> list:
+    """Those of ``ids`` that are entities the subject may at least see as a stub, in the given order:
+    for fields that name other records by id (merged into, merged members)."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return []
+    rows = list(entities_readable(subject=subject, action=action).filter(pk__in=ids).defer("attributes"))
+    decisions = decide(subject=subject, resources=rows, action=action, fields=False)
+    shown = {row.pk for row in rows if decisions[row.pk].visibility != "hidden"}
+    return [i for i in ids if i in shown]
+
+
 def explain(*, subject: Subject, entity: Entity, action: str = "read") -> Decision:
     """The decision for one entity with the rule that made it and what would grant access (no audit)."""
-    return decide(subject=subject, resources=[entity], action=action)[entity.pk]
+    return decide(subject=subject, resources=[entity], action=action, audit_unlocked=False)[entity.pk]
 
 
 _recorded_bundles: set[tuple[str, str]] = set()

@@ -51,6 +51,8 @@ class Hit:
     entity: Entity
     score: float
     snippet: str = ""
+    #: the name as the policy lets the subject see it (a part built from a withheld attribute is withheld)
+    display_name: str = ""
 
 
 @dataclass
@@ -273,7 +275,11 @@ def entity_search(
     rows = rows[:first]
     decisions = access.decide(subject=subject, resources=rows, action="search")
     visible = [row for row in rows if decisions[row.pk].visibility == "visible"]
-    hits = [Hit(row, float(row.score)) for row in visible]
+    hits = [
+        Hit(row, float(row.score), display_name=access.RedactedEntity(row, decisions[row.pk]).display_name)
+        for row in visible
+    ]
+    hits = _without_withheld_matches(hits, configs, text)
     _add_snippets(hits, configs, text)
     next_cursor = None
     if more and rows:
@@ -306,25 +312,51 @@ def _has_words(text: str, configs: set[str]) -> bool:
     return False
 
 
+def _without_withheld_matches(hits: list[Hit], configs: dict[int, str], text: str) -> list[Hit]:
+    """Drop hits that matched only through a withheld part of their name: the name is indexed whole,
+    so searching for an IBAN would otherwise find the account named by it and confirm the guess."""
+    altered = [h for h in hits if h.display_name != h.entity.display_name]
+    if not altered:
+        return hits
+    matching = set()
+    with connection.cursor() as cursor:
+        for tenant_id, config in configs.items():
+            rows = [h for h in altered if h.entity.tenant_id == tenant_id]
+            if not rows:
+                continue
+            cursor.execute(
+                """
+                SELECT e.id::text FROM unnest(%s::uuid[], %s::text[]) AS shown(id, name)
+                JOIN core_entity e ON e.id = shown.id
+                WHERE to_tsvector(%s::regconfig, shown.name || ' ' || search_entity_text(e.attributes))
+                      @@ websearch_to_tsquery(%s::regconfig, %s)
+                """,
+                [[str(h.entity.pk) for h in rows], [h.display_name for h in rows], config, config, text],
+            )
+            matching.update(entity_id for (entity_id,) in cursor.fetchall())
+    return [h for h in hits if h.display_name == h.entity.display_name or str(h.entity.pk) in matching]
+
+
 def _add_snippets(hits: list[Hit], configs: dict[int, str], text: str) -> None:
-    """ts_headline over the indexed text only (never a withheld field), for the page's rows."""
+    """ts_headline over the indexed text the subject may see (never a withheld field nor a withheld part of
+    a name), for the page's rows."""
     if not hits:
         return
     by_id = {str(hit.entity.pk): hit for hit in hits}
     with connection.cursor() as cursor:
         for tenant_id, config in configs.items():
-            ids = [str(h.entity.pk) for h in hits if h.entity.tenant_id == tenant_id]
-            if not ids:
+            rows = [h for h in hits if h.entity.tenant_id == tenant_id]
+            if not rows:
                 continue
             cursor.execute(
                 """
-                SELECT id::text, ts_headline(%s::regconfig,
-                    display_name || ' · ' || search_entity_text(attributes),
+                SELECT e.id::text, ts_headline(%s::regconfig,
+                    shown.name || ' · ' || search_entity_text(e.attributes),
                     websearch_to_tsquery(%s::regconfig, %s),
                     'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=20, MinWords=6, MaxFragments=2')
-                FROM core_entity WHERE id = ANY(%s::uuid[])
+                FROM unnest(%s::uuid[], %s::text[]) AS shown(id, name) JOIN core_entity e ON e.id = shown.id
                 """,
-                [config, config, text, ids],
+                [config, config, text, [str(h.entity.pk) for h in rows], [h.display_name for h in rows]],
             )
             for entity_id, snippet in cursor.fetchall():
                 # Escape the data, then turn the match markers into <mark>: snippets are safe to show as HTML.

@@ -17,8 +17,9 @@ def entity(rid="e", tenant="1", sensitivity=1, labels=(), fields=(), granted=Fal
             "labels": list(labels), "fields": list(fields), "granted": granted}  # fmt: skip
 
 
-def decide(resource, action="read", **subject_kwargs):
-    """One resource's decision, with the withheld fields among its own (the page output, per row)."""
+def decide(resource, action="read", tenant_purposes=("investigation", "fraud-risk"), **subject_kwargs):
+    """One resource's decision, with the withheld fields among its own (the page output, per row).
+    ``tenant_purposes``: the purposes the resource's tenant has active."""
     resource = dict(resource)
     fields = resource.pop("fields", [])
     page = policy.evaluate(
@@ -26,6 +27,7 @@ def decide(resource, action="read", **subject_kwargs):
         {
             "action": action, "subject": subject(**subject_kwargs), "resources": [resource],
             "fields": {resource["tenant"]: list(fields)},
+            "tenant_purposes": {resource["tenant"]: list(tenant_purposes)},
         },
     )  # fmt: skip
     decision = dict(page["decisions"][resource["id"]])
@@ -87,6 +89,15 @@ def test_purpose_bound_field_needs_an_investigative_purpose():
     assert d["redact"]["national_id"]["needs"] == {"purpose": ["fraud-risk", "investigation"]}
     assert decide(entity(fields=["national_id"]), purpose="investigation", **cleared)["redact"] == {}
     assert "national_id" in decide(entity(fields=["national_id"]), purpose="research", **cleared)["redact"]
+
+
+def test_a_purpose_the_tenant_has_not_active_unlocks_nothing():
+    cleared = {"role": "analyst", "clearance": 3}
+    only_fraud = decide(entity(fields=["national_id"]), purpose="investigation", tenant_purposes=["fraud-risk"],
+                        **cleared)  # fmt: skip
+    assert only_fraud["redact"]["national_id"]["reason"] == "PURPOSE_REQUIRED"
+    assert only_fraud["redact"]["national_id"]["needs"] == {"purpose": ["fraud-risk"]}
+    assert decide(entity(fields=["national_id"]), purpose="investigation", tenant_purposes=[], **cleared)["redact"]
 
 
 def test_edge_kind_rule():

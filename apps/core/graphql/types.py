@@ -2,8 +2,9 @@
 
 import graphene
 
+from apps.access import services as access
 from apps.core.choices import Sensitivity
-from intelgraph.api import ApiError
+from intelgraph.api import ApiError, subject_from
 
 SensitivityEnum = graphene.Enum.from_enum(
     Sensitivity, description="How sensitive a record is; members read up to their clearance."
@@ -93,7 +94,10 @@ class EntityType(graphene.ObjectType):
     kind = graphene.String(
         required=True, description="person, organization, account, address, phone, email, vehicle or event."
     )
-    display_name = graphene.String(required=True, description="Name shown to analysts.")
+    display_name = graphene.String(
+        required=True,
+        description="Name shown to analysts; a part built from an attribute withheld from you reads [withheld].",
+    )
     attributes = graphene.JSONString(
         required=True, description="Attributes you may read, as a JSON object; withheld ones are listed in redactions."
     )
@@ -131,6 +135,10 @@ class EntityType(graphene.ObjectType):
         return root.attributes
 
     @staticmethod
+    def resolve_display_name(root, info):
+        return root.display_name
+
+    @staticmethod
     def resolve_provenance(root, info):
         from apps.core.selectors import provenance_for_entity
 
@@ -142,13 +150,14 @@ class EntityType(graphene.ObjectType):
 
     @staticmethod
     def resolve_merged_into(root, info):
-        return root.entity.merged_into_id
+        shown = access.ids_not_hidden(subject=subject_from(info), ids=[root.entity.merged_into_id])
+        return shown[0] if shown else None
 
     @staticmethod
     def resolve_merged_members(root, info):
         from apps.core.selectors import merged_member_ids
 
-        return merged_member_ids(entity=root.entity)
+        return access.ids_not_hidden(subject=subject_from(info), ids=merged_member_ids(entity=root.entity))
 
     @staticmethod
     def resolve_attribute_list(root, info):

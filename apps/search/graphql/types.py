@@ -12,7 +12,10 @@ class SearchHitType(graphene.ObjectType):
     snippet = graphene.String(
         description="Matching words in context, HTML-escaped, matches wrapped in <mark>; never from a withheld attribute."
     )
-    display_name = graphene.String(required=True, description="The entity's name.")
+    display_name = graphene.String(
+        required=True,
+        description="The entity's name; a part built from an attribute withheld from you reads [withheld].",
+    )
     tenant = graphene.String(required=True, description="Slug of the entity's tenant.")
 
     # root: apps.search.selectors.Hit
@@ -26,7 +29,7 @@ class SearchHitType(graphene.ObjectType):
 
     @staticmethod
     def resolve_display_name(hit, info):
-        return hit.entity.display_name
+        return hit.display_name
 
     @staticmethod
     def resolve_tenant(hit, info):
