@@ -2,10 +2,12 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -13,7 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.access import services as access
 from apps.compliance import services as audit
 from apps.core import selectors, services
-from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import (
     ApiToken,
@@ -280,8 +282,15 @@ class ProvenanceInline(admin.TabularInline):
         return False
 
 
+class UnlabelledRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id entity picker that never prints the chosen entity's name (Django's looks it up unscoped)."""
+
+    def label_and_url_for_value(self, value):
+        return "", ""
+
+
 @admin.register(Entity)
-class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
+class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedModelAdmin):
     """Staff see the entities the access policy shows them, attributes redacted as it says.
 
     "Object permissions" (django-guardian) shares one entity with a user or group beyond their
@@ -289,11 +298,12 @@ class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
     """
 
     form = EntityForm
-    list_display = ("display_name", "kind", "tenant", "sensitivity", "external_id", "merged_into", "updated_at")
+    list_display = ("name", "kind", "tenant", "sensitivity", "external_id", "merged_into_name", "updated_at")
     list_filter = ("tenant", "kind", "sensitivity", "created_at")
     search_fields = ("display_name", "external_id", "=id")
-    list_select_related = ("tenant",)
-    readonly_fields = ("id", "merged_into", "created_at", "updated_at")
+    list_select_related = ("tenant", "merged_into")
+    readonly_fields = ("id", "merged_into_name", "created_at", "updated_at")
+    named_entities = ("", "merged_into")
     inlines = [ProvenanceInline]
     show_full_result_count = False
     list_per_page = 50
@@ -302,10 +312,18 @@ class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
     def _may_grant(self, request, object_pk) -> bool:
         if request.user.is_superuser:
             return True
+        subject = access.subject_for_request(request)
         entity = self.get_queryset(request).filter(pk=object_pk).only("tenant_id").first()
-        return entity is not None and access.admin_change_allowed(
-            subject=access.subject_for_request(request), tenant_id=entity.tenant_id, record_type="grant"
-        )
+        if entity is not None and access.admin_change_allowed(
+            subject=subject, tenant_id=entity.tenant_id, record_type="grant"
+        ):
+            return True
+        audit.record(
+            "access.denied", actor=request.user, tenant=entity.tenant_id if entity else None,
+            target_type="core.entity", target_id=str(object_pk)[:64],
+            payload={"action": "admin-change", "reason": "GRANT", "bundle": access.policy.current_bundle().sha256},
+        )  # fmt: skip
+        return False
 
     def obj_perms_manage_view(self, request, object_pk):
         if not self._may_grant(request, object_pk):
@@ -328,19 +346,31 @@ class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
             return queryset
         return access.entities_readable(subject=access.subject_for_request(request), action="search", queryset=queryset)
 
+    @admin.display(description="name", ordering="display_name")
+    def name(self, obj):
+        return self.entity_name(obj)
+
+    @admin.display(description="merged into")
+    def merged_into_name(self, obj):
+        return self.entity_name(obj, "merged_into")
+
+    def page_label(self, obj) -> str:
+        return f"{self.entity_name(obj)} ({obj.kind})"
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and not request.user.is_superuser and self._redacted(request, obj):
-            # A member who may not read every attribute may not edit them either.
-            fields += ["attributes_you_may_read", "withheld_attributes"]
+            # A member who may not read every attribute may not edit them (nor a name built from them) either.
+            fields += ["name", "attributes_you_may_read", "withheld_attributes"]
         return fields
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is not None and not request.user.is_superuser and self._redacted(request, obj):
-            fields = [f for f in fields if f not in ("attributes", "attributes_you_may_read", "withheld_attributes")]
-            position = fields.index("display_name") + 1
-            fields[position:position] = ["attributes_you_may_read", "withheld_attributes"]
+            hidden = ("display_name", "attributes", "name", "attributes_you_may_read", "withheld_attributes")
+            position = fields.index("display_name")
+            fields = [f for f in fields if f not in hidden]
+            fields[position:position] = ["name", "attributes_you_may_read", "withheld_attributes"]
         return fields
 
     @staticmethod
@@ -402,8 +432,10 @@ class EntityAdmin(GuardedModelAdminMixin, ServiceBackedModelAdmin):
 
 
 @admin.register(Relationship)
-class RelationshipAdmin(ServiceBackedModelAdmin):
-    list_display = ("kind", "from_entity", "to_entity", "tenant", "sensitivity", "updated_at")
+class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
+    """Relationships whose edge and both ends the policy lets the viewer see, the ends named as it allows."""
+
+    list_display = ("kind", "from_name", "to_name", "tenant", "sensitivity", "updated_at")
     list_filter = ("tenant", "kind", "sensitivity")
     search_fields = ("kind", "external_id", "from_entity__display_name", "to_entity__display_name")
     list_select_related = ("tenant", "from_entity", "to_entity")
@@ -412,10 +444,44 @@ class RelationshipAdmin(ServiceBackedModelAdmin):
     fields = ("tenant", "kind", "from_entity", "to_entity", "attributes", "sensitivity", "external_id",
               "id", "created_at", "updated_at")  # fmt: skip
     show_full_result_count = False
+    named_entities = ("from_entity", "to_entity")
+
+    @admin.display(description="from")
+    def from_name(self, obj):
+        return self.entity_name(obj, "from_entity")
+
+    @admin.display(description="to")
+    def to_name(self, obj):
+        return self.entity_name(obj, "to_entity")
+
+    def page_label(self, obj) -> str:
+        return f"{self.entity_name(obj, 'from_entity')} -[{obj.kind}]-> {self.entity_name(obj, 'to_entity')}"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return access.relationships_readable(
+            subject=access.subject_for_request(request), action="search", queryset=queryset
+        )
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None:
+            fields = [{"from_entity": "from_name", "to_entity": "to_name"}.get(f, f) for f in fields]
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
-        fixed = ("tenant", "from_entity", "to_entity", "external_id") if obj else ()
+        fixed = ("tenant", "from_name", "to_name", "external_id") if obj else ()
         return (*self.readonly_fields, *fixed)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name in ("from_entity", "to_entity") and field is not None and not request.user.is_superuser:
+            subject = access.subject_for_request(request)
+            field.queryset = access.entities_readable(subject=subject, action="search", queryset=field.queryset)
+            field.widget = UnlabelledRawIdWidget(db_field.remote_field, self.admin_site)
+        return field
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -425,10 +491,12 @@ class RelationshipAdmin(ServiceBackedModelAdmin):
                 kind=data["kind"], attributes=data["attributes"], sensitivity=data["sensitivity"],
             )  # fmt: skip
             return
-        scoped = selectors.entities_visible(user=request.user) if not request.user.is_superuser else Entity.objects
-        ends = {e.pk: e for e in scoped.filter(pk__in=[data["from_entity"].pk, data["to_entity"].pk])}
-        if len(ends) < 2 and data["from_entity"].pk != data["to_entity"].pk:
-            raise ValidationError({"to_entity": "Both ends must be entities you can see."})
+        if not request.user.is_superuser:
+            # The form's choices are already the readable entities; this holds for any other caller too.
+            readable = access.entities_readable(subject=access.subject_for_request(request), action="search")
+            ends = {data["from_entity"].pk, data["to_entity"].pk}
+            if readable.filter(pk__in=ends).count() < len(ends):
+                raise ValidationError({"to_entity": "Both ends must be entities you can see."})
         saved = services.relationship_create(
             tenant=data["tenant"], kind=data["kind"], from_entity=data["from_entity"], to_entity=data["to_entity"],
             attributes=data["attributes"], sensitivity=data["sensitivity"], actor=request.user,
@@ -446,14 +514,37 @@ class RelationshipAdmin(ServiceBackedModelAdmin):
             services.relationship_delete(relationship=relationship, actor=request.user)
 
 
+def _records_readable(request, queryset):
+    """Provenance or ground truth of records the viewer may read (superusers: all)."""
+    if request.user.is_superuser:
+        return queryset
+    subject = access.subject_for_request(request)
+    condition = Q(entity__in=access.entities_readable(subject=subject, action="search").values("pk"))
+    if any(f.name == "relationship" for f in queryset.model._meta.fields):
+        relationships = access.relationships_readable(subject=subject, action="search").values("pk")
+        condition |= Q(relationship__in=relationships)
+    return queryset.filter(condition)
+
+
 @admin.register(Provenance)
-class ProvenanceAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("recorded_at", "tenant", "source", "method", "entity", "relationship", "record_ref")
+class ProvenanceAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("recorded_at", "tenant", "source", "method", "entity_shown", "relationship", "record_ref")
+    fields = ("tenant", "source", "method", "entity_shown", "relationship", "fields", "record_ref", "actor",
+              "recorded_at")  # fmt: skip
+    readonly_fields = fields
+    named_entities = ("entity",)
     list_filter = ("tenant", "method", "source")
     search_fields = ("record_ref", "=entity__id")
     raw_id_fields = ("entity", "relationship")
     list_select_related = ("tenant", "source", "entity")
     show_full_result_count = False
+
+    @admin.display(description="entity")
+    def entity_shown(self, obj):
+        return self.entity_name(obj, "entity")
+
+    def get_queryset(self, request):
+        return _records_readable(request, super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False
@@ -463,12 +554,23 @@ class ProvenanceAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(GroundTruthLabel)
-class GroundTruthLabelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("identity", "entity", "variation", "tenant")
+class GroundTruthLabelAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("identity", "entity_shown", "variation", "tenant")
+    fields = ("tenant", "entity_shown", "identity", "variation")
+    readonly_fields = fields
+    named_entities = ("entity",)
     list_filter = ("tenant",)
     search_fields = ("identity",)
     raw_id_fields = ("entity",)
+    list_select_related = ("tenant", "entity")
     show_full_result_count = False
+
+    @admin.display(description="entity")
+    def entity_shown(self, obj):
+        return self.entity_name(obj, "entity")
+
+    def get_queryset(self, request):
+        return _records_readable(request, super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False

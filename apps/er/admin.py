@@ -18,7 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
 from apps.compliance import services as audit
-from apps.core.admin_scoping import TenantScopedAdminMixin
+from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, Provenance, Tenant
 from apps.er import services as er
 from apps.er.models import CandidatePair, Merge, ModelArtifact, ModelPin, NeverMerge, PairStatus, TenantERSettings
@@ -31,31 +31,6 @@ def _short(sha: str) -> str:
 def _entity_link(entity_id, label=None):
     url = reverse("admin:core_entity_change", args=[entity_id])
     return format_html('<a href="{}">{}</a>', url, label or str(entity_id)[:8])
-
-
-class EntityNamesChangeList(ChangeList):
-    """A changelist whose rows name entities (pairs, never-merge constraints): the page's names are decided by
-    the access policy once, after the page is cut, and kept on each row as ``ig_names`` (pk -> name shown)."""
-
-    def get_results(self, request):
-        super().get_results(request)
-        rows = list(self.result_list)
-        entities = [e for row in rows for e in (row.entity_a, row.entity_b)]
-        names = _names_for(request, entities)
-        for row in rows:
-            row.ig_names = names
-
-
-def _names_for(request, entities) -> dict:
-    """Entity pk -> the name this user may see: superusers see names (as everywhere in the admin), others what
-    access.display_names allows (one policy call for all of them)."""
-    if request.user.is_superuser:
-        return {e.pk: e.display_name for e in entities}
-    return access.display_names(subject=access.subject_for_request(request), entities=entities)
-
-
-def _name(obj, entity) -> str:
-    return getattr(obj, "ig_names", {}).get(entity.pk, access.NOT_VISIBLE_LABEL)
 
 
 # --------------------------------------------------------------------------- decision center
@@ -77,7 +52,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(CandidatePair)
-class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     """The decision center: pairs in the review band, riskiest (highest score) or newest first."""
 
     list_display = ("pair_label", "score_bar", "status", "scored_by", "claim", "created_at")
@@ -85,6 +60,7 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("entity_a__display_name", "entity_b__display_name", "model_sha")
     ordering = ("-score", "-created_at")
     list_select_related = ("entity_a", "entity_b", "claimed_by")
+    named_entities = ("entity_a", "entity_b")
     actions = ("approve_selected", "defer_selected")
     change_form_template = "admin/er/candidatepair/decide.html"
     change_list_template = "admin/er/candidatepair/change_list.html"
@@ -98,9 +74,6 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "Decision center: pairs to review", **(extra_context or {})}
         return super().changelist_view(request, extra_context)
-
-    def get_changelist(self, request, **kwargs):
-        return EntityNamesChangeList
 
     def get_search_results(self, request, queryset, search_term):
         """Names are searched only among pairs whose two records the user may find by search: otherwise the
@@ -122,7 +95,7 @@ class CandidatePairAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="pair")
     def pair_label(self, obj):
-        return f"{_name(obj, obj.entity_a)}  ~  {_name(obj, obj.entity_b)}"
+        return f"{self.entity_name(obj, 'entity_a')}  ~  {self.entity_name(obj, 'entity_b')}"
 
     @admin.display(description="score", ordering="score")
     def score_bar(self, obj):
@@ -421,33 +394,25 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(NeverMerge)
-class NeverMergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class NeverMergeAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     """Reviewers' rejections. Entities are named as the policy allows (the list decides its page at once)."""
 
     list_display = ("entity_a_name", "entity_b_name", "reason", "actor", "created_at")
     list_select_related = ("entity_a", "entity_b", "actor")
+    named_entities = ("entity_a", "entity_b")
     readonly_fields = ("tenant", "entity_a_name", "entity_b_name", "reason", "actor", "created_at")
     fields = readonly_fields
 
     def has_add_permission(self, request):
         return False
 
-    def get_changelist(self, request, **kwargs):
-        return EntityNamesChangeList
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj.ig_names = _names_for(request, [obj.entity_a, obj.entity_b])
-        return obj
-
     @admin.display(description="entity a")
     def entity_a_name(self, obj):
-        return _entity_link(obj.entity_a_id, _name(obj, obj.entity_a))
+        return _entity_link(obj.entity_a_id, self.entity_name(obj, "entity_a"))
 
     @admin.display(description="entity b")
     def entity_b_name(self, obj):
-        return _entity_link(obj.entity_b_id, _name(obj, obj.entity_b))
+        return _entity_link(obj.entity_b_id, self.entity_name(obj, "entity_b"))
 
 
 # --------------------------------------------------------------------------- registry, pins, thresholds

@@ -183,7 +183,7 @@ def _stage(tenant: Tenant | None, mode: str) -> str:
 
 # The admin-change record type that governs pins. policies/abac.rego has no "modelpin" row yet; tenant ER
 # settings are admin-only, as pins are to be, so their row decides until it has one.
-PIN_RECORD_TYPE = "tenantersettings"
+PIN_RECORD_TYPE = "modelpin"
 
 
 def pin_allowed(*, actor, tenant: Tenant | None) -> bool:
@@ -466,6 +466,8 @@ def pair_reject(*, subject: access.Subject, pair: CandidatePair, reason: str) ->
 
 def pair_defer(*, subject: access.Subject, pair: CandidatePair, reason: str = "") -> CandidatePair:
     _require_reviewer(subject, pair.tenant_id, "Deferring a pair")
+    _require_visible(subject, tenant_id=pair.tenant_id, entity_ids=[pair.entity_a_id, pair.entity_b_id],
+                     action="merge", target=pair, what="Deferring a pair")  # fmt: skip
     CandidatePair.objects.filter(pk=pair.pk).update(status=PairStatus.DEFERRED, reason=reason[:500], claimed_by=None)
     audit.record("er.pair_deferred", actor=subject.user, tenant=pair.tenant_id, target=pair,
                  payload={"reason": reason[:500]})  # fmt: skip

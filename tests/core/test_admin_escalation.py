@@ -55,7 +55,9 @@ def profile(user, **changes):
 def test_tenant_admin_cannot_raise_itself(as_admin_a, cast, flag):
     me = cast["admin_a"]
     before = denials("user-change")
-    response = as_admin_a.post(f"/admin/core/user/{me.pk}/change/", profile(me, **{flag: "on" if flag.startswith("is_") else "1"}))
+    response = as_admin_a.post(
+        f"/admin/core/user/{me.pk}/change/", profile(me, **{flag: "on" if flag.startswith("is_") else "1"})
+    )
     assert response.status_code == 403
     me.refresh_from_db()
     assert not me.is_superuser and me.user_permissions.count() == 0
@@ -185,6 +187,7 @@ def test_tenant_admin_cannot_add_a_membership_in_another_tenant(as_admin_a, cast
     )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert not Membership.objects.filter(user=cast["member_a"], tenant=tenant_b).exists()
+    assert AuditEvent.objects.filter(event_type="access.denied", payload__reason="TENANT").exists()
 
 
 def test_tenant_admin_cannot_change_a_membership_in_another_tenant(as_admin_a, cast, tenant_b):
@@ -214,6 +217,7 @@ def test_only_a_tenants_administrators_manage_object_grants(client, cast, tenant
     other = factories.entity(tenant=tenant_b, name="Bravo Record")
     client.force_login(cast["member_a"])  # an analyst of A
     assert client.get(f"/admin/core/entity/{own.pk}/permissions/").status_code == 403
+    assert AuditEvent.objects.filter(event_type="access.denied", payload__reason="GRANT").count() == 1
     client.force_login(cast["admin_a"])
     assert client.get(f"/admin/core/entity/{own.pk}/permissions/").status_code == 200
     assert client.get(f"/admin/core/entity/{other.pk}/permissions/").status_code in (403, 404)

@@ -203,7 +203,7 @@ def hidden(client, tenant_a):
     return {"client": client, "pair": pair_of(tenant_a, a, b), "a": a, "b": b, "reviewer": reviewer}
 
 
-@pytest.mark.parametrize("decision", ["approve", "reject"])
+@pytest.mark.parametrize("decision", ["approve", "reject", "defer"])
 def test_a_reviewer_cannot_decide_a_pair_they_cannot_read(hidden, decision):
     pair = hidden["pair"]
     response = hidden["client"].post(
