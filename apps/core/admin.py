@@ -396,6 +396,9 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
     def get_search_results(self, request, queryset, search_term):
         import uuid
 
+        if request.resolver_match.url_name == "autocomplete" and not request.user.is_superuser:
+            # No entity picker uses autocomplete, and its JSON names entities by str(), not as the policy allows.
+            return queryset.none(), False
         if search_term and self.search_fields[-1] == "=id":
             try:
                 uuid.UUID(search_term)

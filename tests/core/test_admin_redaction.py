@@ -96,3 +96,15 @@ def test_a_raw_id_picker_does_not_name_a_hidden_entity(client, tenant_a, world):
     text = response.content.decode()
     assert response.status_code == 200 and "Select a valid choice" in text
     assert_no_secret(text)
+
+
+def test_entity_autocomplete_names_nothing(client, world):
+    client.force_login(world["viewer"])
+    for term in ("Anna", "998877", "Zebulon"):
+        response = client.get(
+            "/admin/autocomplete/",
+            {"app_label": "core", "model_name": "relationship", "field_name": "from_entity", "term": term},
+        )
+        assert response.status_code == 200
+        assert response.json()["results"] == []
+        assert_no_secret(response.content.decode())
