@@ -90,8 +90,12 @@ class PolicyBundleVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             subject = access.subject_for(user=data["user"], purpose=data["purpose"] or None)
             entity = data["entity"]
             decision = access.explain(subject=subject, entity=entity, action=data["action"])
+            viewer = access.subject_for_request(request)
+            shown = entity.display_name if request.user.is_superuser else access.display_names(
+                subject=viewer, entities=[entity])[entity.pk]  # fmt: skip
             result = {
                 "entity": entity,
+                "name": shown,
                 "decision": decision,
                 "fields": [
                     {"name": name, "redaction": decision.redactions.get(name)} for name in sorted(entity.attributes)

@@ -30,8 +30,8 @@ from apps.core.models import (
 )
 
 
-class ServiceBackedModelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    """Changeform saves call the services; a ValidationError becomes a form error."""
+class ServiceErrorsAsMessagesMixin:
+    """Changeform saves call the services; a ValidationError they raise becomes an error message."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -39,6 +39,10 @@ class ServiceBackedModelAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+class ServiceBackedModelAdmin(ServiceErrorsAsMessagesMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    """Changeform saves call the services; a ValidationError becomes a form error."""
 
 
 @admin.register(Tenant)
@@ -111,6 +115,8 @@ class UserAdmin(DjangoUserAdmin):
         if request.GET.get("model_name") == "apitoken" and request.GET.get("field_name") == "user":
             # The token form's autocomplete offers only accounts a token may be issued for.
             queryset = access.users_manageable(subject=access.subject_for_request(request), queryset=queryset)
+        elif request.GET.get("model_name") == "membership" and not request.user.is_superuser:
+            queryset = queryset.filter(is_superuser=False)
         return queryset, duplicates
 
     def get_fieldsets(self, request, obj=None):
@@ -197,7 +203,9 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+class MembershipAdmin(ServiceErrorsAsMessagesMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+    """A tenant's administrators manage its memberships, superusers' memberships excepted."""
+
     list_display = ("user", "tenant", "role", "clearance", "is_active", "updated_at")
     list_filter = ("tenant", "role", "clearance", "is_active")
     search_fields = ("user__username", "user__email", "tenant__slug")
@@ -207,6 +215,17 @@ class MembershipAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A membership moves to no other user or tenant: a new one is made instead.
         return ("user", "tenant") if obj is not None else ()
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.user.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and field is not None and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(is_superuser=False)
+        return field
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -223,13 +242,6 @@ class MembershipAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         )  # fmt: skip
         obj.pk = saved.pk
         obj._state.adding = False
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Source)
@@ -333,12 +345,36 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         if not self._may_grant(request, object_pk):
             raise PermissionDenied("Only the tenant's administrators manage object grants.")
-        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+        entity = self.get_queryset(request).filter(pk=object_pk).only("tenant_id").first()
+        if (
+            not request.user.is_superuser
+            and not Membership.objects.filter(user_id=user_id, tenant_id=entity.tenant_id, is_active=True).exists()
+        ):
+            audit.record(
+                "access.denied", actor=request.user, tenant=entity.tenant_id, target=entity,
+                payload={"action": "admin-change", "reason": "GRANT_OUTSIDE_TENANT", "user": str(user_id)[:20],
+                         "bundle": access.policy.current_bundle().sha256},
+            )  # fmt: skip
+            raise PermissionDenied("Records are shared only with members of their tenant.")
+        response = super().obj_perms_manage_user_view(request, object_pk, user_id)
+        self._audit_grant(request, entity, response, grantee={"user": str(user_id)})
+        return response
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
         if not self._may_grant(request, object_pk):
             raise PermissionDenied("Only the tenant's administrators manage object grants.")
-        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+        entity = self.get_queryset(request).filter(pk=object_pk).only("tenant_id").first()
+        response = super().obj_perms_manage_group_view(request, object_pk, group_id)
+        self._audit_grant(request, entity, response, grantee={"group": str(group_id)})
+        return response
+
+    @staticmethod
+    def _audit_grant(request, entity, response, *, grantee) -> None:
+        if request.method == "POST" and response.status_code == 302 and entity is not None:
+            audit.record(
+                "access.grant_changed", actor=request.user, tenant=entity.tenant_id, target_type="core.entity",
+                target_id=str(entity.pk), payload={**grantee, "permissions": sorted(request.POST.getlist("permissions"))},
+            )  # fmt: skip
 
     def get_queryset(self, request):
         queryset = admin.ModelAdmin.get_queryset(self, request)
@@ -413,9 +449,11 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
+            # Fields a member may not edit (withheld attributes, a name built from them) are not in the form.
             saved = services.entity_update(
                 entity=obj, actor=request.user,
-                **{k: data[k] for k in ("kind", "display_name", "attributes", "sensitivity", "labels")},
+                **{k: data[k] if k in data else getattr(obj, k)
+                   for k in ("kind", "display_name", "attributes", "sensitivity", "labels")},
             )  # fmt: skip
         else:
             source = services.source_get_or_create(tenant=data["tenant"], name="Admin entry")
@@ -539,7 +577,7 @@ class ProvenanceAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Model
     list_filter = ("tenant", "method", "source")
     search_fields = ("record_ref", "=entity__id")
     raw_id_fields = ("entity", "relationship")
-    list_select_related = ("tenant", "source", "entity")
+    list_select_related = ("tenant", "source", "entity", "relationship")
     show_full_result_count = False
 
     @admin.display(description="entity")
@@ -599,6 +637,7 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user",)
     actions = ["revoke"]
     autocomplete_fields = ("user",)
 

@@ -6,7 +6,13 @@ all narrow data the same way (the selectors do the narrowing).
 """
 
 from django.contrib import admin
-from django.db import models
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.http import Http404
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from apps.access import services as access
 from apps.compliance import services as audit
@@ -74,6 +80,43 @@ class TenantScopedAdminMixin:
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and self._may_change(request, obj)
 
+    def _in_scope(self, request, object_id) -> None:
+        """History pages (simple_history) load rows themselves, unscoped: only rows of the member's tenants."""
+        if request.user.is_superuser:
+            return
+        try:
+            found = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, ValidationError):
+            found = False
+        if not found:
+            raise Http404("No such record in your tenants.")
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """An old version, and its revert (a save): a revert needs the right to change the record."""
+        self._in_scope(request, object_id)
+        if request.method == "POST" and not request.user.is_superuser:
+            obj = self.get_object(request, unquote(object_id))
+            if not self.has_change_permission(request, obj):
+                audit.record(
+                    "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
+                    payload={"action": "admin-revert", "bundle": access.policy.current_bundle().sha256},
+                )  # fmt: skip
+                raise PermissionDenied("Reverting needs the right to change this record.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        """A plain admin save (admins whose saves go through a service override this), audited like one."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit.record(
+                f"{obj._meta.model_name}.{'changed' if change else 'created'}", actor=request.user,
+                tenant=self._tenant_id_of(obj), target=obj, payload={"fields": sorted(form.changed_data)},
+            )  # fmt: skip
+
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and self._may_change(request, obj)
 
@@ -96,13 +139,9 @@ class TenantScopedAdminMixin:
         tenant_ids = selectors.tenant_ids_for_user(user=request.user)
         if model._meta.label == "core.Tenant":
             # New records go only into tenants where the member may change this type of record.
-            subject = access.subject_for_request(request)
-            record_type = self.model._meta.model_name
-            writable = [
-                t
-                for t in tenant_ids
-                if access.admin_change_allowed(subject=subject, tenant_id=t, record_type=record_type)
-            ]
+            writable = access.tenants_allowing(
+                subject=access.subject_for_request(request), record_type=self.model._meta.model_name
+            )
             field.queryset = field.queryset.filter(pk__in=writable)
         elif any(f.name == "tenant" for f in model._meta.fields):
             field.queryset = field.queryset.filter(tenant__in=tenant_ids)
@@ -185,6 +224,74 @@ class PolicyNamedAdminMixin:
     def page_label(self, obj) -> str:
         """How the change page names the object (title, breadcrumbs)."""
         return " · ".join(self.entity_name(obj, name) for name in self.named_entities) or str(obj)
+
+    def shown(self, request, obj):
+        """The object under the name the viewer may see, for every page, message and log entry that
+        prints it (Django's use ``str(obj)``)."""
+        if obj is None or request.user.is_superuser or isinstance(obj, ShownAs):
+            return obj
+        if not hasattr(obj, "_ig_names"):
+            obj._ig_names = self.names_for(request, [obj])
+        return ShownAs(obj, self.page_label(obj))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return super().response_add(request, self.shown(request, obj), post_url_continue)
+
+    def response_change(self, request, obj):
+        return super().response_change(request, self.shown(request, obj))
+
+    def response_delete(self, request, obj_display, obj_id):
+        labels = getattr(request, "_ig_labels", {})
+        return super().response_delete(request, labels.get(obj_display, obj_display), obj_id)
+
+    def log_addition(self, request, obj, message):
+        return super().log_addition(request, self.shown(request, obj), message)
+
+    def log_change(self, request, obj, message):
+        return super().log_change(request, self.shown(request, obj), message)
+
+    def log_deletions(self, request, queryset):
+        return super().log_deletions(request, [self.shown(request, obj) for obj in queryset])
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if request.user.is_superuser:
+            return deleted, counts, perms_needed, protected
+        # The confirmation page lists the objects by str(): put the names the viewer may see in their place.
+        labels = {}
+        for obj in objs:
+            shown = self.shown(request, obj)
+            labels[str(obj)] = str(shown)
+        request._ig_labels = labels
+        escaped = {escape(raw): escape(label) for raw, label in labels.items()}
+
+        def relabel(item):
+            if isinstance(item, list):
+                return [relabel(x) for x in item]
+            if isinstance(item, SafeString):  # HTML Django built from escaped parts: swap the escaped names
+                text = str(item)
+                for raw, label in escaped.items():
+                    text = text.replace(raw, label)
+                return mark_safe(text)  # noqa: S308 - both sides escaped
+            text = str(item)  # plain text, escaped by the template
+            for raw, label in labels.items():
+                text = text.replace(raw, label)
+            return text
+
+        return relabel(deleted), counts, perms_needed, protected
+
+    def render_delete_form(self, request, context):
+        context["object"] = self.shown(request, context.get("object"))
+        return super().render_delete_form(request, context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        obj = getattr(response, "context_data", {}).get("object")
+        if obj is not None and not request.user.is_superuser:
+            shown = self.shown(request, obj)
+            response.context_data["object"] = shown
+            response.context_data["title"] = _("Change history: %s") % shown
+        return response
 
     def action_checkbox(self, obj):
         # Django labels the checkbox "Select this object for an action - <str(obj)>".

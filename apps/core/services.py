@@ -228,6 +228,8 @@ def user_create(
 def membership_deactivate(*, membership: Membership, actor=None) -> Membership:
     """Take a member out of a tenant (the row stays, inactive, as a record); their role groups follow."""
     with transaction.atomic():
+        # The caller's instance may already carry is_active=False (an admin form): the row decides.
+        membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
         if membership.is_active:
             membership.is_active = False
             membership.save(update_fields=["is_active", "updated_at"])

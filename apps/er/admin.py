@@ -553,12 +553,7 @@ def _own_tenants(request) -> list[int] | None:
 
 def _pinnable_tenants(request) -> list[int]:
     """Tenants where this member may pin and revert models (the admin-change policy for pins)."""
-    subject = access.subject_for_request(request)
-    return [
-        t
-        for t in subject.tenant_ids
-        if access.admin_change_allowed(subject=subject, tenant_id=t, record_type=er.PIN_RECORD_TYPE)
-    ]
+    return access.tenants_allowing(subject=access.subject_for_request(request), record_type=er.PIN_RECORD_TYPE)
 
 
 def _shadow_text(record: dict) -> str:

@@ -221,3 +221,81 @@ def test_only_a_tenants_administrators_manage_object_grants(client, cast, tenant
     client.force_login(cast["admin_a"])
     assert client.get(f"/admin/core/entity/{own.pk}/permissions/").status_code == 200
     assert client.get(f"/admin/core/entity/{other.pk}/permissions/").status_code in (403, 404)
+
+
+# --------------------------------------------------------------------------- history pages, superusers' memberships
+
+
+def test_history_pages_of_another_tenants_rows_are_not_reachable(as_admin_a, cast, tenant_b):
+    membership = Membership.objects.get(user=cast["shared"], tenant=tenant_b)
+    version = membership.history.latest().history_id
+    assert as_admin_a.get(f"/admin/core/membership/{membership.pk}/history/").status_code == 404
+    url = f"/admin/core/membership/{membership.pk}/history/{version}/"
+    response = as_admin_a.post(url, {"role": "reader", "clearance": "0", "is_active": "on"})
+    assert response.status_code == 404
+    membership.refresh_from_db()
+    assert membership.role == "admin"
+
+
+def test_reverting_a_version_needs_the_right_to_change_the_record(client, cast, tenant_a):
+    officer = factories.user(tenant=tenant_a, role="compliance", username="officer-a", password=PASSWORD)
+    membership = Membership.objects.get(user=cast["member_a"], tenant=tenant_a)
+    version = membership.history.latest().history_id
+    client.force_login(officer)
+    url = f"/admin/core/membership/{membership.pk}/history/{version}/"
+    assert client.get(url).status_code == 200  # compliance staff may look
+    before = denials("admin-revert")
+    assert client.post(url, {"role": "admin", "clearance": "4", "is_active": "on"}).status_code == 403
+    membership.refresh_from_db()
+    assert membership.role == "analyst"
+    assert denials("admin-revert") == before + 1
+
+
+def test_a_superusers_membership_is_not_a_tenant_admins_to_change(as_admin_a, cast, tenant_a):
+    membership = Membership.objects.get(user=cast["root"], tenant=tenant_a)
+    response = as_admin_a.post(
+        f"/admin/core/membership/{membership.pk}/change/", {"role": "reader", "clearance": "0", "is_active": "on"}
+    )
+    assert response.status_code == 403
+    membership.refresh_from_db()
+    assert (membership.role, membership.clearance) == ("reader", 2)
+    found = as_admin_a.get(
+        "/admin/autocomplete/", {"app_label": "core", "model_name": "membership", "field_name": "user", "term": ""}
+    ).json()
+    assert cast["root"].pk not in {int(item["id"]) for item in found["results"]}
+
+
+def test_deactivating_a_membership_takes_the_member_out(as_admin_a, cast, tenant_a):
+    membership = Membership.objects.get(user=cast["member_a"], tenant=tenant_a)
+    response = as_admin_a.post(
+        f"/admin/core/membership/{membership.pk}/change/", {"role": "analyst", "clearance": "2"}
+    )  # is_active unticked
+    assert response.status_code == 302
+    membership.refresh_from_db()
+    assert membership.is_active is False
+    assert AuditEvent.objects.filter(event_type="membership.deactivated", target_id=str(membership.pk)).exists()
+    cast["member_a"].refresh_from_db()
+    assert not cast["member_a"].is_staff and not cast["member_a"].groups.exists()
+
+
+def test_object_grants_go_only_to_members_of_the_records_tenant_and_are_audited(as_admin_a, cast, tenant_a):
+    record = factories.entity(tenant=tenant_a, name="Shared Record", sensitivity=2)
+    outsider = cast["member_b"]
+    url = f"/admin/core/entity/{record.pk}/permissions/user-manage/{outsider.pk}/"
+    assert as_admin_a.post(url, {"permissions": ["view_entity"]}).status_code == 403
+    assert denials("admin-change") >= 1
+    member = cast["member_a"]
+    url = f"/admin/core/entity/{record.pk}/permissions/user-manage/{member.pk}/"
+    assert as_admin_a.post(url, {"permissions": ["view_entity"]}).status_code == 302
+    event = AuditEvent.objects.filter(event_type="access.grant_changed").get()
+    assert event.payload == {"user": str(member.pk), "permissions": ["view_entity"]}
+
+
+def test_plain_admin_saves_are_audited(as_admin_a, tenant_a):
+    response = as_admin_a.post(
+        f"/admin/core/tenant/{tenant_a.pk}/change/",
+        {"slug": tenant_a.slug, "name": "Alpha Renamed", "is_active": "on", "feature_flags": "{}"},
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.filter(event_type="tenant.changed", target_id=str(tenant_a.pk)).get()
+    assert "name" in event.payload["fields"]

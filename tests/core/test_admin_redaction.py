@@ -108,3 +108,50 @@ def test_entity_autocomplete_names_nothing(client, world):
         assert response.status_code == 200
         assert response.json()["results"] == []
         assert_no_secret(response.content.decode())
+
+
+def test_history_delete_and_messages_name_the_entity_as_the_viewer_may_see_it(client, tenant_a, world):
+    named = world["named"]
+    admin_low = factories.user(tenant=tenant_a, role="admin", clearance=2, username="lowadmin")
+    client.force_login(admin_low)
+    for url in (f"/admin/core/entity/{named.pk}/history/", f"/admin/core/entity/{named.pk}/delete/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        text = response.content.decode()
+        assert "Anna Example [withheld]" in text
+        assert_no_secret(text)
+    bulk = client.post("/admin/core/entity/", {"action": "delete_selected", "_selected_action": [named.pk]})
+    assert_no_secret(bulk.content.decode())
+    done = client.post(f"/admin/core/entity/{named.pk}/delete/", {"post": "yes"}, follow=True)
+    assert_no_secret(done.content.decode())
+    from django.contrib.admin.models import LogEntry
+
+    assert all("998877" not in e.object_repr for e in LogEntry.objects.all())
+
+
+def test_the_decision_tester_names_the_entity_as_the_operator_may_see_it(client, world):
+    client.force_login(world["viewer"])
+    response = client.get(
+        "/admin/access/policybundleversion/test-decision/",
+        {"user": world["viewer"].pk, "entity": str(world["named"].pk), "action": "read"},
+    )
+    assert response.status_code == 200
+    assert "Anna Example [withheld]" in response.content.decode()
+    assert_no_secret(response.content.decode())
+
+
+def test_relationship_kinds_the_policy_refuses_a_member_are_not_listed(client, tenant_a, tenant_b):
+    source = services.source_get_or_create(tenant=tenant_b, name="tests")
+    a = factories.entity(tenant=tenant_b, name="Payer", sensitivity=0, source=source)
+    b = factories.entity(tenant=tenant_b, name="Payee", sensitivity=0, source=source)
+    transfer = services.relationship_create(
+        tenant=tenant_b, kind="transferred_to", from_entity=a, to_entity=b, source=source, sensitivity=0
+    )
+    knows = services.relationship_create(tenant=tenant_b, kind="knows", from_entity=a, to_entity=b, source=source,
+                                         sensitivity=0)  # fmt: skip
+    user = factories.user(tenant=tenant_a, role="admin", clearance=2, username="twohats")
+    services.membership_set(user=user, tenant=tenant_b, role="reader", clearance=2)
+    client.force_login(user)
+    listing = client.get("/admin/core/relationship/").content.decode()
+    assert f"/admin/core/relationship/{knows.pk}/change/" in listing
+    assert f"/admin/core/relationship/{transfer.pk}/change/" not in listing
