@@ -48,7 +48,9 @@ def _finite(text: str) -> float:
     return number
 
 
-def _loads(text: str, what: str):
+def strict_json(text, what: str):
+    """JSON as the standard has it (no NaN, Infinity or overflowing numbers), at most MAX_JSON_DEPTH deep;
+    anything else is MalformedRequest (a ValueError) saying what is wrong with ``what``."""
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
@@ -98,7 +100,7 @@ def request_body(request, content_type: str) -> dict:
     if content_type == "application/graphql":
         return {"query": _text(_body_bytes(request), "request body")}
     if content_type == "application/json":
-        data = _loads(_text(_body_bytes(request), "request body"), "request body")
+        data = strict_json(_text(_body_bytes(request), "request body"), "request body")
         if not isinstance(data, dict):
             raise MalformedRequest(
                 f'The request body must be a JSON object such as {{"query": "...", "variables": {{}}}}, '
@@ -131,7 +133,7 @@ def envelope(query_params, data) -> tuple[str | None, dict | None, str | None]:
     if query is not None and not isinstance(query, str):
         raise MalformedRequest(f"query must be a string (the GraphQL document), not a JSON {_json_type(query)}.")
     if isinstance(variables, str):  # the form and GET encodings send variables as JSON text
-        variables = _loads(variables, "variables parameter") if variables.strip() else None
+        variables = strict_json(variables, "variables parameter") if variables.strip() else None
     if variables is not None and not isinstance(variables, dict):
         raise MalformedRequest(f"variables must be a JSON object of name: value, not a JSON {_json_type(variables)}.")
     if operation_name == "null":  # graphene-django's GraphiQL sends it so

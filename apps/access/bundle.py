@@ -29,6 +29,7 @@ DATA_QUERIES = {
     "compartments": "data.intelgraph.abac.compartments",
     "field_rules": "data.intelgraph.abac.field_rules",
     "masking_actions": "data.intelgraph.abac.masking_actions",
+    "edge_rules": "data.intelgraph.abac.edge_rules",
     "mask_gap": "data.intelgraph.abac.mask_gap",
     "deprecations": "data.intelgraph.schema.deprecations",
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -156,8 +157,16 @@ def subject_for_request(request) -> Subject:
     return request._ig_subject
 
 
+def _active_purposes(tenant_ids) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {str(t): [] for t in tenant_ids}
+    rows = TenantPurpose.objects.filter(tenant_id__in=[int(t) for t in tenant_ids], is_active=True)
+    for tenant_id, code in rows.order_by("tenant_id", "code").values_list("tenant_id", "code"):
+        found[str(tenant_id)].append(code)
+    return found
+
+
 def tenant_purposes(*, tenant_id: int) -> list[str]:
-    return sorted(TenantPurpose.objects.filter(tenant_id=tenant_id, is_active=True).values_list("code", flat=True))
+    return _active_purposes([tenant_id])[str(tenant_id)]
 
 
 def tenant_purposes_install_defaults(*, tenant: Tenant) -> None:
@@ -276,18 +285,42 @@ def entities_readable(*, subject: Subject, action: str, queryset: QuerySet | Non
 
 def relationships_readable(*, subject: Subject, action: str, queryset: QuerySet | None = None) -> QuerySet:
     """Relationships that may reach the policy for this action: the edge within clearance (plus the
-    masking gap) in one of the subject's tenants, and both its ends in ``entities_readable``.
-    Edge-kind rules are left to ``decide`` on the page."""
+    masking gap) in one of the subject's tenants, and both its ends in ``entities_readable``. For actions
+    that do not mask, kinds the policy's edge rules refuse the member are dropped too (asked of the
+    policy, one probe per tenant and governed kind), so lists count exactly."""
     queryset = Relationship.objects.all() if queryset is None else queryset
     if not subject.memberships:
         return queryset.none()
     bundle = policy.current_bundle()
-    gap = bundle.data["mask_gap"] if action in bundle.data["masking_actions"] else 0
+    masking = action in bundle.data["masking_actions"]
+    gap = bundle.data["mask_gap"] if masking else 0
+    refused = {} if masking else _edge_kinds_refused(subject=subject, action=action)
     condition = Q()
     for tenant_id, membership in subject.memberships.items():
-        condition |= Q(tenant_id=tenant_id, sensitivity__lte=membership.clearance + gap)
+        term = Q(tenant_id=tenant_id, sensitivity__lte=membership.clearance + gap)
+        if refused.get(tenant_id):
+            term &= ~Q(kind__in=sorted(refused[tenant_id]))
+        condition |= term
     ends = entities_readable(subject=subject, action=action).values("pk")
     return queryset.filter(condition, from_entity__in=ends, to_entity__in=ends)
+
+
+def _edge_kinds_refused(*, subject: Subject, action: str) -> dict[int, set[str]]:
+    """Per tenant, the relationship kinds with an edge rule that the policy refuses this member."""
+    kinds = sorted(policy.current_bundle().data.get("edge_rules") or {})
+    if not kinds:
+        return {}
+    probes = [
+        Relationship(pk=uuid.uuid4(), tenant_id=tenant_id, kind=kind, sensitivity=0)
+        for tenant_id in subject.memberships
+        for kind in kinds
+    ]
+    decisions = decide(subject=subject, resources=probes, action=action, shows="nothing")
+    refused: dict[int, set[str]] = {}
+    for probe in probes:
+        if decisions[probe.pk].visibility != "visible":
+            refused.setdefault(probe.tenant_id, set()).add(probe.kind)
+    return refused
 
 
 # --------------------------------------------------------------------------- decisions
@@ -403,20 +436,14 @@ _MISSING = object()
 _decision_cache = _DecisionCache()
 
 
-def _active_purposes(tenant_ids) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {str(t): [] for t in tenant_ids}
-    rows = TenantPurpose.objects.filter(tenant_id__in=[int(t) for t in tenant_ids], is_active=True)
-    for tenant_id, code in rows.order_by("tenant_id", "code").values_list("tenant_id", "code"):
-        found[str(tenant_id)].append(code)
-    return found
-
-
-def decide(*, subject: Subject, resources: list, action: str, fields: bool = True, audit_unlocked: bool = True) -> dict:
+def decide(*, subject: Subject, resources: list, action: str, fields: bool = True, shows: str = "attributes") -> dict:
     """Decisions for a page of entities and/or relationships, keyed by primary key. One policy call.
 
     ``fields=False`` skips field redactions, for callers that show no attributes (graph canvases);
-    their entities may then be loaded without ``attributes``. Purpose-bound fields a declared purpose
-    unlocks on the page are audited (``access.purpose_unlocked``) unless ``audit_unlocked=False``.
+    their entities may then be loaded without ``attributes``. Purpose-bound values a declared purpose
+    unlocks are audited (``access.purpose_unlocked``) where the page shows them: ``shows="attributes"``
+    (the default) for pages that show attributes, ``"names"`` for pages that show only names (audited
+    when a name holds such a value), ``"nothing"`` for callers that show neither (explain, probes).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
@@ -501,12 +528,12 @@ def decide(*, subject: Subject, resources: list, action: str, fields: bool = Tru
             redactions,
             bundle.sha256,
         )
-    if subject.purpose and fields and audit_unlocked:
-        _audit_purpose_unlocked(subject=subject, action=action, resources=resources, decisions=decisions)
+    if subject.purpose and fields and shows != "nothing":
+        _audit_purpose_unlocked(subject=subject, action=action, resources=resources, decisions=decisions, shows=shows)
     return decisions
 
 
-def _audit_purpose_unlocked(*, subject, action, resources, decisions) -> None:
+def _audit_purpose_unlocked(*, subject, action, resources, decisions, shows) -> None:
     """Reads that only a declared purpose allowed are audited with the purpose and what it unlocked."""
     rules = policy.current_bundle().data["field_rules"]
     bound = {name for name, rule in rules.items() if rule.get("purpose_bound")}
@@ -515,7 +542,14 @@ def _audit_purpose_unlocked(*, subject, action, resources, decisions) -> None:
     for resource in resources:
         if not isinstance(resource, Entity) or decisions[resource.pk].visibility != "visible":
             continue
-        names = bound.intersection(resource.attributes or {}).difference(decisions[resource.pk].redactions)
+        attributes = resource.attributes or {}
+        names = bound.intersection(attributes).difference(decisions[resource.pk].redactions)
+        if shows == "names":
+            names = {
+                n
+                for n in names
+                if name_without_withheld(resource.display_name, [attributes[n]]) != resource.display_name
+            }
         if names:
             unlocked.update(names)
             shown.append(resource)
@@ -607,7 +641,9 @@ def name_without_withheld(name: str, withheld_values, *, kind: str = "record") -
     Words are replaced when they show a telling part of a withheld value, or when they are part of
     one (the groups of a spaced IBAN); if the name still shows a value after that, all of it is withheld.
     """
-    secrets = [s for v in withheld_values if v not in (None, "") for s in [_fold(v)] if s]
+    # Booleans and values shorter than a telling run identify nothing ("True" must not withhold "Trueman").
+    secrets = [s for v in withheld_values if v is not None and not isinstance(v, bool) for s in [_fold(v)]
+               if len(s) >= _LEAK_RUN]  # fmt: skip
     if not secrets or not any(_leaks(_fold(name), s) for s in secrets):
         return name
     words = name.split()
@@ -639,7 +675,7 @@ def display_names(*, subject: Subject, entities: list, action: str = "read") -> 
     entities = [e for e in entities if e is not None]
     if not entities:
         return {}
-    decisions = decide(subject=subject, resources=entities, action=action)
+    decisions = decide(subject=subject, resources=entities, action=action, shows="names")
     names = {}
     for entity in entities:
         decision = decisions[entity.pk]
@@ -660,15 +696,27 @@ _LINKED_LIMIT = 500
 
 
 def _repeats(value: str, secret: str) -> bool:
+    """Whether a folded attribute value repeats a folded identifier: contains it whole, or shares a run of
+    ``_LINKED_RUN`` characters with a digit in it (a number written another way). Words alone do not
+    count: a person's bank "Deutsche Bank" does not repeat the account named "Deutsche Bank DE89 …"."""
     if len(secret) < _LEAK_RUN or len(value) < _LEAK_RUN:
         return False
-    if secret in value or value in secret:
+    if secret in value:
         return True
-    grams = {secret[i : i + _LINKED_RUN] for i in range(len(secret) - _LINKED_RUN + 1)}
+    grams = {
+        secret[i : i + _LINKED_RUN]
+        for i in range(len(secret) - _LINKED_RUN + 1)
+        if any(ch.isdigit() for ch in secret[i : i + _LINKED_RUN])
+    }
     return any(value[i : i + _LINKED_RUN] in grams for i in range(len(value) - _LINKED_RUN + 1))
 
 
-def _with_linked_redactions(*, subject: Subject, entities: list[Entity], decisions: dict, action: str) -> dict:
+def _is_identifying(value) -> bool:
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return "@" in text or sum(ch.isdigit() for ch in text) >= 3
+
+
+def with_linked_redactions(*, subject: Subject, entities: list[Entity], decisions: dict, action: str) -> dict:
     """Withhold attributes that repeat an identifier record linked to the entity which the subject may not
     read (masked or hidden, or a withheld attribute of it): the masked phone node's number must not show as
     the person's ``phone``. Two queries and one policy call per page; only for pages that show attributes."""
@@ -691,14 +739,17 @@ def _with_linked_redactions(*, subject: Subject, entities: list[Entity], decisio
     )
     if not neighbours:
         return decisions
-    verdicts = decide(subject=subject, resources=neighbours, action=action, audit_unlocked=False)
+    verdicts = decide(subject=subject, resources=neighbours, action=action, shows="nothing")
     secrets: dict = {}
     for neighbour in neighbours:
         verdict = verdicts[neighbour.pk]
         if verdict.visibility == "visible":
             values = [(neighbour.attributes or {}).get(name) for name in verdict.redactions]
         else:
-            values = [neighbour.display_name, *(neighbour.attributes or {}).values()]
+            # What identifies the record: its name, and values that are numbers or addresses, not
+            # descriptive words shared by many records ("current", "EUR", a bank's name).
+            identifying = [v for v in (neighbour.attributes or {}).values() if _is_identifying(v)]
+            values = [neighbour.display_name, *identifying]
         folded = [_fold(v) for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)]
         if folded := [f for f in folded if len(f) >= _LEAK_RUN]:
             secrets[neighbour.pk] = (folded, verdict)
@@ -727,7 +778,7 @@ def filter_and_redact(*, subject: Subject, entities: list[Entity], action: str) 
     """Drop hidden entities, keep masked stubs and visible ones with their redactions (including values that
     repeat a linked record the subject may not see); audit the denials."""
     decisions = decide(subject=subject, resources=entities, action=action)
-    decisions = _with_linked_redactions(subject=subject, entities=entities, decisions=decisions, action=action)
+    decisions = with_linked_redactions(subject=subject, entities=entities, decisions=decisions, action=action)
     kept = [RedactedEntity(e, decisions[e.pk]) for e in entities if decisions[e.pk].visibility != "hidden"]
     _audit_denials(subject=subject, action=action, entities=entities, decisions=decisions)
     return kept
@@ -784,7 +835,7 @@ def ids_not_hidden(*, subject: Subject, ids, action: str = "read") -> list:
 
 def explain(*, subject: Subject, entity: Entity, action: str = "read") -> Decision:
     """The decision for one entity with the rule that made it and what would grant access (no audit)."""
-    return decide(subject=subject, resources=[entity], action=action, audit_unlocked=False)[entity.pk]
+    return decide(subject=subject, resources=[entity], action=action, shows="nothing")[entity.pk]
 
 
 _recorded_bundles: set[tuple[str, str]] = set()
@@ -849,15 +900,9 @@ def user_manage_allowed(*, subject: Subject, target) -> bool:
     when every tenant that user belongs to lets the subject change users: an administrator of one
     tenant does not reach a user who also works in another tenant through them.
     """
-    actor = subject.user
-    if getattr(actor, "is_superuser", False):
-        return True
-    if target is None or not getattr(actor, "is_authenticated", False) or target.is_superuser:
+    if target is None or target.pk is None:
         return False
-    if target.pk == actor.pk:
-        return True
-    tenant_ids = set(Membership.objects.filter(user=target).values_list("tenant_id", flat=True))
-    return bool(tenant_ids) and tenant_ids.issubset(tenants_allowing(subject=subject, record_type="user"))
+    return users_manageable(subject=subject).filter(pk=target.pk).exists()
 
 
 def users_manageable(*, subject: Subject, queryset: QuerySet | None = None) -> QuerySet:

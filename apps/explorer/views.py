@@ -1,7 +1,5 @@
 """The Explorer: the analysts' search, graph canvas and selection panel (one page, data over GraphQL)."""
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
@@ -13,6 +11,7 @@ from apps.access import services as access
 from apps.access.errors import PurposeError
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.selectors import tenants_with_flag
+from intelgraph.graphql_input import strict_json
 
 FEATURE_FLAG = "explorer"
 WEBSOCKET_PATH = "/ws/explorer/"
@@ -57,7 +56,7 @@ def export_authorize(request):
     from apps.graph.services import ExportRefused, canvas_export_authorize
 
     try:
-        body = json.loads(request.body or b"{}")
+        body = strict_json(request.body or b"{}", "body")
         subject = access.subject_for_request(request)
         result = canvas_export_authorize(subject=subject, entity_ids=body.get("ids"), export_format=body.get("format"))
     except (ValueError, AttributeError):

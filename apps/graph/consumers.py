@@ -70,6 +70,8 @@ class ExplorerConsumer(AsyncJsonWebsocketConsumer):
 
     def _changes_heard(self, event) -> list[dict]:
         # The subject is built per event, so a clearance lowered or a membership ended applies to the next one.
+        if event.get("tenant") is None:
+            return []  # published by a process from before events named their tenant: nothing can be decided
         subject = subject_for(user=self.user)
         return selectors.changes_for_subscriber(
             subject=subject, tenant_id=event["tenant"], changes=event["changes"], watched=self.watched

@@ -316,7 +316,7 @@ def _seed(subject: access.Subject, entity_id: uuid.UUID) -> Entity:
     )
     if seed is None:
         raise GraphInputError("No such entity.", "NOT_FOUND")
-    decision = access.decide(subject=subject, resources=[seed], action="expand")[seed.pk]
+    decision = access.decide(subject=subject, resources=[seed], action="expand", shows="names")[seed.pk]
     if decision.visibility == "hidden":
         raise GraphInputError("No such entity.", "NOT_FOUND")
     try:
@@ -423,7 +423,9 @@ def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency
         far_ids = {s.far for s in new_edges.values()} - set(walk.nodes)
         entities = _rows(Entity, ENTITY_FIELDS, tenant_id, far_ids)
         edges = _rows(Relationship, EDGE_FIELDS, tenant_id, new_edges)
-        decisions = access.decide(subject=subject, resources=[*entities.values(), *edges.values()], action="expand")
+        decisions = access.decide(
+            subject=subject, resources=[*entities.values(), *edges.values()], action="expand", shows="names"
+        )
         next_frontier = []
         for edge_id, step in new_edges.items():  # in edge-id order, so pages are stable
             edge = edges.get(edge_id)
@@ -550,7 +552,7 @@ def graph_nodes(*, subject: access.Subject, ids) -> list[NodeView]:
         .select_related("tenant")
         .only(*ENTITY_FIELDS, "tenant__slug")
     )
-    decisions = access.decide(subject=subject, resources=rows, action="expand")
+    decisions = access.decide(subject=subject, resources=rows, action="expand", shows="names")
     by_id = {
         row.pk: _node_view(row, decisions[row.pk], tenant_slug=row.tenant.slug, hop=None)
         for row in rows

@@ -53,6 +53,8 @@ class Hit:
     snippet: str = ""
     #: the name as the policy lets the subject see it (a part built from a withheld attribute is withheld)
     display_name: str = ""
+    #: attributes withheld from the subject (governed ones are not indexed; linked-record ones are)
+    withheld: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -213,7 +215,7 @@ def _require_field_rights(names: list[str], *, subject: access.Subject, tenants:
     scope = tenants or set(subject.tenant_ids)
     probe = [Entity(tenant_id=t, kind="person", display_name="-", sensitivity=0, attributes=dict.fromkeys(names, ""))
              for t in scope]  # fmt: skip
-    decisions = access.decide(subject=subject, resources=probe, action="search")
+    decisions = access.decide(subject=subject, resources=probe, action="search", shows="nothing")
     for entity in probe:
         for name, redaction in sorted(decisions[entity.pk].redactions.items()):
             raise SearchInputError(
@@ -221,6 +223,14 @@ def _require_field_rights(names: list[str], *, subject: access.Subject, tenants:
                 code="FORBIDDEN",
                 reason=redaction.reason,
             )
+    bound = [n for n in names if policy.current_bundle().data["field_rules"][n].get("purpose_bound")]
+    if bound and subject.purpose:
+        # Filtering on a purpose-bound field is a read the declared purpose unlocked.
+        audit.record(
+            "access.purpose_unlocked", actor=subject.user, tenant=next(iter(scope)) if len(scope) == 1 else None,
+            payload={"action": "search-filter", "purpose": subject.purpose, "fields": dict.fromkeys(bound, 1),
+                     "records": 0, "resources": [], "bundle": policy.current_bundle().sha256},
+        )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- search
@@ -274,11 +284,13 @@ def entity_search(
     more = len(rows) > first
     rows = rows[:first]
     decisions = access.decide(subject=subject, resources=rows, action="search")
+    decisions = access.with_linked_redactions(subject=subject, entities=rows, decisions=decisions, action="search")
     visible = [row for row in rows if decisions[row.pk].visibility == "visible"]
     hits = [
-        Hit(row, float(row.score), display_name=access.RedactedEntity(row, decisions[row.pk]).display_name)
+        Hit(row, float(row.score), display_name=access.RedactedEntity(row, decisions[row.pk]).display_name,
+            withheld=sorted(decisions[row.pk].redactions))
         for row in visible
-    ]
+    ]  # fmt: skip
     hits = _without_withheld_matches(hits, configs, text)
     _add_snippets(hits, configs, text)
     next_cursor = None
@@ -312,10 +324,15 @@ def _has_words(text: str, configs: set[str]) -> bool:
     return False
 
 
+def _altered(hit: Hit) -> bool:
+    return hit.display_name != hit.entity.display_name or bool(hit.withheld)
+
+
 def _without_withheld_matches(hits: list[Hit], configs: dict[int, str], text: str) -> list[Hit]:
-    """Drop hits that matched only through a withheld part of their name: the name is indexed whole,
-    so searching for an IBAN would otherwise find the account named by it and confirm the guess."""
-    altered = [h for h in hits if h.display_name != h.entity.display_name]
+    """Drop hits that matched only through what is withheld from the subject: a part of the name the index
+    keeps, or an attribute repeating a linked record they may not see (a search for a masked phone's
+    number must not find its owner)."""
+    altered = [h for h in hits if _altered(h)]
     if not altered:
         return hits
     matching = set()
@@ -326,15 +343,17 @@ def _without_withheld_matches(hits: list[Hit], configs: dict[int, str], text: st
                 continue
             cursor.execute(
                 """
-                SELECT e.id::text FROM unnest(%s::uuid[], %s::text[]) AS shown(id, name)
+                SELECT e.id::text FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS shown(id, name, withheld)
                 JOIN core_entity e ON e.id = shown.id
-                WHERE to_tsvector(%s::regconfig, shown.name || ' ' || search_entity_text(e.attributes))
+                WHERE to_tsvector(%s::regconfig,
+                        shown.name || ' ' || search_entity_text(e.attributes - ARRAY(SELECT jsonb_array_elements_text(shown.withheld::jsonb))))
                       @@ websearch_to_tsquery(%s::regconfig, %s)
                 """,
-                [[str(h.entity.pk) for h in rows], [h.display_name for h in rows], config, config, text],
-            )
+                [[str(h.entity.pk) for h in rows], [h.display_name for h in rows], [json.dumps(h.withheld) for h in rows],
+                 config, config, text],
+            )  # fmt: skip
             matching.update(entity_id for (entity_id,) in cursor.fetchall())
-    return [h for h in hits if h.display_name == h.entity.display_name or str(h.entity.pk) in matching]
+    return [h for h in hits if not _altered(h) or str(h.entity.pk) in matching]
 
 
 def _add_snippets(hits: list[Hit], configs: dict[int, str], text: str) -> None:
@@ -351,13 +370,15 @@ def _add_snippets(hits: list[Hit], configs: dict[int, str], text: str) -> None:
             cursor.execute(
                 """
                 SELECT e.id::text, ts_headline(%s::regconfig,
-                    shown.name || ' · ' || search_entity_text(e.attributes),
+                    shown.name || ' · ' || search_entity_text(e.attributes - ARRAY(SELECT jsonb_array_elements_text(shown.withheld::jsonb))),
                     websearch_to_tsquery(%s::regconfig, %s),
                     'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=20, MinWords=6, MaxFragments=2')
-                FROM unnest(%s::uuid[], %s::text[]) AS shown(id, name) JOIN core_entity e ON e.id = shown.id
+                FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS shown(id, name, withheld)
+                JOIN core_entity e ON e.id = shown.id
                 """,
-                [config, config, text, [str(h.entity.pk) for h in rows], [h.display_name for h in rows]],
-            )
+                [config, config, text, [str(h.entity.pk) for h in rows], [h.display_name for h in rows],
+                 [json.dumps(h.withheld) for h in rows]],
+            )  # fmt: skip
             for entity_id, snippet in cursor.fetchall():
                 # Escape the data, then turn the match markers into <mark>: snippets are safe to show as HTML.
                 by_id[entity_id].snippet = escape(snippet).replace("\x02", "<mark>").replace("\x03", "</mark>")

@@ -58,8 +58,11 @@ def test_a_name_built_from_a_withheld_attribute_is_withheld_in_entity_and_search
 def test_a_reader_allowed_the_attribute_sees_the_whole_name(client, tenant_a, account):
     analyst = as_user(client, tenant_a, role="analyst", clearance=2, username="analyst")
     assert graphql(analyst, ENTITY, {"id": str(account.pk)})["data"]["entity"]["displayName"] == account.display_name
-    hits = graphql(analyst, SEARCH, {"q": "DE89 3704"})["data"]["search"]["hits"]
-    assert [h["id"] for h in hits] == [str(account.pk)]
+    # Withheld values are in nobody's index (as the attribute itself is not): one finds it by the attribute
+    assert graphql(analyst, SEARCH, {"q": "DE89 3704"})["data"]["search"]["hits"] == []
+    by_iban = {"q": "Commerzbank", "filters": json.dumps({"attributes": {"iban": IBAN}})}
+    hits = graphql(analyst, SEARCH, by_iban)["data"]["search"]["hits"]
+    assert [(h["id"], h["displayName"]) for h in hits] == [(str(account.pk), account.display_name)]
 
 
 @pytest.fixture
@@ -67,13 +70,20 @@ def person_with_masked_phone(tenant_a):
     source = services.source_get_or_create(tenant=tenant_a, name="tests")
     person = factories.entity(
         tenant=tenant_a, name="Paula Phoneowner", sensitivity=0, source=source,
-        attributes={"phone": "0170 1234567", "city": "Bonn"},
+        attributes={"phone": "0170 1234567", "city": "Bonn", "bank": "Commerzbank", "line_type": "mobile"},
     )  # fmt: skip
     phone = factories.entity(
         tenant=tenant_a, kind="phone", name="+49 170 1234567", sensitivity=2, source=source,
-        attributes={"number": "+49 170 1234567"},
+        attributes={"number": "+49 170 1234567", "line_type": "mobile"},
+    )  # fmt: skip
+    account = factories.entity(
+        tenant=tenant_a, kind="account", name=f"Commerzbank {IBAN}", sensitivity=2, source=source,
+        attributes={"iban": IBAN, "bank": "Commerzbank"},
     )  # fmt: skip
     services.relationship_create(tenant=tenant_a, kind="has_phone", from_entity=person, to_entity=phone, source=source)
+    services.relationship_create(
+        tenant=tenant_a, kind="holds_account", from_entity=person, to_entity=account, source=source
+    )
     return person
 
 
@@ -81,7 +91,8 @@ def test_an_attribute_repeating_a_masked_linked_record_is_withheld(client, tenan
     low = as_user(client, tenant_a, role="analyst", clearance=1, username="low")
     entity = graphql(low, ENTITY, {"id": str(person_with_masked_phone.pk)})["data"]["entity"]
     attributes = json.loads(entity["attributes"])
-    assert attributes == {"city": "Bonn"}
+    # words the linked records share with it ("mobile", the bank's name) are no identifiers: they stay
+    assert attributes == {"city": "Bonn", "bank": "Commerzbank", "line_type": "mobile"}
     assert {"field": "phone", "reason": "LINKED_RECORD"} in entity["redactions"]
     assert "1234567" not in json.dumps(entity)
 
@@ -147,3 +158,21 @@ def test_merge_links_do_not_name_hidden_records(client, tenant_a):
         "mergedInto": str(hidden.pk),
         "mergedMembers": [str(also_hidden.pk)],
     }
+
+
+def test_counts_and_facets_confirm_no_withheld_value(client, tenant_a, account):
+    reader = as_user(client, tenant_a, role="reader", clearance=2, username="counter")
+    query = """query($q: String!) { search(q: $q) { totalEstimate facets { kind count } hits { id } } }"""
+    for q in (IBAN, "DE89 3704", "3704"):
+        found = graphql(reader, query, {"q": q})["data"]["search"]
+        assert found == {"totalEstimate": 0, "facets": [], "hits": []}, q
+
+
+def test_search_does_not_find_or_quote_an_attribute_repeating_a_masked_record(
+    client, tenant_a, person_with_masked_phone
+):
+    low = as_user(client, tenant_a, role="analyst", clearance=1, username="lowsearch")
+    assert graphql(low, SEARCH, {"q": "1234567"})["data"]["search"]["hits"] == []
+    hits = graphql(low, SEARCH, {"q": "Phoneowner"})["data"]["search"]["hits"]
+    assert [h["id"] for h in hits] == [str(person_with_masked_phone.pk)]
+    assert "1234567" not in json.dumps(hits)

@@ -262,3 +262,12 @@ def test_export_of_a_visible_canvas_with_a_hidden_id_on_it_is_allowed_and_counts
         assert response.status_code == 200
         bodies.append(response.json())
     assert bodies[0] == bodies[1] == {"ok": True, "tenants": 1, "entities": 2}
+
+
+@pytest.mark.django_db
+def test_export_refuses_a_deeply_nested_body_with_400(client):
+    tenant = services.tenant_create(slug="deep", feature_flags={"explorer": True})
+    user = factories.user(tenant=tenant, username="deep-user")
+    client.force_login(user)
+    response = client.post("/explorer/export", data="[" * 100_000, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "BAD_REQUEST"
