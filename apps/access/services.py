@@ -827,7 +827,12 @@ def ids_not_hidden(*, subject: Subject, ids, action: str = "read") -> list:
     ids = [i for i in ids if i is not None]
     if not ids:
         return []
-    rows = list(entities_readable(subject=subject, action=action).filter(pk__in=ids).defer("attributes"))
+    # Only what the visibility rules read (policies/abac.rego): no attributes, no names.
+    rows = list(
+        entities_readable(subject=subject, action=action)
+        .filter(pk__in=ids)
+        .only("id", "tenant_id", "kind", "sensitivity", "labels")
+    )
     decisions = decide(subject=subject, resources=rows, action=action, fields=False)
     shown = {row.pk for row in rows if decisions[row.pk].visibility != "hidden"}
     return [i for i in ids if i in shown]

@@ -152,14 +152,10 @@ def _merge_targets_checked(subject: access.Subject, views: list[NodeView]) -> li
     One query and one policy call, only for pages that show merged entities (a merged cluster is as
     sensitive as its most sensitive member, so the canonical entity can be above a member's clearance).
     """
-    targets = {v.merged_into for v in views if v.merged_into}
+    targets = {uuid.UUID(v.merged_into) for v in views if v.merged_into}
     if not targets:
         return views
-    rows = list(
-        access.entities_readable(subject=subject, action="expand").filter(pk__in=targets).only(*DECISION_FIELDS)
-    )
-    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
-    shown = {str(row.pk) for row in rows if decisions[row.pk].visibility != "hidden"}
+    shown = {str(i) for i in access.ids_not_hidden(subject=subject, ids=sorted(targets), action="expand")}
     for view in views:
         if view.merged_into and view.merged_into not in shown:
             view.merged_into = None
@@ -582,11 +578,7 @@ def watchable_ids(*, subject: access.Subject, ids) -> set[str]:
             wanted.add(uuid.UUID(str(value)))
         except (ValueError, TypeError, AttributeError):
             continue
-    if not wanted:
-        return set()
-    rows = list(access.entities_readable(subject=subject, action="expand").filter(pk__in=wanted).only(*DECISION_FIELDS))
-    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
-    return {str(row.pk) for row in rows if decisions[row.pk].visibility != "hidden"}
+    return {str(i) for i in access.ids_not_hidden(subject=subject, ids=sorted(wanted), action="expand")}
 
 
 def changes_for_subscriber(*, subject: access.Subject, tenant_id: int, changes: list[dict], watched) -> list[dict]:
