@@ -68,6 +68,8 @@ FIELD_WORK = {
     ("Query", "neighborhood"): lambda args: 200 * _clamp(args("hops"), default=1, maximum=3),
     ("Query", "neighborhoodPreview"): lambda args: 20,
     ("Query", "search"): lambda args: 10,  # full-text match, ranking and the audit record
+    # one row, a policy decision, the linked-record check, and an audit record when it is refused
+    ("Query", "entity"): lambda args: 10,
     ("Query", "graphKinds"): lambda args: 5,
 }
 

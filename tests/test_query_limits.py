@@ -1,6 +1,7 @@
 """Query limits: depth, field count and database time give coded errors, not 500s."""
 
 import json
+import uuid
 
 import pytest
 
@@ -207,3 +208,19 @@ def test_wall_clock_budget_cancels_a_slow_request(client, hub, settings):
     expanded = AuditEvent.objects.filter(event_type="graph.expanded")
     assert expanded.count() < 100
     assert all({"nodes", "edges", "hops"} <= set(event.payload) for event in expanded)
+
+
+def test_entity_reads_count_their_work():
+    """Each entity read is a row, a policy decision and maybe an audit record: it costs like a search's own work,
+    so aliased reads add up (the field limit allows 125 of them)."""
+    from graphql import parse
+
+    from intelgraph.query_cost import document_cost
+    from intelgraph.schema import schema
+
+    one = document_cost(schema.graphql_schema, parse(f'{{ entity(id: "{uuid.uuid4()}") {{ id }} }}'))
+    many = document_cost(
+        schema.graphql_schema,
+        parse("{ " + " ".join(f'e{i}: entity(id: "{uuid.uuid4()}") {{ id }}' for i in range(120)) + " }"),
+    )
+    assert one == 11 and many == 120 * one  # 10 of work and 1 for the object
