@@ -695,20 +695,21 @@ _LINKED_RUN = 7
 _LINKED_LIMIT = 500
 
 
-def _repeats(value: str, secret: str) -> bool:
+_DIGIT_RUN = re.compile(r"\d")
+
+
+def _identifier(folded: str) -> tuple[str, frozenset]:
+    """A folded identifier with its runs of ``_LINKED_RUN`` characters that hold a digit (computed once)."""
+    runs = (folded[i : i + _LINKED_RUN] for i in range(len(folded) - _LINKED_RUN + 1))
+    return folded, frozenset(run for run in runs if _DIGIT_RUN.search(run))
+
+
+def _repeats(value: str, value_runs: set, identifier: tuple[str, frozenset]) -> bool:
     """Whether a folded attribute value repeats a folded identifier: contains it whole, or shares a run of
     ``_LINKED_RUN`` characters with a digit in it (a number written another way). Words alone do not
     count: a person's bank "Deutsche Bank" does not repeat the account named "Deutsche Bank DE89 …"."""
-    if len(secret) < _LEAK_RUN or len(value) < _LEAK_RUN:
-        return False
-    if secret in value:
-        return True
-    grams = {
-        secret[i : i + _LINKED_RUN]
-        for i in range(len(secret) - _LINKED_RUN + 1)
-        if any(ch.isdigit() for ch in secret[i : i + _LINKED_RUN])
-    }
-    return any(value[i : i + _LINKED_RUN] in grams for i in range(len(value) - _LINKED_RUN + 1))
+    secret, runs = identifier
+    return len(value) >= _LEAK_RUN and (secret in value or not runs.isdisjoint(value_runs))
 
 
 def _is_identifying(value) -> bool:
@@ -716,55 +717,80 @@ def _is_identifying(value) -> bool:
     return "@" in text or sum(ch.isdigit() for ch in text) >= 3
 
 
+def _is_text(value) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+_NEIGHBOURS_SQL = """
+SELECT near, e.id, e.tenant_id, e.kind, e.display_name, e.attributes, e.sensitivity, e.labels FROM (
+  (SELECT r.from_entity_id AS near, r.to_entity_id AS far FROM core_relationship r
+   WHERE r.from_entity_id = ANY(%(ids)s::uuid[]))
+  UNION ALL
+  (SELECT r.to_entity_id, r.from_entity_id FROM core_relationship r WHERE r.to_entity_id = ANY(%(ids)s::uuid[]))
+) AS link JOIN core_entity e ON e.id = link.far
+WHERE e.kind = ANY(%(kinds)s) AND NOT (e.id = ANY(%(ids)s::uuid[]))
+LIMIT %(limit)s
+"""
+
+
+def _identifier_neighbours(ids: list) -> tuple[dict, list[Entity]]:
+    """Identifier records (IDENTIFIER_KINDS) linked to these entities, and which entity each is linked to:
+    one statement (each direction uses its index; an OR over both ends would not)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEIGHBOURS_SQL, {"ids": [str(i) for i in ids], "kinds": list(IDENTIFIER_KINDS),
+                                         "limit": _LINKED_LIMIT})  # fmt: skip
+        rows = cursor.fetchall()
+    neighbours_of: dict = {}
+    found: dict = {}
+    for near, pk, tenant_id, kind, name, attributes, sensitivity, labels in rows:
+        neighbours_of.setdefault(near, set()).add(pk)
+        if pk not in found:
+            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
+            found[pk] = Entity(id=pk, tenant_id=tenant_id, kind=kind, display_name=name, attributes=attributes or {},
+                               sensitivity=sensitivity, labels=list(labels or ()))  # fmt: skip
+    return neighbours_of, list(found.values())
+
+
 def with_linked_redactions(*, subject: Subject, entities: list[Entity], decisions: dict, action: str) -> dict:
     """Withhold attributes that repeat an identifier record linked to the entity which the subject may not
     read (masked or hidden, or a withheld attribute of it): the masked phone node's number must not show as
-    the person's ``phone``. Two queries and one policy call per page; only for pages that show attributes."""
+    the person's ``phone``. One query and one policy call per page; only for pages that show attributes."""
     shown = {e.pk: e for e in entities if decisions[e.pk].visibility == "visible" and e.attributes}
     if not shown:
         return decisions
-    links = Relationship.objects.filter(Q(from_entity__in=list(shown)) | Q(to_entity__in=list(shown)))
-    neighbours_of: dict = {}
-    for a, b in links.values_list("from_entity_id", "to_entity_id")[:_LINKED_LIMIT]:
-        for near, far in ((a, b), (b, a)):
-            if near in shown and far not in shown:
-                neighbours_of.setdefault(near, set()).add(far)
-    far_ids = set().union(*neighbours_of.values()) if neighbours_of else set()
-    if not far_ids:
-        return decisions
-    neighbours = list(
-        Entity.objects.filter(pk__in=far_ids, kind__in=IDENTIFIER_KINDS).only(
-            "id", "tenant_id", "kind", "display_name", "attributes", "sensitivity", "labels"
-        )
-    )
-    if not neighbours:
+    neighbours_of, neighbours = _identifier_neighbours(list(shown))
+    if not neighbours_of:
         return decisions
     verdicts = decide(subject=subject, resources=neighbours, action=action, shows="nothing")
-    secrets: dict = {}
+    identifiers: dict = {}
     for neighbour in neighbours:
         verdict = verdicts[neighbour.pk]
+        attributes = neighbour.attributes or {}
         if verdict.visibility == "visible":
-            values = [(neighbour.attributes or {}).get(name) for name in verdict.redactions]
+            values = [attributes.get(name) for name in verdict.redactions]
         else:
             # What identifies the record: its name, and values that are numbers or addresses, not
             # descriptive words shared by many records ("current", "EUR", a bank's name).
-            identifying = [v for v in (neighbour.attributes or {}).values() if _is_identifying(v)]
-            values = [neighbour.display_name, *identifying]
-        folded = [_fold(v) for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)]
-        if folded := [f for f in folded if len(f) >= _LEAK_RUN]:
-            secrets[neighbour.pk] = (folded, verdict)
+            values = [neighbour.display_name, *(v for v in attributes.values() if _is_identifying(v))]
+        folded = [_fold(v) for v in values if _is_text(v)]
+        if found := [_identifier(f) for f in folded if len(f) >= _LEAK_RUN]:
+            identifiers[neighbour.pk] = (found, verdict)
+    if not identifiers:
+        return decisions
     updated = dict(decisions)
     for pk, entity in shown.items():
-        found = [secrets[n] for n in neighbours_of.get(pk, ()) if n in secrets]
-        if not found:
+        linked = [identifiers[n] for n in neighbours_of.get(pk, ()) if n in identifiers]
+        if not linked:
             continue
         extra = {}
         for name, value in entity.attributes.items():
-            if name in decisions[pk].redactions or not isinstance(value, (str, int)) or isinstance(value, bool):
+            if name in decisions[pk].redactions or not _is_text(value):
                 continue
             folded = _fold(value)
-            for neighbour_secrets, verdict in found:
-                if any(_repeats(folded, secret) for secret in neighbour_secrets):
+            # Runs only matter with a digit in them: values without one are checked for containment alone.
+            runs = _identifier(folded)[1] if any(ch.isdigit() for ch in folded) else frozenset()
+            for found, verdict in linked:
+                if any(_repeats(folded, runs, identifier) for identifier in found):
                     # A hidden record's needs would say how secret it is: only a masked one's are shown.
                     needs = verdict.needs if verdict.visibility == "masked" else {}
                     extra[name] = Redaction(name, "LINKED_RECORD", "abac.linked_record", needs)
