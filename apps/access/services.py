@@ -734,8 +734,8 @@ LIMIT %(limit)s
 
 
 def _identifier_neighbours(ids: list) -> tuple[dict, list[Entity]]:
-    """Identifier records (IDENTIFIER_KINDS) linked to these entities, and which entity each is linked to:
-    one statement (each direction uses its index; an OR over both ends would not)."""
+    """Identifier records (IDENTIFIER_KINDS) linked to these entities, and the ids of those linked to each
+    (keyed by the entity id as text): one statement (each direction uses its index; an OR over both ends would not)."""
     with connection.cursor() as cursor:
         cursor.execute(_NEIGHBOURS_SQL, {"ids": [str(i) for i in ids], "kinds": list(IDENTIFIER_KINDS),
                                          "limit": _LINKED_LIMIT})  # fmt: skip
@@ -743,7 +743,7 @@ def _identifier_neighbours(ids: list) -> tuple[dict, list[Entity]]:
     neighbours_of: dict = {}
     found: dict = {}
     for near, pk, tenant_id, kind, name, attributes, sensitivity, labels in rows:
-        neighbours_of.setdefault(near, set()).add(pk)
+        neighbours_of.setdefault(str(near), set()).add(pk)
         if pk not in found:
             attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
             found[pk] = Entity(id=pk, tenant_id=tenant_id, kind=kind, display_name=name, attributes=attributes or {},
@@ -751,7 +751,7 @@ def _identifier_neighbours(ids: list) -> tuple[dict, list[Entity]]:
     return neighbours_of, list(found.values())
 
 
-def with_linked_redactions(*, subject: Subject, entities: list[Entity], decisions: dict, action: str) -> dict:
+def with_linked_redactions(*, subject: Subject, entities: list[Entity], decisions: dict, action: str, links=()) -> dict:
     """Withhold attributes that repeat an identifier record linked to the entity which the subject may not
     read (masked or hidden, or a withheld attribute of it): the masked phone node's number must not show as
     the person's ``phone``. One query and one policy call per page; only for pages that show attributes."""
@@ -759,6 +759,21 @@ def with_linked_redactions(*, subject: Subject, entities: list[Entity], decision
     if not shown:
         return decisions
     neighbours_of, neighbours = _identifier_neighbours(list(shown))
+    # Links the caller knows of beyond today's rows (a merge's snapshot: its relationships were re-pointed).
+    extra = {(str(a), str(b)) for a, b in links} | {(str(b), str(a)) for a, b in links}
+    extra = {(near, far) for near, far in extra if near in {str(k) for k in shown}}
+    known = {str(n.pk) for n in neighbours}
+    missing = {far for _, far in extra} - known
+    if missing:
+        neighbours += list(
+            Entity.objects.filter(pk__in=missing, kind__in=IDENTIFIER_KINDS).only(
+                "id", "tenant_id", "kind", "display_name", "attributes", "sensitivity", "labels"
+            )
+        )
+    by_text = {str(n.pk): n.pk for n in neighbours}
+    for near, far in extra:
+        if far in by_text:
+            neighbours_of.setdefault(near, set()).add(by_text[far])
     if not neighbours_of:
         return decisions
     verdicts = decide(subject=subject, resources=neighbours, action=action, shows="nothing")
@@ -779,7 +794,7 @@ def with_linked_redactions(*, subject: Subject, entities: list[Entity], decision
         return decisions
     updated = dict(decisions)
     for pk, entity in shown.items():
-        linked = [identifiers[n] for n in neighbours_of.get(pk, ()) if n in identifiers]
+        linked = [identifiers[n] for n in neighbours_of.get(str(pk), ()) if n in identifiers]
         if not linked:
             continue
         extra = {}

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.db.models import F, Func, Q
 from django.http import Http404
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -292,6 +293,36 @@ class PolicyNamedAdminMixin:
             response.context_data["object"] = shown
             response.context_data["title"] = _("Change history: %s") % shown
         return response
+
+    def get_search_fields(self, request):
+        fields = super().get_search_fields(request)
+        if getattr(request, "_ig_names_searched_apart", False):
+            return [f for f in fields if not f.endswith("display_name")]
+        return fields
+
+    def get_search_results(self, request, queryset, search_term):
+        """Members search names as the index holds them: without the words that show a withheld attribute's
+        value (search_entity_name, the index's own rule), so a search cannot confirm a guess at an IBAN."""
+        names = [f for f in super().get_search_fields(request) if f.endswith("display_name")]
+        if request.user.is_superuser or not search_term or not names:
+            return super().get_search_results(request, queryset, search_term)
+        request._ig_names_searched_apart = True
+        try:
+            others, duplicates = super().get_search_results(request, queryset, search_term)
+        finally:
+            request._ig_names_searched_apart = False
+        shown, matches = {}, Q()
+        for number, name in enumerate(names):
+            prefix = name[: -len("display_name")]
+            alias = f"ig_indexed_name_{number}"
+            shown[alias] = Func(
+                F(f"{prefix}display_name"), F(f"{prefix}attributes"), function="search_entity_name",
+                output_field=models.TextField(),
+            )  # fmt: skip
+            matches |= Q(**{f"{alias}__icontains": search_term.strip()})
+        if len(names) < len(super().get_search_fields(request)):  # other fields were searched by Django
+            matches |= Q(pk__in=others.values("pk"))
+        return queryset.alias(**shown).filter(matches), duplicates
 
     def action_checkbox(self, obj):
         # Django labels the checkbox "Select this object for an action - <str(obj)>".

@@ -760,6 +760,15 @@ def states_redacted(*, subject: access.Subject, tenant_id: int, entities: dict, 
         for pk, state in relationships.items() if state is not None
     ]  # fmt: skip
     decisions = access.decide(subject=subject, resources=rows, action="read")
+    entity_rows = [r for r in rows if isinstance(r, Entity)]
+    links = [
+        (state["from_entity_id"], state["to_entity_id"])
+        for state in relationships.values()
+        if state and state.get("from_entity_id") and state.get("to_entity_id")
+    ]
+    decisions = access.with_linked_redactions(
+        subject=subject, entities=entity_rows, decisions=decisions, action="read", links=links
+    )
     by_pk = {(type(r).__name__, r.pk): r for r in rows}
 
     def entity_view(pk, state):

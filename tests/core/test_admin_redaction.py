@@ -155,3 +155,15 @@ def test_relationship_kinds_the_policy_refuses_a_member_are_not_listed(client, t
     listing = client.get("/admin/core/relationship/").content.decode()
     assert f"/admin/core/relationship/{knows.pk}/change/" in listing
     assert f"/admin/core/relationship/{transfer.pk}/change/" not in listing
+
+
+def test_admin_search_does_not_confirm_a_withheld_value(client, world):
+    client.force_login(world["viewer"])
+    for url in ("/admin/core/entity/", "/admin/core/relationship/"):
+        assert "Anna Example" not in client.get(url, {"q": NATIONAL_ID}).content.decode(), url
+        assert "Anna Example [withheld]" in client.get(url, {"q": "Anna"}).content.decode(), url
+    assert "Plain Person" in client.get("/admin/core/entity/", {"q": "plain"}).content.decode()
+
+
+def test_superusers_search_names_whole(admin_client, world):
+    assert "Anna Example" in admin_client.get("/admin/core/entity/", {"q": NATIONAL_ID}).content.decode()

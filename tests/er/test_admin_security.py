@@ -305,3 +305,17 @@ def test_never_merge_constraints_name_only_what_the_user_may_see(hidden, tenant_
     constraint = NeverMerge.objects.get()
     assert_absent(hidden["client"].get("/admin/er/nevermerge/"), "Quartermaine")
     assert_absent(hidden["client"].get(f"/admin/er/nevermerge/{constraint.pk}/change/"), "Quartermaine")
+
+
+def test_the_merge_snapshot_withholds_an_attribute_repeating_a_masked_linked_record(client, tenant_a):
+    from apps.core import services as core_services
+
+    a = factories.entity(tenant=tenant_a, name="Paula Phoneowner", attributes={"phone": "0170 7654321"})
+    b = factories.entity(tenant=tenant_a, name="P. Phoneowner", attributes={"city": "Bonn"})
+    phone = factories.entity(tenant=tenant_a, kind="phone", name="+49 170 7654321", sensitivity=Sensitivity.SECRET)
+    core_services.relationship_create(tenant=tenant_a, kind="has_phone", from_entity=a, to_entity=phone)
+    merge = er.merge_materialize(tenant=tenant_a, entities=[a, b], purpose="investigation")
+    login(client, factories.user(tenant=tenant_a, role=Role.COMPLIANCE, clearance=Sensitivity.CONFIDENTIAL))
+    page = client.get(f"/admin/er/merge/{merge.pk}/change/")
+    assert_absent(page, "7654321")
+    assert "Phoneowner" in page.content.decode()
