@@ -53,6 +53,7 @@ test: servers-up browser lint
 lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 
 format: venv
 	@$(VENV)/bin/ruff check --fix .
