@@ -6,9 +6,9 @@ narrows data the same way. Clearance and tenant conditions are pushed into SQL.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from apps.core.models import Entity, Membership, Relationship, Tenant
+from apps.core.models import Entity, Membership, Tenant
 
 
 def memberships_for_user(*, user) -> QuerySet[Membership]:
@@ -25,40 +25,6 @@ def tenants_for_user(*, user) -> QuerySet[Tenant]:
     if getattr(user, "is_superuser", False):
         return Tenant.objects.all()
     return Tenant.objects.filter(pk__in=tenant_ids_for_user(user=user))
-
-
-def _clearance_condition(*, user, prefix: str = "") -> Q | None:
-    """(tenant = t AND sensitivity <= clearance in t) OR ... for each of the user's tenants."""
-    condition = None
-    for membership in memberships_for_user(user=user):
-        term = Q(**{f"{prefix}tenant_id": membership.tenant_id, f"{prefix}sensitivity__lte": membership.clearance})
-        condition = term if condition is None else condition | term
-    return condition
-
-
-def entities_visible(*, user) -> QuerySet[Entity]:
-    """Entities in the user's tenants at or below their clearance there."""
-    condition = _clearance_condition(user=user)
-    if condition is None:
-        return Entity.objects.none()
-    return Entity.objects.filter(condition)
-
-
-def entity_get(*, user, entity_id) -> Entity | None:
-    return entities_visible(user=user).filter(pk=entity_id).select_related("tenant").first()
-
-
-def relationships_visible(*, user, entity: Entity | None = None) -> QuerySet[Relationship]:
-    """Relationships the user may see: the edge and both its ends within clearance."""
-    condition = _clearance_condition(user=user)
-    if condition is None:
-        return Relationship.objects.none()
-    queryset = Relationship.objects.filter(condition).filter(
-        from_entity__in=entities_visible(user=user), to_entity__in=entities_visible(user=user)
-    )
-    if entity is not None:
-        queryset = queryset.filter(Q(from_entity=entity) | Q(to_entity=entity))
-    return queryset
 
 
 def tenants_with_flag(*, user, flag: str) -> list[Tenant]:
