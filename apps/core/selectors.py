@@ -1,7 +1,8 @@
 """Reads of the core domain, scoped to what the asking user may see.
 
 Admin querysets, GraphQL resolvers and commands call these, so every interface
-narrows data the same way. Clearance and tenant conditions are pushed into SQL.
+narrows data the same way. Which entities and fields a subject may see is decided by
+apps.access (entities_readable, decide), never here.
 """
 
 from __future__ import annotations
