@@ -1,12 +1,9 @@
-"""Data for training and benchmarking the ER engine: demo-generator sets, FEBRL exports, CSV writers.
+"""Data for benchmarking the ER engine: hard evaluation sets, FEBRL exports, CSV writers (``make bench-er``).
 
-Used by ``manage.py bench_er`` (``make bench-er``). Everything here is deterministic for a seed.
+Everything here is deterministic for a seed. The demo-generator record sets and the contact details
+companies get come from ``apps.er.training_sets``, which builds the model's training sets from the
+same generator with seeds and tenant positions of its own.
 
-* **Training sets** (``training_sets``): persons and organisations from the demo generator
-  (seeds and tenant positions of their own), with generic extra noise on part of the duplicates,
-  extra noisy copies and generic hard non-matches (``apps.er.engine.noise``: relatives, namesakes,
-  same-name parents and children, twins, sister companies), and companies with phones, e-mails and
-  tax numbers (``with_contacts``; demo companies have none).
 * **Hard evaluation sets** (``hard_set``): other seeds and tenant positions (other country
   mixes), every duplicate noisier than in training, companies with contacts, and hard non-matches built differently from
   the training ones (twins, father and son of the same name at one address, the same person's
@@ -18,180 +15,21 @@ Used by ``manage.py bench_er`` (``make bench-er``). Everything here is determini
 from __future__ import annotations
 
 import csv
-import itertools
-import json
 import random
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from apps.er.engine import noise
 from apps.er.engine.schema import ORGANIZATION, PERSON
-from apps.er.engine.training import LabelledSet
+from apps.er.training_sets import RecordSet, new_record_id, split_duplicates, with_contacts
 
 PERSON_COLUMNS = ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", "street",
                   "city", "postal_code", "country")  # fmt: skip
 ORGANIZATION_COLUMNS = ("legal_name", "registration_number", "tax_id", "incorporation_date", "website", "email",
                         "phone", "street", "city", "postal_code", "country", "industry")  # fmt: skip
 COLUMNS = {PERSON: PERSON_COLUMNS, ORGANIZATION: ORGANIZATION_COLUMNS}
-
-# (seed, tenant position, entities): the positions pick the tenant country mixes.
-TRAINING_TENANTS = ((101, 0, 30_000), (102, 1, 30_000), (103, 2, 20_000), (104, 3, 20_000))
+# (seed, tenant position, entities): other seeds and country mixes than the training tenants'.
 EVALUATION_TENANTS = {"north": (907, 0, 24_000), "south": (908, 1, 24_000), "east": (909, 2, 24_000)}
-
-
-@dataclass
-class RecordSet:
-    kind: str
-    records: list[tuple[str, dict]]
-    identities: dict[str, str]
-    name: str = ""
-
-    def labelled(self) -> LabelledSet:
-        return LabelledSet(kind=self.kind, records=self.records, identities=self.identities, name=self.name)
-
-    def truth_pairs(self) -> list[tuple[str, str]]:
-        groups: dict[str, list[str]] = defaultdict(list)
-        for record_id, _ in self.records:
-            groups[self.identities[record_id]].append(record_id)
-        return [tuple(sorted(pair)) for members in groups.values() for pair in itertools.combinations(members, 2)]
-
-
-def demo_sets(*, seed: int, position: int, total: int, slug: str = "er-bench") -> dict[str, RecordSet]:
-    """Persons and organisations of one demo tenant, with their ground-truth identities."""
-    from apps.core.demo import TenantGenerator  # Django models behind it: imported only when used
-
-    generator = TenantGenerator(seed=seed, position=position, slug=slug, total=total)
-    sets = {kind: RecordSet(kind, [], {}, f"demo-{seed}-{position}-{kind}") for kind in (PERSON, ORGANIZATION)}
-    kinds: dict[str, str] = {}
-    for batch in generator.batches():
-        for entity_id, kind, _display, attributes, *_ in batch.entities:
-            kind = str(kind)
-            if kind in sets:
-                sets[kind].records.append((str(entity_id), json.loads(attributes)))
-                kinds[str(entity_id)] = kind
-        for entity_id, identity, _variation in batch.truths:
-            kind = kinds.get(str(entity_id))
-            if kind:
-                sets[kind].identities[str(entity_id)] = identity
-    return sets
-
-
-def _new_id(rng: random.Random) -> str:
-    return f"x{rng.getrandbits(64):016x}"
-
-
-def _duplicates(record_set: RecordSet) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
-    """(first record of each identity, later records)."""
-    seen: set[str] = set()
-    firsts, later = [], []
-    for record_id, attrs in record_set.records:
-        identity = record_set.identities[record_id]
-        (later if identity in seen else firsts).append((record_id, attrs))
-        seen.add(identity)
-    return firsts, later
-
-
-def with_contacts(record_set: RecordSet, *, seed: int) -> RecordSet:
-    """Organisations with a phone, an e-mail and a tax number per company, which demo companies lack.
-
-    Each company gets its own (``noise.with_contacts``); each of its records carries each of them
-    four times in five (sources hold what they hold). Without this a model has no weight for them.
-    """
-    if record_set.kind != ORGANIZATION:
-        return record_set
-    rng = random.Random(f"er-contacts/{seed}/{record_set.name}")
-    contacts: dict[str, dict] = {}
-    records = []
-    for record_id, attrs in record_set.records:
-        identity = record_set.identities[record_id]
-        if identity not in contacts:
-            made = noise.with_contacts(rng, attrs, share=0.9)
-            contacts[identity] = {key: made[key] for key in ("phone", "email", "tax_id") if key in made}
-        extra = {key: value for key, value in contacts[identity].items() if key not in attrs and rng.random() < 0.8}
-        records.append((record_id, {**attrs, **extra}))
-    return RecordSet(record_set.kind, records, dict(record_set.identities), record_set.name)
-
-
-def augment_for_training(record_set: RecordSet, *, seed: int) -> RecordSet:
-    """Generic noise on half the duplicates, noisy extra copies of some records and generic hard non-matches."""
-    rng = random.Random(f"er-train/{seed}/{record_set.name}")
-    firsts, later = _duplicates(record_set)
-    donors = [attrs for _, attrs in firsts]
-    later_ids = {record_id for record_id, _ in later}
-    records, identities = [], dict(record_set.identities)
-    for record_id, attrs in record_set.records:
-        if record_id in later_ids and rng.random() < 0.5:
-            attrs = noise.corrupt(rng, attrs, errors=rng.choice((1, 1, 2)), donor=rng.choice(donors))
-        records.append((record_id, attrs))
-    for record_id, attrs in firsts:
-        roll = rng.random()
-        if roll < 0.15:  # a noisy copy, as a data-entry source would make it
-            new = _new_id(rng)
-            copy = noise.corrupt(rng, attrs, errors=rng.choice((1, 2, 3, 4)), donor=rng.choice(donors))
-            records.append((new, copy))
-            identities[new] = identities[record_id]
-        elif roll < 0.22:
-            new = _new_id(rng)
-            if record_set.kind == PERSON:
-                maker = noise.relative if rng.random() < 0.6 else noise.namesake
-                made = maker(rng, attrs, donors)
-            else:
-                made = noise.sister_company(rng, attrs, donors)
-            records.append((new, made))
-            identities[new] = f"hard-{new}"
-        elif roll < 0.26 and record_set.kind == PERSON:
-            new = _new_id(rng)
-            made = (noise.same_name_relative if rng.random() < 0.5 else noise.twin)(rng, attrs, donors)
-            if made.get("given_name") == attrs.get("given_name") and made.get("birth_date") == attrs.get("birth_date"):
-                continue  # the twin drew the same given name: not a distinct person on these fields
-            records.append((new, made))
-            identities[new] = f"hard-{new}"
-    return RecordSet(record_set.kind, records, identities, record_set.name + "-augmented")
-
-
-def registry_style(record_set: RecordSet, *, seed: int) -> RecordSet:
-    """The same identities as a registry would hold them: one address per identity, noisier copies.
-
-    Demo tenants are household-heavy (several people per address), so there an address match says
-    little; in registries (electoral rolls, customer files) an address is nearly unique to its
-    person. Training on both keeps the model from learning either as the rule.
-    """
-    rng = random.Random(f"er-registry/{seed}/{record_set.name}")
-    firsts, _ = _duplicates(record_set)
-    streets = sorted({attrs["street"] for _, attrs in firsts if attrs.get("street")})
-    address_of: dict[str, dict] = {}
-    records = []
-    for record_id, attrs in record_set.records:
-        identity = record_set.identities[record_id]
-        if identity not in address_of:
-            place = rng.choice(firsts)[1]
-            street = " ".join(word for word in rng.choice(streets).split() if not any(ch.isdigit() for ch in word))
-            address_of[identity] = {
-                "street": f"{rng.randint(1, 400)} {street}",
-                "city": place.get("city", ""),
-                "postal_code": place.get("postal_code", ""),
-                "country": place.get("country", ""),
-            }
-            attrs = {**attrs, **address_of[identity]}
-        else:
-            attrs = {**attrs, **{k: v for k, v in address_of[identity].items() if k in attrs or rng.random() < 0.8}}
-            attrs = noise.corrupt(rng, attrs, errors=rng.choice((1, 2, 2, 3)), donor=rng.choice(firsts)[1])
-        records.append((record_id, attrs))
-    return RecordSet(record_set.kind, records, dict(record_set.identities), record_set.name + "-registry")
-
-
-def training_sets(tenants=TRAINING_TENANTS) -> list[LabelledSet]:
-    sets = []
-    for seed, position, total in tenants:
-        for record_set in demo_sets(seed=seed, position=position, total=total, slug=f"er-train-{seed}").values():
-            if record_set.kind == ORGANIZATION and position in (1, 2):
-                record_set = with_contacts(record_set, seed=seed)
-            if position % 2:
-                sets.append(registry_style(record_set, seed=seed).labelled())
-            sets.append(augment_for_training(record_set, seed=seed).labelled())
-    return sets
 
 
 # ---------------------------------------------------------------------------- hard evaluation sets
@@ -270,7 +108,7 @@ def hard_set(record_set: RecordSet, *, seed: int) -> RecordSet:
     """Every duplicate with two or three extra errors, plus hard non-matches (see the module docstring)."""
     rng = random.Random(f"er-hard/{seed}/{record_set.name}")
     record_set = with_contacts(record_set, seed=seed + 7)
-    firsts, later = _duplicates(record_set)
+    firsts, later = split_duplicates(record_set)
     later_ids = {record_id for record_id, _ in later}
     records, identities = [], dict(record_set.identities)
     for record_id, attrs in record_set.records:
@@ -279,7 +117,7 @@ def hard_set(record_set: RecordSet, *, seed: int) -> RecordSet:
         records.append((record_id, attrs))
     build = _person_hard_negatives if record_set.kind == PERSON else _organisation_hard_negatives
     for attrs in build(rng, firsts):
-        new = _new_id(rng)
+        new = new_record_id(rng)
         records.append((new, attrs))
         identities[new] = f"hard-{new}"
     rng.shuffle(records)

@@ -198,8 +198,9 @@ def test_em_guard_is_the_share_of_em_matches_the_trained_model_does_not_accept()
 @pytest.mark.django_db
 def test_auto_adaptation_keeps_em_on_plain_duplicates_and_refuses_it_on_households():
     from apps.er import benchmark as bench  # the demo generator behind it imports Django models
+    from apps.er.training_sets import demo_sets
 
-    people = bench.demo_sets(seed=913, position=2, total=3000, slug="er-guard")["person"]
+    people = demo_sets(seed=913, position=2, total=3000, slug="er-guard")["person"]
     plain = resolve(people.records, kind="person", model=default_model(), adapt="auto")
     assert plain.adapted == "em" and plain.guard < GUARD_SHARE
     hard = bench.hard_set(people, seed=913)  # twins, same-name fathers and sons, namesakes

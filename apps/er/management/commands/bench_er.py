@@ -16,6 +16,7 @@ from apps.er import benchmark as bench
 from apps.er.engine import model as engine_model
 from apps.er.engine import train
 from apps.er.engine.pipeline import pair_metrics
+from apps.er.training_sets import TRAINING_TENANTS, demo_sets, training_sets
 
 FINAL = re.compile(r"precision=(\S+) recall=(\S+) f1=(\S+) pairs=(\d+) seconds=(\S+)")
 ADAPTED = re.compile(r"^adaptation: (\w+)", re.MULTILINE)
@@ -170,7 +171,7 @@ class Command(BaseCommand):
         say("| demo set | records | true pairs | ours P / R / F1 | ours s | adapted | fixed weights P / R / F1 |")
         say("| --- | --- | --- | --- | --- | --- | --- |")
         for label, (seed, position, total) in bench.EVALUATION_TENANTS.items():
-            sets = bench.demo_sets(seed=seed, position=position, total=total, slug=f"er-eval-{seed}")
+            sets = demo_sets(seed=seed, position=position, total=total, slug=f"er-eval-{seed}")
             for kind, record_set in sets.items():
                 for variant, data in (("plain", record_set), ("hard", bench.hard_set(record_set, seed=seed))):
                     name = f"demo-{label}-{kind}-{variant}"
@@ -185,10 +186,10 @@ class Command(BaseCommand):
 
     def _train_default(self, say) -> None:
         started = time.perf_counter()
-        sets = bench.training_sets()
+        sets = training_sets()
         model = train(
             sets,
-            metadata={"name": "default", "training_tenants": [list(t) for t in bench.TRAINING_TENANTS]},
+            metadata={"name": "default", "training_tenants": [list(t) for t in TRAINING_TENANTS]},
         )
         path = Path(engine_model.__file__).with_name(engine_model.DEFAULT_MODEL_FILE)
         path.write_bytes(model.to_bytes())

@@ -7,6 +7,7 @@ from apps.core.management.tenant_args import tenants_from
 from apps.core.models import Entity, GroundTruthLabel
 from apps.er import engine
 from apps.er import services as er
+from apps.er.training_sets import training_sets
 
 
 def _code_version() -> str:
@@ -39,8 +40,6 @@ class Command(BaseCommand):
                 raise CommandError("those tenants have no ground-truth labels to learn from")
             source = "tenants " + ", ".join(tenant)
         else:
-            from apps.er.benchmark import training_sets
-
             self.stdout.write("building training sets from the demo generator (about a minute) …")
             sets = training_sets()
             source = "demo generator training tenants"
