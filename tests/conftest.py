@@ -1,4 +1,7 @@
+import json
+
 import pytest
+from django.test import Client
 
 from tests import factories
 
@@ -26,3 +29,86 @@ def _graph_test_keys_removed():
     if connection is not None:
         for key in connection.connection.scan_iter(f"{settings.GRAPH_NAME}:*"):
             connection.connection.delete(key)
+
+
+# --------------------------------------------------------------------------- GraphQL client
+
+
+class GraphQLBody(dict):
+    """A parsed GraphQL answer (a dict, so ``body["data"]`` works) with the HTTP response beside it."""
+
+    def __init__(self, response):
+        super().__init__(response.json())
+        self.response = response
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def data(self) -> dict | None:
+        return self.get("data")
+
+    @property
+    def errors(self) -> list[dict]:
+        return self.get("errors") or []
+
+    @property
+    def codes(self) -> list[str]:
+        return [(error.get("extensions") or {}).get("code") for error in self.errors]
+
+    @property
+    def error_code(self) -> str | None:
+        """The first error's code, or None when the answer has no error."""
+        return self.codes[0] if self.errors else None
+
+    def text(self) -> str:
+        return json.dumps(self)
+
+
+class GraphQLClient:
+    """Posts to /graphql as one caller: a session user, a bearer token or nobody, with an optional purpose.
+
+    ``post`` takes a document or a persisted operation's id from graphql/safelist.json (sent as
+    ``{"id": ..., "variables": ...}``, as integrators send it).
+    """
+
+    def __init__(self, client: Client, *, token: str | None = None, purpose: str | None = None):
+        self.client = client
+        self.headers = {}
+        if token:
+            self.headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        if purpose:
+            self.headers["HTTP_X_IG_PURPOSE"] = purpose
+
+    @staticmethod
+    def is_persisted_id(query_or_id: str) -> bool:
+        from apps.versioning import safelist
+
+        return "{" not in query_or_id and query_or_id in safelist.load()
+
+    def payload(self, query_or_id: str, variables: dict | None = None) -> dict:
+        if self.is_persisted_id(query_or_id):
+            return {"id": query_or_id, "variables": variables or {}}
+        return {"query": query_or_id, "variables": variables or {}}
+
+    def post(self, query_or_id: str, variables: dict | None = None, **headers) -> GraphQLBody:
+        response = self.client.post(
+            "/graphql", data=json.dumps(self.payload(query_or_id, variables)), content_type="application/json",
+            **{**self.headers, **headers},
+        )  # fmt: skip
+        return GraphQLBody(response)
+
+
+@pytest.fixture
+def gql(db):
+    """A factory of GraphQL callers: ``gql(user)``, ``gql(token=raw)``, ``gql()`` (anonymous),
+    ``gql(user, purpose="investigation")`` or ``gql(client=client)`` to reuse a test client's session."""
+
+    def make(user=None, *, token: str | None = None, purpose: str | None = None, client: Client | None = None):
+        browser = client or Client()
+        if user is not None:
+            browser.force_login(user)
+        return GraphQLClient(browser, token=token, purpose=purpose)
+
+    return make

@@ -1,4 +1,7 @@
-"""Builders for test data. They go through the services, as real writes do."""
+"""Builders for test data, one per model of our apps. They go through the services, as real writes do;
+where no service writes a model (the engine writes candidate pairs in bulk), the builder writes the row as
+that code does. tests/access/test_permission_matrix.py builds one row of every model of our apps through
+these (``BUILDERS``), so a model added without a builder fails there."""
 
 from __future__ import annotations
 
@@ -6,28 +9,222 @@ import itertools
 
 from apps.core import services
 from apps.core.choices import Role, Sensitivity
-from apps.core.models import Entity, Tenant, User
+from apps.core.models import (
+    ApiToken,
+    Entity,
+    GroundTruthLabel,
+    Membership,
+    Provenance,
+    Relationship,
+    Source,
+    Tenant,
+    User,
+)
 
 _counter = itertools.count(1)
 
 
+def _n() -> int:
+    return next(_counter)
+
+
+# --------------------------------------------------------------------------- core
+
+
 def tenant(slug: str | None = None, **kwargs) -> Tenant:
-    return services.tenant_create(slug=slug or f"tenant-{next(_counter)}", **kwargs)
+    return services.tenant_create(slug=slug or f"tenant-{_n()}", **kwargs)
 
 
 def user(
     *, tenant: Tenant, role: str = Role.ANALYST, clearance: int = Sensitivity.CONFIDENTIAL, username: str | None = None,
-    password: str | None = None, staff: bool = False, **kwargs,
+    password: str | None = None, staff: bool = False, superuser: bool = False, compartments=None, **kwargs,
 ) -> User:  # fmt: skip
     created = services.user_create(
-        username=username or f"user{next(_counter)}", tenant=tenant, role=role, clearance=clearance,
+        username=username or f"user{_n()}", tenant=tenant, role=role, clearance=clearance,
         password=password, **kwargs,
     )  # fmt: skip
-    if staff:
+    if compartments is not None:
+        services.membership_set(user=created, tenant=tenant, role=role, clearance=clearance, compartments=compartments)
+    if staff or superuser:
         created.is_staff = True
-        created.save(update_fields=["is_staff"])
+        created.is_superuser = superuser
+        created.save(update_fields=["is_staff", "is_superuser"])
     return created
 
 
+def membership(
+    *, user: User, tenant: Tenant, role: str = Role.READER, clearance: int = Sensitivity.CONFIDENTIAL, compartments=None
+) -> Membership:
+    return services.membership_set(user=user, tenant=tenant, role=role, clearance=clearance, compartments=compartments)
+
+
+def api_token(*, user: User, name: str | None = None, expires_at=None) -> tuple[ApiToken, str]:
+    """The token row and its raw value (shown once, as the service returns it)."""
+    return services.api_token_issue(user=user, name=name or f"token {_n()}", expires_at=expires_at)
+
+
+def source(*, tenant: Tenant, name: str | None = None, **kwargs) -> Source:
+    return services.source_get_or_create(tenant=tenant, name=name or f"source-{_n()}", **kwargs)
+
+
 def entity(*, tenant: Tenant, kind: str = "person", name: str | None = None, **kwargs) -> Entity:
-    return services.entity_create(tenant=tenant, kind=kind, display_name=name or f"Entity {next(_counter)}", **kwargs)
+    return services.entity_create(tenant=tenant, kind=kind, display_name=name or f"Entity {_n()}", **kwargs)
+
+
+def relationship(
+    *, tenant: Tenant, kind: str = "associated_with", from_entity: Entity | None = None,
+    to_entity: Entity | None = None, **kwargs,
+) -> Relationship:  # fmt: skip
+    return services.relationship_create(
+        tenant=tenant, kind=kind, from_entity=from_entity or entity(tenant=tenant),
+        to_entity=to_entity or entity(tenant=tenant), **kwargs,
+    )  # fmt: skip
+
+
+def provenance(*, tenant: Tenant, source_name: str | None = None, **entity_kwargs) -> Provenance:
+    """An entity written from a source; the service records where its fields came from."""
+    written = entity(tenant=tenant, source=source(tenant=tenant, name=source_name), **entity_kwargs)
+    return Provenance.objects.get(entity=written)
+
+
+def ground_truth_label(*, entity: Entity, identity: str | None = None, variation: str = "") -> GroundTruthLabel:
+    """Written by the demo generator's loader in bulk; one row here."""
+    return GroundTruthLabel.objects.create(
+        tenant_id=entity.tenant_id, entity=entity, identity=identity or f"identity-{_n()}", variation=variation
+    )
+
+
+# --------------------------------------------------------------------------- access, search, versioning, audit
+
+
+def tenant_purpose(*, tenant: Tenant, code: str | None = None, label: str = "", is_active: bool = True):
+    from apps.access.models import TenantPurpose
+
+    purpose, _ = TenantPurpose.objects.update_or_create(
+        tenant=tenant,
+        code=code or f"purpose-{_n()}",
+        defaults={"label": label or "Test purpose", "is_active": is_active},
+    )
+    return purpose
+
+
+def policy_bundle_version():
+    from apps.access.models import PolicyBundleVersion
+    from apps.access.services import bundle_record_if_new
+
+    bundle_record_if_new()
+    return PolicyBundleVersion.objects.latest("first_loaded_at")
+
+
+def search_settings(*, tenant: Tenant, text_search_config: str = "simple"):
+    from apps.search.models import TenantSearchSettings
+
+    row, _ = TenantSearchSettings.objects.update_or_create(
+        tenant=tenant, defaults={"text_search_config": text_search_config}
+    )
+    return row
+
+
+def excluded_field():
+    """The index's excluded fields follow the policy's governed fields."""
+    from apps.search.models import ExcludedField
+    from apps.search.services import excluded_fields_sync
+
+    excluded_fields_sync()
+    return ExcludedField.objects.order_by("name").first()
+
+
+def deprecated_field_usage(*, field: str = "Query.example", client: str | None = None):
+    from apps.versioning.deprecations import usage_record
+    from apps.versioning.models import DeprecatedFieldUsage
+
+    client = client or f"client-{_n()}"
+    usage_record(fields=[field], client=client)
+    return DeprecatedFieldUsage.objects.get(field=field, client=client)
+
+
+def audit_event(*, event_type: str = "test.event", tenant: Tenant | None = None, actor=None, payload=None):
+    from apps.compliance import services as audit
+
+    return audit.record(event_type, actor=actor, tenant=tenant, payload=payload or {})
+
+
+def audit_signing_key():
+    from apps.compliance.models import AuditSigningKey
+
+    audit_event()  # recording registers the signing key in use
+    return AuditSigningKey.objects.order_by("created_at").first()
+
+
+def outbox_event(*, tenant: Tenant):
+    from apps.graph.models import OutboxEvent
+
+    entity(tenant=tenant)
+    return OutboxEvent.objects.filter(tenant_id=tenant.pk).latest("id")
+
+
+# --------------------------------------------------------------------------- entity resolution
+
+
+def model_artifact(*, model_id: str = "fs-default", data: bytes | None = None, actor=None):
+    from apps.er import engine
+    from apps.er import services as er
+
+    return er.model_register(data=data or engine.default_model_bytes(), model_id=model_id, actor=actor)
+
+
+def model_pin(*, tenant: Tenant | None, artifact=None, mode: str = "active", actor=None, note: str = ""):
+    from apps.er import services as er
+
+    return er.pin_set(tenant=tenant, artifact=artifact or model_artifact(), mode=mode, actor=actor, note=note)
+
+
+def er_settings(*, tenant: Tenant, auto_merge: float | None = None, review: float | None = None, actor=None):
+    from apps.er import services as er
+
+    if auto_merge is None and review is None:
+        return er.settings_for(tenant=tenant)
+    current = er.settings_for(tenant=tenant)
+    er.thresholds_set(
+        tenant=tenant, auto_merge=current.auto_merge_threshold if auto_merge is None else auto_merge,
+        review=current.review_threshold if review is None else review, actor=actor,
+    )  # fmt: skip
+    return er.settings_for(tenant=tenant)
+
+
+def candidate_pair(
+    *, tenant: Tenant | None = None, a: Entity | None = None, b: Entity | None = None, score: float = 0.9, **fields
+):
+    """A pair as the engine records it: the two entities in id order (the table's check constraint)."""
+    from apps.er.models import CandidatePair
+
+    if tenant is None:
+        tenant = a.tenant if a is not None else globals()["tenant"]()
+    first, second = sorted([a or entity(tenant=tenant), b or entity(tenant=tenant)], key=lambda e: str(e.pk))
+    return CandidatePair.objects.create(tenant=tenant, entity_a=first, entity_b=second, score=score, **fields)
+
+
+def reviewer(*, tenant: Tenant, clearance: int = Sensitivity.TOP_SECRET, **kwargs) -> User:
+    return user(tenant=tenant, role=Role.REVIEWER, clearance=clearance, **kwargs)
+
+
+def never_merge(
+    *, pair=None, tenant: Tenant | None = None, reason: str = "different people", actor: User | None = None
+):
+    """A reviewer's rejection of a pair (the service writes the lasting constraint)."""
+    from apps.access.services import subject_for
+    from apps.er import services as er
+
+    pair = pair or candidate_pair(tenant=tenant)
+    actor = actor or reviewer(tenant=pair.tenant)
+    return er.pair_reject(subject=subject_for(user=actor), pair=pair, reason=reason)
+
+
+def merge(*, pair=None, tenant: Tenant | None = None, actor: User | None = None, purpose: str = "investigation"):
+    """A reviewer's approval of a pair, materialised as a merge."""
+    from apps.access.services import subject_for
+    from apps.er import services as er
+
+    pair = pair or candidate_pair(tenant=tenant)
+    actor = actor or reviewer(tenant=pair.tenant)
+    return er.pair_approve(subject=subject_for(user=actor, purpose=purpose), pair=pair)

@@ -5,7 +5,7 @@ import pytest
 
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity
-from apps.er.models import CandidatePair, Merge
+from apps.er.models import Merge
 from tests import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,9 +18,8 @@ def test_a_reviewer_approves_then_rolls_back(live_server, page, screenshot, sett
     factories.user(tenant=tenant, username="rosa", password=PASSWORD, role=Role.REVIEWER, clearance=Sensitivity.SECRET)
     a = factories.entity(tenant=tenant, name="Ada Lovelace", attributes={"birth_date": "1815-12-10", "city": "London"})
     b = factories.entity(tenant=tenant, name="Ada King", attributes={"birth_date": "1815-12-10", "city": "Londn"})
-    first, second = sorted([a, b], key=lambda e: str(e.pk))
-    pair = CandidatePair.objects.create(
-        tenant=tenant, entity_a=first, entity_b=second, score=0.93, model_sha="e" * 64,
+    pair = factories.candidate_pair(
+        tenant=tenant, a=a, b=b, score=0.93, model_sha="e" * 64,
         explanation=[["prior", "intercept", -3.0], ["birth_date", "exact", 5.0], ["city", "similar", 1.2]],
     )  # fmt: skip
     page.goto(f"{live_server.url}/admin/login/?next=/admin/er/candidatepair/")
@@ -61,8 +60,7 @@ def test_a_claim_shows_live_on_another_reviewers_queue(asgi_server, browser):
         )
     a = factories.entity(tenant=tenant, name="Grace Hopper")
     b = factories.entity(tenant=tenant, name="Grace B. Hopper")
-    first, second = sorted([a, b], key=lambda e: str(e.pk))
-    pair = CandidatePair.objects.create(tenant=tenant, entity_a=first, entity_b=second, score=0.88)
+    pair = factories.candidate_pair(tenant=tenant, a=a, b=b, score=0.88)
     pages = {}
     for name in ("rosa", "tom"):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -104,8 +102,7 @@ def test_enter_in_the_reason_field_decides_nothing(live_server, page, settings, 
     factories.user(tenant=tenant, username="rosa", password=PASSWORD, role=Role.REVIEWER, clearance=Sensitivity.SECRET)
     a = factories.entity(tenant=tenant, name="Ada Lovelace", attributes={"birth_date": "1815-12-10"})
     b = factories.entity(tenant=tenant, name="Ada King", attributes={"birth_date": "1815-12-10"})
-    first, second = sorted([a, b], key=lambda e: str(e.pk))
-    pair = CandidatePair.objects.create(tenant=tenant, entity_a=first, entity_b=second, score=0.93, model_sha="e" * 64)
+    pair = factories.candidate_pair(tenant=tenant, a=a, b=b, score=0.93, model_sha="e" * 64)
     _login(page, live_server.url, "rosa", f"/admin/er/candidatepair/{pair.pk}/change/")
     page.wait_for_selector("#er-decide")
     page.select_option("#id_ig_purpose", "investigation")  # approving would be allowed: only Enter stands between

@@ -6,7 +6,7 @@ from apps.access.services import SESSION_PURPOSE_KEY
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity
 from apps.er import services as er
-from apps.er.models import CandidatePair, Merge, ModelArtifact, NeverMerge, PairStatus
+from apps.er.models import Merge, ModelArtifact, NeverMerge, PairStatus
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +18,8 @@ def desk(client, tenant_a):
     reviewer = factories.user(tenant=tenant_a, role=Role.REVIEWER, clearance=Sensitivity.TOP_SECRET, password=PASSWORD)
     a = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes={"birth_date": "1815-12-10", "tax_id": "T1"})
     b = factories.entity(tenant=tenant_a, name="Ada King", attributes={"birth_date": "1815-12-10", "tax_id": "T2"})
-    first, second = sorted([a, b], key=lambda e: str(e.pk))
-    pair = CandidatePair.objects.create(
-        tenant=tenant_a, entity_a=first, entity_b=second, score=0.91, model_sha="c" * 64,
+    pair = factories.candidate_pair(
+        tenant=tenant_a, a=a, b=b, score=0.91, model_sha="c" * 64,
         explanation=[["prior", "intercept", -4.0], ["birth_date", "exact", 5.5], ["given_name", "exact", 2.0]],
     )  # fmt: skip
     client.force_login(reviewer)
@@ -85,8 +84,7 @@ def test_rollback_shows_a_dry_run_then_restores(desk):
 def test_other_tenants_pairs_are_not_found(desk, tenant_b):
     x = factories.entity(tenant=tenant_b, name="X")
     y = factories.entity(tenant=tenant_b, name="Y")
-    first, second = sorted([x, y], key=lambda e: str(e.pk))
-    theirs = CandidatePair.objects.create(tenant=tenant_b, entity_a=first, entity_b=second, score=0.9)
+    theirs = factories.candidate_pair(tenant=tenant_b, a=x, b=y, score=0.9)
     assert desk["client"].get(f"/admin/er/candidatepair/{theirs.pk}/change/").status_code == 404
 
 

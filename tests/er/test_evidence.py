@@ -11,7 +11,6 @@ from django.core.management.base import CommandError
 from apps.access.services import subject_for
 from apps.core.choices import Role, Sensitivity
 from apps.er import services as er
-from apps.er.models import CandidatePair
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -25,14 +24,10 @@ def decided(tenant_a, tenant_b):
         a, b, c = (factories.entity(tenant=tenant, name=name) for name in ("Ada Lovelace", "Ada King", "Charles B."))
         reviewer = factories.user(tenant=tenant, role=Role.REVIEWER, clearance=Sensitivity.TOP_SECRET)
         subject = subject_for(user=reviewer, purpose="investigation")
-        x, y = sorted([a, b], key=lambda e: str(e.pk))
-        p, q = sorted([a, c], key=lambda e: str(e.pk))
-        reject = CandidatePair.objects.create(tenant=tenant, entity_a=p, entity_b=q, score=0.8)
+        reject = factories.candidate_pair(tenant=tenant, a=a, b=c, score=0.8)
         er.pair_reject(subject=subject, pair=reject, reason="different people")
         if tenant == tenant_a:
-            approve = CandidatePair.objects.create(
-                tenant=tenant, entity_a=x, entity_b=y, score=0.95, model_sha="b" * 64
-            )
+            approve = factories.candidate_pair(tenant=tenant, a=a, b=b, score=0.95, model_sha="b" * 64)
             made["merge"] = er.pair_approve(subject=subject, pair=approve, reason="same birth date")
     return made
 

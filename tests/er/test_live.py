@@ -8,7 +8,6 @@ from apps.core import services
 from apps.core.choices import Role
 from apps.er import services as er
 from apps.er.consumers import DecisionQueueConsumer
-from apps.er.models import CandidatePair
 from tests import factories
 from tests.graph.test_graphql import run_async
 
@@ -28,10 +27,8 @@ def test_claims_and_decisions_reach_other_reviewers():
     rosa = factories.user(tenant=tenant, role=Role.REVIEWER, username="rosa")
     tom = factories.user(tenant=tenant, role=Role.REVIEWER, username="tom")
     analyst = factories.user(tenant=tenant, role=Role.ANALYST)
-    a, b = sorted(
-        [factories.entity(tenant=tenant, name="A"), factories.entity(tenant=tenant, name="B")], key=lambda e: str(e.pk)
-    )
-    pair = CandidatePair.objects.create(tenant=tenant, entity_a=a, entity_b=b, score=0.9)
+    a, b = factories.entity(tenant=tenant, name="A"), factories.entity(tenant=tenant, name="B")
+    pair = factories.candidate_pair(tenant=tenant, a=a, b=b, score=0.9)
 
     async def scenario():
         watching = _connect(rosa)

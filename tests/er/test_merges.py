@@ -9,7 +9,7 @@ from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity, Relationship
 from apps.er import services as er
-from apps.er.models import CandidatePair, Merge, PairStatus
+from apps.er.models import Merge, PairStatus
 from apps.graph.models import OutboxEvent
 from tests import factories
 
@@ -120,10 +120,7 @@ def test_chained_merges_roll_back_newest_first_with_a_dry_run(world):
 
 
 def test_a_rejection_is_a_lasting_never_merge(world):
-    pair = CandidatePair.objects.create(
-        tenant=world["t"], entity_a=min(world["A"], world["E"], key=lambda e: str(e.pk)),
-        entity_b=max(world["A"], world["E"], key=lambda e: str(e.pk)), score=0.8,
-    )  # fmt: skip
+    pair = factories.candidate_pair(tenant=world["t"], a=world["A"], b=world["E"], score=0.8)
     er.pair_reject(subject=world["subject"], pair=pair, reason="different birth years")
     pair.refresh_from_db()
     assert pair.status == PairStatus.REJECTED
@@ -136,15 +133,13 @@ def test_a_rejection_is_a_lasting_never_merge(world):
 
 def test_approval_checks_role_purpose_and_threshold(world):
     er.thresholds_set(tenant=world["t"], auto_merge=0.97, review=0.7)
-    a, b = sorted([world["A"], world["B"]], key=lambda e: str(e.pk))
-    pair = CandidatePair.objects.create(tenant=world["t"], entity_a=a, entity_b=b, score=0.9, model_sha="a" * 64)
+    pair = factories.candidate_pair(tenant=world["t"], a=world["A"], b=world["B"], score=0.9, model_sha="a" * 64)
     analyst = factories.user(tenant=world["t"], role=Role.ANALYST)
     with pytest.raises(er.ERError, match="reviewer role"):
         er.pair_approve(subject=subject_for(user=analyst, purpose="investigation"), pair=pair)
     with pytest.raises(er.ERError, match="needs a declared purpose"):
         er.pair_approve(subject=subject_for(user=world["reviewer"]), pair=pair)
-    low = CandidatePair.objects.create(tenant=world["t"], entity_a=min(world["D"], world["E"], key=lambda e: str(e.pk)),
-                                       entity_b=max(world["D"], world["E"], key=lambda e: str(e.pk)), score=0.5)  # fmt: skip
+    low = factories.candidate_pair(tenant=world["t"], a=world["D"], b=world["E"], score=0.5)
     with pytest.raises(er.ERError, match="below this tenant's review threshold"):
         er.pair_approve(subject=world["subject"], pair=low)
     assert not Merge.objects.exists()
@@ -193,8 +188,7 @@ def test_merges_rollbacks_and_decisions_are_counted_once_committed(world, django
 
     merges, approvals, rollbacks = (value("ig_er_merges_total", how="reviewer"),
                                     value("ig_er_decisions_total", decision="approved"), value("ig_er_rollbacks_total"))  # fmt: skip
-    a, b = sorted([world["A"], world["B"]], key=lambda e: str(e.pk))
-    pair = CandidatePair.objects.create(tenant=world["t"], entity_a=a, entity_b=b, score=0.95)
+    pair = factories.candidate_pair(tenant=world["t"], a=world["A"], b=world["B"], score=0.95)
     with django_capture_on_commit_callbacks(execute=True):
         done = er.pair_approve(subject=world["subject"], pair=pair, reason="same person")
     assert value("ig_er_merges_total", how="reviewer") == merges + 1

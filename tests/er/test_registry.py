@@ -102,8 +102,7 @@ def test_thresholds_history_and_what_if(tenant_a):
     er.thresholds_set(tenant=tenant_a, auto_merge=0.97, review=0.6)
     people = sorted((factories.entity(tenant=tenant_a, name=f"P{i}") for i in range(4)), key=lambda e: str(e.pk))
     for score, (a, b) in zip((0.99, 0.95, 0.8, 0.65), zip(people, people[1:] + people[:1], strict=True), strict=True):
-        a, b = sorted((a, b), key=lambda e: str(e.pk))
-        CandidatePair.objects.create(tenant=tenant_a, entity_a=a, entity_b=b, score=score)
+        factories.candidate_pair(tenant=tenant_a, a=a, b=b, score=score)
     effect = er.what_if(tenant=tenant_a, auto_merge=0.9, review=0.7)
     assert effect == {"auto_merges_added": 1, "auto_merges_undone": 0, "review_before": 3, "review_after": 1}
     er.thresholds_set(tenant=tenant_a, auto_merge=0.9, review=0.7)
@@ -122,8 +121,7 @@ def test_what_if_for_a_model_rescores_recorded_pairs(tenant_a):
     ada = {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1815-12-10", "email": "ada@example.org"}
     a = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes=ada)
     b = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes=ada)
-    first, second = sorted([a, b], key=lambda e: str(e.pk))
-    CandidatePair.objects.create(tenant=tenant_a, entity_a=first, entity_b=second, score=0.61)  # recorded low
+    factories.candidate_pair(tenant=tenant_a, a=a, b=b, score=0.61)  # recorded low
     artifact = er.model_register(data=engine.default_model_bytes(), model_id="default")
     effect = er.what_if_model(tenant=tenant_a, artifact=artifact, auto_merge=0.9)
     assert effect == {"pairs": 1, "auto_merges_added": 1, "auto_merges_undone": 0, "threshold": 0.9}
