@@ -13,18 +13,6 @@ pytestmark = pytest.mark.django_db
 ENTITY = "query($id: ID!) { entity(id: $id) { id kind displayName attributes sensitivity labels tenant { slug } } }"
 
 
-def gql(client, query, variables=None, **headers):
-    response = client.post(
-        "/graphql", data=json.dumps({"query": query, "variables": variables or {}}),
-        content_type="application/json", **headers,
-    )  # fmt: skip
-    return response, response.json()
-
-
-def codes(body):
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
-
-
 @pytest.fixture
 def world(tenant_a, tenant_b):
     analyst = factories.user(tenant=tenant_a, username="ana", clearance=Sensitivity.CONFIDENTIAL)
@@ -35,22 +23,21 @@ def world(tenant_a, tenant_b):
     return {"analyst": analyst, "mine": mine, "secret": secret, "top": top, "theirs": theirs}
 
 
-def test_api_version_needs_no_login_and_is_in_header(client):
-    response, body = gql(client, "{ apiVersion }")
-    assert response.status_code == 200
+def test_api_version_needs_no_login_and_is_in_header(gql):
+    body = gql().post("{ apiVersion }")
+    assert body.status == 200
     assert body == {"data": {"apiVersion": "v1"}}
-    assert response["x-ig-api-version"] == "v1"
+    assert body.response["x-ig-api-version"] == "v1"
 
 
-def test_entity_requires_authentication(client, world):
-    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)})
-    assert codes(body) == ["UNAUTHENTICATED"]
+def test_entity_requires_authentication(gql, world):
+    body = gql().post(ENTITY, {"id": str(world["mine"].pk)})
+    assert body.codes == ["UNAUTHENTICATED"]
     assert body["data"]["entity"] is None
 
 
-def test_entity_in_own_tenant(client, world):
-    client.force_login(world["analyst"])
-    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)})
+def test_entity_in_own_tenant(gql, world):
+    body = gql(world["analyst"]).post(ENTITY, {"id": str(world["mine"].pk)})
     entity = body["data"]["entity"]
     assert entity["displayName"] == "Ada Lovelace"
     assert json.loads(entity["attributes"]) == {"birth_date": "1815-12-10"}
@@ -59,17 +46,15 @@ def test_entity_in_own_tenant(client, world):
 
 
 @pytest.mark.parametrize("which", ["theirs", "top"])
-def test_other_tenant_and_far_above_clearance_look_like_missing(client, world, which):
-    client.force_login(world["analyst"])
-    _, body = gql(client, ENTITY, {"id": str(world[which].pk)})
+def test_other_tenant_and_far_above_clearance_look_like_missing(gql, world, which):
+    body = gql(world["analyst"]).post(ENTITY, {"id": str(world[which].pk)})
     assert body["data"]["entity"] is None
-    assert codes(body) == ["NOT_FOUND"]
+    assert body.codes == ["NOT_FOUND"]
     assert "Bravo" not in json.dumps(body) and "Deep" not in json.dumps(body)
 
 
-def test_one_level_above_clearance_is_forbidden_with_reason_and_no_content(client, world):
-    client.force_login(world["analyst"])
-    _, body = gql(client, ENTITY, {"id": str(world["secret"].pk)})
+def test_one_level_above_clearance_is_forbidden_with_reason_and_no_content(gql, world):
+    body = gql(world["analyst"]).post(ENTITY, {"id": str(world["secret"].pk)})
     assert body["data"]["entity"] is None
     error = body["errors"][0]
     assert error["extensions"]["code"] == "FORBIDDEN"
@@ -78,16 +63,15 @@ def test_one_level_above_clearance_is_forbidden_with_reason_and_no_content(clien
     assert "Hidden" not in json.dumps(body)
 
 
-def test_malformed_id_is_bad_user_input(client, world):
-    client.force_login(world["analyst"])
-    _, body = gql(client, ENTITY, {"id": "not-a-uuid"})
-    assert codes(body) == ["BAD_USER_INPUT"]
+def test_malformed_id_is_bad_user_input(gql, world):
+    body = gql(world["analyst"]).post(ENTITY, {"id": "not-a-uuid"})
+    assert body.codes == ["BAD_USER_INPUT"]
 
 
-def test_invalid_query_gets_validation_code_not_500(client):
-    response, body = gql(client, "{ entity { nope } }")
-    assert response.status_code == 400
-    assert set(codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
+def test_invalid_query_gets_validation_code_not_500(gql):
+    body = gql().post("{ entity { nope } }")
+    assert body.status == 400
+    assert set(body.codes) == {"GRAPHQL_VALIDATION_FAILED"}
 
 
 def test_unparseable_body_is_a_400(client):
@@ -95,41 +79,39 @@ def test_unparseable_body_is_a_400(client):
     assert response.status_code == 400
 
 
-def test_bearer_token_authenticates_and_revocation_refuses(client, world):
+def test_bearer_token_authenticates_and_revocation_refuses(gql, world):
     token, raw = services.api_token_issue(user=world["analyst"], name="sync job")
-    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = gql(token=raw).post(ENTITY, {"id": str(world["mine"].pk)})
     assert body["data"]["entity"]["displayName"] == "Ada Lovelace"
     token.refresh_from_db()
     assert token.last_used_at is not None
     assert token.key_hash != raw and raw not in token.key_hash
 
     services.api_token_revoke(token=token)
-    response, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert response.status_code == 401
-    assert codes(body) == ["UNAUTHENTICATED"]
+    body = gql(token=raw).post(ENTITY, {"id": str(world["mine"].pk)})
+    assert body.status == 401
+    assert body.codes == ["UNAUTHENTICATED"]
 
 
 @pytest.mark.parametrize("header", ["Bearer igt_wrong", "Basic abc", "Bearer ", "Token x"])
-def test_bad_authorization_headers_are_refused(client, header):
-    response, body = gql(client, "{ apiVersion }", HTTP_AUTHORIZATION=header)
-    assert response.status_code == 401
-    assert codes(body) == ["UNAUTHENTICATED"]
+def test_bad_authorization_headers_are_refused(gql, header):
+    body = gql().post("{ apiVersion }", HTTP_AUTHORIZATION=header)
+    assert body.status == 401
+    assert body.codes == ["UNAUTHENTICATED"]
 
 
-def test_token_of_tenant_b_user_cannot_read_tenant_a(client, world, tenant_b):
+def test_token_of_tenant_b_user_cannot_read_tenant_a(gql, world, tenant_b):
     other = factories.user(tenant=tenant_b, clearance=Sensitivity.TOP_SECRET)
     _, raw = services.api_token_issue(user=other, name="other")
-    _, body = gql(client, ENTITY, {"id": str(world["mine"].pk)}, HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert codes(body) == ["NOT_FOUND"]
+    body = gql(token=raw).post(ENTITY, {"id": str(world["mine"].pk)})
+    assert body.codes == ["NOT_FOUND"]
 
 
-def test_anonymous_post_needs_no_csrf_token(db):
+def test_anonymous_post_needs_no_csrf_token(gql):
     from django.test import Client
 
-    response = Client(enforce_csrf_checks=True).post(
-        "/graphql", data=json.dumps({"query": "{ apiVersion }"}), content_type="application/json"
-    )
-    assert response.status_code == 200
+    body = gql(client=Client(enforce_csrf_checks=True)).post("{ apiVersion }")
+    assert body.status == 200
 
 
 def test_session_post_without_csrf_token_is_refused(world):
@@ -140,7 +122,7 @@ def test_session_post_without_csrf_token_is_refused(world):
     query = {"query": ENTITY, "variables": {"id": str(world["mine"].pk)}}
     response = browser.post("/graphql", data=json.dumps(query), content_type="application/json")
     assert response.status_code == 403
-    assert codes(response.json()) == ["CSRF_FAILED"]
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["CSRF_FAILED"]
     # with the token from the cookie, the same request goes through
     browser.get("/graphql", HTTP_ACCEPT="text/html")
     token = browser.cookies["csrftoken"].value
@@ -148,21 +130,18 @@ def test_session_post_without_csrf_token_is_refused(world):
     assert response.json()["data"]["entity"]["displayName"] == "Ada Lovelace"
 
 
-def test_token_post_needs_no_csrf_token(world):
+def test_token_post_needs_no_csrf_token(gql, world):
     from django.test import Client
 
     _, raw = services.api_token_issue(user=world["analyst"], name="ci")
-    response = Client(enforce_csrf_checks=True).post(
-        "/graphql", data=json.dumps({"query": ENTITY, "variables": {"id": str(world["mine"].pk)}}),
-        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}",
-    )  # fmt: skip
-    assert response.json()["data"]["entity"]["displayName"] == "Ada Lovelace"
+    body = gql(token=raw, client=Client(enforce_csrf_checks=True)).post(ENTITY, {"id": str(world["mine"].pk)})
+    assert body["data"]["entity"]["displayName"] == "Ada Lovelace"
 
 
-def test_version_negotiation(client):
-    response, body = gql(client, "{ apiVersion }", HTTP_X_IG_API_VERSION="v1")
-    assert response.status_code == 200 and response["x-ig-api-version"] == "v1"
-    response, body = gql(client, "{ apiVersion }", HTTP_X_IG_API_VERSION="v7")
-    assert response.status_code == 400
+def test_version_negotiation(gql):
+    body = gql().post("{ apiVersion }", HTTP_X_IG_API_VERSION="v1")
+    assert body.status == 200 and body.response["x-ig-api-version"] == "v1"
+    body = gql().post("{ apiVersion }", HTTP_X_IG_API_VERSION="v7")
+    assert body.status == 400
     assert body["errors"][0]["extensions"] == {"code": "UNSUPPORTED_API_VERSION", "supported": ["v1"]}
-    assert response["x-ig-api-version"] == "v1"
+    assert body.response["x-ig-api-version"] == "v1"

@@ -16,24 +16,20 @@ SEARCH = """query($q: String!, $filters: JSONString, $after: String, $first: Int
     hits { id kind score snippet displayName tenant } nextCursor totalEstimate facets { kind count } } }"""
 
 
-def search(client, q, filters=None, after=None, first=None, **headers):
+def search(caller, q, filters=None, after=None, first=None, **headers):
+    """Run SEARCH as a caller of the gql fixture."""
     variables = {
         "q": q,
         "filters": json.dumps(filters) if filters is not None else None,
         "after": after,
         "first": first,
     }
-    response = client.post(
-        "/graphql",
-        data=json.dumps({"query": SEARCH, "variables": variables}),
-        content_type="application/json",
-        **headers,
-    )
-    return response.json()
+    return caller.post(SEARCH, variables, **headers)
 
 
 def error_code(body):
-    return body["errors"][0]["extensions"]["code"]
+    assert body.errors, body
+    return body.error_code
 
 
 @pytest.fixture
@@ -42,9 +38,8 @@ def analyst(tenant_a):
 
 
 @pytest.fixture
-def logged_in(client, analyst):
-    client.force_login(analyst)
-    return client
+def logged_in(gql, analyst):
+    return gql(analyst)
 
 
 def names(body):
@@ -77,17 +72,15 @@ def test_withheld_attribute_words_never_make_a_match(logged_in, tenant_a):
     assert names(search(logged_in, "porto")) == ["Plain Person"]
 
 
-def test_filtering_on_a_withheld_attribute_needs_the_right_to_read_it(client, tenant_a):
+def test_filtering_on_a_withheld_attribute_needs_the_right_to_read_it(gql, tenant_a):
     factories.entity(tenant=tenant_a, name="Idris Person", attributes={"national_id": "NIDX1"})
     reader = factories.user(tenant=tenant_a, role="reader", clearance=Sensitivity.SECRET)
-    client.force_login(reader)
-    body = search(client, "idris", {"attributes": {"birth_date": {"gte": "1900-01-01"}}})
+    body = search(gql(reader), "idris", {"attributes": {"birth_date": {"gte": "1900-01-01"}}})
     assert error_code(body) == "FORBIDDEN"
     assert "role analyst or higher" in body["errors"][0]["message"]
     cleared = factories.user(tenant=tenant_a, role="analyst", clearance=Sensitivity.SECRET)
-    client.force_login(cleared)
-    assert error_code(search(client, "idris", {"attributes": {"national_id": "NIDX1"}})) == "FORBIDDEN"
-    body = search(client, "idris", {"attributes": {"national_id": "NIDX1"}}, HTTP_X_IG_PURPOSE="investigation")
+    assert error_code(search(gql(cleared), "idris", {"attributes": {"national_id": "NIDX1"}})) == "FORBIDDEN"
+    body = search(gql(cleared, purpose="investigation"), "idris", {"attributes": {"national_id": "NIDX1"}})
     assert names(body) == ["Idris Person"]
 
 
@@ -202,8 +195,8 @@ def test_snippets_are_escaped_html_with_only_mark_tags(logged_in, tenant_a):
     assert "&amp;" in snippet
 
 
-def test_search_requires_authentication(client):
-    assert error_code(search(client, "anything")) == "UNAUTHENTICATED"
+def test_search_requires_authentication(gql):
+    assert error_code(search(gql(), "anything")) == "UNAUTHENTICATED"
 
 
 def test_query_count_does_not_grow_with_page_size(logged_in, tenant_a):
