@@ -100,27 +100,23 @@ def _fields_touched(schema, query: str) -> tuple[str, ...]:
 
 
 def _check_persisted_roles(request, operation) -> None:
-    from apps.core.models import ROLE_RANK
-    from apps.core.selectors import memberships_for_user
+    """The operation's safelist roles and tags, decided by the policy (policies/operations.rego)."""
+    from apps.access import services as access
+    from apps.access.errors import PurposeError
 
     if not operation.roles:
         return
     if not request.user.is_authenticated:
         raise ApiHttpError("Sign in or send an API token to run this operation.", ErrorCode.UNAUTHENTICATED, 401)
-    needed = min(ROLE_RANK[role] for role in operation.roles)
-    from apps.access.errors import PurposeError
-    from apps.access.services import subject_for_request
-
     try:  # the request's subject is built once and reused by the resolvers
-        roles = [m.role for m in subject_for_request(request).memberships.values()]
-    except PurposeError:  # a malformed purpose header is reported by the resolver; read the roles directly
-        roles = [m.role for m in memberships_for_user(user=request.user)]
-    if not any(ROLE_RANK[role] >= needed for role in roles):
-        raise ApiHttpError(
-            f"{operation.id} needs the role {min(operation.roles, key=ROLE_RANK.__getitem__)} or higher in a tenant.",
-            ErrorCode.FORBIDDEN,
-            403,
-        )
+        subject = access.subject_for_request(request)
+    except PurposeError:  # a malformed purpose header is reported by the resolver; decide without the purpose
+        subject = access.subject_for(user=request.user)
+    check = access.operation_allowed(subject=subject, operation=operation)
+    if not check["allowed"]:
+        needs = check.get("needs", {})
+        why = f"the role {needs['role']} or higher in a tenant" if "role" in needs else "a policy that allows it"
+        raise ApiHttpError(f"{operation.id} needs {why}.", ErrorCode.FORBIDDEN, 403)
 
 
 def _never_awaitable(value) -> bool:

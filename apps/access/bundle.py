@@ -23,6 +23,7 @@ ENTRYPOINTS = {
     "purpose": "data.intelgraph.purpose.check",
     "schema": "data.intelgraph.schema.denied",
     "admin_change": "data.intelgraph.abac.admin_change",
+    "operation": "data.intelgraph.operations.check",
 }
 # Policy data the enforcement layer needs to reduce a page to decision classes.
 DATA_QUERIES = {
@@ -32,6 +33,7 @@ DATA_QUERIES = {
     "edge_rules": "data.intelgraph.abac.edge_rules",
     "mask_gap": "data.intelgraph.abac.mask_gap",
     "deprecations": "data.intelgraph.schema.deprecations",
+    "operation_tags": "data.intelgraph.operations.tag_actions",
 }
 _ERROR_LOCATION = re.compile(r"\(error \d+:(?P<path>[^|]+)\|(?P<offset>\d+)\|")
 _ERROR_MESSAGE = re.compile(r"\(errormsg \d+:(?P<message>[^)]*)\)")

@@ -50,6 +50,7 @@ REASON_TEXT = {
     "PURPOSE_REQUIRED": "needs a declared investigative purpose",
     "POLICY_ERROR": "could not be decided (the policy engine failed; access is denied)",
     "LINKED_RECORD": "repeats a linked record you may not see",
+    "OPERATION_SCOPE": "is not what this persisted operation was declared to read",
 }
 
 
@@ -70,6 +71,8 @@ class Subject:
     user: object
     memberships: dict[int, MembershipView]
     purpose: str | None = None
+    #: while a persisted operation runs: the access actions its safelist tags allow (None: not limited)
+    operation_actions: frozenset[str] | None = None
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -449,6 +452,12 @@ def decide(*, subject: Subject, resources: list, action: str, fields: bool = Tru
         raise ValueError(f"unknown action {action!r}")
     if not resources:
         return {}
+    if subject.operation_actions is not None and action not in subject.operation_actions:
+        # A persisted operation reads only what its safelist tags declare (policies/operations.rego).
+        _audit_policy_error(subject=subject, action=action, tenant_id=None,
+                            error=f"action {action!r} is outside the operation's tags {sorted(subject.operation_actions)}")  # fmt: skip
+        refused = Decision("hidden", "OPERATION_SCOPE", "operations.tags", {})
+        return {resource.pk: refused for resource in resources}
     bundle = policy.current_bundle()
     bundle_record_if_new()
     # Rows from entities_readable carry their grant; others are looked up in one query.
@@ -906,6 +915,32 @@ def bundle_record_if_new() -> None:
         )  # fmt: skip
     # Only after commit: a rolled-back transaction must not leave us believing the row exists.
     transaction.on_commit(lambda: _recorded_bundles.add(key))
+
+
+# --------------------------------------------------------------------------- persisted operations
+
+
+def operation_allowed(*, subject: Subject, operation) -> dict:
+    """May the subject run this persisted operation (its safelist roles), and which access actions may it
+    use (its ABAC tags)? ``{allowed, reason, needs, actions}`` from policies/operations.rego; on allow, the
+    subject is limited to those actions for the rest of the request. A policy failure refuses."""
+    document = {
+        "operation": {"id": operation.id, "roles": list(operation.roles), "abac": list(operation.abac)},
+        "subject": subject.as_policy_input(),
+    }
+    try:
+        check = policy.evaluate("operation", document)
+    except PolicyEvaluationError as exc:
+        _audit_policy_error(subject=subject, action="operation", tenant_id=None, error=exc)
+        return {"allowed": False, "reason": "POLICY_ERROR", "needs": {}, "actions": []}
+    if check["allowed"]:
+        subject.operation_actions = frozenset(check["actions"])
+    return check
+
+
+def operation_tags() -> frozenset[str]:
+    """The ABAC tags a safelist entry may carry (the keys of the policy's tag_actions)."""
+    return frozenset(policy.current_bundle().data["operation_tags"])
 
 
 # --------------------------------------------------------------------------- admin changes

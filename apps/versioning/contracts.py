@@ -18,9 +18,8 @@ from graphql import (
     validate,
 )
 
+from apps.access.services import operation_tags
 from apps.core.models import ROLE_RANK
-
-KNOWN_ABAC_TAGS = {"entity.search", "entity.read", "entity.expand", "entity.export"}
 
 
 @dataclass
@@ -103,7 +102,8 @@ def safelist_problems(*, live: GraphQLSchema, path: str | None = None) -> list[s
         tags = entry.get("abac") or []
         if not tags:
             problems.append(f"{label}: no ABAC tag")
-        problems += [f"{label}: unknown ABAC tag {tag!r}" for tag in tags if tag not in KNOWN_ABAC_TAGS]
+        known = operation_tags()
+        problems += [f"{label}: unknown ABAC tag {tag!r}" for tag in tags if tag not in known]
         try:
             document = (safelist_path.parent / entry["file"]).read_text()
         except (OSError, KeyError) as exc:
