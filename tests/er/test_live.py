@@ -1,5 +1,8 @@
 """The decision center's live channel: a claim or decision by one reviewer reaches the others."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -9,9 +12,14 @@ from apps.core.choices import Role
 from apps.er import services as er
 from apps.er.consumers import DecisionQueueConsumer
 from tests import factories
-from tests.graph.test_graphql import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_async(scenario) -> None:
+    """Run a coroutine on its own thread: Playwright's sync API may hold an event loop on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 def _connect(user):
