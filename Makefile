@@ -66,18 +66,18 @@ clean-venv:
 bench-access: servers-up
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py seed_demo --if-empty --entities $(DEMO_ENTITIES)
-	@$(PY) manage.py bench_access
+	@$(PY) -m tools.bench access $(BENCH_ARGS)
 
 ## bench-search: search through the real ASGI server at 10 and 50 requests/s on 1,000,000 entities (loaded once, minutes)
 bench-search: servers-up
 	@$(PY) manage.py migrate --noinput -v0
-	@$(PY) manage.py bench_search $(BENCH_ARGS)
+	@$(PY) -m tools.bench search $(BENCH_ARGS)
 
 ## bench-graph: 1- and 2-hop neighbourhoods (graph store, service, API; PostgreSQL fallback) and a timed graph_rebuild on 1,800,000 entities (loaded once, minutes)
 bench-graph: servers-up
 	@$(PY) manage.py migrate --noinput -v0
-	@$(PY) manage.py bench_graph $(BENCH_ARGS)
+	@$(PY) -m tools.bench graph $(BENCH_ARGS)
 
 ## bench-er: our ER engine vs Splink on FEBRL3/FEBRL4 (with and without soc_sec_id), then hard demo-generator sets (about a minute)
 bench-er: servers-up
-	@$(PY) manage.py bench_er $(BENCH_ARGS)
+	@$(PY) -m tools.bench er $(BENCH_ARGS)

@@ -63,7 +63,7 @@ def asgi_server(transactional_db, tmp_path):
     from django.conf import settings
     from django.db import connection
 
-    from apps.search.benchmark import AsgiServer
+    from tools.asgi_server import AsgiServer
 
     db = connection.settings_dict
     env = {

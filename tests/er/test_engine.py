@@ -197,8 +197,8 @@ def test_em_guard_is_the_share_of_em_matches_the_trained_model_does_not_accept()
 
 @pytest.mark.django_db
 def test_auto_adaptation_keeps_em_on_plain_duplicates_and_refuses_it_on_households():
-    from apps.er import benchmark as bench  # the demo generator behind it imports Django models
-    from apps.er.training_sets import demo_sets
+    from apps.er.training_sets import demo_sets  # the demo generator behind it imports Django models
+    from tools.bench import er as bench
 
     people = demo_sets(seed=913, position=2, total=3000, slug="er-guard")["person"]
     plain = resolve(people.records, kind="person", model=default_model(), adapt="auto")

@@ -12,7 +12,8 @@ One run measures the same seeds along every path a neighbourhood can take, one r
   answer comes from the PostgreSQL fallback (``degraded``).
 
 Every answer is kept, so the graph store's and PostgreSQL's answers are compared seed by seed.
-The search benchmark's server, reader and tenant helpers are reused (``apps.search.benchmark``).
+The server, the reader and the tenant loader are the search benchmark's (``tools.asgi_server``,
+``tools.bench.tenants``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -33,7 +33,7 @@ from django.db import connection
 
 from apps.core.models import Tenant
 from apps.graph.selectors import neighborhood
-from apps.search.benchmark import percentile
+from tools.bench.stats import percentile
 
 BENCH_SLUG = "bench-graph"
 BENCH_ENTITIES = 1_800_000  # about 3,060,000 relationships with the demo generator
@@ -261,13 +261,3 @@ def mismatches(left: PathTimings, right: PathTimings) -> list[tuple[str, Answer,
     """Seeds whose answers differ (node ids in order, edge ids in order); errors on either side count."""
     a, b = left.answers(), right.answers()
     return [(seed, a[seed], b[seed]) for seed in a if seed in b and (a[seed].error or a[seed].key != b[seed].key)]
-
-
-# --------------------------------------------------------------------------- a server without the graph store
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound once, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

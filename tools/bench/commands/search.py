@@ -15,7 +15,10 @@ from tqdm import tqdm
 from apps.access import services as access
 from apps.core.models import Entity
 from apps.core.services import api_token_revoke
-from apps.search import benchmark as bench
+from tools.asgi_server import AsgiServer
+from tools.bench import search as bench
+from tools.bench.stats import percentile
+from tools.bench.tenants import bench_reader_ensure, bench_tenant_ensure
 
 MAX_RATE = 200
 MAX_DURATION = 300
@@ -67,14 +70,14 @@ class Command(BaseCommand):
         bar = tqdm(total=options["entities"], unit=" entities", unit_scale=True, file=sys.stderr,
                    disable=options["no_progress"], desc="bench-search tenant", delay=0.5)  # fmt: skip
         try:
-            tenant = bench.bench_tenant_ensure(
+            tenant = bench_tenant_ensure(
                 slug=options["tenant"], entities=options["entities"], seed=options["seed"], progress=bar.update, say=say
             )
         except (ValueError, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
         finally:
             bar.close()
-        user, token, raw = bench.bench_reader_ensure(tenant=tenant, username=f"{tenant.slug}-reader")
+        user, token, raw = bench_reader_ensure(tenant=tenant, username=f"{tenant.slug}-reader")
         # Stopped with SIGTERM, still stop the server and revoke the token (the finally blocks run on SystemExit).
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         try:
@@ -98,7 +101,7 @@ class Command(BaseCommand):
         first = options["first"]
         phases = []
         log_path = settings.VAR_DIR / "bench-search-uvicorn.log"
-        with bench.AsgiServer(log_path=log_path) as server:
+        with AsgiServer(log_path=log_path) as server:
             say(f"server: uvicorn intelgraph.asgi at {server.url} (log {log_path})")
             warm = bench.drive(url=server.url, token=raw_token, queries=queries, rate=len(queries) / 5, duration=5,
                                first=first, next_share=0.2, timeout=options["timeout"], seed=options["seed"])  # fmt: skip
@@ -120,7 +123,7 @@ class Command(BaseCommand):
         samples = answered[::step][: options["floor_samples"]]
         floor = bench.sql_floor(subject=subject, requests=samples, first=first)
         floor_ms = [ms for _, ms in floor]
-        floor_p95 = bench.percentile(floor_ms, 0.95)
+        floor_p95 = percentile(floor_ms, 0.95)
         self._report(phases, floor, floor_p95, first)
         if options["explain"]:
             slowest = max(floor, key=lambda item: item[1])[0]
@@ -136,11 +139,11 @@ class Command(BaseCommand):
         )
         for phase in phases:
             latencies = [o.ms for o in phase.outcomes]
-            p95 = bench.percentile(latencies, 0.95)
+            p95 = percentile(latencies, 0.95)
             say(
                 f"{phase.rate:>7g} {len(phase.outcomes):>8} {sum(phase.errors.values()):>6} "
                 f"{len(phase.answered) / phase.wall:>10.1f} {statistics.median(latencies):>8.1f} {p95:>8.1f} "
-                f"{bench.percentile(latencies, 0.99):>8.1f} {floor_p95:>10.1f} {p95 / floor_p95:>11.1f}"
+                f"{percentile(latencies, 0.99):>8.1f} {floor_p95:>10.1f} {p95 / floor_p95:>11.1f}"
             )
         for phase in phases:
             cpu, n = phase.cpu, max(1, len(phase.outcomes))
@@ -161,14 +164,12 @@ class Command(BaseCommand):
             cells = []
             for kind in kinds:
                 ms = [o.ms for o in phase.outcomes if o.request.kind == kind]
-                cells.append(
-                    f"{statistics.median(ms):.1f} / {bench.percentile(ms, 0.95):.1f} (n={len(ms)})" if ms else "-"
-                )
+                cells.append(f"{statistics.median(ms):.1f} / {percentile(ms, 0.95):.1f} (n={len(ms)})" if ms else "-")
             say(f"{f'API {phase.rate:g}/s':<12}" + "".join(f"{cell:>26}" for cell in cells))
         cells = []
         for kind in kinds:
             ms = [t for request, t in floor if request.kind == kind]
-            cells.append(f"{statistics.median(ms):.1f} / {bench.percentile(ms, 0.95):.1f} (n={len(ms)})" if ms else "-")
+            cells.append(f"{statistics.median(ms):.1f} / {percentile(ms, 0.95):.1f} (n={len(ms)})" if ms else "-")
         say(f"{'SQL floor':<12}" + "".join(f"{cell:>26}" for cell in cells))
         say(
             f"\nSQL floor: {len(floor)} of the answered requests' page queries (the selector's own SQL for "
@@ -179,13 +180,13 @@ class Command(BaseCommand):
         by_rate = {phase.rate: phase for phase in phases}
         if SLO_RATE in by_rate:
             phase = by_rate[SLO_RATE]
-            p95 = bench.percentile([o.ms for o in phase.outcomes], 0.95)
+            p95 = percentile([o.ms for o in phase.outcomes], 0.95)
             met = p95 <= SLO_P95_MS and not phase.errors
             say(f"SLO  p95 <= {SLO_P95_MS} ms at {SLO_RATE}/s, no errors: {'met' if met else 'NOT met'} "
                 f"({p95:.1f} ms, {sum(phase.errors.values())} errors)")  # fmt: skip
         if AIM_RATE in by_rate:
             phase = by_rate[AIM_RATE]
-            p95 = bench.percentile([o.ms for o in phase.outcomes], 0.95)
+            p95 = percentile([o.ms for o in phase.outcomes], 0.95)
             met = p95 <= AIM_P95_MS and p95 / floor_p95 < AIM_RATIO and not phase.errors
             say(f"aim  p95 <= {AIM_P95_MS} ms at {AIM_RATE}/s and under {AIM_RATIO}x the SQL floor: "
                 f"{'met' if met else 'NOT met'} ({p95:.1f} ms, ratio {p95 / floor_p95:.1f})")  # fmt: skip

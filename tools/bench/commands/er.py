@@ -12,11 +12,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.er import benchmark as bench
 from apps.er.engine import model as engine_model
 from apps.er.engine import train
 from apps.er.engine.pipeline import pair_metrics
 from apps.er.training_sets import TRAINING_TENANTS, demo_sets, training_sets
+from tools.bench import er as bench
 
 FINAL = re.compile(r"precision=(\S+) recall=(\S+) f1=(\S+) pairs=(\d+) seconds=(\S+)")
 ADAPTED = re.compile(r"^adaptation: (\w+)", re.MULTILINE)

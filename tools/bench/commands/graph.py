@@ -17,11 +17,12 @@ from apps.access import services as access
 from apps.core import demo
 from apps.core.choices import Sensitivity
 from apps.core.services import api_token_revoke
-from apps.graph import benchmark as bench
 from apps.graph import selectors, services
 from apps.graph.selectors import PostgresAdjacency
 from apps.graph.store import GraphStoreUnavailable, get_store
-from apps.search import benchmark as search_bench
+from tools.asgi_server import AsgiServer, free_port
+from tools.bench import graph as bench
+from tools.bench.tenants import REUSE_SHARE, bench_reader_ensure, bench_tenant_ensure
 
 # (key, label) in the order the table prints them
 PATHS = (
@@ -102,7 +103,7 @@ class Command(BaseCommand):
         else:
             self._verify(tenant, store, nodes, edges)
 
-        user, token, raw = search_bench.bench_reader_ensure(tenant=tenant, username=f"{tenant.slug}-reader")
+        user, token, raw = bench_reader_ensure(tenant=tenant, username=f"{tenant.slug}-reader")
         try:
             self._measure(tenant, user, raw, hops, rebuild, options)
         finally:
@@ -114,7 +115,7 @@ class Command(BaseCommand):
     def _tenant(self, options):
         slug, entities, seed = options["tenant"], options["entities"], options["seed"]
         state = demo.demo_tenant_state(slugs=[slug])[slug]
-        if state["entities"] < entities * search_bench.REUSE_SHARE and not state["demo_entities"]:
+        if state["entities"] < entities * REUSE_SHARE and not state["demo_entities"]:
             self.stdout.write(
                 f"tenant {slug} is not loaded: seeding {entities:,} demo entities takes about "
                 f"{bench.SEED_MINUTES * entities / bench.BENCH_ENTITIES:.0f} minutes on 2 cores, once"
@@ -122,7 +123,7 @@ class Command(BaseCommand):
         bar = tqdm(total=entities, unit=" entities", unit_scale=True, file=sys.stderr, disable=self.quiet,
                    desc="bench-graph tenant", delay=0.5)  # fmt: skip
         try:
-            return search_bench.bench_tenant_ensure(
+            return bench_tenant_ensure(
                 slug=slug, entities=entities, seed=seed, progress=bar.update, say=self.stdout.write
             )
         except (ValueError, ValidationError) as exc:
@@ -231,16 +232,16 @@ class Command(BaseCommand):
 
         log = settings.VAR_DIR / "bench-graph-uvicorn.log"
         log_pg = settings.VAR_DIR / "bench-graph-uvicorn-degraded.log"
-        closed = bench.closed_port()
+        closed = free_port()  # bound once, then released: nothing listens there
         with contextlib.ExitStack() as servers:
-            server = servers.enter_context(search_bench.AsgiServer(log_path=log))
+            server = servers.enter_context(AsgiServer(log_path=log))
             degraded_server = servers.enter_context(
-                search_bench.AsgiServer(log_path=log_pg, env={"GRAPH_URL": f"falkordb://127.0.0.1:{closed}"})
+                AsgiServer(log_path=log_pg, env={"GRAPH_URL": f"falkordb://127.0.0.1:{closed}"})
             )
             say(
                 f"servers: uvicorn intelgraph.asgi at {server.url} (log {log}); the same with GRAPH_URL="
                 f"falkordb://127.0.0.1:{closed} (nothing listens) at {degraded_server.url} (log {log_pg}); "
-                f"server environment {search_bench.AsgiServer.SERVING_ENV} (as `make run`'s web process, DEBUG off)"
+                f"server environment {AsgiServer.SERVING_ENV} (as `make run`'s web process, DEBUG off)"
             )
             client = servers.enter_context(
                 contextlib.closing(bench.NeighborhoodClient(url=server.url, token=raw_token))

@@ -10,15 +10,11 @@ from django.db import connection, transaction
 from apps.access import services as access
 from apps.core.models import Entity, Tenant
 from apps.core.services import membership_set, user_create
+from tools.bench.stats import percentile
 
 
 class _Rollback(Exception):
     pass
-
-
-def _percentile(samples, q):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Command(BaseCommand):
@@ -102,7 +98,7 @@ class Command(BaseCommand):
                 samples["audit event"].append((audited - linked_done) * 1000)
             for label, values in samples.items():
                 self.stdout.write(
-                    f"{size:>6} {label:<28} {statistics.median(values):>8.2f} {_percentile(values, 0.95):>8.2f}"
+                    f"{size:>6} {label:<28} {statistics.median(values):>8.2f} {percentile(values, 0.95):>8.2f}"
                 )
             floor = statistics.median(samples["SQL fetch (floor)"])
             self.stdout.write(

@@ -16,68 +16,25 @@ import base64
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from apps.core import demo
-from apps.core.models import Entity, Tenant, User
-from apps.core.services import api_token_issue, membership_set, user_create
+from apps.core.models import Entity, Tenant
 from apps.search.selectors import entity_search
 
 BENCH_SLUG = "bench-search"
 BENCH_ENTITIES = 1_000_000
 BENCH_SEED = 42
-REUSE_SHARE = 0.98  # a tenant with at least this share of the wanted entities is reused
-READER_CLEARANCE = 2  # confidential: most demo records visible, the secret and top-secret ones not
 RARE_MAX_MATCHES = 200  # a "rare" query matches at most this many entities
-
-
-# --------------------------------------------------------------------------- data
-
-
-def bench_tenant_ensure(
-    *, slug: str, entities: int, seed: int, progress: Callable[[int], None] | None = None, say=print
-) -> Tenant:
-    """The benchmark tenant with about ``entities`` demo entities: reused when there, seeded once when not."""
-    state = demo.demo_tenant_state(slugs=[slug])[slug]
-    if state["entities"] >= entities * REUSE_SHARE:
-        say(f"tenant {slug}: {state['entities']:,} entities already loaded, reused")
-        return Tenant.objects.get(slug=slug)
-    if state["demo_entities"]:
-        raise ValueError(
-            f"tenant {slug} holds {state['demo_entities']:,} demo entities, not about {entities:,}; reseed it with "
-            f"`manage.py seed_demo --slug {slug} --entities {entities} --seed {seed} --replace`, or pick another --tenant"
-        )
-    say(f"tenant {slug}: loading {entities:,} demo entities (seed {seed}); this takes minutes, once")
-    started = time.perf_counter()
-    demo.demo_seed(slugs=[slug], entities=entities, seed=seed, replace=False, actor=None, progress=progress)
-    say(f"tenant {slug}: loaded in {time.perf_counter() - started:.0f} s")
-    return Tenant.objects.get(slug=slug)
-
-
-def bench_reader_ensure(*, tenant: Tenant, username: str) -> tuple[object, object, str]:
-    """A reader with confidential clearance in the tenant (created once), and a fresh API token for this run."""
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        user = user_create(username=username, tenant=tenant, role="reader", clearance=READER_CLEARANCE)
-    else:
-        membership_set(user=user, tenant=tenant, role="reader", clearance=READER_CLEARANCE)
-    token, raw = api_token_issue(user=user, name="make bench-search")
-    return user, token, raw
 
 
 # --------------------------------------------------------------------------- queries
@@ -215,64 +172,6 @@ def _interleave(a: list, b: list) -> list:
 
 def _country_of(persons: list[dict], family_name: str) -> str:
     return next((p.get("country", "") for p in persons if p["family_name"] == family_name), "")
-
-
-# --------------------------------------------------------------------------- the server
-
-
-class AsgiServer:
-    """uvicorn serving intelgraph.asgi on a free loopback port, as `make run` starts it (with its connection
-    pool), but with DEBUG off as in production; ``env`` adds or overrides variables. Stopped on exit."""
-
-    SERVING_ENV = {"DATABASE_POOL_MAX": "8", "DJANGO_DEBUG": "0"}
-
-    def __init__(self, *, log_path: Path, ready_timeout: float = 90.0, env: dict | None = None):
-        self.env = {**os.environ, **self.SERVING_ENV, **(env or {})}
-        self.log_path = log_path
-        self.ready_timeout = ready_timeout
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> AsgiServer:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        argv = [sys.executable, "-m", "uvicorn", "intelgraph.asgi:application", "--host", "127.0.0.1",
-                "--port", str(self.port), "--lifespan", "off", "--no-server-header"]  # fmt: skip
-        self.process = subprocess.Popen(argv, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        log.close()
-        deadline = time.monotonic() + self.ready_timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}; see {self.log_path}")
-            probe = HTTPConnection("127.0.0.1", self.port, timeout=5)
-            try:
-                probe.request("GET", "/readyz")
-                if probe.getresponse().status == 200:
-                    return self
-            except OSError:
-                pass  # not listening yet
-            finally:
-                probe.close()
-            if time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise RuntimeError(f"uvicorn not ready at {self.url}/readyz after {self.ready_timeout:.0f} s")
-            time.sleep(0.25)
-
-    def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- load
@@ -471,13 +370,3 @@ def explain(*, subject, request: SearchRequest, first: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def percentile(samples, q: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

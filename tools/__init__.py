@@ -1,0 +1,4 @@
+"""Development tooling, kept outside the runtime package: benchmark harnesses and test support.
+
+Nothing in ``apps/`` or ``intelgraph/`` imports from here, and ``INSTALLED_APPS`` does not list it.
+"""
