@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +19,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.access import services as access
 from apps.compliance import services as audit
 from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
-from apps.core.models import Entity, Provenance, Tenant
+from apps.core.models import Entity, Tenant
+from apps.er import selectors as er_selectors
 from apps.er import services as er
 from apps.er.models import CandidatePair, Merge, ModelArtifact, ModelPin, NeverMerge, PairStatus, TenantERSettings
 
@@ -113,14 +114,23 @@ class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Mo
     def _subject(self, request):
         return access.subject_for_request(request)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def get_urls(self):
+        claim = self.admin_site.admin_view(self.claim_view)
+        return [path("<path:object_id>/claim/", claim, name="er_candidatepair_claim"), *super().get_urls()]
+
+    def _pair(self, request, object_id):
         # The scoped queryset (the user's tenants): another tenant's pair is a 404, as elsewhere in the admin.
-        pair = get_object_or_404(
+        return get_object_or_404(
             self.get_queryset(request).select_related("entity_a", "entity_b", "tenant"), pk=object_id
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The decide page. A GET changes nothing: the page claims the pair with a POST to ``claim_view`` when
+        it opens (its script), and a decision is a POST of the form."""
+        pair = self._pair(request, object_id)
         subject = self._subject(request)
         form = DecisionForm(request.POST if request.method == "POST" else None)
-        views = self._views(request, subject, pair)
+        view = er_selectors.pair_side_by_side(subject=subject, pair=pair)
         if request.method == "POST":
             if not self.has_change_permission(request, pair):
                 raise PermissionDenied
@@ -140,17 +150,13 @@ class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Mo
                     form.add_error(None, "; ".join(exc.messages))
                 else:
                     return HttpResponseRedirect(self._next_url(request, pair))
-        elif not views["both_visible"]:
-            # Not claimed: this reviewer cannot decide it, and a claim would keep others from it.
+        elif not view.both_visible:
             self.message_user(
                 request, "You may not read both records of this pair, so you cannot decide it.", messages.WARNING
             )
-        else:
-            try:
-                er.pair_claim(subject=subject, pair=pair)
-            except ValidationError as exc:
-                self.message_user(request, "; ".join(exc.messages), messages.WARNING)
-        name_a, name_b = views["names"][pair.entity_a_id], views["names"][pair.entity_b_id]
+        decided = pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED)
+        may_change = self.has_change_permission(request, pair)
+        name_a, name_b = view.names[pair.entity_a_id], view.names[pair.entity_b_id]
         context = {
             **self.admin_site.each_context(request),
             **(extra_context or {}),
@@ -161,15 +167,39 @@ class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Mo
             "name_a": name_a,
             "name_b": name_b,
             "form": form,
-            "rows": self._side_by_side(views, pair),
-            "waterfall": self._waterfall(pair),
-            "provenance": self._provenance(pair, views),
-            "settings": er.settings_for(tenant=pair.tenant),
-            "decided": pair.status not in (PairStatus.PENDING, PairStatus.DEFERRED),
+            "rows": view.rows,
+            "waterfall": view.waterfall,
+            "provenance": view.provenance,
+            "settings": er_selectors.settings_for(tenant=pair.tenant),
+            "decided": decided,
             "purpose": subject.purpose,
-            "has_change_permission": self.has_change_permission(request, pair),
+            "has_change_permission": may_change,
+            # Not offered for a pair this reviewer cannot decide: a claim would keep others from it.
+            "claim_url": reverse("admin:er_candidatepair_claim", args=[pair.pk])
+            if view.both_visible and may_change and not decided
+            else "",
         }
         return TemplateResponse(request, self.change_form_template, context)
+
+    def claim_view(self, request, object_id):
+        """POST only: claim the pair for this reviewer (the decide page does it when it opens). Answers JSON:
+        ``{"claimed_by": name}``, or ``{"error": message}`` with 403 (may not decide it) or 409 (another
+        reviewer holds it)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        pair = self._pair(request, object_id)
+        if not self.has_change_permission(request, pair):
+            raise PermissionDenied
+        subject = self._subject(request)
+        if not er_selectors.pair_readable(subject=subject, pair=pair):
+            message = "You may not read both records of this pair, so you cannot claim it."
+            return JsonResponse({"error": message}, status=403)
+        try:
+            pair = er.pair_claim(subject=subject, pair=pair)
+        except ValidationError as exc:
+            status = 409 if getattr(exc, "code", "") == "claimed" else 403
+            return JsonResponse({"error": "; ".join(exc.messages)}, status=status)
+        return JsonResponse({"claimed_by": pair.claimed_by.get_username()})
 
     def _next_url(self, request, pair):
         following = (
@@ -178,76 +208,6 @@ class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Mo
         if following is not None:
             return reverse("admin:er_candidatepair_change", args=[following.pk])
         return reverse("admin:er_candidatepair_changelist")
-
-    @staticmethod
-    def _views(request, subject, pair) -> dict:
-        """Both records as this user may see them (one policy call): the policy's view of each (None: hidden),
-        the names to show, and whether the user may read both (only then may they decide the pair)."""
-        entities = [pair.entity_a, pair.entity_b]
-        if request.user.is_superuser:
-            return {"by_pk": {e.pk: e for e in entities}, "names": {e.pk: e.display_name for e in entities},
-                    "both_visible": True, "raw": True}  # fmt: skip
-        shown = {r.entity.pk: r for r in access.filter_and_redact(subject=subject, entities=entities, action="read")}
-        names = {e.pk: shown[e.pk].display_name if e.pk in shown else access.NOT_VISIBLE_LABEL for e in entities}
-        both = all(e.pk in shown and not shown[e.pk].masked for e in entities)
-        return {"by_pk": shown, "names": names, "both_visible": both, "raw": False}
-
-    def _side_by_side(self, views, pair):
-        """Attributes of both records as the reviewer may see them (redacted ones say so), differences marked.
-        Attribute names come only from records the reviewer may read: a hidden record's keys say something too."""
-        left, right = views["by_pk"].get(pair.entity_a_id), views["by_pk"].get(pair.entity_b_id)
-
-        def readable(view):
-            return view is not None and (views["raw"] or not view.masked)
-
-        def value(view, name):
-            if not readable(view):
-                return access.NOT_VISIBLE_LABEL
-            if views["raw"]:
-                return (view.attributes or {}).get(name, "")
-            if name in view.decision.redactions:
-                return f"redacted: {view.decision.redactions[name].reason}"
-            return view.attributes.get(name, "")
-
-        names = set()
-        for view in (left, right):
-            if readable(view):
-                names |= set(view.attributes or {}) if views["raw"] else {*view.attributes, *view.decision.redactions}
-        rows = [("name", views["names"][pair.entity_a_id], views["names"][pair.entity_b_id])]
-        rows += [(n, value(left, n), value(right, n)) for n in sorted(names)]
-        return [{"name": n, "a": a, "b": b, "differs": a != b} for n, a, b in rows]
-
-    def _waterfall(self, pair):
-        total, bars = 0.0, []
-        for feature, level, weight in pair.explanation or []:
-            start = total
-            total += float(weight)
-            bars.append({"feature": feature, "level": level, "weight": float(weight), "start": start, "end": total})
-        if not bars:
-            return []
-        ends = [0.0, *(b["start"] for b in bars), *(b["end"] for b in bars)]
-        low, high = min(ends), max(ends)
-        scale = 220 / ((high - low) or 1)
-        for bar in bars:
-            bar["left"] = int((min(bar["start"], bar["end"]) - low) * scale)
-            bar["width"] = max(2, int(abs(bar["weight"]) * scale))
-            bar["positive"] = bar["weight"] >= 0
-        return bars
-
-    def _provenance(self, pair, views):
-        # Where a record came from (source, record reference) is shown only for records the user may read.
-        readable = [pk for pk, view in views["by_pk"].items() if views["raw"] or not view.masked]
-        sources = (
-            Provenance.objects.filter(entity__in=readable)
-            .select_related("source").order_by("-recorded_at")[:20]
-        )  # fmt: skip
-        pin = er.pin_current(tenant=pair.tenant)
-        stage = (
-            "rules fallback"
-            if pair.by_rules
-            else (pin.stage if pin and pin.artifact.sha256 == pair.model_sha else "default model")
-        )
-        return {"sources": sources, "model": pair.model_sha, "stage": stage}
 
     @admin.action(description="Approve selected pairs (merge, under your declared purpose)", permissions=["change"])
     def approve_selected(self, request, queryset):
@@ -304,7 +264,7 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             merge.ig_snapshot = (
                 merge.snapshot
                 if request.user.is_superuser
-                else er.states_redacted(
+                else er_selectors.states_redacted(
                     subject=access.subject_for_request(request), tenant_id=merge.tenant_id, **merge.snapshot
                 )
             )
@@ -370,7 +330,7 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = RollbackForm(request.POST or None)
         try:
-            plan = er.rollback_plan(merge=merge)
+            plan = er_selectors.rollback_plan(merge=merge)
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
@@ -384,7 +344,7 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"Rolled back: {plan.summary}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
         subject = None if request.user.is_superuser else access.subject_for_request(request)
-        rows = er.rollback_changes(plan, subject=subject)
+        rows = er_selectors.rollback_changes(plan, subject=subject)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "original": merge, "title": "Roll back a merge", "plan": plan, "rows": rows,
@@ -473,7 +433,7 @@ class ModelArtifactAdmin(admin.ModelAdmin):
 
     @admin.display(description="in force")
     def rollout(self, obj):
-        where = er.rollout_of(obj)
+        where = er_selectors.rollout_of(obj)
         tenants = getattr(obj, "ig_tenants", ())
         if tenants is not None:
             slugs = set(Tenant.objects.filter(pk__in=tenants).values_list("slug", flat=True))
@@ -485,7 +445,7 @@ class ModelArtifactAdmin(admin.ModelAdmin):
 
     @admin.display(description="shadow record")
     def shadow(self, obj):
-        return _shadow_text(er.shadow_record(artifact=obj, tenant_ids=getattr(obj, "ig_tenants", ())))
+        return _shadow_text(er_selectors.shadow_record(artifact=obj, tenant_ids=getattr(obj, "ig_tenants", ())))
 
     @admin.display(description="metadata")
     def metadata_pretty(self, obj):
@@ -513,8 +473,8 @@ class ModelArtifactAdmin(admin.ModelAdmin):
             )  # fmt: skip
             raise PermissionDenied("Only administrators who may pin models download their bytes.")
         try:
-            data = er.model_bytes(artifact)
-        except er.ModelIntegrityError as exc:
+            data = er_selectors.model_bytes(artifact)
+        except er_selectors.ModelIntegrityError as exc:
             raise Http404(str(exc)) from None
         from io import BytesIO
 
@@ -553,7 +513,9 @@ def _own_tenants(request) -> list[int] | None:
 
 def _pinnable_tenants(request) -> list[int]:
     """Tenants where this member may pin and revert models (the admin-change policy for pins)."""
-    return access.tenants_allowing(subject=access.subject_for_request(request), record_type=er.PIN_RECORD_TYPE)
+    return access.tenants_allowing(
+        subject=access.subject_for_request(request), record_type=er_selectors.PIN_RECORD_TYPE
+    )
 
 
 def _shadow_text(record: dict) -> str:
@@ -586,7 +548,7 @@ class PinForm(forms.ModelForm):
             return data
         requested = str(self.data.get("tenant") or "")
         tenant = data.get("tenant")
-        if self.has_error("tenant") or not er.pin_allowed(actor=user, tenant=tenant):
+        if self.has_error("tenant") or not er_selectors.pin_allowed(actor=user, tenant=tenant):
             er.pin_refused(actor=user, tenant_id=int(requested) if requested.isdigit() else None,
                            requested=requested or "all tenants")  # fmt: skip
             if not self.has_error("tenant"):
@@ -598,7 +560,7 @@ class PinForm(forms.ModelForm):
 class ModelPinAdmin(admin.ModelAdmin):
     """Rollout: pin a model in shadow for a tenant, then active for canary tenants, then for all (no tenant: GA).
 
-    Members see and pin only for tenants where the admin-change policy lets them (er.PIN_RECORD_TYPE); pins for
+    Members see and pin only for tenants where the admin-change policy lets them (apps.er.selectors.PIN_RECORD_TYPE); pins for
     all tenants are for superusers."""
 
     form = PinForm
@@ -633,7 +595,7 @@ class ModelPinAdmin(admin.ModelAdmin):
         artifact_id = request.GET.get("artifact")
         artifact = ModelArtifact.objects.filter(pk=artifact_id).first() if str(artifact_id or "").isdigit() else None
         if artifact is not None and request.method == "GET":
-            record = er.shadow_record(artifact=artifact, tenant_ids=_own_tenants(request))
+            record = er_selectors.shadow_record(artifact=artifact, tenant_ids=_own_tenants(request))
             self.message_user(request, f"{artifact}: {_shadow_text(record)}.", messages.INFO)
         return super().add_view(request, form_url, extra_context)
 
@@ -680,7 +642,7 @@ class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         er.thresholds_set(tenant=obj.tenant, auto_merge=obj.auto_merge_threshold, review=obj.review_threshold,
                           auto_merge_enabled=obj.auto_merge_enabled, actor=request.user)  # fmt: skip
-        obj.pk = er.settings_for(tenant=obj.tenant).pk
+        obj.pk = er_selectors.settings_for(tenant=obj.tenant).pk
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -690,7 +652,7 @@ class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
             obj = self.get_object(request, object_id)
             try:
                 auto, review = float(request.GET["auto"]), float(request.GET["review"])
-                extra_context["what_if"] = er.what_if(tenant=obj.tenant, auto_merge=auto, review=review)
+                extra_context["what_if"] = er_selectors.what_if(tenant=obj.tenant, auto_merge=auto, review=review)
                 extra_context["what_if_values"] = {"auto": auto, "review": review}
             except (ValueError, TypeError):
                 self.message_user(request, "What-if needs two numbers between 0 and 1.", messages.ERROR)
@@ -701,8 +663,8 @@ class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
             artifact = ModelArtifact.objects.filter(pk=request.GET["model"]).first()
             if obj is not None and artifact is not None:
                 try:
-                    extra_context["what_if_model"] = er.what_if_model(tenant=obj.tenant, artifact=artifact)
+                    extra_context["what_if_model"] = er_selectors.what_if_model(tenant=obj.tenant, artifact=artifact)
                     extra_context["what_if_artifact"] = artifact
-                except er.ModelIntegrityError as exc:
+                except er_selectors.ModelIntegrityError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
         return super().changeform_view(request, object_id, form_url, extra_context)

@@ -518,25 +518,34 @@ class PairView:
     readable_ids: list = field(default_factory=list)
 
 
-def pair_side_by_side(*, subject: access.Subject, pair: CandidatePair) -> PairView:
-    """Both records of a pair as this subject may see them (one policy call; a superuser sees them raw), side by
-    side with their differences marked, with the score's breakdown and the records' provenance."""
+def _pair_records(subject: access.Subject, pair: CandidatePair) -> tuple[dict, dict, list, bool]:
+    """Both records of a pair as this subject may see them, in one policy call (a superuser sees them raw):
+    (entity id -> its view, entity id -> the name to show, the ids of records the subject may read, raw)."""
     entities = [pair.entity_a, pair.entity_b]
-    raw = bool(getattr(subject.user, "is_superuser", False))
-    if raw:
-        by_pk = {e.pk: e for e in entities}
-        names = {e.pk: e.display_name for e in entities}
-        readable_ids = [e.pk for e in entities]
-    else:
-        by_pk = {r.entity.pk: r for r in access.filter_and_redact(subject=subject, entities=entities, action="read")}
-        names = {e.pk: by_pk[e.pk].display_name if e.pk in by_pk else access.NOT_VISIBLE_LABEL for e in entities}
-        readable_ids = [pk for pk, view in by_pk.items() if not view.masked]
+    if getattr(subject.user, "is_superuser", False):
+        return {e.pk: e for e in entities}, {e.pk: e.display_name for e in entities}, [e.pk for e in entities], True
+    by_pk = {r.entity.pk: r for r in access.filter_and_redact(subject=subject, entities=entities, action="read")}
+    names = {e.pk: by_pk[e.pk].display_name if e.pk in by_pk else access.NOT_VISIBLE_LABEL for e in entities}
+    return by_pk, names, [pk for pk, view in by_pk.items() if not view.masked], False
+
+
+def pair_readable(*, subject: access.Subject, pair: CandidatePair) -> bool:
+    """May this subject read both records of the pair (not hidden, not masked)? Only then may they claim or
+    decide it."""
+    _, _, readable_ids, _ = _pair_records(subject, pair)
+    return {pair.entity_a_id, pair.entity_b_id} <= set(readable_ids)
+
+
+def pair_side_by_side(*, subject: access.Subject, pair: CandidatePair) -> PairView:
+    """Both records of a pair as this subject may see them, side by side with their differences marked, with
+    the score's breakdown and the readable records' provenance."""
+    by_pk, names, readable_ids, raw = _pair_records(subject, pair)
     return PairView(
         names=names,
         rows=_side_by_side(pair, by_pk, names, raw=raw),
         waterfall=score_waterfall(pair),
         provenance=_pair_provenance(pair, readable_ids),
-        both_visible=all(e.pk in readable_ids for e in entities),
+        both_visible={pair.entity_a_id, pair.entity_b_id} <= set(readable_ids),
         readable_ids=readable_ids,
     )
 

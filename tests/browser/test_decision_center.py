@@ -73,7 +73,10 @@ def test_a_claim_shows_live_on_another_reviewers_queue(asgi_server, browser):
         page.wait_for_selector("#result_list")
         pages[name] = page
     pages["rosa"].wait_for_function("document.body.dataset.erLive === 'live'")
-    pages["tom"].goto(f"{asgi_server.url}/admin/er/candidatepair/{pair.pk}/change/")  # opening it claims it
+    # Opening it claims it: the page POSTs the claim (its GET writes nothing) and shows who holds it.
+    pages["tom"].goto(f"{asgi_server.url}/admin/er/candidatepair/{pair.pk}/change/")
+    pages["tom"].wait_for_selector("#er-claim-line:not([hidden])")
+    assert pages["tom"].inner_text("#er-claim") == "tom"
     pages["rosa"].wait_for_function(
         f"document.querySelector('.er-claim[data-pair=\"{pair.pk}\"]').textContent === 'tom'"
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.access.services import SESSION_PURPOSE_KEY
+from apps.access.services import SESSION_PURPOSE_KEY, subject_for
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity
 from apps.er import services as er
@@ -41,8 +41,57 @@ def test_the_queue_and_the_side_by_side_page(desk):
     assert page.status_code == 200
     assert 'class="differs" data-name="tax_id"' in html  # T1 vs T2 highlighted
     assert 'data-name="birth_date"' in html and "er-waterfall" in html and "c" * 64 in html
+    assert f'data-claim-url="/admin/er/candidatepair/{pair.pk}/claim/"' in html  # the page claims it with a POST
+
+
+def test_opening_the_decide_page_writes_nothing(desk):
+    """Given a pending pair, when a reviewer GETs its decide page, then nothing is written: no claim, no audit
+    event, no settings row, nothing announced to other reviewers."""
+    from apps.compliance.models import AuditEvent
+    from apps.er.models import TenantERSettings
+
+    client, pair = desk["client"], desk["pair"]
+    # The first policy decision in a database records the bundle in force (once): not the page's doing.
+    recorded = AuditEvent.objects.exclude(event_type="policy.bundle_changed")
+    events, settings_rows = recorded.count(), TenantERSettings.objects.count()
+    page = client.get(f"/admin/er/candidatepair/{pair.pk}/change/")
+    assert page.status_code == 200
     pair.refresh_from_db()
-    assert pair.claimed_by == desk["reviewer"]  # opening the pair claims it
+    assert pair.claimed_by is None and pair.claimed_at is None
+    assert recorded.count() == events and TenantERSettings.objects.count() == settings_rows
+
+
+def test_the_claim_is_a_post(desk):
+    """Given the decide page's claim URL, a GET of it is refused and claims nothing; a POST claims the pair."""
+    client, pair = desk["client"], desk["pair"]
+    url = f"/admin/er/candidatepair/{pair.pk}/claim/"
+    assert client.get(url).status_code == 405
+    pair.refresh_from_db()
+    assert pair.claimed_by is None
+    response = client.post(url)
+    assert response.status_code == 200 and response.json() == {"claimed_by": desk["reviewer"].get_username()}
+    pair.refresh_from_db()
+    assert pair.claimed_by == desk["reviewer"] and pair.claimed_at is not None
+
+
+def test_a_pair_another_reviewer_holds_is_not_claimed(desk):
+    client, pair = desk["client"], desk["pair"]
+    other = factories.user(tenant=desk["tenant"], role=Role.REVIEWER, clearance=Sensitivity.TOP_SECRET)
+    er.pair_claim(subject=subject_for(user=other), pair=pair)
+    response = client.post(f"/admin/er/candidatepair/{pair.pk}/claim/")
+    assert response.status_code == 409 and "is working on this pair" in response.json()["error"]
+    pair.refresh_from_db()
+    assert pair.claimed_by == other
+
+
+def test_the_claim_needs_a_csrf_token(desk):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(desk["reviewer"])
+    assert client.post(f"/admin/er/candidatepair/{desk['pair'].pk}/claim/").status_code == 403
+    desk["pair"].refresh_from_db()
+    assert desk["pair"].claimed_by is None
 
 
 def test_approving_needs_a_purpose_then_merges(desk):

@@ -257,6 +257,11 @@ def test_the_queue_and_decide_page_of_a_low_clearance_reviewer_show_no_hidden_na
     assert_absent(page, "Quartermaine", NATIONAL_ID, BIRTH_DATE, "national_id")
     pair.refresh_from_db()
     assert pair.claimed_by is None  # a pair the reviewer cannot decide is not claimed by looking at it
+    assert "data-claim-url" not in page.content.decode()  # nor offered a claim
+    response = client.post(f"/admin/er/candidatepair/{pair.pk}/claim/")
+    assert response.status_code == 403 and "cannot claim it" in response.json()["error"]
+    pair.refresh_from_db()
+    assert pair.claimed_by is None  # nor claimed by asking for it
 
 
 def test_searching_the_queue_does_not_confirm_a_hidden_name(hidden, tenant_a):
