@@ -94,9 +94,11 @@ class GraphQLClient:
 
     def post(self, query_or_id: str, variables: dict | None = None, **headers) -> GraphQLBody:
         response = self.client.post(
-            "/graphql", data=json.dumps(self.payload(query_or_id, variables)), content_type="application/json",
+            "/graphql",
+            data=json.dumps(self.payload(query_or_id, variables)),
+            content_type="application/json",
             **{**self.headers, **headers},
-        )  # fmt: skip
+        )
         return GraphQLBody(response)
 
 

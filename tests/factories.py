@@ -36,13 +36,25 @@ def tenant(slug: str | None = None, **kwargs) -> Tenant:
 
 
 def user(
-    *, tenant: Tenant, role: str = Role.ANALYST, clearance: int = Sensitivity.CONFIDENTIAL, username: str | None = None,
-    password: str | None = None, staff: bool = False, superuser: bool = False, compartments=None, **kwargs,
-) -> User:  # fmt: skip
+    *,
+    tenant: Tenant,
+    role: str = Role.ANALYST,
+    clearance: int = Sensitivity.CONFIDENTIAL,
+    username: str | None = None,
+    password: str | None = None,
+    staff: bool = False,
+    superuser: bool = False,
+    compartments=None,
+    **kwargs,
+) -> User:
     created = services.user_create(
-        username=username or f"user{_n()}", tenant=tenant, role=role, clearance=clearance,
-        password=password, **kwargs,
-    )  # fmt: skip
+        username=username or f"user{_n()}",
+        tenant=tenant,
+        role=role,
+        clearance=clearance,
+        password=password,
+        **kwargs,
+    )
     if compartments is not None:
         services.membership_set(user=created, tenant=tenant, role=role, clearance=clearance, compartments=compartments)
     if staff or superuser:
@@ -72,13 +84,20 @@ def entity(*, tenant: Tenant, kind: str = "person", name: str | None = None, **k
 
 
 def relationship(
-    *, tenant: Tenant, kind: str = "associated_with", from_entity: Entity | None = None,
-    to_entity: Entity | None = None, **kwargs,
-) -> Relationship:  # fmt: skip
+    *,
+    tenant: Tenant,
+    kind: str = "associated_with",
+    from_entity: Entity | None = None,
+    to_entity: Entity | None = None,
+    **kwargs,
+) -> Relationship:
     return services.relationship_create(
-        tenant=tenant, kind=kind, from_entity=from_entity or entity(tenant=tenant),
-        to_entity=to_entity or entity(tenant=tenant), **kwargs,
-    )  # fmt: skip
+        tenant=tenant,
+        kind=kind,
+        from_entity=from_entity or entity(tenant=tenant),
+        to_entity=to_entity or entity(tenant=tenant),
+        **kwargs,
+    )
 
 
 def provenance(*, tenant: Tenant, source_name: str | None = None, **entity_kwargs) -> Provenance:
@@ -180,15 +199,16 @@ def model_pin(*, tenant: Tenant | None, artifact=None, mode: str = "active", act
 
 
 def er_settings(*, tenant: Tenant, auto_merge: float | None = None, review: float | None = None, actor=None):
+    """The tenant's saved ER thresholds (a read returns unsaved defaults; setting them writes the row)."""
     from apps.er import services as er
 
-    if auto_merge is None and review is None:
-        return er.settings_for(tenant=tenant)
     current = er.settings_for(tenant=tenant)
     er.thresholds_set(
-        tenant=tenant, auto_merge=current.auto_merge_threshold if auto_merge is None else auto_merge,
-        review=current.review_threshold if review is None else review, actor=actor,
-    )  # fmt: skip
+        tenant=tenant,
+        auto_merge=current.auto_merge_threshold if auto_merge is None else auto_merge,
+        review=current.review_threshold if review is None else review,
+        actor=actor,
+    )
     return er.settings_for(tenant=tenant)
 
 
