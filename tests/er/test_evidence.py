@@ -151,3 +151,23 @@ def test_malformed_event_lines_are_reported_not_raised(decided, tenant_a, tmp_pa
     with pytest.raises(CommandError, match="line 2: not an evidence item") as raised:
         call_command("er_evidence", "--verify", str(out))
     assert "line 3: not an evidence item" in str(raised.value)
+
+
+def test_the_format_round_trips_through_compliance_evidence(decided, tenant_a):
+    """Given a tenant's ER events, when they are exported and written by apps.compliance.evidence, then the
+    written lines check out, and a line of another kind is named as not belonging."""
+    from apps.compliance import evidence
+    from apps.er import selectors
+
+    export = evidence.evidence_export(tenant=tenant_a, events=selectors.decision_events(tenant=tenant_a))
+    written = io.StringIO()
+    evidence.evidence_write(export, written)
+    lines = written.getvalue().splitlines()
+    kinds = {"event_types": selectors.EVIDENCE_EVENTS, "shared_event_types": ("er.model_pinned",)}
+    check = evidence.evidence_verify(lines=lines, **kinds)
+    assert check.ok and check.events == len(export.items) == len(lines) - 1 and check.tenant == tenant_a.slug
+    assert export.counts["er.pair_approved"] == 1
+    narrower = evidence.evidence_verify(lines=lines, event_types={"er.pair_approved"})
+    assert not narrower.ok and any("is not ER evidence" in problem for problem in narrower.problems)
+    with pytest.raises(evidence.EvidenceFileError, match="the file is empty"):
+        evidence.evidence_verify(lines=[], **kinds)
