@@ -1,6 +1,6 @@
 """The Explorer in Chromium against the real ASGI server (uvicorn, HTTP and WebSockets): sign in, search,
 add a result, expand two hops, read the selection panel with and without clearance, hear a live change,
-and find no page when the tenant's flag is off."""
+walk the page without a console error, and find no page when the tenant's flag is off."""
 
 import pytest
 
@@ -91,6 +91,51 @@ def test_high_clearance_sees_the_field_and_hears_live_changes(asgi_server, page,
         page.click("#export-png")
     assert download.value.suggested_filename.endswith(".png")
     assert AuditEvent.objects.filter(event_type="explorer.exported", payload__purpose="investigation").exists()
+
+
+def console_problems(page):
+    """Console errors and uncaught exceptions on the page from now on (a list that fills as they happen)."""
+    problems = []
+
+    def on_console(message):
+        # The product serves no favicon; Chromium asks for one on every page and logs the 404 as an error.
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            problems.append(f"console.error: {message.text} ({message.location})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    return problems
+
+
+def test_the_walk_raises_no_console_error_or_uncaught_exception(asgi_server, page, north):
+    # given an analyst on the Explorer, with every console error and uncaught exception recorded
+    problems = console_problems(page)
+    sign_in(page, asgi_server, "high")
+    # when they search, add, expand, preview, collapse, use the shortcuts and hear a live change
+    search_add_expand(page, north)
+    page.wait_for_selector("#live-status[data-state=live]")
+    page.click("#preview")
+    page.wait_for_selector("#preview-summary .preview-total")
+    page.click("#collapse")
+    page.wait_for_function("window.explorer.cy.nodes().length === 1")
+    page.click("#expand-1")
+    page.wait_for_function(f"window.explorer.cy.getElementById('{north['engines'].pk}').nonempty()")
+    page.focus("#cy")
+    for key in ("ArrowRight", "Enter", "f", "+", "-", "Escape", "?"):
+        page.keyboard.press(key)
+    page.wait_for_selector("#shortcuts-dialog[open]")
+    page.keyboard.press("Escape")
+    page.select_option("#layout-select", "concentric")
+    services.entity_update(entity=north["engines"], display_name="Babbage Engines plc")
+    page.wait_for_function(
+        f"window.explorer.cy.getElementById('{north['engines'].pk}').data('display') === 'Babbage Engines plc'"
+    )
+    page.evaluate(f"window.explorer.api.selectOnly('{north['engines'].pk}')")
+    page.wait_for_selector("#selection-panel .attr-row, #panel-details .muted")
+    page.click("#canvas-clear")
+    page.wait_for_function("window.explorer.cy.nodes().length === 0")
+    # then nothing went wrong in the page's code, its module graph or its requests
+    assert problems == []
 
 
 def test_no_explorer_when_the_tenant_flag_is_off(asgi_server, page, north):
