@@ -46,6 +46,9 @@ copy whatwg-fetch dist/fetch.umd.js graphiql
 copy graphql-ws umd/graphql-ws.min.js graphiql
 copy @graphiql/plugin-explorer dist/style.css graphiql
 copy @graphiql/plugin-explorer dist/graphiql-plugin-explorer.umd.js graphiql
+# The packages ship no source maps beside their bundles: drop the references, or collectstatic's
+# manifest storage refuses the missing .map files (MissingFileError) in production.
+sed -i -E '/^\/\/# sourceMappingURL=|^\/\*# sourceMappingURL=.*\*\/$/d' static/vendor/graphiql/*.js static/vendor/graphiql/*.css
 printf '%s\n' "${packages[@]}" > static/vendor/graphiql/VERSIONS
 echo "vendored into static/vendor/graphiql:"; ls static/vendor/graphiql
 

@@ -106,6 +106,15 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+def test_collectstatic_with_production_storage_succeeds(tmp_path):
+    """The manifest storage hashes every static file and refuses references to missing ones (a vendored
+    bundle naming a source map that is not there stopped it)."""
+    result = manage("collectstatic", "--noinput", "-v0", env={**production_env(), "IG_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = tmp_path / "staticfiles" / "staticfiles.json"
+    assert "explorer/explorer.js" in manifest.read_text()
+
+
 def test_manage_without_servers_says_how_to_start_them(tmp_path):
     result = manage("migrate", env={"IG_VAR_DIR": str(tmp_path)})
     assert result.returncode == 2
