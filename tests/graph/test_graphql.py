@@ -1,6 +1,7 @@
 """The graph through GraphQL: shapes, coded errors, no cross-tenant oracle, and the live-update socket."""
 
 import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,20 @@ from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.graph.services import outbox_drain
 from tests import factories
-from tests.core.graphql.test_entity import codes, gql
+
+
+def gql(client, query, variables=None, **headers):
+    """The raw response and its body, for tests that look at the HTTP status too."""
+    response = client.post(
+        "/graphql", data=json.dumps({"query": query, "variables": variables or {}}),
+        content_type="application/json", **headers,
+    )  # fmt: skip
+    return response, response.json()
+
+
+def codes(body):
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
 
 HOOD = """query($id: ID!, $hops: Int, $edgeKinds: [String!], $limit: Int, $after: String) {
   neighborhood(id: $id, hops: $hops, edgeKinds: $edgeKinds, limit: $limit, after: $after) {
