@@ -8,7 +8,7 @@ PERSON = "person"
 ORGANIZATION = "organization"
 KINDS = (PERSON, ORGANIZATION)
 
-# Canonical attribute names, as entities carry them (see apps/core/demo.py and docs/er.md).
+# Canonical attribute names, as entities carry them (see apps/core/demo/ and docs/er.md).
 ADDRESS_ATTRIBUTES = ("street", "address_line_2", "city", "postal_code", "region", "country")
 ATTRIBUTES = {
     PERSON: ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", *ADDRESS_ATTRIBUTES),
