@@ -191,17 +191,20 @@ class IntelGraphGraphQLView(GraphQLView):
         ):
             if show_graphiql:
                 return None
-            raise HttpError(HttpResponseNotAllowed(
-                ["POST"], f"Can only perform a {operation_ast.operation.value} operation from a POST request."
-            ))  # fmt: skip
+            raise HttpError(
+                HttpResponseNotAllowed(
+                    ["POST"], f"Can only perform a {operation_ast.operation.value} operation from a POST request."
+                )
+            )
         errors = query_cost.check(schema, document, variables)
         if not errors:
             nul = graphql_input.nul_character_error(schema, document, variables, operation_name)
             errors = [nul] if nul is not None else []
         if errors:
             return ExecutionResult(data=None, errors=errors)
-        return self._execute_within_deadline(request, document, operation_ast, variables, operation_name,
-                                             persisted=operation is not None)  # fmt: skip
+        return self._execute_within_deadline(
+            request, document, operation_ast, variables, operation_name, persisted=operation is not None
+        )
 
     def _execute_within_deadline(self, request, document, operation_ast, variables, operation_name, *, persisted):
         # Each statement is bounded (STATEMENT_TIMEOUT_MS), and all of them by the request's deadline.
@@ -222,9 +225,12 @@ class IntelGraphGraphQLView(GraphQLView):
 
     def _execute(self, request, document, variables, operation_name, *, fast, mutation):
         options = {
-            "root_value": self.get_root_value(request), "context_value": self.get_context(request),
-            "variable_values": variables, "operation_name": operation_name, "middleware": self.get_middleware(request),
-        }  # fmt: skip
+            "root_value": self.get_root_value(request),
+            "context_value": self.get_context(request),
+            "variable_values": variables,
+            "operation_name": operation_name,
+            "middleware": self.get_middleware(request),
+        }
         if fast:  # safelisted queries: their resolvers are known to be synchronous
             options.update(is_awaitable=_never_awaitable, execution_context_class=FastLeafExecutionContext)
         else:
@@ -248,17 +254,30 @@ class IntelGraphGraphQLView(GraphQLView):
         asked = request.headers.get(VERSION_HEADER, "").strip()
         if asked and asked not in SUPPORTED_VERSIONS:
             response = JsonResponse(
-                {"errors": [{"message": f"API version {asked[:20]!r} is not supported; supported: "
-                             f"{', '.join(SUPPORTED_VERSIONS)}.",
-                             "extensions": {"code": "UNSUPPORTED_API_VERSION", "supported": list(SUPPORTED_VERSIONS)}}]},
+                {
+                    "errors": [
+                        {
+                            "message": f"API version {asked[:20]!r} is not supported; supported: "
+                            f"{', '.join(SUPPORTED_VERSIONS)}.",
+                            "extensions": {"code": "UNSUPPORTED_API_VERSION", "supported": list(SUPPORTED_VERSIONS)},
+                        }
+                    ]
+                },
                 status=400,
-            )  # fmt: skip
+            )
         elif _csrf_rejection(request) is not None:
             response = JsonResponse(
-                {"errors": [{"message": "CSRF token missing or incorrect for a session request; send the "
-                             "X-CSRFToken header, or use an API token.", "extensions": {"code": ErrorCode.CSRF_FAILED}}]},
+                {
+                    "errors": [
+                        {
+                            "message": "CSRF token missing or incorrect for a session request; send the "
+                            "X-CSRFToken header, or use an API token.",
+                            "extensions": {"code": ErrorCode.CSRF_FAILED},
+                        }
+                    ]
+                },
                 status=403,
-            )  # fmt: skip
+            )
         else:
             response = super().dispatch(request, *args, **kwargs)
         response["x-ig-api-version"] = API_VERSION

@@ -366,17 +366,27 @@ class RedisServer:
             binary.chmod(binary.stat().st_mode | 0o111)
         args = [
             str(self.server_bin),
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--dir", str(self.data_dir),
-            "--daemonize", "yes",
-            "--pidfile", str(self.pid_file),
-            "--logfile", str(self.log),
-            "--appendonly", "yes",
-            "--save", "300 1",
-            "--protected-mode", "yes",
-            "--loadmodule", str(self.module),
-        ]  # fmt: skip
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(self.pid_file),
+            "--logfile",
+            str(self.log),
+            "--appendonly",
+            "yes",
+            "--save",
+            "300 1",
+            "--protected-mode",
+            "yes",
+            "--loadmodule",
+            str(self.module),
+        ]
         result = subprocess.run(args, capture_output=True, text=True, timeout=30)
         deadline = time.monotonic() + 20
         while result.returncode == 0 and time.monotonic() < deadline:

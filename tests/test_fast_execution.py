@@ -25,8 +25,13 @@ class Context:
 
 
 def run(document, variables, user, context_class):
-    result = execute(schema.graphql_schema, parse(document), context_value=Context(user), variable_values=variables,
-                     execution_context_class=context_class)  # fmt: skip
+    result = execute(
+        schema.graphql_schema,
+        parse(document),
+        context_value=Context(user),
+        variable_values=variables,
+        execution_context_class=context_class,
+    )
     return result.data, [str(e) for e in result.errors or []]
 
 
@@ -34,8 +39,13 @@ def test_fast_and_standard_paths_agree_on_a_neighbourhood(tenant_a):
     seed = factories.entity(tenant=tenant_a, name="Seed", labels=["vip"])
     for i in range(12):
         other = factories.entity(tenant=tenant_a, name=f"N{i}", sensitivity=Sensitivity.SECRET if i % 3 == 0 else 1)
-        services.relationship_create(tenant=tenant_a, kind="associated_with", from_entity=seed, to_entity=other,
-                                     sensitivity=Sensitivity.SECRET if i % 4 == 0 else 1)  # fmt: skip
+        services.relationship_create(
+            tenant=tenant_a,
+            kind="associated_with",
+            from_entity=seed,
+            to_entity=other,
+            sensitivity=Sensitivity.SECRET if i % 4 == 0 else 1,
+        )
     user = factories.user(tenant=tenant_a, role=Role.ANALYST, clearance=Sensitivity.CONFIDENTIAL)
     outbox_drain()
     document = Path("graphql/operations/neighborhood_v1.graphql").read_text()

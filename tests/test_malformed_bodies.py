@@ -93,10 +93,17 @@ def test_body_that_is_not_json(client, token):
 
 @pytest.mark.parametrize(
     "raw",
-    ['{"query": NaN}', '{"query": 1e999}', '{"query": true}', '{"query": ["{ apiVersion }"]}',
-     '{"query": {"text": "{ apiVersion }"}}', '{"query": -Infinity}', '{"query": 7}'],
+    [
+        '{"query": NaN}',
+        '{"query": 1e999}',
+        '{"query": true}',
+        '{"query": ["{ apiVersion }"]}',
+        '{"query": {"text": "{ apiVersion }"}}',
+        '{"query": -Infinity}',
+        '{"query": 7}',
+    ],
     ids=["NaN", "1e999", "true", "list", "object", "-Infinity", "number"],
-)  # fmt: skip
+)
 def test_query_that_is_not_a_string(client, token, raw):
     status, body = send(client, raw, token)
     assert status == 400 and code_of(body) == "BAD_REQUEST", body
@@ -119,9 +126,15 @@ def test_variables_as_a_json_string_of_an_object_still_work(client, token):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("operationName", 5), ("operationName", ["A"]), ("extensions", "x"), ("extensions", [1]), ("id", {"a": 1}),
-     ("documentId", 3)],
-)  # fmt: skip
+    [
+        ("operationName", 5),
+        ("operationName", ["A"]),
+        ("extensions", "x"),
+        ("extensions", [1]),
+        ("id", {"a": 1}),
+        ("documentId", 3),
+    ],
+)
 def test_envelope_members_of_the_wrong_type(client, token, field, value):
     raw = json.dumps({"query": "query A { apiVersion }", field: value})
     status, body = send(client, raw, token)
@@ -136,10 +149,14 @@ def test_null_envelope_members_mean_absent(client, token):
 
 @pytest.mark.parametrize(
     "params",
-    [{"query": "{ apiVersion }", "variables": "[1]"}, {"query": "{ apiVersion }", "variables": "{nope"},
-     {"query": "{ apiVersion }", "variables": "NaN"}, {"query": "{ apiVersion }", "variables": "[" * 5000}],
+    [
+        {"query": "{ apiVersion }", "variables": "[1]"},
+        {"query": "{ apiVersion }", "variables": "{nope"},
+        {"query": "{ apiVersion }", "variables": "NaN"},
+        {"query": "{ apiVersion }", "variables": "[" * 5000},
+    ],
     ids=["list", "invalid", "NaN", "deep"],
-)  # fmt: skip
+)
 def test_get_with_malformed_params(client, token, params):
     response = client.get("/graphql", params, HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="application/json")
     assert response.status_code == 400, response.content[:300]
@@ -186,14 +203,18 @@ def test_nul_byte_in_q(client, token):
 
 @pytest.mark.parametrize(
     ("document", "where"),
-    [('{ search(q: "pro\\u0000be") { hits { id } } }', "search.q"),
-     ('{ s: search(q: "x", filters: "{\\"attributes\\": {\\"city\\": \\"a\\\\u0000b\\"}}") { hits { id } } }',
-      "s.filters.attributes.city"),
-     ('{ graphNodes(ids: ["1", "2\\u0000"]) { id } }', "graphNodes.ids.1"),
-     ('query { neighborhood(id: "1", edgeKinds: ["a\\u0000"]) { seed } }', "neighborhood.edgeKinds.0"),
-     ('query($q: String = "de\\u0000fault") { search(q: $q) { hits { id } } }', "q")],
+    [
+        ('{ search(q: "pro\\u0000be") { hits { id } } }', "search.q"),
+        (
+            '{ s: search(q: "x", filters: "{\\"attributes\\": {\\"city\\": \\"a\\\\u0000b\\"}}") { hits { id } } }',
+            "s.filters.attributes.city",
+        ),
+        ('{ graphNodes(ids: ["1", "2\\u0000"]) { id } }', "graphNodes.ids.1"),
+        ('query { neighborhood(id: "1", edgeKinds: ["a\\u0000"]) { seed } }', "neighborhood.edgeKinds.0"),
+        ('query($q: String = "de\\u0000fault") { search(q: $q) { hits { id } } }', "q"),
+    ],
     ids=["q", "filters", "id-list", "kinds", "variable-default"],
-)  # fmt: skip
+)
 def test_nul_byte_in_an_inline_literal(client, token, document, where):
     with CaptureQueriesContext(connection) as queries:
         status, body = send(client, json.dumps({"query": document}), token)

@@ -97,8 +97,9 @@ def bearer(client, token, payload):
 
 def aliased_neighborhoods(seed_id, count, hops=3, limit=1000, fields="totalNodes"):
     """The probe's document: two fields an alias, so 120 of them fit under the field limit (250)."""
-    fields = " ".join(f'n{i}: neighborhood(id: "{seed_id}", hops: {hops}, limit: {limit}) {{ {fields} }}'
-                      for i in range(count))  # fmt: skip
+    fields = " ".join(
+        f'n{i}: neighborhood(id: "{seed_id}", hops: {hops}, limit: {limit}) {{ {fields} }}' for i in range(count)
+    )
     return "{ " + fields + " }"
 
 

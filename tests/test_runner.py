@@ -30,8 +30,12 @@ def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings, tmp_path):
     env = {**os.environ, "DATABASE_URL": _test_database_url(settings), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run", "--port", str(port), "--concurrency", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         body, deadline = None, time.monotonic() + 60
         while time.monotonic() < deadline:

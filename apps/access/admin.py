@@ -91,8 +91,11 @@ class PolicyBundleVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             entity = data["entity"]
             decision = access.explain(subject=subject, entity=entity, action=data["action"])
             viewer = access.subject_for_request(request)
-            shown = entity.display_name if request.user.is_superuser else access.display_names(
-                subject=viewer, entities=[entity])[entity.pk]  # fmt: skip
+            shown = (
+                entity.display_name
+                if request.user.is_superuser
+                else access.display_names(subject=viewer, entities=[entity])[entity.pk]
+            )
             result = {
                 "entity": entity,
                 "name": shown,

@@ -10,17 +10,38 @@ from django.contrib.auth.models import Group, Permission
 from apps.core.models import ROLE_RANK
 
 _VIEW_CORE = ["core.view_entity", "core.view_relationship", "core.view_source", "core.view_provenance"]
-_ANALYST = [*_VIEW_CORE, "core.add_entity", "core.change_entity", "core.add_relationship",
-            "core.change_relationship", "core.add_source", "core.change_source"]  # fmt: skip
+_ANALYST = [
+    *_VIEW_CORE,
+    "core.add_entity",
+    "core.change_entity",
+    "core.add_relationship",
+    "core.change_relationship",
+    "core.add_source",
+    "core.change_source",
+]
 # Entity resolution: reviewers work the decision center and roll merges back; compliance staff look;
 # administrators also manage models, pins and thresholds.
-_ER_VIEW = ["er.view_candidatepair", "er.view_merge", "er.view_nevermerge", "er.view_modelartifact",
-            "er.view_modelpin", "er.view_tenantersettings"]  # fmt: skip
+_ER_VIEW = [
+    "er.view_candidatepair",
+    "er.view_merge",
+    "er.view_nevermerge",
+    "er.view_modelartifact",
+    "er.view_modelpin",
+    "er.view_tenantersettings",
+]
 _COMPLIANCE = [
-    *_VIEW_CORE, "core.view_tenant", "core.view_membership", "core.view_user", "core.view_apitoken",
-    "core.view_groundtruthlabel", "compliance.view_auditevent", "compliance.view_auditsigningkey",
-    "access.view_policybundleversion", "access.view_tenantpurpose", *_ER_VIEW,
-]  # fmt: skip
+    *_VIEW_CORE,
+    "core.view_tenant",
+    "core.view_membership",
+    "core.view_user",
+    "core.view_apitoken",
+    "core.view_groundtruthlabel",
+    "compliance.view_auditevent",
+    "compliance.view_auditsigningkey",
+    "access.view_policybundleversion",
+    "access.view_tenantpurpose",
+    *_ER_VIEW,
+]
 _REVIEWER = [*_VIEW_CORE, *_ER_VIEW, "er.change_candidatepair", "er.change_merge"]
 ROLE_PERMISSIONS = {
     "reader": [],

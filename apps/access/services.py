@@ -130,9 +130,10 @@ def session_purpose_set(*, request, purpose: str) -> None:
     if purpose and purpose not in purposes_for_user(user=request.user):
         allowed = purposes_for_user(user=request.user)
         raise PurposeError(
-            f"Unknown purpose {purpose[:40]!r}; declare one of: {', '.join(allowed)}.", reason="PURPOSE_UNKNOWN",
+            f"Unknown purpose {purpose[:40]!r}; declare one of: {', '.join(allowed)}.",
+            reason="PURPOSE_UNKNOWN",
             allowed=allowed,
-        )  # fmt: skip
+        )
     if purpose:
         request.session[SESSION_PURPOSE_KEY] = purpose
     else:
@@ -152,8 +153,9 @@ def subject_for_request(request) -> Subject:
     if purpose is not None and not _PURPOSE_FORMAT.match(purpose):
         raise PurposeError(
             f"{PURPOSE_HEADER}: {purpose[:40]!r} is not a purpose code (lower-case letters, digits, hyphens).",
-            reason="PURPOSE_MALFORMED", allowed=[],
-        )  # fmt: skip
+            reason="PURPOSE_MALFORMED",
+            allowed=[],
+        )
     if purpose is None and hasattr(request, "session"):
         purpose = request.session.get(SESSION_PURPOSE_KEY)
     request._ig_subject = subject_for(user=request.user, purpose=purpose)
@@ -204,16 +206,26 @@ def purpose_require(*, subject: Subject, tenant_id: int, action: str, target=Non
     if check["allowed"]:
         if check["bound"]:
             audit.record(
-                "access.purpose_allowed", actor=subject.user, tenant=tenant_id, target=target,
+                "access.purpose_allowed",
+                actor=subject.user,
+                tenant=tenant_id,
+                target=target,
                 payload={"action": action, "purpose": subject.purpose, "bundle": policy.current_bundle().sha256},
-            )  # fmt: skip
+            )
         return
     allowed = check["needs"].get("purpose", [])
     audit.record(
-        "access.denied", actor=subject.user, tenant=tenant_id, target=target,
-        payload={"action": action, "reason": check["reason"], "purpose": subject.purpose,
-                 "bundle": policy.current_bundle().sha256},
-    )  # fmt: skip
+        "access.denied",
+        actor=subject.user,
+        tenant=tenant_id,
+        target=target,
+        payload={
+            "action": action,
+            "reason": check["reason"],
+            "purpose": subject.purpose,
+            "bundle": policy.current_bundle().sha256,
+        },
+    )
     declared = f"purpose {subject.purpose!r} is not accepted" if subject.purpose else "no purpose was declared"
     raise PurposeError(
         f"{action} needs a declared purpose, and {declared}; declare one of: {', '.join(allowed)} "
@@ -454,8 +466,12 @@ def decide(*, subject: Subject, resources: list, action: str, fields: bool = Tru
         return {}
     if subject.operation_actions is not None and action not in subject.operation_actions:
         # A persisted operation reads only what its safelist tags declare (policies/operations.rego).
-        _audit_policy_error(subject=subject, action=action, tenant_id=None,
-                            error=f"action {action!r} is outside the operation's tags {sorted(subject.operation_actions)}")  # fmt: skip
+        _audit_policy_error(
+            subject=subject,
+            action=action,
+            tenant_id=None,
+            error=f"action {action!r} is outside the operation's tags {sorted(subject.operation_actions)}",
+        )
         refused = Decision("hidden", "OPERATION_SCOPE", "operations.tags", {})
         return {resource.pk: refused for resource in resources}
     bundle = policy.current_bundle()
@@ -566,18 +582,27 @@ def _audit_purpose_unlocked(*, subject, action, resources, decisions, shows) -> 
         return
     tenants = {e.tenant_id for e in shown}
     audit.record(
-        "access.purpose_unlocked", actor=subject.user, tenant=tenants.pop() if len(tenants) == 1 else None,
-        payload={"action": action, "purpose": subject.purpose, "fields": dict(unlocked), "records": len(shown),
-                 "resources": [str(e.pk) for e in shown[:20] if e.pk is not None],
-                 "bundle": policy.current_bundle().sha256},
-    )  # fmt: skip
+        "access.purpose_unlocked",
+        actor=subject.user,
+        tenant=tenants.pop() if len(tenants) == 1 else None,
+        payload={
+            "action": action,
+            "purpose": subject.purpose,
+            "fields": dict(unlocked),
+            "records": len(shown),
+            "resources": [str(e.pk) for e in shown[:20] if e.pk is not None],
+            "bundle": policy.current_bundle().sha256,
+        },
+    )
 
 
 def _audit_policy_error(*, subject, action, tenant_id, error) -> None:
     audit.record(
-        "access.policy_error", actor=subject.user, tenant=tenant_id,
+        "access.policy_error",
+        actor=subject.user,
+        tenant=tenant_id,
         payload={"action": action, "error": str(error)[:500], "bundle": policy.current_bundle().sha256},
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- filter and redact
@@ -651,8 +676,13 @@ def name_without_withheld(name: str, withheld_values, *, kind: str = "record") -
     one (the groups of a spaced IBAN); if the name still shows a value after that, all of it is withheld.
     """
     # Booleans and values shorter than a telling run identify nothing ("True" must not withhold "Trueman").
-    secrets = [s for v in withheld_values if v is not None and not isinstance(v, bool) for s in [_fold(v)]
-               if len(s) >= _LEAK_RUN]  # fmt: skip
+    secrets = [
+        s
+        for v in withheld_values
+        if v is not None and not isinstance(v, bool)
+        for s in [_fold(v)]
+        if len(s) >= _LEAK_RUN
+    ]
     if not secrets or not any(_leaks(_fold(name), s) for s in secrets):
         return name
     words = name.split()
@@ -746,8 +776,9 @@ def _identifier_neighbours(ids: list) -> tuple[dict, list[Entity]]:
     """Identifier records (IDENTIFIER_KINDS) linked to these entities, and the ids of those linked to each
     (keyed by the entity id as text): one statement (each direction uses its index; an OR over both ends would not)."""
     with connection.cursor() as cursor:
-        cursor.execute(_NEIGHBOURS_SQL, {"ids": [str(i) for i in ids], "kinds": list(IDENTIFIER_KINDS),
-                                         "limit": _LINKED_LIMIT})  # fmt: skip
+        cursor.execute(
+            _NEIGHBOURS_SQL, {"ids": [str(i) for i in ids], "kinds": list(IDENTIFIER_KINDS), "limit": _LINKED_LIMIT}
+        )
         rows = cursor.fetchall()
     neighbours_of: dict = {}
     found: dict = {}
@@ -755,8 +786,15 @@ def _identifier_neighbours(ids: list) -> tuple[dict, list[Entity]]:
         neighbours_of.setdefault(str(near), set()).add(pk)
         if pk not in found:
             attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
-            found[pk] = Entity(id=pk, tenant_id=tenant_id, kind=kind, display_name=name, attributes=attributes or {},
-                               sensitivity=sensitivity, labels=list(labels or ()))  # fmt: skip
+            found[pk] = Entity(
+                id=pk,
+                tenant_id=tenant_id,
+                kind=kind,
+                display_name=name,
+                attributes=attributes or {},
+                sensitivity=sensitivity,
+                labels=list(labels or ()),
+            )
     return neighbours_of, list(found.values())
 
 
@@ -842,13 +880,19 @@ def _audit_denials(*, subject, action, entities, decisions) -> None:
     reasons = Counter(decisions[e.pk].reason for e in denied)
     tenants = {e.tenant_id for e in entities}
     audit.record(
-        "access.denied", actor=subject.user, tenant=tenants.pop() if len(tenants) == 1 else None,
+        "access.denied",
+        actor=subject.user,
+        tenant=tenants.pop() if len(tenants) == 1 else None,
         payload={
-            "action": action, "purpose": subject.purpose, "bundle": policy.current_bundle().sha256,
-            "denied": len(denied), "reasons": dict(reasons), "redacted_fields": dict(redacted),
+            "action": action,
+            "purpose": subject.purpose,
+            "bundle": policy.current_bundle().sha256,
+            "denied": len(denied),
+            "reasons": dict(reasons),
+            "redacted_fields": dict(redacted),
             "resources": [str(e.pk) for e in denied[:20]],
         },
-    )  # fmt: skip
+    )
 
 
 def entity_read(*, subject: Subject, entity_id) -> RedactedEntity | None:
@@ -860,11 +904,17 @@ def entity_read(*, subject: Subject, entity_id) -> RedactedEntity | None:
         found = Entity.objects.filter(pk=entity_id).values("tenant_id").first()
         tenant_id = found["tenant_id"] if found else None
         audit.record(
-            "access.denied", actor=subject.user, tenant=tenant_id if tenant_id in subject.memberships else None,
-            target_type="core.entity", target_id=str(entity_id),
-            payload={"action": "read", "reason": "NOT_VISIBLE" if found else "NOT_FOUND",
-                     "bundle": policy.current_bundle().sha256},
-        )  # fmt: skip
+            "access.denied",
+            actor=subject.user,
+            tenant=tenant_id if tenant_id in subject.memberships else None,
+            target_type="core.entity",
+            target_id=str(entity_id),
+            payload={
+                "action": "read",
+                "reason": "NOT_VISIBLE" if found else "NOT_FOUND",
+                "bundle": policy.current_bundle().sha256,
+            },
+        )
         return None
     purpose_validate(subject=subject, tenant_id=entity.tenant_id)
     results = filter_and_redact(subject=subject, entities=[entity], action="read")
@@ -910,9 +960,11 @@ def bundle_record_if_new() -> None:
     _, created = PolicyBundleVersion.objects.get_or_create(sha256=current.sha256, defaults={"sources": current.sources})
     if created:
         audit.record(
-            "policy.bundle_changed", target_type="access.policybundleversion", target_id=current.sha256,
+            "policy.bundle_changed",
+            target_type="access.policybundleversion",
+            target_id=current.sha256,
             payload={"sha256": current.sha256, "files": sorted(current.sources)},
-        )  # fmt: skip
+        )
     # Only after commit: a rolled-back transaction must not leave us believing the row exists.
     transaction.on_commit(lambda: _recorded_bundles.add(key))
 
@@ -1005,7 +1057,15 @@ def user_manage_denied(*, subject: Subject, target, action: str) -> None:
     tenants = sorted(set(Membership.objects.filter(user=target).values_list("tenant_id", flat=True)))
     shared = [t for t in tenants if t in subject.memberships]
     audit.record(
-        "access.denied", actor=subject.user, tenant=shared[0] if len(shared) == 1 else None, target=target,
-        payload={"action": action, "reason": "USER_MANAGE", "target_superuser": bool(target.is_superuser),
-                 "target_tenants": tenants, "bundle": policy.current_bundle().sha256},
-    )  # fmt: skip
+        "access.denied",
+        actor=subject.user,
+        tenant=shared[0] if len(shared) == 1 else None,
+        target=target,
+        payload={
+            "action": action,
+            "reason": "USER_MANAGE",
+            "target_superuser": bool(target.is_superuser),
+            "target_tenants": tenants,
+            "bundle": policy.current_bundle().sha256,
+        },
+    )

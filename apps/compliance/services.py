@@ -344,9 +344,14 @@ def checkpoint_load() -> Checkpoint | None:
         document.get(k) for k in ("seq", "hash", "verified_at", "key_id", "signature")
     )
     if not (
-        isinstance(seq, int) and seq >= 0 and isinstance(digest, str) and len(digest) == 64
-        and isinstance(verified_at, str) and isinstance(key_id, str) and isinstance(signature, str)
-    ):  # fmt: skip
+        isinstance(seq, int)
+        and seq >= 0
+        and isinstance(digest, str)
+        and len(digest) == 64
+        and isinstance(verified_at, str)
+        and isinstance(key_id, str)
+        and isinstance(signature, str)
+    ):
         raise AuditCheckpointError(f"checkpoint {path} lacks seq, hash, verified_at, key_id or signature")
     signed = {k: v for k, v in document.items() if k != "signature"}
     problem = verify_signature(canonical_json(signed), signature, key_id)

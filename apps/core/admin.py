@@ -164,10 +164,18 @@ class UserAdmin(DjangoUserAdmin):
             if sent:
                 subject = access.subject_for_request(request)
                 audit.record(
-                    "access.denied", actor=request.user, target=obj, target_type="" if obj else "core.user",
-                    payload={"action": "user-change", "reason": "SUPERUSER_ONLY_FIELDS", "fields": sent,
-                             "bundle": access.policy.current_bundle().sha256, "tenants": subject.tenant_ids},
-                )  # fmt: skip
+                    "access.denied",
+                    actor=request.user,
+                    target=obj,
+                    target_type="" if obj else "core.user",
+                    payload={
+                        "action": "user-change",
+                        "reason": "SUPERUSER_ONLY_FIELDS",
+                        "fields": sent,
+                        "bundle": access.policy.current_bundle().sha256,
+                        "tenants": subject.tenant_ids,
+                    },
+                )
                 raise PermissionDenied(f"Only superusers set {', '.join(sent)}.")
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -191,9 +199,14 @@ class UserAdmin(DjangoUserAdmin):
             return
         data = form.cleaned_data
         created = services.user_create(
-            username=data["username"], email=data.get("email", ""), password=data["password1"],
-            tenant=data["tenant"], role=data["role"], clearance=data["clearance"], actor=request.user,
-        )  # fmt: skip
+            username=data["username"],
+            email=data.get("email", ""),
+            password=data["password1"],
+            tenant=data["tenant"],
+            role=data["role"],
+            clearance=data["clearance"],
+            actor=request.user,
+        )
         obj.pk = created.pk
         obj._state.adding = False
 
@@ -237,9 +250,13 @@ class MembershipAdmin(ServiceErrorsAsMessagesMixin, TenantScopedAdminMixin, Simp
                 return
             raise ValidationError("A new membership is active; deactivate it afterwards if needed.")
         saved = services.membership_set(
-            user=user, tenant=tenant, role=data["role"], clearance=data["clearance"],
-            compartments=data.get("compartments") or [], actor=request.user,
-        )  # fmt: skip
+            user=user,
+            tenant=tenant,
+            role=data["role"],
+            clearance=data["clearance"],
+            compartments=data.get("compartments") or [],
+            actor=request.user,
+        )
         obj.pk = saved.pk
         obj._state.adding = False
 
@@ -331,10 +348,13 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
         ):
             return True
         audit.record(
-            "access.denied", actor=request.user, tenant=entity.tenant_id if entity else None,
-            target_type="core.entity", target_id=str(object_pk)[:64],
+            "access.denied",
+            actor=request.user,
+            tenant=entity.tenant_id if entity else None,
+            target_type="core.entity",
+            target_id=str(object_pk)[:64],
             payload={"action": "admin-change", "reason": "GRANT", "bundle": access.policy.current_bundle().sha256},
-        )  # fmt: skip
+        )
         return False
 
     def obj_perms_manage_view(self, request, object_pk):
@@ -351,10 +371,17 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
             and not Membership.objects.filter(user_id=user_id, tenant_id=entity.tenant_id, is_active=True).exists()
         ):
             audit.record(
-                "access.denied", actor=request.user, tenant=entity.tenant_id, target=entity,
-                payload={"action": "admin-change", "reason": "GRANT_OUTSIDE_TENANT", "user": str(user_id)[:20],
-                         "bundle": access.policy.current_bundle().sha256},
-            )  # fmt: skip
+                "access.denied",
+                actor=request.user,
+                tenant=entity.tenant_id,
+                target=entity,
+                payload={
+                    "action": "admin-change",
+                    "reason": "GRANT_OUTSIDE_TENANT",
+                    "user": str(user_id)[:20],
+                    "bundle": access.policy.current_bundle().sha256,
+                },
+            )
             raise PermissionDenied("Records are shared only with members of their tenant.")
         response = super().obj_perms_manage_user_view(request, object_pk, user_id)
         self._audit_grant(request, entity, response, grantee={"user": str(user_id)})
@@ -372,9 +399,13 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
     def _audit_grant(request, entity, response, *, grantee) -> None:
         if request.method == "POST" and response.status_code == 302 and entity is not None:
             audit.record(
-                "access.grant_changed", actor=request.user, tenant=entity.tenant_id, target_type="core.entity",
-                target_id=str(entity.pk), payload={**grantee, "permissions": sorted(request.POST.getlist("permissions"))},
-            )  # fmt: skip
+                "access.grant_changed",
+                actor=request.user,
+                tenant=entity.tenant_id,
+                target_type="core.entity",
+                target_id=str(entity.pk),
+                payload={**grantee, "permissions": sorted(request.POST.getlist("permissions"))},
+            )
 
     def get_queryset(self, request):
         queryset = admin.ModelAdmin.get_queryset(self, request)
@@ -451,16 +482,22 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
         if change:
             # Fields a member may not edit (withheld attributes, a name built from them) are not in the form.
             saved = services.entity_update(
-                entity=obj, actor=request.user,
-                **{k: data[k] if k in data else getattr(obj, k)
-                   for k in ("kind", "display_name", "attributes", "sensitivity", "labels")},
-            )  # fmt: skip
+                entity=obj,
+                actor=request.user,
+                **{
+                    k: data[k] if k in data else getattr(obj, k)
+                    for k in ("kind", "display_name", "attributes", "sensitivity", "labels")
+                },
+            )
         else:
             source = services.source_get_or_create(tenant=data["tenant"], name="Admin entry")
             saved = services.entity_create(
-                tenant=data["tenant"], actor=request.user, external_id=data.get("external_id") or None, source=source,
+                tenant=data["tenant"],
+                actor=request.user,
+                external_id=data.get("external_id") or None,
+                source=source,
                 **{k: data[k] for k in ("kind", "display_name", "attributes", "sensitivity", "labels")},
-            )  # fmt: skip
+            )
         obj.pk = saved.pk
         obj._state.adding = False
 
@@ -482,8 +519,18 @@ class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
     list_select_related = ("tenant", "from_entity", "to_entity")
     raw_id_fields = ("from_entity", "to_entity")
     readonly_fields = ("id", "created_at", "updated_at")
-    fields = ("tenant", "kind", "from_entity", "to_entity", "attributes", "sensitivity", "external_id",
-              "id", "created_at", "updated_at")  # fmt: skip
+    fields = (
+        "tenant",
+        "kind",
+        "from_entity",
+        "to_entity",
+        "attributes",
+        "sensitivity",
+        "external_id",
+        "id",
+        "created_at",
+        "updated_at",
+    )
     show_full_result_count = False
     named_entities = ("from_entity", "to_entity")
 
@@ -528,9 +575,12 @@ class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
         data = form.cleaned_data
         if change:
             services.relationship_update(
-                relationship=obj, actor=request.user,
-                kind=data["kind"], attributes=data["attributes"], sensitivity=data["sensitivity"],
-            )  # fmt: skip
+                relationship=obj,
+                actor=request.user,
+                kind=data["kind"],
+                attributes=data["attributes"],
+                sensitivity=data["sensitivity"],
+            )
             return
         if not request.user.is_superuser:
             # The form's choices are already the readable entities; this holds for any other caller too.
@@ -539,11 +589,16 @@ class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
             if readable.filter(pk__in=ends).count() < len(ends):
                 raise ValidationError({"to_entity": "Both ends must be entities you can see."})
         saved = services.relationship_create(
-            tenant=data["tenant"], kind=data["kind"], from_entity=data["from_entity"], to_entity=data["to_entity"],
-            attributes=data["attributes"], sensitivity=data["sensitivity"], actor=request.user,
+            tenant=data["tenant"],
+            kind=data["kind"],
+            from_entity=data["from_entity"],
+            to_entity=data["to_entity"],
+            attributes=data["attributes"],
+            sensitivity=data["sensitivity"],
+            actor=request.user,
             external_id=data.get("external_id") or None,
             source=services.source_get_or_create(tenant=data["tenant"], name="Admin entry"),
-        )  # fmt: skip
+        )
         obj.pk = saved.pk
         obj._state.adding = False
 
@@ -570,8 +625,17 @@ def _records_readable(request, queryset):
 @admin.register(Provenance)
 class ProvenanceAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("recorded_at", "tenant", "source", "method", "entity_shown", "relationship", "record_ref")
-    fields = ("tenant", "source", "method", "entity_shown", "relationship", "fields", "record_ref", "actor",
-              "recorded_at")  # fmt: skip
+    fields = (
+        "tenant",
+        "source",
+        "method",
+        "entity_shown",
+        "relationship",
+        "fields",
+        "record_ref",
+        "actor",
+        "recorded_at",
+    )
     readonly_fields = fields
     named_entities = ("entity",)
     list_filter = ("tenant", "method", "source")
@@ -672,9 +736,11 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             access.user_manage_denied(subject=subject, target=form.cleaned_data["user"], action="token-issue")
             raise PermissionDenied("You may issue tokens only for accounts you manage.")
         token, raw = services.api_token_issue(
-            user=form.cleaned_data["user"], name=form.cleaned_data["name"], actor=request.user,
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            actor=request.user,
             expires_at=form.cleaned_data.get("expires_at"),
-        )  # fmt: skip
+        )
         obj.pk = token.pk
         obj._state.adding = False
         self.message_user(request, f"Token created. Copy it now, it is not shown again: {raw}", level=messages.WARNING)
@@ -696,6 +762,7 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"Revoked {revoked} token(s).")
         if refused:
             self.message_user(
-                request, f"{refused} token(s) not revoked: they belong to accounts you do not manage.",
+                request,
+                f"{refused} token(s) not revoked: they belong to accounts you do not manage.",
                 level=messages.ERROR,
-            )  # fmt: skip
+            )

@@ -54,17 +54,26 @@ class TenantScopedAdminMixin:
             obj = self.get_object(request, object_id) if object_id else None
             if obj is not None and not self._may_change(request, obj):
                 audit.record(
-                    "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
+                    "access.denied",
+                    actor=request.user,
+                    tenant=self._tenant_id_of(obj),
+                    target=obj,
                     payload={"action": "admin-change", "bundle": access.policy.current_bundle().sha256},
-                )  # fmt: skip
+                )
             elif obj is None and self._tenant_refused(request):
                 # The form refuses a tenant outside the dropdown; the attempt is recorded too.
                 audit.record(
-                    "access.denied", actor=request.user, target_type=self.model._meta.label_lower,
-                    payload={"action": "admin-change", "reason": "TENANT", "tenant": request.POST.get("tenant"),
-                             "record_type": self.model._meta.model_name,
-                             "bundle": access.policy.current_bundle().sha256},
-                )  # fmt: skip
+                    "access.denied",
+                    actor=request.user,
+                    target_type=self.model._meta.label_lower,
+                    payload={
+                        "action": "admin-change",
+                        "reason": "TENANT",
+                        "tenant": request.POST.get("tenant"),
+                        "record_type": self.model._meta.model_name,
+                        "bundle": access.policy.current_bundle().sha256,
+                    },
+                )
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _tenant_refused(self, request) -> bool:
@@ -103,9 +112,12 @@ class TenantScopedAdminMixin:
             obj = self.get_object(request, unquote(object_id))
             if not self.has_change_permission(request, obj):
                 audit.record(
-                    "access.denied", actor=request.user, tenant=self._tenant_id_of(obj), target=obj,
+                    "access.denied",
+                    actor=request.user,
+                    tenant=self._tenant_id_of(obj),
+                    target=obj,
                     payload={"action": "admin-revert", "bundle": access.policy.current_bundle().sha256},
-                )  # fmt: skip
+                )
                 raise PermissionDenied("Reverting needs the right to change this record.")
         return super().history_form_view(request, object_id, version_id, extra_context)
 
@@ -114,9 +126,12 @@ class TenantScopedAdminMixin:
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             audit.record(
-                f"{obj._meta.model_name}.{'changed' if change else 'created'}", actor=request.user,
-                tenant=self._tenant_id_of(obj), target=obj, payload={"fields": sorted(form.changed_data)},
-            )  # fmt: skip
+                f"{obj._meta.model_name}.{'changed' if change else 'created'}",
+                actor=request.user,
+                tenant=self._tenant_id_of(obj),
+                target=obj,
+                payload={"fields": sorted(form.changed_data)},
+            )
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and self._may_change(request, obj)
@@ -316,9 +331,11 @@ class PolicyNamedAdminMixin:
             prefix = name[: -len("display_name")]
             alias = f"ig_indexed_name_{number}"
             shown[alias] = Func(
-                F(f"{prefix}display_name"), F(f"{prefix}attributes"), function="search_entity_name",
+                F(f"{prefix}display_name"),
+                F(f"{prefix}attributes"),
+                function="search_entity_name",
                 output_field=models.TextField(),
-            )  # fmt: skip
+            )
             matches |= Q(**{f"{alias}__icontains": search_term.strip()})
         if len(names) < len(super().get_search_fields(request)):  # other fields were searched by Django
             matches |= Q(pk__in=others.values("pk"))

@@ -133,13 +133,21 @@ def entities_import(
             )
             _write(tenant=tenant, plan=plan, source=source, actor=actor, file_name=upload.name, progress=progress)
             audit.record(
-                "entities.imported", actor=actor, tenant=tenant, target=source,
+                "entities.imported",
+                actor=actor,
+                tenant=tenant,
+                target=source,
                 payload={
-                    "source": source.name, "file": upload.name, "uri": upload.uri, "sha256": upload.sha256,
-                    "format": parsed.format, "records": parsed.records,
-                    "entities": plan.entity_counts.as_dict(), "relationships": plan.relationship_counts.as_dict(),
+                    "source": source.name,
+                    "file": upload.name,
+                    "uri": upload.uri,
+                    "sha256": upload.sha256,
+                    "format": parsed.format,
+                    "records": parsed.records,
+                    "entities": plan.entity_counts.as_dict(),
+                    "relationships": plan.relationship_counts.as_dict(),
                 },
-            )  # fmt: skip
+            )
     except IntegrityError as exc:
         if not isinstance(exc.__cause__, UniqueViolation):
             raise
@@ -150,9 +158,15 @@ def entities_import(
             "run the import again"
         ) from exc
     return ImportReport(
-        file_name=upload.name, format=parsed.format, sha256=upload.sha256, records=parsed.records, source=source,
-        entities=plan.entity_counts, relationships=plan.relationship_counts, seconds=time.monotonic() - started,
-    )  # fmt: skip
+        file_name=upload.name,
+        format=parsed.format,
+        sha256=upload.sha256,
+        records=parsed.records,
+        source=source,
+        entities=plan.entity_counts,
+        relationships=plan.relationship_counts,
+        seconds=time.monotonic() - started,
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -403,9 +417,12 @@ def _check_entity(obj: dict, number: int, parsed: _Parsed) -> None:
     sensitivity, labels, attributes = obj.get("sensitivity"), obj.get("labels"), obj.get("attributes")
     try:
         fields = validate_entity_fields(
-            kind=obj.get("kind"), display_name=obj.get("name"), attributes=attributes,
-            sensitivity=Sensitivity.INTERNAL if sensitivity is None else sensitivity, labels=labels,
-        )  # fmt: skip
+            kind=obj.get("kind"),
+            display_name=obj.get("name"),
+            attributes=attributes,
+            sensitivity=Sensitivity.INTERNAL if sensitivity is None else sensitivity,
+            labels=labels,
+        )
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             if name == "kind" and obj.get("kind") in (None, ""):
@@ -416,11 +433,14 @@ def _check_entity(obj: dict, number: int, parsed: _Parsed) -> None:
     if reported:
         return
     entity = _EntityLine(
-        line=number, external_id=external_id, kind=fields["kind"], display_name=fields["display_name"],
+        line=number,
+        external_id=external_id,
+        kind=fields["kind"],
+        display_name=fields["display_name"],
         attributes=None if attributes is None else fields["attributes"],
         sensitivity=None if sensitivity is None else fields["sensitivity"],
         labels=None if labels is None else fields["labels"],
-    )  # fmt: skip
+    )
     parsed.entities.append(entity)
 
 
@@ -448,9 +468,10 @@ def _check_relationship(obj: dict, number: int, parsed: _Parsed) -> None:
     sensitivity, attributes = obj.get("sensitivity"), obj.get("attributes")
     try:
         fields = validate_relationship_fields(
-            kind=obj.get("kind"), attributes=attributes,
+            kind=obj.get("kind"),
+            attributes=attributes,
             sensitivity=Sensitivity.INTERNAL if sensitivity is None else sensitivity,
-        )  # fmt: skip
+        )
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             if name == "kind" and obj.get("kind") in (None, ""):
@@ -461,10 +482,14 @@ def _check_relationship(obj: dict, number: int, parsed: _Parsed) -> None:
     if reported:
         return
     relationship = _RelationshipLine(
-        line=number, external_id=external_id, kind=fields["kind"], from_ref=ends["from"], to_ref=ends["to"],
+        line=number,
+        external_id=external_id,
+        kind=fields["kind"],
+        from_ref=ends["from"],
+        to_ref=ends["to"],
         attributes=None if attributes is None else fields["attributes"],
         sensitivity=None if sensitivity is None else fields["sensitivity"],
-    )  # fmt: skip
+    )
     parsed.relationships.append(relationship)
 
 
@@ -617,10 +642,14 @@ def _stored_relationships(tenant: Tenant, parsed: _Parsed, entity_pk: dict) -> t
     """Stored relationships the file may update: by external id, and by (kind, from pk, to pk) for lines without one."""
     by_external_id = {}
     for chunk in _chunks([r.external_id for r in parsed.relationships if r.external_id is not None]):
-        rows = Relationship.objects.filter(tenant=tenant, external_id__in=_one_array(chunk, 'text')).values_list(
-            "external_id", *RELATIONSHIP_CHANGED, "from_entity_id", "to_entity_id",
-            "from_entity__external_id", "to_entity__external_id",
-        )  # fmt: skip
+        rows = Relationship.objects.filter(tenant=tenant, external_id__in=_one_array(chunk, "text")).values_list(
+            "external_id",
+            *RELATIONSHIP_CHANGED,
+            "from_entity_id",
+            "to_entity_id",
+            "from_entity__external_id",
+            "to_entity__external_id",
+        )
         by_external_id.update((row[0], row[1:]) for row in rows)
     wanted = {
         (r.kind, entity_pk[r.from_ref], entity_pk[r.to_ref])
@@ -725,9 +754,12 @@ def _write(*, tenant: Tenant, plan: _Plan, source: Source, actor, file_name: str
     )
     advance(plan.relationship_counts.unchanged)
     constants = {
-        "tenant": tenant.pk, "source": source.pk, "method": ProvenanceMethod.IMPORT,
-        "actor": actor.pk if getattr(actor, "pk", None) else None, "recorded_at": now,
-    }  # fmt: skip
+        "tenant": tenant.pk,
+        "source": source.pk,
+        "method": ProvenanceMethod.IMPORT,
+        "actor": actor.pk if getattr(actor, "pk", None) else None,
+        "recorded_at": now,
+    }
     provenance = [(e, r, names, f"{file_name}:{line}"[:300]) for e, r, names, line in plan.provenance]
     _insert_rows(Provenance, PROVENANCE_NEW, provenance, constants=constants)
     # The graph projection hears of every written record through the outbox, in this transaction.

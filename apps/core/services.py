@@ -200,9 +200,15 @@ def membership_set(
 
 
 def user_create(
-    *, username: str, tenant: Tenant, role: str, actor=None, clearance: int | None = None,
-    email: str = "", password: str | None = None,
-) -> User:  # fmt: skip
+    *,
+    username: str,
+    tenant: Tenant,
+    role: str,
+    actor=None,
+    clearance: int | None = None,
+    email: str = "",
+    password: str | None = None,
+) -> User:
     username = (username or "").strip()
     field = User._meta.get_field("username")
     try:
@@ -235,9 +241,12 @@ def membership_deactivate(*, membership: Membership, actor=None) -> Membership:
             membership.save(update_fields=["is_active", "updated_at"])
             user_roles_sync(user=membership.user)
             audit.record(
-                "membership.deactivated", actor=actor, tenant=membership.tenant_id, target=membership,
+                "membership.deactivated",
+                actor=actor,
+                tenant=membership.tenant_id,
+                target=membership,
                 payload={"user": membership.user.get_username()},
-            )  # fmt: skip
+            )
     return membership
 
 
@@ -251,9 +260,11 @@ def user_update(*, user: User, actor=None, changed: list[str]) -> User:
     with transaction.atomic():
         user.save()
         audit.record(
-            "user.changed", actor=actor, target=user,
+            "user.changed",
+            actor=actor,
+            target=user,
             payload={"user": user.get_username(), "fields": sorted(changed)},
-        )  # fmt: skip
+        )
     return user
 
 
@@ -317,19 +328,34 @@ def _provenance(*, tenant, source, actor, method, entity=None, relationship=None
     if source is None:
         return None
     return Provenance.objects.create(
-        tenant=tenant, source=source, entity=entity, relationship=relationship, fields=list(fields),
-        method=method, record_ref=record_ref[:300], actor=actor if getattr(actor, "pk", None) else None,
-    )  # fmt: skip
+        tenant=tenant,
+        source=source,
+        entity=entity,
+        relationship=relationship,
+        fields=list(fields),
+        method=method,
+        record_ref=record_ref[:300],
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
 
 
 # --------------------------------------------------------------------------- entities
 
 
 def entity_create(
-    *, tenant: Tenant, kind: str, display_name: str, actor=None, attributes: dict | None = None,
-    sensitivity=Sensitivity.INTERNAL, labels: Iterable[str] = (), external_id: str | None = None,
-    source: Source | None = None, method: str = ProvenanceMethod.MANUAL, record_ref: str = "",
-) -> Entity:  # fmt: skip
+    *,
+    tenant: Tenant,
+    kind: str,
+    display_name: str,
+    actor=None,
+    attributes: dict | None = None,
+    sensitivity=Sensitivity.INTERNAL,
+    labels: Iterable[str] = (),
+    external_id: str | None = None,
+    source: Source | None = None,
+    method: str = ProvenanceMethod.MANUAL,
+    record_ref: str = "",
+) -> Entity:
     fields = validate_entity_fields(
         kind=kind, display_name=display_name, attributes=attributes, sensitivity=sensitivity, labels=labels
     )
@@ -339,12 +365,22 @@ def entity_create(
         )
     with transaction.atomic():
         entity = Entity.objects.create(tenant=tenant, external_id=external_id, **fields)
-        _provenance(tenant=tenant, source=source, actor=actor, method=method, entity=entity,
-                    fields=sorted(fields["attributes"]), record_ref=record_ref)  # fmt: skip
+        _provenance(
+            tenant=tenant,
+            source=source,
+            actor=actor,
+            method=method,
+            entity=entity,
+            fields=sorted(fields["attributes"]),
+            record_ref=record_ref,
+        )
         audit.record(
-            "entity.created", actor=actor, tenant=tenant, target=entity,
+            "entity.created",
+            actor=actor,
+            tenant=tenant,
+            target=entity,
             payload={"kind": entity.kind, "sensitivity": entity.sensitivity},
-        )  # fmt: skip
+        )
         outbox_add(tenant_id=tenant.pk, kind="entity", ids=[entity.pk])
         entity_written.send(sender=Entity, entity=entity, created=True)
     return entity
@@ -373,16 +409,20 @@ def entity_update(
             setattr(locked, name, fields[name])
         locked.save(update_fields=[*changed, "updated_at"])
         changed_attrs = sorted(
-            k for k in set(before.get("attributes", {})) | set(fields["attributes"])
+            k
+            for k in set(before.get("attributes", {})) | set(fields["attributes"])
             if "attributes" in changed and before["attributes"].get(k) != fields["attributes"].get(k)
-        )  # fmt: skip
+        )
         _provenance(
             tenant=locked.tenant, source=source, actor=actor, method=method, entity=locked, fields=changed_attrs
         )
         audit.record(
-            "entity.updated", actor=actor, tenant=locked.tenant_id, target=locked,
+            "entity.updated",
+            actor=actor,
+            tenant=locked.tenant_id,
+            target=locked,
             payload={"fields": changed, "attributes": changed_attrs},
-        )  # fmt: skip
+        )
         outbox_add(tenant_id=locked.tenant_id, kind="entity", ids=[locked.pk])
         publish_changes(tenant_id=locked.tenant_id, changes=[{"id": locked.pk, "op": "updated"}])
         entity_written.send(sender=Entity, entity=locked, created=False)
@@ -404,8 +444,14 @@ def entity_delete(*, entity: Entity, actor=None) -> None:
             raise ValidationError(
                 "This entity has merged members; undo the merge before deleting it.", code="has_members"
             ) from None
-        audit.record("entity.deleted", actor=actor, tenant=entity.tenant_id, target_type="core.entity",
-                     target_id=str(entity_id), payload=payload)  # fmt: skip
+        audit.record(
+            "entity.deleted",
+            actor=actor,
+            tenant=entity.tenant_id,
+            target_type="core.entity",
+            target_id=str(entity_id),
+            payload=payload,
+        )
         # Deleting the node removes its edges from the projection too.
         outbox_add(tenant_id=entity.tenant_id, kind="entity", ids=[entity_id], op="delete")
         publish_changes(tenant_id=entity.tenant_id, changes=[{"id": entity_id, "op": "deleted"}])
@@ -415,10 +461,19 @@ def entity_delete(*, entity: Entity, actor=None) -> None:
 
 
 def relationship_create(
-    *, tenant: Tenant, kind: str, from_entity: Entity, to_entity: Entity, actor=None,
-    attributes: dict | None = None, sensitivity=Sensitivity.INTERNAL, external_id: str | None = None,
-    source: Source | None = None, method: str = ProvenanceMethod.MANUAL, record_ref: str = "",
-) -> Relationship:  # fmt: skip
+    *,
+    tenant: Tenant,
+    kind: str,
+    from_entity: Entity,
+    to_entity: Entity,
+    actor=None,
+    attributes: dict | None = None,
+    sensitivity=Sensitivity.INTERNAL,
+    external_id: str | None = None,
+    source: Source | None = None,
+    method: str = ProvenanceMethod.MANUAL,
+    record_ref: str = "",
+) -> Relationship:
     fields = validate_relationship_fields(kind=kind, attributes=attributes, sensitivity=sensitivity)
     errors = {}
     if from_entity.tenant_id != tenant.pk or to_entity.tenant_id != tenant.pk:
@@ -433,12 +488,16 @@ def relationship_create(
         relationship = Relationship.objects.create(
             tenant=tenant, from_entity=from_entity, to_entity=to_entity, external_id=external_id, **fields
         )
-        _provenance(tenant=tenant, source=source, actor=actor, method=method, relationship=relationship,
-                    record_ref=record_ref)  # fmt: skip
+        _provenance(
+            tenant=tenant, source=source, actor=actor, method=method, relationship=relationship, record_ref=record_ref
+        )
         audit.record(
-            "relationship.created", actor=actor, tenant=tenant, target=relationship,
+            "relationship.created",
+            actor=actor,
+            tenant=tenant,
+            target=relationship,
             payload={"kind": relationship.kind, "from": str(from_entity.pk), "to": str(to_entity.pk)},
-        )  # fmt: skip
+        )
         outbox_add(tenant_id=tenant.pk, kind="relationship", ids=[relationship.pk])
     return relationship
 
@@ -458,8 +517,13 @@ def relationship_update(*, relationship: Relationship, actor=None, **changes) ->
         for name in changed:
             setattr(relationship, name, fields[name])
         relationship.save(update_fields=[*changed, "updated_at"])
-        audit.record("relationship.updated", actor=actor, tenant=relationship.tenant_id, target=relationship,
-                     payload={"fields": changed})  # fmt: skip
+        audit.record(
+            "relationship.updated",
+            actor=actor,
+            tenant=relationship.tenant_id,
+            target=relationship,
+            payload={"fields": changed},
+        )
         outbox_add(tenant_id=relationship.tenant_id, kind="relationship", ids=[relationship.pk])
     return relationship
 
@@ -469,6 +533,12 @@ def relationship_delete(*, relationship: Relationship, actor=None) -> None:
         payload = {"kind": relationship.kind}
         pk, tenant_id = relationship.pk, relationship.tenant_id
         relationship.delete()
-        audit.record("relationship.deleted", actor=actor, tenant=tenant_id, target_type="core.relationship",
-                     target_id=str(pk), payload=payload)  # fmt: skip
+        audit.record(
+            "relationship.deleted",
+            actor=actor,
+            tenant=tenant_id,
+            target_type="core.relationship",
+            target_id=str(pk),
+            payload=payload,
+        )
         outbox_add(tenant_id=tenant_id, kind="relationship", ids=[pk], op="delete")

@@ -104,8 +104,9 @@ class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Mo
         return format_html(
             '<span class="er-score"><span style="display:inline-block;width:{}px;height:8px;background:#2563eb;'
             'border-radius:2px"></span> {}</span>',
-            width, f"{obj.score:.3f}",
-        )  # fmt: skip
+            width,
+            f"{obj.score:.3f}",
+        )
 
     @admin.display(description="scored by")
     def scored_by(self, obj):
@@ -280,17 +281,26 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False, default=str),
         )
 
-    @admin.action(description="Roll back everything the selected merges' model versions merged in their tenants",
-                  permissions=["change"])  # fmt: skip
+    @admin.action(
+        description="Roll back everything the selected merges' model versions merged in their tenants",
+        permissions=["change"],
+    )
     def rollback_models(self, request, queryset):
         subject = access.subject_for_request(request)
         for tenant_id, sha in sorted({(m.tenant_id, m.model_sha) for m in queryset if not m.rolled_back_at}):
             tenant = Tenant.objects.get(pk=tenant_id)
             try:
-                plans = er.rollback_model(tenant=tenant, model_sha=sha, subject=subject,
-                                          reason=f"model {sha[:12] or 'rules'} rolled back from the admin")  # fmt: skip
-                self.message_user(request, f"{tenant.slug}: undid {sum(len(p.merges) for p in plans)} merge(s) by "
-                                           f"{sha[:12] or 'rules'}.", messages.SUCCESS)  # fmt: skip
+                plans = er.rollback_model(
+                    tenant=tenant,
+                    model_sha=sha,
+                    subject=subject,
+                    reason=f"model {sha[:12] or 'rules'} rolled back from the admin",
+                )
+                self.message_user(
+                    request,
+                    f"{tenant.slug}: undid {sum(len(p.merges) for p in plans)} merge(s) by {sha[:12] or 'rules'}.",
+                    messages.SUCCESS,
+                )
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), messages.ERROR)
 
@@ -336,8 +346,9 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:er_merge_change", args=[merge.pk]))
         if request.method == "POST" and form.is_valid():
             try:
-                er.merge_rollback(merge=merge, subject=access.subject_for_request(request),
-                                  reason=form.cleaned_data["reason"])  # fmt: skip
+                er.merge_rollback(
+                    merge=merge, subject=access.subject_for_request(request), reason=form.cleaned_data["reason"]
+                )
             except ValidationError as exc:
                 form.add_error(None, "; ".join(exc.messages))
             else:
@@ -347,9 +358,14 @@ class MergeAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         rows = er_selectors.rollback_changes(plan, subject=subject)
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta, "original": merge, "title": "Roll back a merge", "plan": plan, "rows": rows,
-            "form": form, "purpose": access.subject_for_request(request).purpose,
-        }  # fmt: skip
+            "opts": self.model._meta,
+            "original": merge,
+            "title": "Roll back a merge",
+            "plan": plan,
+            "rows": rows,
+            "form": form,
+            "purpose": access.subject_for_request(request).purpose,
+        }
         return TemplateResponse(request, "admin/er/merge/rollback.html", context)
 
 
@@ -437,8 +453,11 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         tenants = getattr(obj, "ig_tenants", ())
         if tenants is not None:
             slugs = set(Tenant.objects.filter(pk__in=tenants).values_list("slug", flat=True))
-            where = {**where, "canary": [t for t in where["canary"] if t in slugs],
-                     "shadow": [t for t in where["shadow"] if t in slugs]}  # fmt: skip
+            where = {
+                **where,
+                "canary": [t for t in where["canary"] if t in slugs],
+                "shadow": [t for t in where["shadow"] if t in slugs],
+            }
         parts = (["GA"] if where["ga"] else []) + [f"canary: {', '.join(where['canary'])}"] * bool(where["canary"])
         parts += [f"shadow: {', '.join(where['shadow'])}"] * bool(where["shadow"])
         return "; ".join(parts) or "not pinned"
@@ -468,9 +487,15 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         # The bytes are learnt from tenants' labelled records: only those who may pin models take them away.
         if not request.user.is_superuser and not _pinnable_tenants(request):
             audit.record(
-                "access.denied", actor=request.user, target=artifact,
-                payload={"action": "download", "record_type": "modelartifact", "bundle": access.policy.current_bundle().sha256},
-            )  # fmt: skip
+                "access.denied",
+                actor=request.user,
+                target=artifact,
+                payload={
+                    "action": "download",
+                    "record_type": "modelartifact",
+                    "bundle": access.policy.current_bundle().sha256,
+                },
+            )
             raise PermissionDenied("Only administrators who may pin models download their bytes.")
         try:
             data = er_selectors.model_bytes(artifact)
@@ -489,8 +514,13 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         rows = [
             {"metric": k, "values": [(a.metadata.get("metrics") or {}).get(k, "—") for a in artifacts]} for k in keys
         ]
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Compare models",
-                   "artifacts": artifacts, "rows": rows}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Compare models",
+            "artifacts": artifacts,
+            "rows": rows,
+        }
         return TemplateResponse(request, "admin/er/modelartifact/compare.html", context)
 
 
@@ -549,8 +579,11 @@ class PinForm(forms.ModelForm):
         requested = str(self.data.get("tenant") or "")
         tenant = data.get("tenant")
         if self.has_error("tenant") or not er_selectors.pin_allowed(actor=user, tenant=tenant):
-            er.pin_refused(actor=user, tenant_id=int(requested) if requested.isdigit() else None,
-                           requested=requested or "all tenants")  # fmt: skip
+            er.pin_refused(
+                actor=user,
+                tenant_id=int(requested) if requested.isdigit() else None,
+                requested=requested or "all tenants",
+            )
             if not self.has_error("tenant"):
                 self.add_error("tenant", "You may not pin models for this tenant.")
         return data
@@ -640,8 +673,13 @@ class TenantERSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         return ("tenant",) if obj is not None else ()
 
     def save_model(self, request, obj, form, change):
-        er.thresholds_set(tenant=obj.tenant, auto_merge=obj.auto_merge_threshold, review=obj.review_threshold,
-                          auto_merge_enabled=obj.auto_merge_enabled, actor=request.user)  # fmt: skip
+        er.thresholds_set(
+            tenant=obj.tenant,
+            auto_merge=obj.auto_merge_threshold,
+            review=obj.review_threshold,
+            auto_merge_enabled=obj.auto_merge_enabled,
+            actor=request.user,
+        )
         obj.pk = er_selectors.settings_for(tenant=obj.tenant).pk
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -47,13 +47,21 @@ class ModelPin(models.Model):
     revert adds a row pointing at the previous artifact, so the history is the table itself."""
 
     tenant = models.ForeignKey(
-        "core.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        "core.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
         help_text="Empty: the default for all tenants without their own pin (GA).",
-    )  # fmt: skip
+    )
     artifact = models.ForeignKey(
-        ModelArtifact, null=True, blank=True, on_delete=models.PROTECT, related_name="pins",
+        ModelArtifact,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pins",
         help_text="Empty: unpinned (shadow off, or back to the GA default).",
-    )  # fmt: skip
+    )
     mode = models.CharField(max_length=8, choices=PinMode.choices, default=PinMode.ACTIVE)
     stage = models.CharField(max_length=16, blank=True, help_text="shadow, canary or ga, as the rollout saw it.")
     note = models.CharField(max_length=300, blank=True)

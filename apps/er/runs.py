@@ -49,8 +49,9 @@ def scorer_for(tenant: Tenant) -> Scorer:
     if pin is None:
         # No pin anywhere: the model shipped with the engine, registered (content-addressed, so once) so that
         # every pair and merge names an artifact the registry holds.
-        artifact = er.model_register(data=engine.default_model_bytes(), model_id="default (shipped)",
-                                     metadata=engine.default_model().metadata)  # fmt: skip
+        artifact = er.model_register(
+            data=engine.default_model_bytes(), model_id="default (shipped)", metadata=engine.default_model().metadata
+        )
         return Scorer(er.model_load(artifact.sha256), artifact.sha256, False)
     try:
         return Scorer(er.model_load(pin.artifact.sha256), pin.artifact.sha256, False)
@@ -65,10 +66,12 @@ def scorer_for(tenant: Tenant) -> Scorer:
         alerts.alert(
             key=f"er-fallback:{tenant.pk}:{pin.artifact.sha256}",
             subject=f"Entity resolution for {tenant.slug} fell back to rules",
-            body=(f"The pinned model {pin.artifact.sha256[:12]} ({pin.artifact.model_id}) could not be used: {exc}\n"
-                  "Until it is fixed or the pin reverted (admin -> Model pins), only exact strong identifiers merge "
-                  "automatically; everything else waits for reviewers."),
-        )  # fmt: skip
+            body=(
+                f"The pinned model {pin.artifact.sha256[:12]} ({pin.artifact.model_id}) could not be used: {exc}\n"
+                "Until it is fixed or the pin reverted (admin -> Model pins), only exact strong identifiers merge "
+                "automatically; everything else waits for reviewers."
+            ),
+        )
         return Scorer(None, "", True, str(exc))
 
 
@@ -192,14 +195,17 @@ def record_pairs(
                 "pk", "entity_a_id", "entity_b_id", "status"
             )
         }
-        todo = [(a, b, p) for a, b, p in batch
-                if (a, b) not in existing or existing[(a, b)].status in OPEN]  # fmt: skip
+        todo = [(a, b, p) for a, b, p in batch if (a, b) not in existing or existing[(a, b)].status in OPEN]
         explanations = [[]] * len(todo) if scorer.by_rules else explain([(a, b) for a, b, _ in todo])
         new, changed = [], []
         for (a, b, p), explanation in zip(todo, explanations, strict=True):
             status = PairStatus.AUTO_MERGED if a in merged_ids and b in merged_ids else PairStatus.PENDING
-            values = {"score": p, "model_sha": scorer.sha, "by_rules": scorer.by_rules,
-                      "explanation": [list(x) for x in explanation]}  # fmt: skip
+            values = {
+                "score": p,
+                "model_sha": scorer.sha,
+                "by_rules": scorer.by_rules,
+                "explanation": [list(x) for x in explanation],
+            }
             old = existing.get((a, b))
             if old is None:
                 new.append(CandidatePair(tenant=tenant, entity_a_id=a, entity_b_id=b, status=status, **values))
@@ -222,8 +228,17 @@ def record_pairs(
     return review, skipped
 
 
-ONLINE_KEYS = ("email", "phone", "national_id", "passport_number", "registration_number", "tax_id", "iban",
-               "account_number", "website")  # fmt: skip
+ONLINE_KEYS = (
+    "email",
+    "phone",
+    "national_id",
+    "passport_number",
+    "registration_number",
+    "tax_id",
+    "iban",
+    "account_number",
+    "website",
+)
 MAX_ONLINE_CANDIDATES = 200
 
 
@@ -245,8 +260,9 @@ def score_entity(*, entity_id) -> dict:
         condition |= Q(attributes__contains={"family_name": attrs["family_name"], "birth_date": attrs["birth_date"]})
     candidates = list(
         Entity.objects.filter(condition, tenant=entity.tenant, kind=entity.kind, merged_into=None)
-        .exclude(pk=entity.pk).values_list("pk", "display_name", "attributes")[:MAX_ONLINE_CANDIDATES]
-    )  # fmt: skip
+        .exclude(pk=entity.pk)
+        .values_list("pk", "display_name", "attributes")[:MAX_ONLINE_CANDIDATES]
+    )
     if not candidates:
         return {"scored": 0}
     records = er.entity_records([*candidates, (entity.pk, entity.display_name, attrs)], entity.kind)
@@ -256,8 +272,9 @@ def score_entity(*, entity_id) -> dict:
     keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
     never = er.never_merge_pairs(tenant_id=entity.tenant_id, ids=records)
     with transaction.atomic():
-        review, _ = record_pairs(tenant=entity.tenant, kind=entity.kind, scorer=scorer, records=records, scored=keep,
-                                 never=never)  # fmt: skip
+        review, _ = record_pairs(
+            tenant=entity.tenant, kind=entity.kind, scorer=scorer, records=records, scored=keep, never=never
+        )
     return {"scored": len(scored), "review": review, "by_rules": scorer.by_rules}
 
 
@@ -292,8 +309,16 @@ def _record_shadow(*, tenant, shadow, review: float, never) -> None:
         if (a, b) in existing:
             CandidatePair.objects.filter(pk=existing[(a, b)]).update(shadow_score=p, shadow_model_sha=sha)
         elif p >= review and (a, b) not in never:
-            CandidatePair.objects.create(tenant=tenant, entity_a_id=a, entity_b_id=b, score=0.0, model_sha="",
-                                         shadow_score=p, shadow_model_sha=sha, status=PairStatus.SHADOW)  # fmt: skip
+            CandidatePair.objects.create(
+                tenant=tenant,
+                entity_a_id=a,
+                entity_b_id=b,
+                score=0.0,
+                model_sha="",
+                shadow_score=p,
+                shadow_model_sha=sha,
+                status=PairStatus.SHADOW,
+            )
 
 
 @dataclass
@@ -311,9 +336,15 @@ class RunResult:
 
 
 def run(
-    *, tenant: Tenant, kind: str, purpose: str | None = None, actor=None, pairs_per_block: int = 50_000,
-    progress: Callable[[str, int, int], None] | None = None, parallel: bool = False,
-) -> RunResult:  # fmt: skip
+    *,
+    tenant: Tenant,
+    kind: str,
+    purpose: str | None = None,
+    actor=None,
+    pairs_per_block: int = 50_000,
+    progress: Callable[[str, int, int], None] | None = None,
+    parallel: bool = False,
+) -> RunResult:
     """Resolve one kind of the tenant's entities: record the review band, auto-merge above the threshold
     (only with a purpose of investigation or fraud-risk; without one, those pairs wait for reviewers too)."""
     from apps.er import engine
@@ -333,11 +364,26 @@ def run(
     if parallel and total:
         pairs = [(ids[a], ids[b]) for a, b in zip(i.tolist(), j.tolist(), strict=True)]
         blocks = [pairs[k : k + pairs_per_block] for k in range(0, total, pairs_per_block)]
-        scored = _score_on_workers(tenant=tenant, kind=kind, blocks=blocks, scorer=scorer, progress=progress,
-                                   keep_from=settings.review_threshold)  # fmt: skip
+        scored = _score_on_workers(
+            tenant=tenant,
+            kind=kind,
+            blocks=blocks,
+            scorer=scorer,
+            progress=progress,
+            keep_from=settings.review_threshold,
+        )
     else:
-        scored = _score_here(scorer, prepared, records, i, j, kind=kind, block=pairs_per_block, progress=progress,
-                             keep_from=settings.review_threshold)  # fmt: skip
+        scored = _score_here(
+            scorer,
+            prepared,
+            records,
+            i,
+            j,
+            kind=kind,
+            block=pairs_per_block,
+            progress=progress,
+            keep_from=settings.review_threshold,
+        )
     fell_back = scorer.by_rules and not result.by_rules  # the model failed part-way through the scoring
     result.by_rules = scorer.by_rules
     shadow = _shadow_scores(tenant=tenant, prepared=prepared, i=i, j=j, result=result)
@@ -357,18 +403,27 @@ def run(
         (a, b, p) for a, b, p in keep if p >= settings.auto_merge_threshold and (min(a, b), max(a, b)) not in never
     ]
     clusters = (
-        engine.cluster_scored(scorer.model, records, strong, kind=kind) if automatic and strong and not scorer.by_rules
-        else [[a, b] for a, b, _ in strong] if automatic else []
-    )  # fmt: skip
+        engine.cluster_scored(scorer.model, records, strong, kind=kind)
+        if automatic and strong and not scorer.by_rules
+        else [[a, b] for a, b, _ in strong]
+        if automatic
+        else []
+    )
     merged_ids: set[str] = set()
     for members in clusters:
         entities = list(Entity.objects.filter(pk__in=members))
         try:
             er.merge_materialize(
-                tenant=tenant, entities=entities, actor=actor, purpose=purpose, model_sha=scorer.sha,
-                by_rules=scorer.by_rules, score=max(p for a, b, p in strong if a in members and b in members),
-                threshold=settings.auto_merge_threshold, automatic=True,
-            )  # fmt: skip
+                tenant=tenant,
+                entities=entities,
+                actor=actor,
+                purpose=purpose,
+                model_sha=scorer.sha,
+                by_rules=scorer.by_rules,
+                score=max(p for a, b, p in strong if a in members and b in members),
+                threshold=settings.auto_merge_threshold,
+                automatic=True,
+            )
         except er.ERError as exc:
             result.notes.append(f"cluster of {len(members)} not merged: {exc.messages[0]}")
             continue
@@ -376,15 +431,30 @@ def run(
         result.merged_clusters += 1
     with transaction.atomic():
         result.review, result.skipped_never_merge = record_pairs(
-            tenant=tenant, kind=kind, scorer=scorer, records=records, scored=keep, never=never, merged_ids=merged_ids,
+            tenant=tenant,
+            kind=kind,
+            scorer=scorer,
+            records=records,
+            scored=keep,
+            never=never,
+            merged_ids=merged_ids,
             explain=lambda pairs: _explain_here(scorer.model, prepared, pairs),
-        )  # fmt: skip
+        )
         if shadow:
             _record_shadow(tenant=tenant, shadow=shadow, review=settings.review_threshold, never=never)
         audit.record(
-            "er.run", actor=actor, tenant=tenant,
-            payload={"kind": kind, "records": result.records, "pairs": total, "review": result.review,
-                     "merged_clusters": result.merged_clusters, "model": scorer.sha, "by_rules": scorer.by_rules,
-                     "purpose": purpose},
-        )  # fmt: skip
+            "er.run",
+            actor=actor,
+            tenant=tenant,
+            payload={
+                "kind": kind,
+                "records": result.records,
+                "pairs": total,
+                "review": result.review,
+                "merged_clusters": result.merged_clusters,
+                "model": scorer.sha,
+                "by_rules": scorer.by_rules,
+                "purpose": purpose,
+            },
+        )
     return result

@@ -49,9 +49,12 @@ def load(path: str | None = None) -> dict[str, PersistedOperation]:
     for entry in data["operations"]:
         document = (safelist_path.parent / entry["file"]).read_text()
         operation = PersistedOperation(
-            id=entry["id"], document=document, hash=entry["hash"], abac=tuple(entry.get("abac", ())),
+            id=entry["id"],
+            document=document,
+            hash=entry["hash"],
+            abac=tuple(entry.get("abac", ())),
             roles=tuple(entry.get("roles", ())),
-        )  # fmt: skip
+        )
         operations[operation.id] = operation
         operations[operation.sha256] = operation
     return operations

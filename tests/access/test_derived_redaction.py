@@ -21,9 +21,11 @@ IBAN = "DE89370400440532013000"
 
 def graphql(client, query, variables, **headers):
     response = client.post(
-        "/graphql", data=json.dumps({"query": query, "variables": variables}), content_type="application/json",
+        "/graphql",
+        data=json.dumps({"query": query, "variables": variables}),
+        content_type="application/json",
         **headers,
-    )  # fmt: skip
+    )
     return response.json()
 
 
@@ -37,9 +39,12 @@ def as_user(client, tenant, **kwargs):
 def account(tenant_a):
     spaced = " ".join(IBAN[i : i + 4] for i in range(0, len(IBAN), 4))
     return factories.entity(
-        tenant=tenant_a, kind="account", name=f"Commerzbank {spaced}", sensitivity=0,
+        tenant=tenant_a,
+        kind="account",
+        name=f"Commerzbank {spaced}",
+        sensitivity=0,
         attributes={"iban": IBAN, "bank": "Commerzbank"},
-    )  # fmt: skip
+    )
 
 
 def test_a_name_built_from_a_withheld_attribute_is_withheld_in_entity_and_search(client, tenant_a, account):
@@ -69,17 +74,28 @@ def test_a_reader_allowed_the_attribute_sees_the_whole_name(client, tenant_a, ac
 def person_with_masked_phone(tenant_a):
     source = services.source_get_or_create(tenant=tenant_a, name="tests")
     person = factories.entity(
-        tenant=tenant_a, name="Paula Phoneowner", sensitivity=0, source=source,
+        tenant=tenant_a,
+        name="Paula Phoneowner",
+        sensitivity=0,
+        source=source,
         attributes={"phone": "0170 1234567", "city": "Bonn", "bank": "Commerzbank", "line_type": "mobile"},
-    )  # fmt: skip
+    )
     phone = factories.entity(
-        tenant=tenant_a, kind="phone", name="+49 170 1234567", sensitivity=2, source=source,
+        tenant=tenant_a,
+        kind="phone",
+        name="+49 170 1234567",
+        sensitivity=2,
+        source=source,
         attributes={"number": "+49 170 1234567", "line_type": "mobile"},
-    )  # fmt: skip
+    )
     account = factories.entity(
-        tenant=tenant_a, kind="account", name=f"Commerzbank {IBAN}", sensitivity=2, source=source,
+        tenant=tenant_a,
+        kind="account",
+        name=f"Commerzbank {IBAN}",
+        sensitivity=2,
+        source=source,
         attributes={"iban": IBAN, "bank": "Commerzbank"},
-    )  # fmt: skip
+    )
     services.relationship_create(tenant=tenant_a, kind="has_phone", from_entity=person, to_entity=phone, source=source)
     services.relationship_create(
         tenant=tenant_a, kind="holds_account", from_entity=person, to_entity=account, source=source
@@ -106,8 +122,9 @@ def test_a_reader_who_may_see_the_linked_record_sees_the_attribute(client, tenan
 
 @pytest.fixture
 def cleared(client, tenant_a):
-    person = factories.entity(tenant=tenant_a, name="Nora Nationalid", sensitivity=0,
-                              attributes={"national_id": "NID-4711"})  # fmt: skip
+    person = factories.entity(
+        tenant=tenant_a, name="Nora Nationalid", sensitivity=0, attributes={"national_id": "NID-4711"}
+    )
     return as_user(client, tenant_a, role="analyst", clearance=4, username="cleared"), person
 
 
@@ -115,15 +132,17 @@ def test_a_purpose_the_tenant_switched_off_unlocks_nothing(cleared, tenant_a):
     client, person = cleared
     TenantPurpose.objects.filter(tenant=tenant_a, code="investigation").update(is_active=False)
     headers = {"HTTP_X_IG_PURPOSE": "investigation"}
-    body = graphql(client, SEARCH, {"q": "Nora", "filters": json.dumps({"attributes": {"national_id": "NID-4711"}})},
-                   **headers)  # fmt: skip
+    body = graphql(
+        client, SEARCH, {"q": "Nora", "filters": json.dumps({"attributes": {"national_id": "NID-4711"}})}, **headers
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "national_id" in body["errors"][0]["message"]
     # and with the purpose active it unlocks the filter, audited as a purpose-unlocked read
     TenantPurpose.objects.filter(tenant=tenant_a, code="investigation").update(is_active=True)
     before = AuditEvent.objects.filter(event_type="access.purpose_unlocked").count()
-    body = graphql(client, SEARCH, {"q": "Nora", "filters": json.dumps({"attributes": {"national_id": "NID-4711"}})},
-                   **headers)  # fmt: skip
+    body = graphql(
+        client, SEARCH, {"q": "Nora", "filters": json.dumps({"attributes": {"national_id": "NID-4711"}})}, **headers
+    )
     assert [h["id"] for h in body["data"]["search"]["hits"]] == [str(person.pk)]
     assert AuditEvent.objects.filter(event_type="access.purpose_unlocked").count() > before
 

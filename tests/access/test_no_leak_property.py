@@ -33,8 +33,9 @@ users_strategy = st.lists(
             "sanctions": st.booleans(),
         }
     ),
-    min_size=1, max_size=3,
-)  # fmt: skip
+    min_size=1,
+    max_size=3,
+)
 entities_strategy = st.lists(
     st.fixed_dictionaries(
         {
@@ -44,8 +45,9 @@ entities_strategy = st.lists(
             "granted_to": st.sets(st.integers(0, 2)),
         }
     ),
-    min_size=1, max_size=8,
-)  # fmt: skip
+    min_size=1,
+    max_size=8,
+)
 
 
 def letters(number: int) -> str:
@@ -79,9 +81,12 @@ def test_no_read_path_leaks(db, user_specs, entity_specs):
     users = []
     for i, spec in enumerate(user_specs):
         user = factories.user(
-            tenant=tenants[spec["tenant"]], role=spec["role"], clearance=spec["clearance"],
-            username=f"prop{run}u{i}", staff=True,
-        )  # fmt: skip
+            tenant=tenants[spec["tenant"]],
+            role=spec["role"],
+            clearance=spec["clearance"],
+            username=f"prop{run}u{i}",
+            staff=True,
+        )
         user.memberships.update(compartments=["sanctions"] if spec["sanctions"] else [])
         user.user_permissions.add(view)
         users.append(user)
@@ -91,11 +96,12 @@ def test_no_read_path_leaks(db, user_specs, entity_specs):
         # each value its own marker, so one value's withheld part never looks like another's
         birth = f"BD-{letters(run * 100 + j + 10**6)}"
         entity = factories.entity(
-            tenant=tenants[spec["tenant"]], name=f"NAME-{letters(run * 100 + j)} NID-{marker} {birth}",
+            tenant=tenants[spec["tenant"]],
+            name=f"NAME-{letters(run * 100 + j)} NID-{marker} {birth}",
             sensitivity=spec["sensitivity"],
             labels=sorted(spec["labels"]),
             attributes={"city": f"CITY-{marker}", "birth_date": birth, "national_id": f"NID-{marker}"},
-        )  # fmt: skip
+        )
         granted = {i for i in spec["granted_to"] if i < len(users)}
         for i in granted:
             assign_perm("core.view_entity", users[i], entity)
@@ -108,9 +114,10 @@ def test_no_read_path_leaks(db, user_specs, entity_specs):
         for entity, entity_spec, marker, granted, name, birth in entities:
             may_read = allowed(user_spec, entity_spec, i in granted)
             body = client.post(
-                "/graphql", data=json.dumps({"query": ENTITY, "variables": {"id": str(entity.pk)}}),
+                "/graphql",
+                data=json.dumps({"query": ENTITY, "variables": {"id": str(entity.pk)}}),
                 content_type="application/json",
-            ).json()  # fmt: skip
+            ).json()
             text = json.dumps(body)
             data = (body.get("data") or {}).get("entity")
             # GraphQL: content only when allowed; never another tenant's or a masked record's values

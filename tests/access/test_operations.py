@@ -28,8 +28,11 @@ def check(roles, abac, memberships):
 def test_the_policy_decides_roles_and_actions():
     reader = {"1": {"role": "reader", "clearance": 1, "compartments": []}}
     assert check(["reader"], ["entity.search", "entity.read"], reader) == {
-        "allowed": True, "reason": "", "needs": {}, "actions": ["read", "search"]
-    }  # fmt: skip
+        "allowed": True,
+        "reason": "",
+        "needs": {},
+        "actions": ["read", "search"],
+    }
     refused = check(["analyst", "admin"], ["entity.read"], reader)
     assert (refused["allowed"], refused["reason"], refused["needs"]) == (False, "OPERATION_ROLE", {"role": "analyst"})
     assert check(["reader"], ["entity.secrets"], reader)["reason"] == "UNKNOWN_TAG"

@@ -13,8 +13,16 @@ def subject(role="analyst", clearance=2, compartments=(), purpose=None, tenant="
 
 
 def entity(rid="e", tenant="1", sensitivity=1, labels=(), fields=(), granted=False, kind="person"):
-    return {"id": rid, "type": "entity", "tenant": tenant, "kind": kind, "sensitivity": sensitivity,
-            "labels": list(labels), "fields": list(fields), "granted": granted}  # fmt: skip
+    return {
+        "id": rid,
+        "type": "entity",
+        "tenant": tenant,
+        "kind": kind,
+        "sensitivity": sensitivity,
+        "labels": list(labels),
+        "fields": list(fields),
+        "granted": granted,
+    }
 
 
 def decide(resource, action="read", tenant_purposes=("investigation", "fraud-risk"), **subject_kwargs):
@@ -25,11 +33,13 @@ def decide(resource, action="read", tenant_purposes=("investigation", "fraud-ris
     page = policy.evaluate(
         "abac",
         {
-            "action": action, "subject": subject(**subject_kwargs), "resources": [resource],
+            "action": action,
+            "subject": subject(**subject_kwargs),
+            "resources": [resource],
             "fields": {resource["tenant"]: list(fields)},
             "tenant_purposes": {resource["tenant"]: list(tenant_purposes)},
         },
-    )  # fmt: skip
+    )
     decision = dict(page["decisions"][resource["id"]])
     withheld = page["fields"].get(resource["tenant"], {})
     decision["redact"] = (
@@ -49,9 +59,14 @@ def test_at_or_below_clearance_is_visible():
 
 @pytest.mark.parametrize(
     ("action", "sensitivity", "visibility"),
-    [("read", 3, "masked"), ("expand", 3, "masked"), ("search", 3, "hidden"), ("read", 4, "hidden"),
-     ("export", 3, "hidden")],
-)  # fmt: skip
+    [
+        ("read", 3, "masked"),
+        ("expand", 3, "masked"),
+        ("search", 3, "hidden"),
+        ("read", 4, "hidden"),
+        ("export", 3, "hidden"),
+    ],
+)
 def test_above_clearance_is_masked_within_the_gap_for_masking_actions(action, sensitivity, visibility):
     d = decide(entity(sensitivity=sensitivity), action=action, clearance=2)
     assert (d["visibility"], d["reason"], d["needs"]) == (
@@ -93,16 +108,25 @@ def test_purpose_bound_field_needs_an_investigative_purpose():
 
 def test_a_purpose_the_tenant_has_not_active_unlocks_nothing():
     cleared = {"role": "analyst", "clearance": 3}
-    only_fraud = decide(entity(fields=["national_id"]), purpose="investigation", tenant_purposes=["fraud-risk"],
-                        **cleared)  # fmt: skip
+    only_fraud = decide(
+        entity(fields=["national_id"]), purpose="investigation", tenant_purposes=["fraud-risk"], **cleared
+    )
     assert only_fraud["redact"]["national_id"]["reason"] == "PURPOSE_REQUIRED"
     assert only_fraud["redact"]["national_id"]["needs"] == {"purpose": ["fraud-risk"]}
     assert decide(entity(fields=["national_id"]), purpose="investigation", tenant_purposes=[], **cleared)["redact"]
 
 
 def test_edge_kind_rule():
-    edge = {"id": "r", "type": "relationship", "tenant": "1", "kind": "transferred_to", "sensitivity": 1,
-            "labels": [], "fields": [], "granted": False}  # fmt: skip
+    edge = {
+        "id": "r",
+        "type": "relationship",
+        "tenant": "1",
+        "kind": "transferred_to",
+        "sensitivity": 1,
+        "labels": [],
+        "fields": [],
+        "granted": False,
+    }
     assert decide(edge, action="expand", role="reader")["reason"] == "EDGE_ROLE"
     assert decide(edge, action="expand", role="analyst")["visibility"] == "visible"
 

@@ -44,9 +44,16 @@ def test_analyst_in_one_tenant_cannot_change_rows_where_they_are_a_reader(client
     assert ">alpha<" in add_page and ">bravo<" not in add_page
     response = client.post(
         f"/admin/core/entity/{theirs.pk}/change/",
-        {"kind": "person", "display_name": "Renamed", "attributes": "{}", "sensitivity": 1, "labels": "",
-         "provenance-TOTAL_FORMS": 0, "provenance-INITIAL_FORMS": 0},
-    )  # fmt: skip
+        {
+            "kind": "person",
+            "display_name": "Renamed",
+            "attributes": "{}",
+            "sensitivity": 1,
+            "labels": "",
+            "provenance-TOTAL_FORMS": 0,
+            "provenance-INITIAL_FORMS": 0,
+        },
+    )
     assert response.status_code == 403
     assert Entity.objects.get(pk=theirs.pk).display_name == "Bravo Row"
     from apps.compliance.models import AuditEvent

@@ -44,8 +44,9 @@ def test_filter_and_redact_drops_hidden_masks_and_redacts(tenant_a, people):
     visible = result["P1"]
     assert visible.attributes == {"given_name": "Ada", "city": "London"}
     assert {r.field: r.reason for r in visible.redactions} == {
-        "birth_date": "FIELD_ROLE", "national_id": "FIELD_CLEARANCE"
-    }  # fmt: skip
+        "birth_date": "FIELD_ROLE",
+        "national_id": "FIELD_CLEARANCE",
+    }
     event = AuditEvent.objects.filter(event_type="access.denied").latest("seq")
     assert event.payload["denied"] == 1 and event.payload["bundle"] == policy.current_bundle().sha256
 
@@ -95,8 +96,12 @@ def test_policy_failure_denies_everything_and_is_audited(tenant_a, people, tmp_p
     for path, text in in_force.sources.items():
         (tmp_path / path.split("/")[-1]).write_text(text)
     abac = tmp_path / "abac.rego"
-    abac.write_text(abac.read_text().replace("decisions[r.id] := visibility(r) if some r in input.resources",
-                                             "decisions[r.id] := visibility(r) if { some r in input.resources; false }"))  # fmt: skip
+    abac.write_text(
+        abac.read_text().replace(
+            "decisions[r.id] := visibility(r) if some r in input.resources",
+            "decisions[r.id] := visibility(r) if { some r in input.resources; false }",
+        )
+    )
     policy.replace_bundle(policy.compile_bundle(tmp_path))
     try:
         subject = access.subject_for(user=factories.user(tenant=tenant_a, clearance=4))
@@ -130,17 +135,20 @@ KEYS = ["given_name", "birth_date", "national_id", "iban", "city", "tax_id"]
 @given(
     rows=st.lists(
         st.tuples(
-            st.integers(0, 4), st.sets(st.sampled_from(KEYS)), st.sets(st.sampled_from(["sanctions", "vip", "pep"])),
+            st.integers(0, 4),
+            st.sets(st.sampled_from(KEYS)),
+            st.sets(st.sampled_from(["sanctions", "vip", "pep"])),
             st.sampled_from(["person", "organization", "account"]),
         ),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     ),
     role=st.sampled_from(["reader", "analyst", "reviewer", "compliance", "admin"]),
     clearance=st.integers(0, 4),
     compartments=st.sets(st.sampled_from(["sanctions"])),
     action=st.sampled_from(["read", "search", "expand"]),
     purpose=st.sampled_from([None, "investigation", "research"]),
-)  # fmt: skip
+)
 def test_class_reduction_decides_exactly_like_row_by_row(
     tenant_a, rows, role, clearance, compartments, action, purpose
 ):
@@ -148,26 +156,50 @@ def test_class_reduction_decides_exactly_like_row_by_row(
     from apps.core.models import Entity
 
     entities = [
-        Entity(tenant=tenant_a, kind=kind, display_name="x", sensitivity=s, labels=sorted(labels),
-               attributes={k: "v" for k in keys})
+        Entity(
+            tenant=tenant_a,
+            kind=kind,
+            display_name="x",
+            sensitivity=s,
+            labels=sorted(labels),
+            attributes={k: "v" for k in keys},
+        )
         for s, keys, labels, kind in rows
-    ]  # fmt: skip
+    ]
     subject_doc = {
         "memberships": {str(tenant_a.pk): {"role": role, "clearance": clearance, "compartments": sorted(compartments)}}
     }
     if purpose:
         subject_doc["purpose"] = purpose
     user = factories.user(tenant=tenant_a)
-    subject = access.Subject(user=user, memberships={
-        tenant_a.pk: access.MembershipView(role, clearance, tuple(sorted(compartments)))}, purpose=purpose)  # fmt: skip
+    subject = access.Subject(
+        user=user,
+        memberships={tenant_a.pk: access.MembershipView(role, clearance, tuple(sorted(compartments)))},
+        purpose=purpose,
+    )
     reduced = access.decide(subject=subject, resources=entities, action=action)
     for e in entities:
         # each row alone, with its real kind and labels and all of its fields
-        page = policy.evaluate("abac", {"action": action, "subject": subject_doc, "resources": [
-            {"id": "row", "type": "entity", "tenant": str(tenant_a.pk), "kind": e.kind, "sensitivity": e.sensitivity,
-             "labels": e.labels, "granted": False}],
-            "fields": {str(tenant_a.pk): sorted(e.attributes)},
-            "tenant_purposes": {str(tenant_a.pk): access.tenant_purposes(tenant_id=tenant_a.pk)}})  # fmt: skip
+        page = policy.evaluate(
+            "abac",
+            {
+                "action": action,
+                "subject": subject_doc,
+                "resources": [
+                    {
+                        "id": "row",
+                        "type": "entity",
+                        "tenant": str(tenant_a.pk),
+                        "kind": e.kind,
+                        "sensitivity": e.sensitivity,
+                        "labels": e.labels,
+                        "granted": False,
+                    }
+                ],
+                "fields": {str(tenant_a.pk): sorted(e.attributes)},
+                "tenant_purposes": {str(tenant_a.pk): access.tenant_purposes(tenant_id=tenant_a.pk)},
+            },
+        )
         alone = page["decisions"]["row"]
         withheld = page["fields"].get(str(tenant_a.pk), {}) if alone["visibility"] == "visible" else {}
         assert reduced[e.pk].visibility == alone["visibility"]

@@ -19,9 +19,13 @@ def test_a_reviewer_approves_then_rolls_back(live_server, page, screenshot, sett
     a = factories.entity(tenant=tenant, name="Ada Lovelace", attributes={"birth_date": "1815-12-10", "city": "London"})
     b = factories.entity(tenant=tenant, name="Ada King", attributes={"birth_date": "1815-12-10", "city": "Londn"})
     pair = factories.candidate_pair(
-        tenant=tenant, a=a, b=b, score=0.93, model_sha="e" * 64,
+        tenant=tenant,
+        a=a,
+        b=b,
+        score=0.93,
+        model_sha="e" * 64,
         explanation=[["prior", "intercept", -3.0], ["birth_date", "exact", 5.0], ["city", "similar", 1.2]],
-    )  # fmt: skip
+    )
     page.goto(f"{live_server.url}/admin/login/?next=/admin/er/candidatepair/")
     page.fill("#id_username", "rosa")
     page.fill("#id_password", PASSWORD)

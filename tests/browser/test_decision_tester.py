@@ -11,17 +11,25 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_decision_tester_explains_redactions_and_masking(live_server, page, screenshot):
     tenant = factories.tenant("north", name="North Bank")
-    factories.user(tenant=tenant, username="auditor", password="a long test password", role="compliance",
-                   clearance=Sensitivity.TOP_SECRET, staff=True)  # fmt: skip
+    factories.user(
+        tenant=tenant,
+        username="auditor",
+        password="a long test password",
+        role="compliance",
+        clearance=Sensitivity.TOP_SECRET,
+        staff=True,
+    )
     from apps.core.models import User
 
     auditor = User.objects.get(username="auditor")
     auditor.user_permissions.set(Permission.objects.filter(codename__in=["view_policybundleversion", "view_entity"]))
     factories.user(tenant=tenant, username="junior", role="reader", clearance=Sensitivity.INTERNAL)
     person = factories.entity(
-        tenant=tenant, name="Ada Lovelace", sensitivity=Sensitivity.INTERNAL,
+        tenant=tenant,
+        name="Ada Lovelace",
+        sensitivity=Sensitivity.INTERNAL,
         attributes={"given_name": "Ada", "birth_date": "1815-12-10", "national_id": "123-45-6789"},
-    )  # fmt: skip
+    )
     secret = factories.entity(tenant=tenant, name="Quiet Account", kind="account", sensitivity=Sensitivity.CONFIDENTIAL)
 
     page.goto(f"{live_server.url}/admin/login/?next=/admin/access/policybundleversion/")

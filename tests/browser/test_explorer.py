@@ -23,10 +23,10 @@ def north():
     office = factories.entity(tenant=tenant, kind="address", name="12 St James's Square, London")
     services.relationship_create(tenant=tenant, kind="works_for", from_entity=ada, to_entity=engines)
     services.relationship_create(tenant=tenant, kind="registered_at", from_entity=engines, to_entity=office)
-    factories.user(tenant=tenant, username="low", password=PASSWORD, role=Role.ANALYST,
-                   clearance=Sensitivity.CONFIDENTIAL)  # fmt: skip
-    factories.user(tenant=tenant, username="high", password=PASSWORD, role=Role.ANALYST,
-                   clearance=Sensitivity.SECRET)  # fmt: skip
+    factories.user(
+        tenant=tenant, username="low", password=PASSWORD, role=Role.ANALYST, clearance=Sensitivity.CONFIDENTIAL
+    )
+    factories.user(tenant=tenant, username="high", password=PASSWORD, role=Role.ANALYST, clearance=Sensitivity.SECRET)
     outbox_drain()  # the server under test runs no worker: project the graph now
     return {"tenant": tenant, "ada": ada, "engines": engines, "office": office}
 

@@ -11,8 +11,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_declaring_a_purpose_reveals_purpose_bound_fields(live_server, page, screenshot):
     tenant = factories.tenant("north")
-    factories.user(tenant=tenant, username="sam", password="a long test password", role="analyst",
-                   clearance=Sensitivity.SECRET)  # fmt: skip
+    factories.user(
+        tenant=tenant, username="sam", password="a long test password", role="analyst", clearance=Sensitivity.SECRET
+    )
     person = factories.entity(
         tenant=tenant, name="Ada Lovelace", attributes={"given_name": "Ada", "national_id": "NID-424242"}
     )

@@ -66,11 +66,13 @@ def _resign(events, key: Ed25519PrivateKey, *, key_id: str, edit=None):
             edit(event)
         event.prev_hash, event.key_id = prev_hash, key_id
         _seal(event, key)
-        statements.append((
-            "UPDATE compliance_auditevent SET payload = %s, prev_hash = %s, key_id = %s, hash = %s, signature = %s "
-            "WHERE id = %s",
-            [json.dumps(event.payload), event.prev_hash, event.key_id, event.hash, event.signature, event.pk],
-        ))  # fmt: skip
+        statements.append(
+            (
+                "UPDATE compliance_auditevent SET payload = %s, prev_hash = %s, key_id = %s, hash = %s, signature = %s "
+                "WHERE id = %s",
+                [json.dumps(event.payload), event.prev_hash, event.key_id, event.hash, event.signature, event.pk],
+            )
+        )
         prev_hash = event.hash
     _as_attacker(*statements)
 
@@ -92,9 +94,14 @@ def test_a_forged_event_signed_by_a_key_inserted_in_the_table_is_untrusted():
     # When they append an event signed by it (INSERT is all it takes)
     head = AuditEvent.objects.order_by("-seq").first()
     forged = AuditEvent(
-        seq=head.seq + 1, created_at=timezone.now(), actor_label="admin", event_type="er.pair_approved",
-        payload={"reason": "approved by the board"}, prev_hash=head.hash, key_id=_key_id(attacker),
-    )  # fmt: skip
+        seq=head.seq + 1,
+        created_at=timezone.now(),
+        actor_label="admin",
+        event_type="er.pair_approved",
+        payload={"reason": "approved by the board"},
+        prev_hash=head.hash,
+        key_id=_key_id(attacker),
+    )
     _seal(forged, attacker)
     forged.save(force_insert=True)
     # Then verification refuses the key, naming it
@@ -283,8 +290,9 @@ def test_er_evidence_verify_refuses_an_export_signed_by_a_key_only_in_the_table(
     header["keys"] = {**header["keys"], _key_id(attacker): _public_hex(attacker)}
     del header["header_signature"]
     header["header_signature"] = {
-        "key_id": _key_id(attacker), "signature": attacker.sign(audit.canonical_json(header)).hex()
-    }  # fmt: skip
+        "key_id": _key_id(attacker),
+        "signature": attacker.sign(audit.canonical_json(header)).hex(),
+    }
     out.write_text(json.dumps(header) + "\n" + json.dumps(item) + "\n")
     # Then the check refuses both signatures, naming the key
     with pytest.raises(CommandError, match=f"header: untrusted-key: signed by key {_key_id(attacker)}") as raised:

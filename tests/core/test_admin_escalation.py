@@ -42,8 +42,13 @@ def denials(action):
 
 
 def profile(user, **changes):
-    data = {"username": user.username, "first_name": user.first_name, "last_name": user.last_name,
-            "email": user.email, "is_active": "on" if user.is_active else ""}  # fmt: skip
+    data = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_active": "on" if user.is_active else "",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v != ""}
 
@@ -126,8 +131,14 @@ def test_tenant_admin_sets_its_own_members_password_audited(as_admin_a, cast):
 def test_tenant_admin_creates_members_only_in_its_tenants(as_admin_a, cast, tenant_a, tenant_b):
     page = as_admin_a.get("/admin/core/user/add/").content.decode()
     assert f'value="{tenant_a.pk}"' in page and f'value="{tenant_b.pk}"' not in page
-    data = {"username": "newbie", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true",
-            "role": "reader", "clearance": "1"}  # fmt: skip
+    data = {
+        "username": "newbie",
+        "password1": NEW_PASSWORD,
+        "password2": NEW_PASSWORD,
+        "usable_password": "true",
+        "role": "reader",
+        "clearance": "1",
+    }
     refused = as_admin_a.post("/admin/core/user/add/", {**data, "tenant": tenant_b.pk})
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     assert not get_user_model().objects.filter(username="newbie").exists()

@@ -35,8 +35,14 @@ def world(tenant_a):
     to_named = services.relationship_create(
         tenant=tenant_a, kind="knows", from_entity=plain, to_entity=named, source=source
     )
-    return {"viewer": viewer, "hidden": hidden, "named": named, "plain": plain, "to_hidden": to_hidden,
-            "to_named": to_named}  # fmt: skip
+    return {
+        "viewer": viewer,
+        "hidden": hidden,
+        "named": named,
+        "plain": plain,
+        "to_hidden": to_hidden,
+        "to_named": to_named,
+    }
 
 
 def assert_no_secret(text):
@@ -90,9 +96,15 @@ def test_a_raw_id_picker_does_not_name_a_hidden_entity(client, tenant_a, world):
     client.force_login(analyst)
     response = client.post(
         "/admin/core/relationship/add/",
-        {"tenant": tenant_a.pk, "kind": "knows", "from_entity": world["plain"].pk, "to_entity": world["hidden"].pk,
-         "attributes": "{}", "sensitivity": "0"},
-    )  # fmt: skip
+        {
+            "tenant": tenant_a.pk,
+            "kind": "knows",
+            "from_entity": world["plain"].pk,
+            "to_entity": world["hidden"].pk,
+            "attributes": "{}",
+            "sensitivity": "0",
+        },
+    )
     text = response.content.decode()
     assert response.status_code == 200 and "Select a valid choice" in text
     assert_no_secret(text)
@@ -147,8 +159,9 @@ def test_relationship_kinds_the_policy_refuses_a_member_are_not_listed(client, t
     transfer = services.relationship_create(
         tenant=tenant_b, kind="transferred_to", from_entity=a, to_entity=b, source=source, sensitivity=0
     )
-    knows = services.relationship_create(tenant=tenant_b, kind="knows", from_entity=a, to_entity=b, source=source,
-                                         sensitivity=0)  # fmt: skip
+    knows = services.relationship_create(
+        tenant=tenant_b, kind="knows", from_entity=a, to_entity=b, source=source, sensitivity=0
+    )
     user = factories.user(tenant=tenant_a, role="admin", clearance=2, username="twohats")
     services.membership_set(user=user, tenant=tenant_b, role="reader", clearance=2)
     client.force_login(user)

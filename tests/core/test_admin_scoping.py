@@ -80,11 +80,17 @@ def test_admin_entity_save_goes_through_service_and_is_audited(admin_client, ten
     response = admin_client.post(
         "/admin/core/entity/add/",
         {
-            "tenant": tenant_a.pk, "kind": "person", "display_name": "Grace Hopper", "attributes": '{"city": "NYC"}',
-            "sensitivity": 1, "labels": "vip, navy", "external_id": "",
-            "provenance-TOTAL_FORMS": 0, "provenance-INITIAL_FORMS": 0,
+            "tenant": tenant_a.pk,
+            "kind": "person",
+            "display_name": "Grace Hopper",
+            "attributes": '{"city": "NYC"}',
+            "sensitivity": 1,
+            "labels": "vip, navy",
+            "external_id": "",
+            "provenance-TOTAL_FORMS": 0,
+            "provenance-INITIAL_FORMS": 0,
         },
-    )  # fmt: skip
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     entity = Entity.objects.get(display_name="Grace Hopper")
     assert entity.labels == ["navy", "vip"]
@@ -97,10 +103,16 @@ def test_admin_bad_input_is_a_form_error_and_writes_nothing(admin_client, tenant
     response = admin_client.post(
         "/admin/core/entity/add/",
         {
-            "tenant": tenant_a.pk, "kind": "spaceship", "display_name": "  ", "attributes": "[1, 2]",
-            "sensitivity": 9, "labels": "", "provenance-TOTAL_FORMS": 0, "provenance-INITIAL_FORMS": 0,
+            "tenant": tenant_a.pk,
+            "kind": "spaceship",
+            "display_name": "  ",
+            "attributes": "[1, 2]",
+            "sensitivity": 9,
+            "labels": "",
+            "provenance-TOTAL_FORMS": 0,
+            "provenance-INITIAL_FORMS": 0,
         },
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert {"kind", "display_name", "sensitivity"} <= set(errors)

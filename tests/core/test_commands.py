@@ -27,9 +27,11 @@ def test_create_tenant_and_user_with_token_on_last_line(client):
     membership = Membership.objects.get(user__username="ingest")
     assert (membership.role, membership.clearance) == ("analyst", 3)
     response = client.post(
-        "/graphql", data=json.dumps({"query": "{ apiVersion }"}), content_type="application/json",
+        "/graphql",
+        data=json.dumps({"query": "{ apiVersion }"}),
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
-    )  # fmt: skip
+    )
     assert response.status_code == 200
 
 

@@ -125,7 +125,11 @@ def test_reimport_of_the_same_file_changes_nothing(tenant_a, tmp_path):
 
 def test_a_type_change_inside_json_counts_as_a_change(tenant_a, tmp_path):
     # Given an attribute stored as the number 1
-    entities_import(tenant=tenant_a, path_or_stream=write_jsonl(tmp_path / "a.jsonl", person("P1", "Ada", attributes={"flag": 1})), actor=None)  # fmt: skip
+    entities_import(
+        tenant=tenant_a,
+        path_or_stream=write_jsonl(tmp_path / "a.jsonl", person("P1", "Ada", attributes={"flag": 1})),
+        actor=None,
+    )
     # When the file now says true (which Python's == holds equal to 1)
     path = write_jsonl(tmp_path / "a.jsonl", person("P1", "Ada", attributes={"flag": True}))
     report = entities_import(tenant=tenant_a, path_or_stream=path, actor=None)
@@ -322,9 +326,12 @@ def test_stream_input_and_progress(tenant_a):
     stream = StringIO(json.dumps(person("P1", "Ada")) + "\n" + json.dumps(person("P2", "Bob")) + "\n")
     calls = []
     report = entities_import(
-        tenant=tenant_a, path_or_stream=stream, actor=None, source_name="feed",
+        tenant=tenant_a,
+        path_or_stream=stream,
+        actor=None,
+        source_name="feed",
         progress=lambda stage, done, total: calls.append((stage, done, total)),
-    )  # fmt: skip
+    )
     assert report.entities.created == 2 and report.source.name == "feed"
     assert calls[-1] == ("writing", 2, 2)
     assert ("checking", 3, 3) in calls

@@ -18,9 +18,14 @@ def last_event():
 def test_entity_create_records_audit_and_provenance(tenant_a):
     source = services.source_get_or_create(tenant=tenant_a, name="case file 7")
     entity = services.entity_create(
-        tenant=tenant_a, kind="person", display_name="  Ada  ", attributes={"city": "London"},
-        sensitivity="confidential", labels=["pep", "pep", "vip"], source=source,
-    )  # fmt: skip
+        tenant=tenant_a,
+        kind="person",
+        display_name="  Ada  ",
+        attributes={"city": "London"},
+        sensitivity="confidential",
+        labels=["pep", "pep", "vip"],
+        source=source,
+    )
     assert entity.display_name == "Ada"
     assert entity.sensitivity == 2
     assert entity.labels == ["pep", "vip"]

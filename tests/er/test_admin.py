@@ -19,9 +19,13 @@ def desk(client, tenant_a):
     a = factories.entity(tenant=tenant_a, name="Ada Lovelace", attributes={"birth_date": "1815-12-10", "tax_id": "T1"})
     b = factories.entity(tenant=tenant_a, name="Ada King", attributes={"birth_date": "1815-12-10", "tax_id": "T2"})
     pair = factories.candidate_pair(
-        tenant=tenant_a, a=a, b=b, score=0.91, model_sha="c" * 64,
+        tenant=tenant_a,
+        a=a,
+        b=b,
+        score=0.91,
+        model_sha="c" * 64,
         explanation=[["prior", "intercept", -4.0], ["birth_date", "exact", 5.5], ["given_name", "exact", 2.0]],
-    )  # fmt: skip
+    )
     client.force_login(reviewer)
     return {"client": client, "pair": pair, "reviewer": reviewer, "tenant": tenant_a}
 

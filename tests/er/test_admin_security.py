@@ -193,10 +193,18 @@ def test_the_what_if_preview_writes_nothing(desk, admin_client):
 @pytest.fixture
 def hidden(client, tenant_a):
     """Two top-secret records and a reviewer cleared only to confidential."""
-    a = factories.entity(tenant=tenant_a, name=HIDDEN_A, sensitivity=Sensitivity.TOP_SECRET,
-                         attributes={"national_id": NATIONAL_ID, "birth_date": BIRTH_DATE})  # fmt: skip
-    b = factories.entity(tenant=tenant_a, name=HIDDEN_B, sensitivity=Sensitivity.TOP_SECRET,
-                         attributes={"national_id": NATIONAL_ID, "birth_date": BIRTH_DATE})  # fmt: skip
+    a = factories.entity(
+        tenant=tenant_a,
+        name=HIDDEN_A,
+        sensitivity=Sensitivity.TOP_SECRET,
+        attributes={"national_id": NATIONAL_ID, "birth_date": BIRTH_DATE},
+    )
+    b = factories.entity(
+        tenant=tenant_a,
+        name=HIDDEN_B,
+        sensitivity=Sensitivity.TOP_SECRET,
+        attributes={"national_id": NATIONAL_ID, "birth_date": BIRTH_DATE},
+    )
     reviewer = factories.user(tenant=tenant_a, role=Role.REVIEWER, clearance=Sensitivity.CONFIDENTIAL)
     login(client, reviewer)
     declare(client)
@@ -232,8 +240,12 @@ def test_a_reviewer_cannot_roll_back_a_merge_of_records_they_cannot_read(hidden,
     merge.refresh_from_db()
     assert merge.rolled_back_at is None and denied(action="rollback")
     with pytest.raises(er.ERError):
-        er.rollback_model(tenant=tenant_a, model_sha="", subject=subject_for(user=hidden["reviewer"],
-                          purpose="investigation"), reason="bad model")  # fmt: skip
+        er.rollback_model(
+            tenant=tenant_a,
+            model_sha="",
+            subject=subject_for(user=hidden["reviewer"], purpose="investigation"),
+            reason="bad model",
+        )
     merge.refresh_from_db()
     assert merge.rolled_back_at is None
 
@@ -265,8 +277,11 @@ def test_the_queue_and_decide_page_of_a_low_clearance_reviewer_show_no_hidden_na
 
 
 def test_searching_the_queue_does_not_confirm_a_hidden_name(hidden, tenant_a):
-    visible = pair_of(tenant_a, factories.entity(tenant=tenant_a, name="Quartermaine Visible"),
-                      factories.entity(tenant=tenant_a, name="Q. Visible"))  # fmt: skip
+    visible = pair_of(
+        tenant_a,
+        factories.entity(tenant=tenant_a, name="Quartermaine Visible"),
+        factories.entity(tenant=tenant_a, name="Q. Visible"),
+    )
     found = hidden["client"].get("/admin/er/candidatepair/", {"q": "Quartermaine"}).context["cl"].result_list
     assert [p.pk for p in found] == [visible.pk]
 
@@ -284,8 +299,12 @@ def test_a_withheld_attribute_is_not_shown_on_the_decide_page(client, tenant_a):
 @pytest.fixture
 def merged(tenant_a):
     """A merge of a record above confidential (with a birth date) and one whose national id needs secret."""
-    a = factories.entity(tenant=tenant_a, name=HIDDEN_A, sensitivity=Sensitivity.SECRET,
-                         attributes={"birth_date": BIRTH_DATE, "given_name": "Zebulon"})  # fmt: skip
+    a = factories.entity(
+        tenant=tenant_a,
+        name=HIDDEN_A,
+        sensitivity=Sensitivity.SECRET,
+        attributes={"birth_date": BIRTH_DATE, "given_name": "Zebulon"},
+    )
     b = factories.entity(tenant=tenant_a, name="Z. Quartermaine", attributes={"national_id": NATIONAL_ID})
     return er.merge_materialize(tenant=tenant_a, entities=[a, b], purpose="investigation")
 
@@ -305,8 +324,9 @@ def test_the_rollback_dry_run_withholds_what_the_reviewer_may_not_see(client, te
 
 
 def test_never_merge_constraints_name_only_what_the_user_may_see(hidden, tenant_a):
-    NeverMerge.objects.create(tenant=tenant_a, entity_a=hidden["pair"].entity_a, entity_b=hidden["pair"].entity_b,
-                              reason="different people")  # fmt: skip
+    NeverMerge.objects.create(
+        tenant=tenant_a, entity_a=hidden["pair"].entity_a, entity_b=hidden["pair"].entity_b, reason="different people"
+    )
     constraint = NeverMerge.objects.get()
     assert_absent(hidden["client"].get("/admin/er/nevermerge/"), "Quartermaine")
     assert_absent(hidden["client"].get(f"/admin/er/nevermerge/{constraint.pk}/change/"), "Quartermaine")

@@ -96,15 +96,18 @@ def _population(count: int, seed: int = 3) -> list[tuple[str, dict]]:
     records = []
     for k in range(count):
         records.append(
-            (f"r{k}", {
-                "given_name": rng.choice(given),
-                "family_name": rng.choice(family) + rng.choice(["", "son", "er", "i", "ek"]),
-                "birth_date": f"{rng.randint(1940, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                "street": f"{rng.randint(1, 200)} {rng.choice(streets)}",
-                "postal_code": f"{rng.randint(10000, 10400)}",
-                "city": rng.choice(["Leeds", "Berlin", "Madrid", "Rome"]),
-            })
-        )  # fmt: skip
+            (
+                f"r{k}",
+                {
+                    "given_name": rng.choice(given),
+                    "family_name": rng.choice(family) + rng.choice(["", "son", "er", "i", "ek"]),
+                    "birth_date": f"{rng.randint(1940, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                    "street": f"{rng.randint(1, 200)} {rng.choice(streets)}",
+                    "postal_code": f"{rng.randint(10000, 10400)}",
+                    "city": rng.choice(["Leeds", "Berlin", "Madrid", "Rome"]),
+                },
+            )
+        )
     return records
 
 
@@ -162,9 +165,15 @@ def test_scores_fall_as_evidence_against_accumulates():
         {**PERSON, "phone": "+44 7700 111111"},
         {**PERSON, "phone": "+44 7700 111111", "birth_date": "1991-03-15"},
         {**PERSON, "phone": "+44 7700 111111", "birth_date": "1991-03-15", "given_name": "Margaret"},
-        {**PERSON, "phone": "+44 7700 111111", "birth_date": "1991-03-15", "given_name": "Margaret",
-         "family_name": "Okafor", "email": "m.okafor@example.org"},
-    ]  # fmt: skip
+        {
+            **PERSON,
+            "phone": "+44 7700 111111",
+            "birth_date": "1991-03-15",
+            "given_name": "Margaret",
+            "family_name": "Okafor",
+            "email": "m.okafor@example.org",
+        },
+    ]
     records = [("base", PERSON), *((f"v{k}", attrs) for k, attrs in enumerate(steps))]
     scored = score_pairs(model, dict(records), [("base", f"v{k}") for k in range(len(steps))], kind="person")
     probabilities = [p for _, _, p in scored]
@@ -178,7 +187,7 @@ def test_explanation_adds_up_to_the_score():
     parts = model.explain(PERSON, b, "person")
     assert parts[0][0] == "prior"
     probability = 1 / (1 + np.exp(-sum(weight for _, _, weight in parts)))
-    (_, _, scored), = score_pairs(model, {"a": PERSON, "b": b}, [("a", "b")], kind="person")  # fmt: skip
+    ((_, _, scored),) = score_pairs(model, {"a": PERSON, "b": b}, [("a", "b")], kind="person")
     assert probability == pytest.approx(scored, rel=1e-6)
 
 

@@ -88,8 +88,11 @@ def test_organisations_with_a_mapping_file(tmp_path):
         ],
     )
     mapping = tmp_path / "mapping.json"
-    mapping.write_text(json.dumps({"Firma": "legal_name", "Handelsregister": "registration_number",
-                                   "PLZ": "postal_code", "Ort": "city"}))  # fmt: skip
+    mapping.write_text(
+        json.dumps(
+            {"Firma": "legal_name", "Handelsregister": "registration_number", "PLZ": "postal_code", "Ort": "city"}
+        )
+    )
     truth = _write(tmp_path / "truth.csv", ["id_a", "id_b"], [("c1", "c2")])
     lines = _run(records=records, truth=truth, mapping=mapping, kind="organization")
     assert FINAL.match(lines[-1]).group(3) == "1.000000"
@@ -151,11 +154,22 @@ def test_common_header_spellings_are_recognised_without_a_mapping():
     from apps.er.engine.schema import recognise
 
     people = recognise(["ID", "First Name", "Last Name", "Date of Birth", "Address Line1", "Zip", "Phone No"], "person")
-    assert people == {"First Name": "given_name", "Last Name": "family_name", "Date of Birth": "birth_date",
-                      "Address Line1": "street", "Zip": "postal_code", "Phone No": "phone"}  # fmt: skip
+    assert people == {
+        "First Name": "given_name",
+        "Last Name": "family_name",
+        "Date of Birth": "birth_date",
+        "Address Line1": "street",
+        "Zip": "postal_code",
+        "Phone No": "phone",
+    }
     companies = recognise(["Organisation", "Reg Number", "VAT No", "Date Incorporated", "Web Site"], "organization")
-    assert companies == {"Organisation": "legal_name", "Reg Number": "registration_number", "VAT No": "tax_id",
-                         "Date Incorporated": "incorporation_date", "Web Site": "website"}  # fmt: skip
+    assert companies == {
+        "Organisation": "legal_name",
+        "Reg Number": "registration_number",
+        "VAT No": "tax_id",
+        "Date Incorporated": "incorporation_date",
+        "Web Site": "website",
+    }
 
 
 @pytest.mark.parametrize(

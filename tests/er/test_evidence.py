@@ -112,19 +112,30 @@ def test_a_relabelled_spliced_repeated_or_forged_file_fails(decided, tenant_a, t
     b_header, *b_items = _lines(theirs)
     forged = tmp_path / "forged.jsonl"
     cases = {
-        "header: signature does not verify": [{**b_header, "tenant": tenant_a.slug, "tenant_id": tenant_a.pk},
-                                              *b_items],  # B's export relabelled as A's
+        "header: signature does not verify": [
+            {**b_header, "tenant": tenant_a.slug, "tenant_id": tenant_a.pk},
+            *b_items,
+        ],  # B's export relabelled as A's
         "not of the header's tenant": [header, *items, b_items[0]],  # one of B's events spliced in
         "out of order or repeated": [header, *items, items[-1]],
         "lines dropped, added or reordered": [header, *items[:-1]],
-    }  # fmt: skip
+    }
     for message, content in cases.items():
         _write(forged, content)
         with pytest.raises(CommandError, match=message):
             call_command("er_evidence", "--verify", str(forged))
     made_up = {key: value for key, value in header.items() if key != "header_signature"}
-    _write(forged, [{**made_up, "events": 0, "digest": hashlib.sha256(b"").hexdigest(),
-                     "header_signature": {"key_id": header["header_signature"]["key_id"], "signature": "00" * 64}}])  # fmt: skip
+    _write(
+        forged,
+        [
+            {
+                **made_up,
+                "events": 0,
+                "digest": hashlib.sha256(b"").hexdigest(),
+                "header_signature": {"key_id": header["header_signature"]["key_id"], "signature": "00" * 64},
+            }
+        ],
+    )
     with pytest.raises(CommandError, match="header: signature does not verify"):
         call_command("er_evidence", "--verify", str(forged))
 

@@ -42,8 +42,12 @@ def test_claims_and_decisions_reach_other_reviewers():
         watching = _connect(rosa)
         assert (await watching.connect())[0]
         await database_sync_to_async(lambda: er.pair_claim(subject=subject_for(user=tom), pair=pair))()
-        assert await watching.receive_json_from(timeout=5) == {"type": "pair", "pair": pair.pk, "status": "pending",
-                                                               "claimed_by": "tom"}  # fmt: skip
+        assert await watching.receive_json_from(timeout=5) == {
+            "type": "pair",
+            "pair": pair.pk,
+            "status": "pending",
+            "claimed_by": "tom",
+        }
         await database_sync_to_async(
             lambda: er.pair_reject(subject=subject_for(user=tom), pair=pair, reason="not the same")
         )()

@@ -24,13 +24,18 @@ def link(tenant, kind, a, b):
 def world(tenant_a):
     t = tenant_a
     people = {
-        "A": factories.entity(tenant=t, name="Ada Lovelace", attributes={"given_name": "Ada", "birth_date": "1815-12-10"}),
-        "B": factories.entity(tenant=t, name="Ada King", attributes={"given_name": "Ada", "birth_date": "1815-12-10",
-                                                                     "email": "ada@example.org"}),
+        "A": factories.entity(
+            tenant=t, name="Ada Lovelace", attributes={"given_name": "Ada", "birth_date": "1815-12-10"}
+        ),
+        "B": factories.entity(
+            tenant=t,
+            name="Ada King",
+            attributes={"given_name": "Ada", "birth_date": "1815-12-10", "email": "ada@example.org"},
+        ),
         "D": factories.entity(tenant=t, name="A. Lovelace", attributes={"given_name": "Ada"}),
         "E": factories.entity(tenant=t, name="Augusta Ada", attributes={"given_name": "Augusta"}),
         "F": factories.entity(tenant=t, name="Augusta A. King", attributes={"given_name": "Augusta"}),
-    }  # fmt: skip
+    }
     org = factories.entity(tenant=t, kind="organization", name="Analytical Engines Ltd")
     home = factories.entity(tenant=t, kind="address", name="12 St James's Square")
     edges = {
@@ -40,8 +45,15 @@ def world(tenant_a):
         "E-org": link(t, "works_for", people["E"], org),
     }
     reviewer = factories.user(tenant=t, role=Role.REVIEWER, clearance=Sensitivity.TOP_SECRET)
-    return {"t": t, **people, "org": org, "home": home, "edges": edges, "reviewer": reviewer,
-            "subject": subject_for(user=reviewer, purpose="investigation")}  # fmt: skip
+    return {
+        "t": t,
+        **people,
+        "org": org,
+        "home": home,
+        "edges": edges,
+        "reviewer": reviewer,
+        "subject": subject_for(user=reviewer, purpose="investigation"),
+    }
 
 
 def everything(world):
@@ -53,9 +65,12 @@ def everything(world):
 
 def merge(world, *names, **kwargs):
     return er.merge_materialize(
-        tenant=world["t"], entities=[world[n] if isinstance(n, str) else n for n in names],
-        actor=world["reviewer"], purpose="investigation", **kwargs,
-    )  # fmt: skip
+        tenant=world["t"],
+        entities=[world[n] if isinstance(n, str) else n for n in names],
+        actor=world["reviewer"],
+        purpose="investigation",
+        **kwargs,
+    )
 
 
 def fresh(entity):
@@ -186,8 +201,11 @@ def test_merges_rollbacks_and_decisions_are_counted_once_committed(world, django
     def value(name, **labels):
         return REGISTRY.get_sample_value(name, {"tenant": slug, **labels}) or 0.0
 
-    merges, approvals, rollbacks = (value("ig_er_merges_total", how="reviewer"),
-                                    value("ig_er_decisions_total", decision="approved"), value("ig_er_rollbacks_total"))  # fmt: skip
+    merges, approvals, rollbacks = (
+        value("ig_er_merges_total", how="reviewer"),
+        value("ig_er_decisions_total", decision="approved"),
+        value("ig_er_rollbacks_total"),
+    )
     pair = factories.candidate_pair(tenant=world["t"], a=world["A"], b=world["B"], score=0.95)
     with django_capture_on_commit_callbacks(execute=True):
         done = er.pair_approve(subject=world["subject"], pair=pair, reason="same person")

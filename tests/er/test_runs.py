@@ -15,16 +15,42 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 PEOPLE = [
-    ("Ada Lovelace", {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1815-12-10",
-                      "email": "ada@example.org", "national_id": "GB-AL-1815"}),
-    ("Ada Lovelace", {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1815-12-10",
-                      "email": "ada@example.org", "national_id": "GB-AL-1815"}),
-    ("Charles Babbage", {"given_name": "Charles", "family_name": "Babbage", "birth_date": "1791-12-26",
-                         "email": "cb@example.org", "national_id": "GB-CB-1791"}),
-    ("Charles Babbage", {"given_name": "Charles", "family_name": "Babbage", "birth_date": "1791-12-26",
-                         "national_id": "GB-CB-1791"}),
+    (
+        "Ada Lovelace",
+        {
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "birth_date": "1815-12-10",
+            "email": "ada@example.org",
+            "national_id": "GB-AL-1815",
+        },
+    ),
+    (
+        "Ada Lovelace",
+        {
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "birth_date": "1815-12-10",
+            "email": "ada@example.org",
+            "national_id": "GB-AL-1815",
+        },
+    ),
+    (
+        "Charles Babbage",
+        {
+            "given_name": "Charles",
+            "family_name": "Babbage",
+            "birth_date": "1791-12-26",
+            "email": "cb@example.org",
+            "national_id": "GB-CB-1791",
+        },
+    ),
+    (
+        "Charles Babbage",
+        {"given_name": "Charles", "family_name": "Babbage", "birth_date": "1791-12-26", "national_id": "GB-CB-1791"},
+    ),
     ("Mary Somerville", {"given_name": "Mary", "family_name": "Somerville", "birth_date": "1780-12-26"}),
-]  # fmt: skip
+]
 
 
 @pytest.fixture

@@ -46,8 +46,16 @@ def test_member_of_a_flagged_tenant_gets_the_page(client, flagged):
     assert response.status_code == 200
     assert response.templates[0].name == "explorer/explorer.html"
     body = response.content.decode()
-    for marker in ('id="explorer-search"', 'id="cy"', 'id="selection-panel"', 'id="expand-1"', 'id="live-status"',
-                   'id="banner-truncated"', 'id="banner-degraded"', 'id="explorer-config"'):  # fmt: skip
+    for marker in (
+        'id="explorer-search"',
+        'id="cy"',
+        'id="selection-panel"',
+        'id="expand-1"',
+        'id="live-status"',
+        'id="banner-truncated"',
+        'id="banner-degraded"',
+        'id="explorer-config"',
+    ):
         assert marker in body
     assert page_config(response)["tenants"] == [{"slug": "north", "name": "North Unit"}]
     assert page_config(response)["user"]["username"] == "rita"
@@ -159,9 +167,14 @@ def test_post_is_not_allowed(client, flagged):
 
 def test_the_page_uses_only_local_scripts():
     # given the vendored Cytoscape files (scripts/vendor-js.sh) and the page's own files
-    for path in ("vendor/cytoscape/cytoscape.min.js", "vendor/cytoscape/cytoscape-fcose.js",
-                 "vendor/cytoscape/cose-base.js", "vendor/cytoscape/layout-base.js",
-                 "explorer/explorer.js", "explorer/explorer.css"):  # fmt: skip
+    for path in (
+        "vendor/cytoscape/cytoscape.min.js",
+        "vendor/cytoscape/cytoscape-fcose.js",
+        "vendor/cytoscape/cose-base.js",
+        "vendor/cytoscape/layout-base.js",
+        "explorer/explorer.js",
+        "explorer/explorer.css",
+    ):
         assert finders.find(path), path
 
 
@@ -198,6 +211,7 @@ def test_exports_need_a_purpose_and_are_audited(client):
     assert event.payload["format"] == "png" and event.payload["purpose"] == "investigation"
     bad = client.post("/explorer/export", "not json", content_type="application/json")
     assert bad.status_code == 400
-    odd = client.post("/explorer/export", _json.dumps({"format": "gif", "ids": [str(entity.pk)]}),
-                      content_type="application/json")  # fmt: skip
+    odd = client.post(
+        "/explorer/export", _json.dumps({"format": "gif", "ids": [str(entity.pk)]}), content_type="application/json"
+    )
     assert odd.status_code == 403 and odd.json()["code"] == "BAD_FORMAT"

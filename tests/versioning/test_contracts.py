@@ -49,13 +49,32 @@ def test_schema_check_command_fails_on_a_broken_committed_schema(tmp_path):
 def test_safelist_verify_reports_hash_validity_roles_and_tags(tmp_path):
     (tmp_path / "ops").mkdir()
     (tmp_path / "ops" / "bad.graphql").write_text("query Bad { search(q: 1) { nope } }")
-    (tmp_path / "safelist.json").write_text(json.dumps({"operations": [
-        {"id": "bad:v1", "file": "ops/bad.graphql", "hash": "sha256-0", "abac": ["entity.teleport"], "roles": ["emperor"]},
-        {"id": "bad:v1", "file": "ops/missing.graphql", "hash": "sha256-0", "abac": [], "roles": []},
-    ]}))  # fmt: skip
+    (tmp_path / "safelist.json").write_text(
+        json.dumps(
+            {
+                "operations": [
+                    {
+                        "id": "bad:v1",
+                        "file": "ops/bad.graphql",
+                        "hash": "sha256-0",
+                        "abac": ["entity.teleport"],
+                        "roles": ["emperor"],
+                    },
+                    {"id": "bad:v1", "file": "ops/missing.graphql", "hash": "sha256-0", "abac": [], "roles": []},
+                ]
+            }
+        )
+    )
     problems = "\n".join(safelist_problems(live=schema.graphql_schema, path=str(tmp_path / "safelist.json")))
-    for fragment in ("does not match", "invalid against the live schema", "unknown role 'emperor'",
-                     "unknown ABAC tag 'entity.teleport'", "duplicate id", "document not readable", "no ABAC tag"):  # fmt: skip
+    for fragment in (
+        "does not match",
+        "invalid against the live schema",
+        "unknown role 'emperor'",
+        "unknown ABAC tag 'entity.teleport'",
+        "duplicate id",
+        "document not readable",
+        "no ABAC tag",
+    ):
         assert fragment in problems
     with pytest.raises(CommandError, match="safelist problems"):
         call_command("safelist_verify", safelist=str(tmp_path / "safelist.json"))

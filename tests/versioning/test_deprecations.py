@@ -27,9 +27,10 @@ def setup(client, tenant_a):
 
 def run(client, query, entity):
     response = client.post(
-        "/graphql", data=json.dumps({"query": query, "variables": {"id": str(entity.pk)}}),
+        "/graphql",
+        data=json.dumps({"query": query, "variables": {"id": str(entity.pk)}}),
         content_type="application/json",
-    )  # fmt: skip
+    )
     return response, response.json()
 
 

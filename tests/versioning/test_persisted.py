@@ -33,11 +33,13 @@ def post(client, payload, token=None):
     [
         {"id": "search:v1", "variables": {"q": "persisted"}},
         {"documentId": "search:v1", "variables": {"q": "persisted"}},
-        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": safelist.load()["search:v1"].sha256}},
-         "variables": {"q": "persisted"}},
+        {
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": safelist.load()["search:v1"].sha256}},
+            "variables": {"q": "persisted"},
+        },
         {"id": "search:v1", "query": SEARCH_DOC, "variables": {"q": "persisted"}},
     ],
-)  # fmt: skip
+)
 def test_persisted_search_by_id_document_id_and_apollo_hash(client, token, payload):
     response, body = post(client, payload, token)
     assert response.status_code == 200, body

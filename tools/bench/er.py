@@ -23,10 +23,33 @@ from apps.er.engine import noise
 from apps.er.engine.schema import ORGANIZATION, PERSON
 from apps.er.training_sets import RecordSet, new_record_id, split_duplicates, with_contacts
 
-PERSON_COLUMNS = ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", "street",
-                  "city", "postal_code", "country")  # fmt: skip
-ORGANIZATION_COLUMNS = ("legal_name", "registration_number", "tax_id", "incorporation_date", "website", "email",
-                        "phone", "street", "city", "postal_code", "country", "industry")  # fmt: skip
+PERSON_COLUMNS = (
+    "given_name",
+    "family_name",
+    "birth_date",
+    "gender",
+    "national_id",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "postal_code",
+    "country",
+)
+ORGANIZATION_COLUMNS = (
+    "legal_name",
+    "registration_number",
+    "tax_id",
+    "incorporation_date",
+    "website",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "postal_code",
+    "country",
+    "industry",
+)
 COLUMNS = {PERSON: PERSON_COLUMNS, ORGANIZATION: ORGANIZATION_COLUMNS}
 # (seed, tenant position, entities): other seeds and country mixes than the training tenants'.
 EVALUATION_TENANTS = {"north": (907, 0, 24_000), "south": (908, 1, 24_000), "east": (909, 2, 24_000)}
@@ -52,8 +75,11 @@ def _person_hard_negatives(rng: random.Random, firsts: list[tuple[str, dict]]) -
     for _, attrs in firsts:
         roll = rng.random()
         if roll < 0.04 and "birth_date" in attrs:  # a twin: same surname, birth date and home, own given name
-            twin = {k: v for k, v in attrs.items() if k in ("family_name", "birth_date", "street", "city",
-                                                               "postal_code", "country", "phone")}  # fmt: skip
+            twin = {
+                k: v
+                for k, v in attrs.items()
+                if k in ("family_name", "birth_date", "street", "city", "postal_code", "country", "phone")
+            }
             twin["given_name"] = rng.choice(donors).get("given_name", "Alex")
             if twin["given_name"] == attrs.get("given_name"):
                 continue
@@ -70,8 +96,9 @@ def _person_hard_negatives(rng: random.Random, firsts: list[tuple[str, dict]]) -
                 if key in attrs:
                     namesake[key] = attrs[key]
             if "email" in namesake:
-                namesake["email"] = noise.fresh_email(rng, attrs.get("given_name", ""), attrs.get("family_name", ""),
-                                                      namesake["email"])  # fmt: skip
+                namesake["email"] = noise.fresh_email(
+                    rng, attrs.get("given_name", ""), attrs.get("family_name", ""), namesake["email"]
+                )
             made.append(namesake)
     return made
 
@@ -157,8 +184,18 @@ def export_demo(directory: Path, name: str, record_set: RecordSet) -> tuple[Path
     return records, truth
 
 
-FEBRL_COLUMNS = ("given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
-                 "date_of_birth", "soc_sec_id")  # fmt: skip
+FEBRL_COLUMNS = (
+    "given_name",
+    "surname",
+    "street_number",
+    "address_1",
+    "address_2",
+    "suburb",
+    "postcode",
+    "state",
+    "date_of_birth",
+    "soc_sec_id",
+)
 
 
 def _febrl_rows(frame, columns) -> list[tuple[str, dict]]:

@@ -150,8 +150,11 @@ def queries_pick(*, tenant: Tenant, subject, seed: int, per_family: int = 8, say
             mid_family[i % len(mid_family)],
             {"kind": "person", "attributes": {"country": _country_of(persons, mid_family[i % len(mid_family)])}},
         ),
-        lambda i: (common_names[(i + 1) % len(common_names)], {"kind": "person", "sensitivity": ["public", "internal"]}),
-    ]  # fmt: skip
+        lambda i: (
+            common_names[(i + 1) % len(common_names)],
+            {"kind": "person", "sensitivity": ["public", "internal"]},
+        ),
+    ]
     filtered = [counted("filtered", *templates[i % len(templates)](i)) for i in range(per_family)]
     picked = common + rare + filtered
     for name in ("rare", "common", "filtered"):
@@ -259,9 +262,18 @@ class _Client:
 
 
 def drive(
-    *, url: str, token: str, queries: list[Query], rate: float, duration: float, first: int, next_share: float,
-    timeout: float, seed: int, server_pid: int | None = None,
-) -> Phase:  # fmt: skip
+    *,
+    url: str,
+    token: str,
+    queries: list[Query],
+    rate: float,
+    duration: float,
+    first: int,
+    next_share: float,
+    timeout: float,
+    seed: int,
+    server_pid: int | None = None,
+) -> Phase:
     """Send rate x duration searches on a fixed schedule (open loop) and return each one's outcome.
 
     A share of the requests (``next_share``) asks for the next page of an earlier answer instead of a

@@ -143,10 +143,16 @@ class EntityType(graphene.ObjectType):
         from apps.core.selectors import provenance_for_entity
 
         return [
-            {"source": p.source.name, "source_kind": p.source.kind, "method": p.method, "fields": p.fields,
-             "record_ref": p.record_ref, "recorded_at": p.recorded_at}
+            {
+                "source": p.source.name,
+                "source_kind": p.source.kind,
+                "method": p.method,
+                "fields": p.fields,
+                "record_ref": p.record_ref,
+                "recorded_at": p.recorded_at,
+            }
             for p in provenance_for_entity(entity=root.entity)
-        ]  # fmt: skip
+        ]
 
     @staticmethod
     def resolve_merged_into(root, info):

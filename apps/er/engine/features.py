@@ -302,49 +302,88 @@ def _make(name: str, levels: tuple[str, ...], fn, attributes: tuple[str, ...]) -
 
 
 ADDRESS_FEATURES = (
-    _make("street_name", ("exact", "similar", "partly", "other_line", "different"),
-          lambda p: _address_line(p, "street_name", "addr2"), ("street", "address_line_2")),
+    _make(
+        "street_name",
+        ("exact", "similar", "partly", "other_line", "different"),
+        lambda p: _address_line(p, "street_name", "addr2"),
+        ("street", "address_line_2"),
+    ),
     _make("house_number", ("exact", "overlap", "different"), house_number, ("street",)),
-    _make("address_line_2", ("exact", "similar", "partly", "other_line", "different"),
-          lambda p: _address_line(p, "addr2", "street_name"), ("address_line_2", "street")),
+    _make(
+        "address_line_2",
+        ("exact", "similar", "partly", "other_line", "different"),
+        lambda p: _address_line(p, "addr2", "street_name"),
+        ("address_line_2", "street"),
+    ),
     _make("city", ("exact", "similar", "different"), lambda p: _string_levels(p, "city", (0.88,)), ("city",)),
     _make("postal_code", ("exact", "one_edit", "same_area", "different"), postal_code, ("postal_code",)),
     _make("region", ("exact", "different"), lambda p: _exact_levels(p, "region"), ("region",)),
     _make("country", ("exact", "different"), lambda p: _exact_levels(p, "country"), ("country",)),
-    _make("phone", ("exact", "one_edit", "two_edits", "different"), lambda p: _identifier_levels(p, "phone"), ("phone",)),
-)  # fmt: skip
+    _make(
+        "phone", ("exact", "one_edit", "two_edits", "different"), lambda p: _identifier_levels(p, "phone"), ("phone",)
+    ),
+)
 DATE_LEVELS = ("exact", "day_month_swapped", "one_edit", "one_edit_decades", "two_edits", "same_year", "different")
 
 FEATURES: dict[str, tuple[Feature, ...]] = {
     PERSON: (
-        _make("given_name", ("exact", "nickname", "initial", "similar", "partly", "different"), given_name, ("given_name",)),
-        _make("family_name", ("exact", "shared_word", "similar", "sounds_alike", "partly", "different"), family_name,
-              ("family_name",)),
+        _make(
+            "given_name",
+            ("exact", "nickname", "initial", "similar", "partly", "different"),
+            given_name,
+            ("given_name",),
+        ),
+        _make(
+            "family_name",
+            ("exact", "shared_word", "similar", "sounds_alike", "partly", "different"),
+            family_name,
+            ("family_name",),
+        ),
         _make("name_order", ("swapped",), name_order, ("given_name", "family_name")),
         _make("birth_date", DATE_LEVELS, _date_levels, ("birth_date",)),
-        _make("name_birth", ("other_generation", "other_given_same_birth"), name_birth,
-              ("given_name", "family_name", "birth_date")),
-        _make("national_id", ("exact", "one_edit", "two_edits", "different"),
-              lambda p: _identifier_levels(p, "nid"), ("national_id",)),
+        _make(
+            "name_birth",
+            ("other_generation", "other_given_same_birth"),
+            name_birth,
+            ("given_name", "family_name", "birth_date"),
+        ),
+        _make(
+            "national_id",
+            ("exact", "one_edit", "two_edits", "different"),
+            lambda p: _identifier_levels(p, "nid"),
+            ("national_id",),
+        ),
         _make("email", ("exact", "same_local_part", "similar", "different"), email, ("email",)),
         *ADDRESS_FEATURES,
         _make("gender", ("exact", "different"), lambda p: _exact_levels(p, "gender"), ("gender",)),
     ),
     ORGANIZATION: (
-        _make("legal_name", ("exact", "same_words", "similar", "partly", "loosely", "different"), legal_name,
-              ("legal_name",)),
+        _make(
+            "legal_name",
+            ("exact", "same_words", "similar", "partly", "loosely", "different"),
+            legal_name,
+            ("legal_name",),
+        ),
         _make("name_first_word", ("exact", "similar", "different"), name_first_word, ("legal_name",)),
         _make("legal_form", ("exact", "different"), lambda p: _exact_levels(p, "form"), ("legal_name",)),
-        _make("registration_number", ("exact", "one_edit", "two_edits", "different"),
-              lambda p: _identifier_levels(p, "reg"), ("registration_number",)),
-        _make("tax_id", ("exact", "one_edit", "two_edits", "different"), lambda p: _identifier_levels(p, "tax"),
-              ("tax_id",)),
+        _make(
+            "registration_number",
+            ("exact", "one_edit", "two_edits", "different"),
+            lambda p: _identifier_levels(p, "reg"),
+            ("registration_number",),
+        ),
+        _make(
+            "tax_id",
+            ("exact", "one_edit", "two_edits", "different"),
+            lambda p: _identifier_levels(p, "tax"),
+            ("tax_id",),
+        ),
         _make("incorporation_date", DATE_LEVELS, _date_levels, ("incorporation_date",)),
         _make("website", ("exact", "different"), lambda p: _exact_levels(p, "domain"), ("website", "email")),
         _make("email", ("exact", "same_local_part", "similar", "different"), email, ("email",)),
         *ADDRESS_FEATURES,
     ),
-}  # fmt: skip
+}
 
 
 def feature_spec(kind: str) -> list[tuple[str, tuple[str, ...]]]:

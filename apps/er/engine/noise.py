@@ -15,11 +15,49 @@ import random
 import string
 from collections.abc import Iterable, Mapping, Sequence
 
-OCR = {"m": "rn", "rn": "m", "l": "1", "1": "l", "o": "0", "0": "o", "s": "5", "5": "s", "b": "6", "g": "9",
-       "e": "c", "c": "e", "i": "l", "u": "v", "v": "u", "cl": "d", "d": "cl", "h": "b", "n": "ri"}  # fmt: skip
-PHONETIC = (("ph", "f"), ("f", "ph"), ("ck", "k"), ("k", "c"), ("c", "k"), ("ie", "y"), ("y", "ie"), ("ee", "ea"),
-            ("th", "t"), ("z", "s"), ("s", "z"), ("ou", "ow"), ("ei", "ie"), ("w", "v"), ("v", "w"), ("tt", "t"),
-            ("ll", "l"), ("nn", "n"), ("mm", "m"), ("ss", "s"))  # fmt: skip
+OCR = {
+    "m": "rn",
+    "rn": "m",
+    "l": "1",
+    "1": "l",
+    "o": "0",
+    "0": "o",
+    "s": "5",
+    "5": "s",
+    "b": "6",
+    "g": "9",
+    "e": "c",
+    "c": "e",
+    "i": "l",
+    "u": "v",
+    "v": "u",
+    "cl": "d",
+    "d": "cl",
+    "h": "b",
+    "n": "ri",
+}
+PHONETIC = (
+    ("ph", "f"),
+    ("f", "ph"),
+    ("ck", "k"),
+    ("k", "c"),
+    ("c", "k"),
+    ("ie", "y"),
+    ("y", "ie"),
+    ("ee", "ea"),
+    ("th", "t"),
+    ("z", "s"),
+    ("s", "z"),
+    ("ou", "ow"),
+    ("ei", "ie"),
+    ("w", "v"),
+    ("v", "w"),
+    ("tt", "t"),
+    ("ll", "l"),
+    ("nn", "n"),
+    ("mm", "m"),
+    ("ss", "s"),
+)
 
 
 def typo(rng: random.Random, value: str) -> str:
@@ -139,10 +177,33 @@ def borrowed(rng: random.Random, donors: Sequence[Mapping], keys: Iterable[str])
     return out
 
 
-PERSON_DETAILS = ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", "street",
-                  "city", "postal_code", "country")  # fmt: skip
-ORGANIZATION_DETAILS = ("legal_name", "registration_number", "tax_id", "incorporation_date", "website", "email",
-                        "phone", "street", "city", "postal_code", "country", "industry")  # fmt: skip
+PERSON_DETAILS = (
+    "given_name",
+    "family_name",
+    "birth_date",
+    "gender",
+    "national_id",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "postal_code",
+    "country",
+)
+ORGANIZATION_DETAILS = (
+    "legal_name",
+    "registration_number",
+    "tax_id",
+    "incorporation_date",
+    "website",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "postal_code",
+    "country",
+    "industry",
+)
 HOME = ("street", "city", "postal_code", "country")
 
 

@@ -164,10 +164,16 @@ def resolve(
     timings["score"] = time.perf_counter() - mark
     mark = time.perf_counter()
     clustering = cluster(
-        len(prepared), i, j, probabilities,
-        threshold=kind_model.threshold, cannot_link=kind_model.cannot_link,
-        score=lambda a, b: model.score(prepared, a, b), allowed=_allowed(prepared), shift=shift,
-    )  # fmt: skip
+        len(prepared),
+        i,
+        j,
+        probabilities,
+        threshold=kind_model.threshold,
+        cannot_link=kind_model.cannot_link,
+        score=lambda a, b: model.score(prepared, a, b),
+        allowed=_allowed(prepared),
+        shift=shift,
+    )
     timings["cluster"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
     return Resolution(
@@ -257,9 +263,16 @@ def cluster_scored(
     p = np.fromiter((s for _, _, s in scored), dtype=np.float64, count=len(scored))
     _, shift = batch_prior(p, kind_model.prior) if adapt == "prior" else (kind_model.prior, 0.0)
     result = cluster(
-        len(prepared), i, j, p, threshold=kind_model.threshold, cannot_link=kind_model.cannot_link,
-        score=lambda a, b: model.score(prepared, a, b), allowed=_allowed(prepared), shift=shift,
-    )  # fmt: skip
+        len(prepared),
+        i,
+        j,
+        p,
+        threshold=kind_model.threshold,
+        cannot_link=kind_model.cannot_link,
+        score=lambda a, b: model.score(prepared, a, b),
+        allowed=_allowed(prepared),
+        shift=shift,
+    )
     groups: dict[int, list[str]] = {}
     for k, label in enumerate(result.labels.tolist()):
         groups.setdefault(label, []).append(involved[k])

@@ -13,10 +13,16 @@ ADDRESS_ATTRIBUTES = ("street", "address_line_2", "city", "postal_code", "region
 ATTRIBUTES = {
     PERSON: ("given_name", "family_name", "birth_date", "gender", "national_id", "email", "phone", *ADDRESS_ATTRIBUTES),
     ORGANIZATION: (
-        "legal_name", "registration_number", "tax_id", "incorporation_date", "email", "phone", "website",
+        "legal_name",
+        "registration_number",
+        "tax_id",
+        "incorporation_date",
+        "email",
+        "phone",
+        "website",
         *ADDRESS_ATTRIBUTES,
     ),
-}  # fmt: skip
+}
 # Mapping targets that are not attributes but are folded into one while records are read.
 COMPOSITE_TARGETS = {
     "street_number": "street",  # written in front of the street: "12" + "High Street" -> "12 High Street"
@@ -25,41 +31,150 @@ COMPOSITE_TARGETS = {
 
 # Column headers recognised without a mapping file, after folding (lower case, non-alphanumerics -> "_").
 HEADER_ALIASES = {
-    "given_name": ("given_name", "first_name", "firstname", "forename", "forenames", "given", "fname", "given_names",
-                   "first"),
+    "given_name": (
+        "given_name",
+        "first_name",
+        "firstname",
+        "forename",
+        "forenames",
+        "given",
+        "fname",
+        "given_names",
+        "first",
+    ),
     "family_name": ("family_name", "surname", "last_name", "lastname", "lname", "family", "family_names", "last"),
     "full_name": ("full_name", "fullname", "person_name"),
-    "birth_date": ("birth_date", "date_of_birth", "dob", "birthdate", "born", "dateofbirth", "birthday", "date_birth",
-                   "birth_dt"),
+    "birth_date": (
+        "birth_date",
+        "date_of_birth",
+        "dob",
+        "birthdate",
+        "born",
+        "dateofbirth",
+        "birthday",
+        "date_birth",
+        "birth_dt",
+    ),
     "gender": ("gender", "sex"),
     "national_id": (
-        "national_id", "soc_sec_id", "ssn", "social_security_number", "national_insurance_number", "nino",
-        "personal_number", "personal_id", "id_number", "passport_number", "passport_no", "national_id_number",
-        "nin", "id_no", "identity_number",
+        "national_id",
+        "soc_sec_id",
+        "ssn",
+        "social_security_number",
+        "national_insurance_number",
+        "nino",
+        "personal_number",
+        "personal_id",
+        "id_number",
+        "passport_number",
+        "passport_no",
+        "national_id_number",
+        "nin",
+        "id_no",
+        "identity_number",
     ),
     "email": ("email", "email_address", "e_mail", "mail", "email_addr", "e_mail_address", "contact_email"),
-    "phone": ("phone", "mobile_phone", "phone_number", "telephone", "mobile", "tel", "landline", "phone_no",
-              "mobile_number", "telephone_number", "cell", "cell_phone", "contact_phone", "home_phone", "work_phone"),
-    "street": ("street", "address_1", "address_line_1", "address1", "street_address", "address", "street_name",
-               "address_line1", "addr1", "addr_1", "line1", "line_1", "street_line_1"),
+    "phone": (
+        "phone",
+        "mobile_phone",
+        "phone_number",
+        "telephone",
+        "mobile",
+        "tel",
+        "landline",
+        "phone_no",
+        "mobile_number",
+        "telephone_number",
+        "cell",
+        "cell_phone",
+        "contact_phone",
+        "home_phone",
+        "work_phone",
+    ),
+    "street": (
+        "street",
+        "address_1",
+        "address_line_1",
+        "address1",
+        "street_address",
+        "address",
+        "street_name",
+        "address_line1",
+        "addr1",
+        "addr_1",
+        "line1",
+        "line_1",
+        "street_line_1",
+    ),
     "street_number": ("street_number", "house_number", "building_number"),
-    "address_line_2": ("address_2", "address_line_2", "address2", "address_line2", "addr2", "addr_2", "line2", "line_2"),
+    "address_line_2": (
+        "address_2",
+        "address_line_2",
+        "address2",
+        "address_line2",
+        "addr2",
+        "addr_2",
+        "line2",
+        "line_2",
+    ),
     "city": ("city", "suburb", "town", "locality", "municipality", "city_name", "town_city"),
     "postal_code": ("postal_code", "postcode", "post_code", "zip", "zip_code", "zipcode", "postalcode", "postal"),
     "region": ("region", "state", "province", "county"),
     "country": ("country", "country_code"),
-    "legal_name": ("legal_name", "company_name", "organization_name", "organisation_name", "company", "business_name",
-                   "organization", "organisation", "org_name", "entity_name", "registered_name", "firm_name"),
-    "registration_number": (
-        "registration_number", "company_number", "registration_no", "reg_no", "crn", "company_registration_number",
-        "reg_number", "registration_id", "registry_number", "company_id", "business_id",
+    "legal_name": (
+        "legal_name",
+        "company_name",
+        "organization_name",
+        "organisation_name",
+        "company",
+        "business_name",
+        "organization",
+        "organisation",
+        "org_name",
+        "entity_name",
+        "registered_name",
+        "firm_name",
     ),
-    "tax_id": ("tax_id", "vat_number", "vat_id", "vat", "tin", "ein", "tax_number", "vat_no", "tax_no",
-               "tax_identification_number", "taxpayer_id"),
-    "incorporation_date": ("incorporation_date", "date_of_incorporation", "incorporated", "founded", "founded_date",
-                           "date_incorporated", "inc_date", "established", "date_established", "registration_date"),
+    "registration_number": (
+        "registration_number",
+        "company_number",
+        "registration_no",
+        "reg_no",
+        "crn",
+        "company_registration_number",
+        "reg_number",
+        "registration_id",
+        "registry_number",
+        "company_id",
+        "business_id",
+    ),
+    "tax_id": (
+        "tax_id",
+        "vat_number",
+        "vat_id",
+        "vat",
+        "tin",
+        "ein",
+        "tax_number",
+        "vat_no",
+        "tax_no",
+        "tax_identification_number",
+        "taxpayer_id",
+    ),
+    "incorporation_date": (
+        "incorporation_date",
+        "date_of_incorporation",
+        "incorporated",
+        "founded",
+        "founded_date",
+        "date_incorporated",
+        "inc_date",
+        "established",
+        "date_established",
+        "registration_date",
+    ),
     "website": ("website", "domain", "url", "web", "homepage", "web_site", "website_url", "site"),
-}  # fmt: skip
+}
 # "name" means different things for the two kinds.
 KIND_HEADER_ALIASES = {PERSON: {"name": "full_name"}, ORGANIZATION: {"name": "legal_name"}}
 
@@ -117,8 +232,11 @@ def guess_kind(headers: list[str]) -> str:
     folded = {fold_header(h) for h in headers}
     org = set(HEADER_ALIASES["legal_name"]) | set(HEADER_ALIASES["registration_number"]) | {"name"}
     org |= set(HEADER_ALIASES["tax_id"]) | set(HEADER_ALIASES["incorporation_date"])
-    person = {alias for key in ("given_name", "family_name", "full_name", "birth_date", "gender", "national_id")
-              for alias in HEADER_ALIASES[key]}  # fmt: skip
+    person = {
+        alias
+        for key in ("given_name", "family_name", "full_name", "birth_date", "gender", "national_id")
+        for alias in HEADER_ALIASES[key]
+    }
     return ORGANIZATION if folded & org and not folded & person else PERSON
 
 

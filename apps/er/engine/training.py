@@ -222,10 +222,14 @@ def adapt_em(
     responsibility = model.probabilities(patterns)
     prior = model.prior
     weights: list[np.ndarray] = []
-    anchored_m = [anchor * np.bincount(patterns[:, f], weights=counts * responsibility, minlength=len(names))[1:]
-                  for f, names in enumerate(model.levels)]  # fmt: skip
-    anchored_u = [anchor * np.bincount(patterns[:, f], weights=counts * (1 - responsibility), minlength=len(names))[1:]
-                  for f, names in enumerate(model.levels)]  # fmt: skip
+    anchored_m = [
+        anchor * np.bincount(patterns[:, f], weights=counts * responsibility, minlength=len(names))[1:]
+        for f, names in enumerate(model.levels)
+    ]
+    anchored_u = [
+        anchor * np.bincount(patterns[:, f], weights=counts * (1 - responsibility), minlength=len(names))[1:]
+        for f, names in enumerate(model.levels)
+    ]
     done = 0
     for done in range(1, iterations + 1):  # noqa: B007 - reported below
         matches = counts * responsibility

@@ -64,8 +64,13 @@ class Command(BaseCommand):
         for size in (50, 1000):
             page_ids = ids[:size]
             n = rounds if size == 50 else max(10, rounds // 10)
-            samples = {"SQL fetch (floor)": [], "decide+redact, cold": [], "decide+redact, warm": [],
-                       "linked records + names": [], "audit event": []}  # fmt: skip
+            samples = {
+                "SQL fetch (floor)": [],
+                "decide+redact, cold": [],
+                "decide+redact, warm": [],
+                "linked records + names": [],
+                "audit event": [],
+            }
             for _ in range(n):
                 started = time.perf_counter()
                 rows = list(

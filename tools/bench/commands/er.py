@@ -29,8 +29,14 @@ def _ours(records: Path, truth: Path, adapt: str) -> dict:
     match = FINAL.search(out.getvalue().strip().splitlines()[-1])
     p, r, f1, pairs, seconds = match.groups()
     adapted = ADAPTED.search(out.getvalue())
-    return {"precision": float(p), "recall": float(r), "f1": float(f1), "pairs": int(pairs), "seconds": float(seconds),
-            "adapted": adapted.group(1) if adapted else adapt}  # fmt: skip
+    return {
+        "precision": float(p),
+        "recall": float(r),
+        "f1": float(f1),
+        "pairs": int(pairs),
+        "seconds": float(seconds),
+        "adapted": adapted.group(1) if adapted else adapt,
+    }
 
 
 def _splink(records: Path, truth: Path) -> dict:
@@ -103,9 +109,12 @@ def _splink_run(records: Path, truth: Path) -> dict:
         zip(true_pairs["id_a"], true_pairs["id_b"], strict=True),
     )
     return {
-        "precision": metrics.precision, "recall": metrics.recall, "f1": metrics.f1,
-        "pairs": len(predictions), "seconds": seconds,
-    }  # fmt: skip
+        "precision": metrics.precision,
+        "recall": metrics.recall,
+        "f1": metrics.f1,
+        "pairs": len(predictions),
+        "seconds": seconds,
+    }
 
 
 class Command(BaseCommand):
@@ -137,8 +146,10 @@ class Command(BaseCommand):
             fixed = _ours(records, truth, "prior")
             theirs = None if options["no_splink"] else _splink(records, truth)
             rows.append((case, ours, fixed, theirs))
-            say(f"  {case}: ours F1 {ours['f1']:.4f} in {ours['seconds']:.2f}s" +
-                (f"; Splink F1 {theirs['f1']:.4f} in {theirs['seconds']:.2f}s" if theirs else ""))  # fmt: skip
+            say(
+                f"  {case}: ours F1 {ours['f1']:.4f} in {ours['seconds']:.2f}s"
+                + (f"; Splink F1 {theirs['f1']:.4f} in {theirs['seconds']:.2f}s" if theirs else "")
+            )
         say("")
         say(
             "| data | ours P / R / F1 | ours s | adapted | fixed weights F1 | Splink P / R / F1 | Splink s | F1 ours/Splink | time ours/Splink | result |"
@@ -146,23 +157,33 @@ class Command(BaseCommand):
         say("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         failures = 0
         for case, ours, fixed, theirs in rows:
-            cells = [case, f"{ours['precision']:.4f} / {ours['recall']:.4f} / {ours['f1']:.4f}", f"{ours['seconds']:.2f}",
-                     ours["adapted"], f"{fixed['f1']:.4f}"]  # fmt: skip
+            cells = [
+                case,
+                f"{ours['precision']:.4f} / {ours['recall']:.4f} / {ours['f1']:.4f}",
+                f"{ours['seconds']:.2f}",
+                ours["adapted"],
+                f"{fixed['f1']:.4f}",
+            ]
             if theirs:
                 ok = ours["f1"] >= theirs["f1"] and ours["seconds"] <= theirs["seconds"]
                 failures += not ok
                 cells += [
-                    f"{theirs['precision']:.4f} / {theirs['recall']:.4f} / {theirs['f1']:.4f}", f"{theirs['seconds']:.2f}",
-                    f"{ours['f1'] / theirs['f1']:.4f}", f"{ours['seconds'] / theirs['seconds']:.2f}", "PASS" if ok else "FAIL",
-                ]  # fmt: skip
+                    f"{theirs['precision']:.4f} / {theirs['recall']:.4f} / {theirs['f1']:.4f}",
+                    f"{theirs['seconds']:.2f}",
+                    f"{ours['f1'] / theirs['f1']:.4f}",
+                    f"{ours['seconds'] / theirs['seconds']:.2f}",
+                    "PASS" if ok else "FAIL",
+                ]
             else:
                 cells += ["-", "-", "-", "-", "-"]
             say("| " + " | ".join(cells) + " |")
         if not options["no_demo"]:
             self._demo(say, directory)
-        say(f"cores: {os.cpu_count()}; ours = er_evaluate as it runs by default (shipped model, --adapt auto: EM on the "
+        say(
+            f"cores: {os.cpu_count()}; ours = er_evaluate as it runs by default (shipped model, --adapt auto: EM on the "
             "batch when the trained model agrees with it, else re-based weights); fixed weights = --adapt prior; "
-            "Splink = 5.x, DuckDB, EM, threshold 0.5")  # fmt: skip
+            "Splink = 5.x, DuckDB, EM, threshold 0.5"
+        )
         if failures:
             raise CommandError(f"{failures} FEBRL case(s) below Splink's F1 or slower than Splink")
 

@@ -60,9 +60,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=bench.BENCH_SEED, help="demo data and seed-entity seed (7)")
         parser.add_argument("--samples", type=int, default=200, help="seed entities per measurement (default 200)")
         parser.add_argument(
-            "--limit", type=int, default=selectors.DEFAULT_LIMIT,
+            "--limit",
+            type=int,
+            default=selectors.DEFAULT_LIMIT,
             help=f"nodes per answer page (default {selectors.DEFAULT_LIMIT}, the API's default)",
-        )  # fmt: skip
+        )
         parser.add_argument("--hops", default="1,2", help="hops to measure (default 1,2)")
         parser.add_argument("--warmup", type=int, default=20, help="seeds run once per path before timing (20)")
         parser.add_argument(
@@ -120,8 +122,15 @@ class Command(BaseCommand):
                 f"tenant {slug} is not loaded: seeding {entities:,} demo entities takes about "
                 f"{bench.SEED_MINUTES * entities / bench.BENCH_ENTITIES:.0f} minutes on 2 cores, once"
             )
-        bar = tqdm(total=entities, unit=" entities", unit_scale=True, file=sys.stderr, disable=self.quiet,
-                   desc="bench-graph tenant", delay=0.5)  # fmt: skip
+        bar = tqdm(
+            total=entities,
+            unit=" entities",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=self.quiet,
+            desc="bench-graph tenant",
+            delay=0.5,
+        )
         try:
             return bench_tenant_ensure(
                 slug=slug, entities=entities, seed=seed, progress=bar.update, say=self.stdout.write
@@ -147,8 +156,14 @@ class Command(BaseCommand):
             bar.update(n)
 
         cpu, server_cpu, started = time.process_time(), bench.graph_server_cpu(store), time.perf_counter()
-        with tqdm(total=nodes + edges, unit=" rows", unit_scale=True, file=sys.stderr, disable=self.quiet,
-                  desc="graph_rebuild") as bar:  # fmt: skip
+        with tqdm(
+            total=nodes + edges,
+            unit=" rows",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=self.quiet,
+            desc="graph_rebuild",
+        ) as bar:
             try:
                 result = services.graph_rebuild(tenant=tenant, store=store, progress=progress)
             except GraphStoreUnavailable as exc:
@@ -173,8 +188,14 @@ class Command(BaseCommand):
 
     def _verify(self, tenant, store, nodes, edges):
         say = self.stdout.write
-        with tqdm(total=nodes + edges + 2 * services.BUCKETS, unit=" rows", unit_scale=True, file=sys.stderr,
-                  disable=self.quiet, desc="graph_verify") as bar:  # fmt: skip
+        with tqdm(
+            total=nodes + edges + 2 * services.BUCKETS,
+            unit=" rows",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=self.quiet,
+            desc="graph_verify",
+        ) as bar:
             report = services.graph_verify(tenant=tenant, store=store, progress=lambda phase, n: bar.update(n))
         for what in ("nodes", "edges"):
             pg, graph = report.postgres[what], report.graph[what]
@@ -218,15 +239,19 @@ class Command(BaseCommand):
 
         store, pg = get_store(), PostgresAdjacency()
         inproc = {
-            "store": lambda s, h: bench.topology_walk(store, tenant_id=tenant.pk, seed_id=s.id, hops=h,
-                                                      budget=budget, limit=limit),
-            "pg": lambda s, h: bench.topology_walk(pg, tenant_id=tenant.pk, seed_id=s.id, hops=h, budget=budget,
-                                                   limit=limit),
-            "service": lambda s, h: bench.service_answer(subject=subject, seed_id=s.id, hops=h, limit=limit,
-                                                         store=store),
-            "service-pg": lambda s, h: bench.service_answer(subject=subject, seed_id=s.id, hops=h, limit=limit,
-                                                            store=pg),
-        }  # fmt: skip
+            "store": lambda s, h: bench.topology_walk(
+                store, tenant_id=tenant.pk, seed_id=s.id, hops=h, budget=budget, limit=limit
+            ),
+            "pg": lambda s, h: bench.topology_walk(
+                pg, tenant_id=tenant.pk, seed_id=s.id, hops=h, budget=budget, limit=limit
+            ),
+            "service": lambda s, h: bench.service_answer(
+                subject=subject, seed_id=s.id, hops=h, limit=limit, store=store
+            ),
+            "service-pg": lambda s, h: bench.service_answer(
+                subject=subject, seed_id=s.id, hops=h, limit=limit, store=pg
+            ),
+        }
         results = {}
         self._run_paths(inproc, seeds, hops_list, options["warmup"], results, "in process")
 
@@ -356,13 +381,19 @@ class Command(BaseCommand):
         if 2 in hops_list:
             p95 = bench.stats(results[("api", 2)].ms())["p95"]
             met = p95 <= bench.TARGET_API_P95_MS
-            say(f"  2-hop p95 through the API on {get_store().backend} <= {bench.TARGET_API_P95_MS:g} ms: "
-                f"{'PASS' if met else 'FAIL'} ({p95:.1f} ms)")  # fmt: skip
+            say(
+                f"  2-hop p95 through the API on {get_store().backend} <= {bench.TARGET_API_P95_MS:g} ms: "
+                f"{'PASS' if met else 'FAIL'} ({p95:.1f} ms)"
+            )
         if rebuild is None:
             say(f"  full graph_rebuild under {bench.TARGET_REBUILD_SECONDS / 60:g} min: not measured (--skip-rebuild)")
         else:
             met = rebuild.seconds < bench.TARGET_REBUILD_SECONDS
-            say(f"  full graph_rebuild under {bench.TARGET_REBUILD_SECONDS / 60:g} min: {'PASS' if met else 'FAIL'} "
-                f"({rebuild.seconds:.1f} s)")  # fmt: skip
-        say(f"  same answers from the graph store and PostgreSQL: {'PASS' if not failures else 'FAIL'} "
-            f"({failures} mismatches)")  # fmt: skip
+            say(
+                f"  full graph_rebuild under {bench.TARGET_REBUILD_SECONDS / 60:g} min: {'PASS' if met else 'FAIL'} "
+                f"({rebuild.seconds:.1f} s)"
+            )
+        say(
+            f"  same answers from the graph store and PostgreSQL: {'PASS' if not failures else 'FAIL'} "
+            f"({failures} mismatches)"
+        )

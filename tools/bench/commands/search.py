@@ -67,8 +67,15 @@ class Command(BaseCommand):
             raise CommandError("--next-share in [0, 1), --first in 1-100, --floor-samples at least 20")
 
         say = self.stdout.write
-        bar = tqdm(total=options["entities"], unit=" entities", unit_scale=True, file=sys.stderr,
-                   disable=options["no_progress"], desc="bench-search tenant", delay=0.5)  # fmt: skip
+        bar = tqdm(
+            total=options["entities"],
+            unit=" entities",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=options["no_progress"],
+            desc="bench-search tenant",
+            delay=0.5,
+        )
         try:
             tenant = bench_tenant_ensure(
                 slug=options["tenant"], entities=options["entities"], seed=options["seed"], progress=bar.update, say=say
@@ -103,17 +110,34 @@ class Command(BaseCommand):
         log_path = settings.VAR_DIR / "bench-search-uvicorn.log"
         with AsgiServer(log_path=log_path) as server:
             say(f"server: uvicorn intelgraph.asgi at {server.url} (log {log_path})")
-            warm = bench.drive(url=server.url, token=raw_token, queries=queries, rate=len(queries) / 5, duration=5,
-                               first=first, next_share=0.2, timeout=options["timeout"], seed=options["seed"])  # fmt: skip
+            warm = bench.drive(
+                url=server.url,
+                token=raw_token,
+                queries=queries,
+                rate=len(queries) / 5,
+                duration=5,
+                first=first,
+                next_share=0.2,
+                timeout=options["timeout"],
+                seed=options["seed"],
+            )
             say(
                 f"warm-up: {len(warm.outcomes)} requests over 5 s, {sum(warm.errors.values())} errors {dict(warm.errors)}"
             )
             for index, rate in enumerate(options["rates"]):
                 say(f"rate {rate:g}/s for {options['duration']:g} s …")
-                phase = bench.drive(url=server.url, token=raw_token, queries=queries, rate=rate,
-                                    duration=options["duration"], first=first, next_share=options["next_share"],
-                                    timeout=options["timeout"], seed=options["seed"] + 1 + index,
-                                    server_pid=server.process.pid)  # fmt: skip
+                phase = bench.drive(
+                    url=server.url,
+                    token=raw_token,
+                    queries=queries,
+                    rate=rate,
+                    duration=options["duration"],
+                    first=first,
+                    next_share=options["next_share"],
+                    timeout=options["timeout"],
+                    seed=options["seed"] + 1 + index,
+                    server_pid=server.process.pid,
+                )
                 phases.append(phase)
 
         answered = [o.request for phase in phases for o in phase.answered]
@@ -182,11 +206,15 @@ class Command(BaseCommand):
             phase = by_rate[SLO_RATE]
             p95 = percentile([o.ms for o in phase.outcomes], 0.95)
             met = p95 <= SLO_P95_MS and not phase.errors
-            say(f"SLO  p95 <= {SLO_P95_MS} ms at {SLO_RATE}/s, no errors: {'met' if met else 'NOT met'} "
-                f"({p95:.1f} ms, {sum(phase.errors.values())} errors)")  # fmt: skip
+            say(
+                f"SLO  p95 <= {SLO_P95_MS} ms at {SLO_RATE}/s, no errors: {'met' if met else 'NOT met'} "
+                f"({p95:.1f} ms, {sum(phase.errors.values())} errors)"
+            )
         if AIM_RATE in by_rate:
             phase = by_rate[AIM_RATE]
             p95 = percentile([o.ms for o in phase.outcomes], 0.95)
             met = p95 <= AIM_P95_MS and p95 / floor_p95 < AIM_RATIO and not phase.errors
-            say(f"aim  p95 <= {AIM_P95_MS} ms at {AIM_RATE}/s and under {AIM_RATIO}x the SQL floor: "
-                f"{'met' if met else 'NOT met'} ({p95:.1f} ms, ratio {p95 / floor_p95:.1f})")  # fmt: skip
+            say(
+                f"aim  p95 <= {AIM_P95_MS} ms at {AIM_RATE}/s and under {AIM_RATIO}x the SQL floor: "
+                f"{'met' if met else 'NOT met'} ({p95:.1f} ms, ratio {p95 / floor_p95:.1f})"
+            )

@@ -99,9 +99,14 @@ class Command(BaseCommand):
                 bar = tqdm(total=total, unit="pairs", desc="scoring", file=sys.stderr, leave=False)
 
         result = resolve(
-            records.records, kind=records.kind, model=model, sources=records.sources, adapt=options["adapt"],
-            on_pairs=on_pairs, progress=lambda done: bar.update(done) if bar is not None else None,
-        )  # fmt: skip
+            records.records,
+            kind=records.kind,
+            model=model,
+            sources=records.sources,
+            adapt=options["adapt"],
+            on_pairs=on_pairs,
+            progress=lambda done: bar.update(done) if bar is not None else None,
+        )
         if bar is not None:
             bar.close()
         if result.guard is not None:

@@ -33,8 +33,14 @@ class Command(BaseCommand):
                     bar.n = done
                     bar.refresh()
 
-                result = runs.run(tenant=target, kind=kind, purpose=purpose, progress=progress, parallel=workers,
-                                  pairs_per_block=block_size)  # fmt: skip
+                result = runs.run(
+                    tenant=target,
+                    kind=kind,
+                    purpose=purpose,
+                    progress=progress,
+                    parallel=workers,
+                    pairs_per_block=block_size,
+                )
             how = "rules (model unavailable)" if result.by_rules else f"model {result.model_sha[:12]}"
             self.stdout.write(
                 f"{target.slug} {kind}: {result.records:,} records, {result.candidate_pairs:,} candidate pairs "
