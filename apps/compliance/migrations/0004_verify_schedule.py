@@ -1,23 +1,11 @@
-"""Schedule the daily audit-chain verification in Celery beat (editable in the admin)."""
+"""Formerly scheduled the daily audit-chain verification in Celery beat; now a no-op kept for history.
+
+The schedule is declared in intelgraph/schedules.py and written by ``schedules_sync`` after every migrate.
+Databases that ran the old version already hold the row (same name), which the sync adopts and keeps in
+step; the dependencies stay so the migration graph is unchanged.
+"""
 
 from django.db import migrations
-
-TASK = "compliance.verify_audit_chain"
-
-
-def schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="17", hour="3", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.get_or_create(
-        name="Verify the audit chain (daily)", defaults={"task": TASK, "crontab": crontab}
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=TASK).delete()
 
 
 class Migration(migrations.Migration):
@@ -26,4 +14,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = []

@@ -1,0 +1,163 @@
+"""Every periodic schedule of IntelGraph, declared in one place, and the sync that writes them to Celery beat.
+
+Celery beat reads its schedule from the database (django-celery-beat's ``DatabaseScheduler``); the rows there
+are made from ``SCHEDULES`` by ``schedules_sync``, which runs after every ``migrate`` (wired in
+``apps/compliance/apps.py``). To add, change or remove a schedule, edit ``SCHEDULES``: the next migrate makes
+the database match. Tasks are named by their registered Celery name, so this module imports no app.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+# Beat installs this row itself when the result backend cannot expire results; it is Celery's, not ours.
+CELERY_HOUSEKEEPING = {"celery.backend_cleanup"}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Run every ``every`` ``period`` (a django-celery-beat period: "seconds", "minutes", "hours", "days")."""
+
+    every: int
+    period: str
+
+
+@dataclass(frozen=True)
+class Crontab:
+    """Run at the times a crontab line names, in ``timezone``."""
+
+    minute: str = "*"
+    hour: str = "*"
+    day_of_week: str = "*"
+    day_of_month: str = "*"
+    month_of_year: str = "*"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One periodic task: its name in the admin, the Celery task it runs, when, and on which queue."""
+
+    name: str
+    task: str
+    when: Interval | Crontab
+    description: str
+    queue: str | None = None  # None: Celery's default queue, the one every worker consumes today
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    # Every write already queues a drain once it commits; this is the safety net for a queued drain that was
+    # lost (worker restart, broker hiccup, graph store down past its retries). 10 s bounds how stale the graph
+    # projection can get in that case; a run on an empty outbox is a lock and two small queries.
+    Schedule(
+        name="Drain the graph outbox",
+        task="graph.drain_outbox",
+        when=Interval(every=10, period="seconds"),
+        description="Apply pending graph outbox rows to the graph store (safety net behind the per-write drain).",
+    ),
+    # Each run walks the chain from the last checkpoint, so daily keeps a run short while a tampered or missing
+    # row is found within a day. 03:17 UTC: a quiet hour, and off the hour so it does not start together with
+    # jobs that run on the hour.
+    Schedule(
+        name="Verify the audit chain (daily)",
+        task="compliance.verify_audit_chain",
+        when=Crontab(minute="17", hour="3"),
+        description="Walk the audit hash chain from the checkpoint, move the checkpoint on, record the outcome.",
+    ),
+)
+
+
+@dataclass
+class ScheduleSyncReport:
+    """What a sync changed, by schedule name; all empty when the database already matched the code."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+
+def schedules_sync(*, schedules: tuple[Schedule, ...] = SCHEDULES, using: str = DEFAULT_DB_ALIAS) -> ScheduleSyncReport:
+    """Make django-celery-beat's periodic tasks exactly ``schedules``; idempotent (a second run changes nothing).
+
+    The code is the source of each schedule's timing and of what it runs: task, interval or crontab, arguments,
+    queue, description and one-off flag are set from ``schedules``, so an edit of those in the admin lasts until
+    the next migrate. The admin may disable a task: ``enabled`` is set only when a row is created and is kept
+    on every later sync, so a schedule switched off in the admin stays off. Delivery options the list does not
+    declare (expiry, priority, headers, start time) and beat's bookkeeping (last run, run count) are kept.
+    Rows that are not declared are removed (a schedule added in the admin lasts until the next migrate: add it
+    here instead), except beat's own housekeeping task. Rows are written through the model so beat notices.
+    """
+    names = [schedule.name for schedule in schedules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"schedule names must be unique: {names}")
+    report = ScheduleSyncReport()
+    tasks = PeriodicTask.objects.using(using)
+    with transaction.atomic(using=using):
+        for schedule in schedules:
+            wanted = _wanted_fields(schedule, using=using)
+            row = tasks.filter(name=schedule.name).first()
+            if row is None:
+                PeriodicTask(name=schedule.name, enabled=True, **wanted).save(using=using)
+                report.created.append(schedule.name)
+                continue
+            stale = {name: value for name, value in wanted.items() if getattr(row, name) != value}
+            if stale:
+                for name, value in stale.items():
+                    setattr(row, name, value)
+                row.save(using=using)
+                report.updated.append(schedule.name)
+        for row in tasks.exclude(name__in=names).exclude(task__in=CELERY_HOUSEKEEPING):
+            row.delete(using=using)
+            report.removed.append(row.name)
+    return report
+
+
+def schedules_table_ready(*, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether django-celery-beat's tables exist (not so after ``migrate django_celery_beat zero``)."""
+    connection = connections[using]
+    return PeriodicTask._meta.db_table in connection.introspection.table_names()
+
+
+def _wanted_fields(schedule: Schedule, *, using: str) -> dict:
+    interval = crontab = None
+    if isinstance(schedule.when, Interval):
+        interval = _interval_row(schedule.when, using=using)
+    else:
+        crontab = _crontab_row(schedule.when, using=using)
+    return {
+        "task": schedule.task,
+        "interval": interval,
+        "crontab": crontab,
+        "solar": None,
+        "clocked": None,
+        "one_off": False,
+        "args": "[]",
+        "kwargs": "{}",
+        "queue": schedule.queue,
+        "description": schedule.description,
+    }
+
+
+def _interval_row(interval: Interval, *, using: str) -> IntervalSchedule:
+    # No unique constraint on these tables: reuse the oldest equal row, as an admin may have made a duplicate.
+    rows = IntervalSchedule.objects.using(using)
+    values = {"every": interval.every, "period": interval.period}
+    return rows.filter(**values).order_by("id").first() or rows.create(**values)
+
+
+def _crontab_row(crontab: Crontab, *, using: str) -> CrontabSchedule:
+    rows = CrontabSchedule.objects.using(using)
+    values = {
+        "minute": crontab.minute,
+        "hour": crontab.hour,
+        "day_of_week": crontab.day_of_week,
+        "day_of_month": crontab.day_of_month,
+        "month_of_year": crontab.month_of_year,
+        "timezone": crontab.timezone,
+    }
+    return rows.filter(**values).order_by("id").first() or rows.create(**values)
