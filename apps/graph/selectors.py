@@ -37,7 +37,7 @@ from apps.compliance import services as audit
 from apps.core.choices import EntityKind
 from apps.core.models import Entity, Relationship
 from apps.core.services import KIND_RE
-from apps.graph.store import GraphStore, GraphStoreUnavailable, Step, get_store
+from apps.graph.store import Adjacency, GraphStoreUnavailable, PostgresAdjacency, Step, get_store
 
 logger = logging.getLogger(__name__)
 
@@ -172,73 +172,10 @@ def _edge_view(edge: Relationship, decision) -> EdgeView:
 
 # --------------------------------------------------------------------------- adjacency: graph store or PostgreSQL
 
-
-_PG_STEP = (
-    "SELECT r.id, r.kind, r.from_entity_id, r.to_entity_id, r.@NEAR@ AS near, r.@FAR@ AS far "
-    "FROM core_relationship r JOIN core_entity b ON b.id = r.@FAR@ "
-    "WHERE r.@NEAR@ = ANY(%(frontier)s::uuid[]) AND r.tenant_id = %(tenant)s "
-    "AND NOT (r.id = ANY(%(seen)s::uuid[]))@KINDS@"
-)
-_PG_COUNT = (
-    "SELECT r.kind AS ekind, r.sensitivity AS esens, b.kind AS nkind, b.sensitivity AS nsens, b.labels "
-    "FROM core_relationship r JOIN core_entity b ON b.id = r.@FAR@ "
-    "WHERE r.@NEAR@ = ANY(%(ids)s::uuid[]) AND r.tenant_id = %(tenant)s@KINDS@"
-)
-_PG_EXPAND = "SELECT * FROM (@OUT@ UNION ALL @IN@) AS steps ORDER BY id LIMIT %(limit)s"
-_PG_COUNTS = (
-    "SELECT ekind, esens, nkind, nsens, labels, count(*) FROM (@OUT@ UNION ALL @IN@) AS n "
-    "GROUP BY ekind, esens, nkind, nsens, labels"
-)
-
-
-def _pg_variants(outer: str, half: str) -> dict[tuple[bool, bool], str]:
-    """The four constant statements (with/without edge and node kind filters), built once at import."""
-    variants = {}
-    for edge in (False, True):
-        for node in (False, True):
-            kinds = (" AND r.kind = ANY(%(edge_kinds)s)" if edge else "") + (
-                " AND b.kind = ANY(%(node_kinds)s)" if node else ""
-            )
-            way_out = half.replace("@NEAR@", "from_entity_id").replace("@FAR@", "to_entity_id")
-            way_in = half.replace("@NEAR@", "to_entity_id").replace("@FAR@", "from_entity_id")
-            variants[(edge, node)] = outer.replace("@OUT@", way_out).replace("@IN@", way_in).replace("@KINDS@", kinds)
-    return variants
-
-
-PG_EXPAND = _pg_variants(_PG_EXPAND, _PG_STEP)
-PG_COUNTS = _pg_variants(_PG_COUNTS, _PG_COUNT)
-
-
-class PostgresAdjacency:
-    """The graph store's ``expand``/``neighbour_counts`` answered by PostgreSQL (same rows, same order)."""
-
-    backend = "postgres"
-
-    def expand(self, tenant_id, frontier, *, seen=(), limit, edge_kinds=None, node_kinds=None) -> list[Step]:
-        if not frontier or limit <= 0:
-            return []
-        params = {
-            "frontier": [str(i) for i in frontier], "tenant": int(tenant_id), "seen": [str(i) for i in seen],
-            "limit": int(limit), "edge_kinds": list(edge_kinds or ()), "node_kinds": list(node_kinds or ()),
-        }  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute(PG_EXPAND[(edge_kinds is not None, node_kinds is not None)], params)
-            return [Step(*map(str, row)) for row in cursor.fetchall()]
-
-    def neighbour_counts(self, tenant_id, ids, *, edge_kinds=None, node_kinds=None):
-        params = {
-            "ids": [str(i) for i in ids], "tenant": int(tenant_id),
-            "edge_kinds": list(edge_kinds or ()), "node_kinds": list(node_kinds or ()),
-        }  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute(PG_COUNTS[(edge_kinds is not None, node_kinds is not None)], params)
-            return [(r[0], int(r[1]), r[2], int(r[3]), tuple(r[4] or ()), int(r[5])) for r in cursor.fetchall()]
-
-
 _store_down_until = 0.0
 
 
-def _with_fallback(call, store: GraphStore | None):
+def _with_fallback(call, store: Adjacency | None):
     """Run ``call(adjacency)`` on the graph store, or on PostgreSQL when it is down. Returns (result, degraded, backend)."""
     global _store_down_until
     if time.monotonic() >= _store_down_until:
@@ -448,7 +385,7 @@ def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency
 
 def neighborhood(
     *, subject: access.Subject, entity_id, hops: int = 1, edge_kinds=None, node_kinds=None,
-    limit: int | None = None, after: str | None = None, store: GraphStore | None = None,
+    limit: int | None = None, after: str | None = None, store: Adjacency | None = None,
 ) -> Neighborhood:  # fmt: skip
     """The neighbourhood of an entity up to ``hops`` away, as the subject may see it, one page of nodes."""
     entity_id = _parse_id(entity_id)
@@ -491,7 +428,7 @@ def neighborhood(
 
 
 def neighborhood_preview(
-    *, subject: access.Subject, entity_id, edge_kinds=None, node_kinds=None, store: GraphStore | None = None
+    *, subject: access.Subject, entity_id, edge_kinds=None, node_kinds=None, store: Adjacency | None = None
 ) -> Preview:
     """Neighbours one hop away counted per edge kind and node kind, as the policy would show them.
 

@@ -15,6 +15,11 @@ tenants in one database, separated by the ``tenant`` property every statement ma
 
 ``bucket`` (0-255, the last byte of the id) lets ``graph_verify`` compare PostgreSQL and the graph
 bucket by bucket without an ordered scan of the whole graph.
+
+Reads of topology go through ``Adjacency`` (``expand`` and ``neighbour_counts``): every graph store
+answers it, and so does ``PostgresAdjacency``, the same two reads answered by PostgreSQL's
+``core_relationship`` (same rows, same order), which the selectors fall back to when the graph store
+is unreachable.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.db import connection
 
 
 class GraphStoreUnavailable(RuntimeError):
@@ -49,6 +56,27 @@ class Step:
     target: str
     near: str
     far: str
+
+
+class Adjacency(Protocol):
+    """The topology reads the selectors make: answered by every graph store and by PostgreSQL alike."""
+
+    backend: str
+
+    def expand(
+        self,
+        tenant_id: int,
+        frontier: Sequence[str],
+        *,
+        seen: Sequence[str] = (),
+        limit: int,
+        edge_kinds: Sequence[str] | None = None,
+        node_kinds: Sequence[str] | None = None,
+    ) -> list[Step]: ...
+
+    def neighbour_counts(
+        self, tenant_id: int, ids: Sequence[str], *, edge_kinds=None, node_kinds=None
+    ) -> list[tuple[str, int, str, int, tuple, int]]: ...
 
 
 # --------------------------------------------------------------------------- the shared openCypher subset
@@ -429,6 +457,80 @@ class Neo4jStore(GraphStore):
 
     def close(self) -> None:
         self._driver.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL adjacency (the fallback)
+
+_PG_STEP = (
+    "SELECT r.id, r.kind, r.from_entity_id, r.to_entity_id, r.@NEAR@ AS near, r.@FAR@ AS far "
+    "FROM core_relationship r JOIN core_entity b ON b.id = r.@FAR@ "
+    "WHERE r.@NEAR@ = ANY(%(frontier)s::uuid[]) AND r.tenant_id = %(tenant)s "
+    "AND NOT (r.id = ANY(%(seen)s::uuid[]))@KINDS@"
+)
+_PG_COUNT = (
+    "SELECT r.kind AS ekind, r.sensitivity AS esens, b.kind AS nkind, b.sensitivity AS nsens, b.labels "
+    "FROM core_relationship r JOIN core_entity b ON b.id = r.@FAR@ "
+    "WHERE r.@NEAR@ = ANY(%(ids)s::uuid[]) AND r.tenant_id = %(tenant)s@KINDS@"
+)
+_PG_EXPAND = "SELECT * FROM (@OUT@ UNION ALL @IN@) AS steps ORDER BY id LIMIT %(limit)s"
+_PG_COUNTS = (
+    "SELECT ekind, esens, nkind, nsens, labels, count(*) FROM (@OUT@ UNION ALL @IN@) AS n "
+    "GROUP BY ekind, esens, nkind, nsens, labels"
+)
+
+
+def _pg_variants(outer: str, half: str) -> dict[tuple[bool, bool], str]:
+    """The four constant statements (with/without edge and node kind filters), built once at import."""
+    variants = {}
+    for edge in (False, True):
+        for node in (False, True):
+            kinds = (" AND r.kind = ANY(%(edge_kinds)s)" if edge else "") + (
+                " AND b.kind = ANY(%(node_kinds)s)" if node else ""
+            )
+            way_out = half.replace("@NEAR@", "from_entity_id").replace("@FAR@", "to_entity_id")
+            way_in = half.replace("@NEAR@", "to_entity_id").replace("@FAR@", "from_entity_id")
+            variants[(edge, node)] = outer.replace("@OUT@", way_out).replace("@IN@", way_in).replace("@KINDS@", kinds)
+    return variants
+
+
+PG_EXPAND = _pg_variants(_PG_EXPAND, _PG_STEP)
+PG_COUNTS = _pg_variants(_PG_COUNTS, _PG_COUNT)
+
+
+class PostgresAdjacency:
+    """The graph store's ``expand``/``neighbour_counts`` answered by PostgreSQL (same rows, same order).
+
+    The fallback when the graph store is unreachable: topology straight from ``core_relationship``,
+    always current (no projection lag), slower on hubs. It holds no connection of its own (Django's).
+    """
+
+    backend = "postgres"
+
+    def expand(self, tenant_id, frontier, *, seen=(), limit, edge_kinds=None, node_kinds=None) -> list[Step]:
+        if not frontier or limit <= 0:
+            return []
+        params = {
+            "frontier": [str(i) for i in frontier],
+            "tenant": int(tenant_id),
+            "seen": [str(i) for i in seen],
+            "limit": int(limit),
+            "edge_kinds": list(edge_kinds or ()),
+            "node_kinds": list(node_kinds or ()),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(PG_EXPAND[(edge_kinds is not None, node_kinds is not None)], params)
+            return [Step(*map(str, row)) for row in cursor.fetchall()]
+
+    def neighbour_counts(self, tenant_id, ids, *, edge_kinds=None, node_kinds=None):
+        params = {
+            "ids": [str(i) for i in ids],
+            "tenant": int(tenant_id),
+            "edge_kinds": list(edge_kinds or ()),
+            "node_kinds": list(node_kinds or ()),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(PG_COUNTS[(edge_kinds is not None, node_kinds is not None)], params)
+            return [(r[0], int(r[1]), r[2], int(r[3]), tuple(r[4] or ()), int(r[5])) for r in cursor.fetchall()]
 
 
 @cache

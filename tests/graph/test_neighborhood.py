@@ -10,7 +10,7 @@ from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.graph import selectors
 from apps.graph.services import outbox_drain
-from apps.graph.store import get_store
+from apps.graph.store import PostgresAdjacency, get_store
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_postgres_gives_the_same_answers_as_the_graph_store(world, hub):
         seed = selectors._seed(subject, world["e"]["A"].pk)
         args = {"hops": hops, "edge_kinds": None, "node_kinds": kwargs.get("node_kinds"), "budget": 100}
         from_graph = selectors._walk(subject, seed, adjacency=get_store(), **args)
-        from_pg = selectors._walk(subject, seed, adjacency=selectors.PostgresAdjacency(), **args)
+        from_pg = selectors._walk(subject, seed, adjacency=PostgresAdjacency(), **args)
         assert from_graph.order == from_pg.order
         assert from_graph.nodes == from_pg.nodes and from_graph.edges == from_pg.edges
 
