@@ -46,6 +46,8 @@ def test_member_of_a_flagged_tenant_gets_the_page(client, flagged):
     assert response.status_code == 200
     assert response.templates[0].name == "explorer/explorer.html"
     body = response.content.decode()
+    # no template comment or tag left unrendered (a {# #} comment over two lines prints as text)
+    assert "{#" not in body and "{%" not in body
     for marker in (
         'id="explorer-search"',
         'id="cy"',
