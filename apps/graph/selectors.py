@@ -19,8 +19,6 @@ If the graph store is unreachable the same expansion runs on PostgreSQL, flagged
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import time
 import uuid
@@ -28,7 +26,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core import signing
 from django.db import connection
 from django.db.models.base import ModelState
 
@@ -38,6 +35,7 @@ from apps.core.choices import EntityKind
 from apps.core.models import Entity, Relationship
 from apps.core.services import KIND_RE
 from apps.graph.store import Adjacency, GraphStoreUnavailable, PostgresAdjacency, Step, get_store
+from intelgraph import cursors
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +46,8 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_NODE_IDS = 500
 MAX_KINDS = 50
-CURSOR_SALT = "intelgraph.graph.neighborhood"
-CURSOR_TTL_SECONDS = 3600
+CURSOR_PURPOSE = "intelgraph.graph.neighborhood"
+CURSOR_TTL_SECONDS = cursors.TTL_SECONDS
 STORE_RETRY_SECONDS = 5.0  # after a failure, go straight to PostgreSQL for this long
 
 # ``attributes`` because a name may be built from a withheld attribute (an account named by its IBAN): the label
@@ -263,23 +261,19 @@ def _seed(subject: access.Subject, entity_id: uuid.UUID) -> Entity:
 # --------------------------------------------------------------------------- cursors
 
 
-def _fingerprint(**query) -> str:
-    return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
 def _cursor_encode(offset: int, fingerprint: str) -> str:
-    return signing.dumps({"o": offset, "q": fingerprint}, salt=CURSOR_SALT, compress=True)
+    return cursors.encode(
+        {"o": offset}, purpose=CURSOR_PURPOSE, query_fingerprint=fingerprint, ttl_seconds=CURSOR_TTL_SECONDS
+    )
 
 
 def _cursor_decode(cursor: str, fingerprint: str) -> int:
     try:
-        data = signing.loads(cursor, salt=CURSOR_SALT, max_age=CURSOR_TTL_SECONDS)
-    except signing.SignatureExpired:
-        raise GraphInputError("The cursor has expired; start again without `after`.", "INVALID_CURSOR") from None
-    except (signing.BadSignature, ValueError, TypeError):
-        raise GraphInputError("The cursor is not one this server issued.", "INVALID_CURSOR") from None
-    if not isinstance(data, dict) or data.get("q") != fingerprint or not isinstance(data.get("o"), int):
-        raise GraphInputError("The cursor belongs to another query; pass the same arguments.", "INVALID_CURSOR")
+        data = cursors.decode(cursor, purpose=CURSOR_PURPOSE, query_fingerprint=fingerprint)
+    except cursors.CursorError as exc:
+        raise GraphInputError(str(exc), exc.code) from None
+    if not isinstance(data.get("o"), int) or isinstance(data["o"], bool) or data["o"] < 0:
+        raise GraphInputError("The cursor is not one this server issued.", cursors.INVALID_CURSOR)
     return data["o"]
 
 
@@ -397,7 +391,9 @@ def neighborhood(
     seed = _seed(subject, entity_id)
     edge_kinds = _kinds(edge_kinds, name="edgeKinds", known=lambda: tenant_edge_kinds(seed.tenant_id), what="edge kind")
     node_kinds = _kinds(node_kinds, name="nodeKinds", known=lambda: list(EntityKind.values), what="node kind")
-    fingerprint = _fingerprint(seed=str(seed.pk), hops=hops, e=edge_kinds, n=node_kinds, limit=limit)
+    fingerprint = cursors.fingerprint(
+        {"seed": str(seed.pk), "hops": hops, "e": edge_kinds, "n": node_kinds, "limit": limit}
+    )
     offset = _cursor_decode(after, fingerprint) if after else 0
     budget = settings.GRAPH_EXPANSION_BUDGET
     walk, degraded, backend = _with_fallback(

@@ -170,7 +170,7 @@ def test_cursor_tampering_other_query_and_expiry(logged_in, tenant_a, monkeypatc
     import time as time_module
 
     real = time_module.time
-    monkeypatch.setattr("apps.search.cursors.time.time", lambda: real() + 7200)
+    monkeypatch.setattr("intelgraph.cursors.time.time", lambda: real() + 7200)
     assert error_code(search(logged_in, "cursor", after=cursor, first=1)) == "CURSOR_EXPIRED"
 
 
