@@ -4,7 +4,7 @@ One run measures the same seeds along every path a neighbourhood can take, one r
 
 * **graph store, direct**: the breadth-first walk's per-hop ``store.expand`` calls (topology only: no
   PostgreSQL, no policy, no audit), as ``selectors._walk`` issues them;
-* **PostgreSQL adjacency, direct**: the same walk on ``selectors.PostgresAdjacency`` (the fallback's topology);
+* **PostgreSQL adjacency, direct**: the same walk on ``apps.graph.store.PostgresAdjacency`` (the fallback's topology);
 * **service**: ``selectors.neighborhood`` in this process (seed check, per-hop expansion, PostgreSQL rows,
   policy decisions, the ``graph.expanded`` audit event), on the graph store and on the PostgreSQL fallback;
 * **API**: the real ASGI server (uvicorn) answering the persisted ``neighborhood:v1`` operation over one
