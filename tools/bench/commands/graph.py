@@ -18,8 +18,7 @@ from apps.core import demo
 from apps.core.choices import Sensitivity
 from apps.core.services import api_token_revoke
 from apps.graph import selectors, services
-from apps.graph.store import PostgresAdjacency
-from apps.graph.store import GraphStoreUnavailable, get_store
+from apps.graph.store import GraphStoreUnavailable, PostgresAdjacency, get_store
 from tools.asgi_server import AsgiServer, free_port
 from tools.bench import graph as bench
 from tools.bench.tenants import REUSE_SHARE, bench_reader_ensure, bench_tenant_ensure
