@@ -38,8 +38,11 @@ def main() -> None:
         sys.exit(2)
 
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
-    if command not in OFFLINE_COMMANDS and not command.startswith("-"):
-        from intelgraph.devstack import embedded_servers_missing
+    # Only a checkout on the embedded servers asks the development tooling (tools/devstack) whether they run;
+    # production names its servers, so it never imports tools/ and may ship without it.
+    embedded = any(settings.EMBEDDED_SERVERS.values())
+    if embedded and command not in OFFLINE_COMMANDS and not command.startswith("-"):
+        from tools.devstack.servers import embedded_servers_missing
 
         missing = embedded_servers_missing(settings)
         if missing:

@@ -23,7 +23,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from intelgraph.devstack import pid_alive
+from intelgraph.processes import pid_alive
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from intelgraph import devstack
+from intelgraph import devstack_state
 from intelgraph.config import Config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = devstack.var_dir()
+VAR_DIR = devstack_state.var_dir()
 
 cfg = Config(var_dir=VAR_DIR)
 
@@ -29,13 +29,14 @@ ALLOWED_HOSTS = cfg.list(
 CSRF_TRUSTED_ORIGINS = cfg.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # --------------------------------------------------------------------------- servers
-# Production names its servers; without them the embedded ones under var/ are used.
-EMBEDDED_URLS = devstack.running_urls()
+# Production names its servers; without them the embedded ones under var/ are used, at the ports their
+# state file remembers (tools/devstack writes it; settings only read it, and never in production).
+EMBEDDED_URLS = {} if PRODUCTION else devstack_state.running_urls()
 EMBEDDED_SERVERS = {name: not cfg.is_set(name) for name in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL")}
 DATABASES = {
     "default": cfg.db_url(
         "DATABASE_URL",
-        default=EMBEDDED_URLS.get("DATABASE_URL", devstack.PostgresServer.url(5432)),
+        default=EMBEDDED_URLS.get("DATABASE_URL", devstack_state.postgres_url(5432)),
         required=PRODUCTION,
     )
 }

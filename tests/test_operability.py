@@ -57,12 +57,14 @@ def test_metrics_add_up_the_counters_of_every_process(client, tmp_path, monkeypa
 
 
 def manage(*args, env=None):
+    return python("manage.py", *args, env=env)
+
+
+def python(*args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     full_env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ig-metrics-")  # never the developer's var/
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,20 @@ def production_env():
 
 def test_check_deploy_is_clean_with_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_needs_no_development_tooling():
+    # Given a deployment without tools/ (the embedded servers' manager, the benchmarks): importing it fails
+    manage_without_tools = (
+        "import runpy, sys; sys.modules['tools'] = None; "
+        "sys.argv = ['manage.py', 'check', '--deploy', '--fail-level', 'WARNING']; "
+        "runpy.run_path('manage.py', run_name='__main__')"
+    )
+    # When production settings load and the deploy check runs
+    result = python("-c", manage_without_tools, env=production_env())
+    # Then nothing asked for it
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -14,15 +14,15 @@ import pytest
 
 from apps.graph import selectors
 from apps.graph.store import FalkorDBStore, get_store
-from intelgraph import devstack
+from tools.devstack import servers
 
 
 class SpareFalkorDB:
     def __init__(self, data_dir):
-        binaries = devstack.RedisServer()
+        binaries = servers.RedisServer()
         self.server_bin, self.module = binaries.server_bin, binaries.module
         self.data_dir = data_dir
-        self.port = devstack.free_port()
+        self.port = servers.free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -36,7 +36,7 @@ class SpareFalkorDB:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 20
-        while not devstack.port_is_open(self.port):
+        while not servers.port_is_open(self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"spare FalkorDB did not start on port {self.port}")
             time.sleep(0.05)

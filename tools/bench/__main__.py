@@ -49,7 +49,7 @@ def _prepare(*, check_servers: bool) -> None:
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     if check_servers:
-        from intelgraph.devstack import embedded_servers_missing
+        from tools.devstack.servers import embedded_servers_missing
 
         missing = embedded_servers_missing(settings)
         if missing:

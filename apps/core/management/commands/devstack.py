@@ -1,6 +1,13 @@
+"""``manage.py devstack up|down|status|env``: a development command, a thin shim over ``tools.devstack``.
+
+The runtime never imports ``tools``; this command and ``run`` are the two exceptions ``.importlinter`` lists,
+because the embedded servers are started through ``manage.py`` like everything else in the checkout.
+"""
+
 from django.core.management.base import BaseCommand, CommandError
 
-from intelgraph import devstack
+from intelgraph import devstack_state
+from tools.devstack import servers
 
 
 class Command(BaseCommand):
@@ -15,17 +22,17 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         try:
             if action == "up":
-                devstack.up(echo=self.stdout.write)
+                servers.up(echo=self.stdout.write)
             elif action == "down":
-                devstack.down(echo=self.stdout.write)
+                servers.down(echo=self.stdout.write)
             elif action == "status":
-                statuses = devstack.status()
+                statuses = servers.status()
                 for status in statuses:
                     self.stdout.write(status.line())
                 if not all(s.running for s in statuses):
                     raise CommandError("not all embedded servers are running (start them: manage.py devstack up)")
             else:  # env: print the connection URLs, for tools outside Django
-                for name, url in devstack.running_urls().items():
+                for name, url in devstack_state.running_urls().items():
                     self.stdout.write(f"{name}={url}")
-        except devstack.DevstackError as exc:
+        except servers.DevstackError as exc:
             raise CommandError(str(exc)) from None

@@ -1,9 +1,16 @@
+"""``manage.py run`` (the last step of ``make run``): a development command, a thin shim over ``tools.devstack``.
+
+Production starts web, worker and beat as separate processes (``deploy/README.md``); this supervisor is for
+the checkout only. The runtime never imports ``tools``; this command and ``devstack`` are the two exceptions
+``.importlinter`` lists.
+"""
+
 import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from intelgraph import devstack, runner
+from tools.devstack import runner, servers
 
 
 class Command(BaseCommand):
@@ -21,7 +28,7 @@ class Command(BaseCommand):
                 raise ValueError
         except ValueError:
             raise CommandError(f"PORT: expected a TCP port number, got {port!r}") from None
-        if devstack.port_is_open(port, host if host != "0.0.0.0" else "127.0.0.1"):  # noqa: S104
+        if servers.port_is_open(port, host if host != "0.0.0.0" else "127.0.0.1"):  # noqa: S104
             raise CommandError(f"port {port} on {host} is already in use; set PORT to another port")
         base = f"http://{host}:{port}"
         self.stdout.write(

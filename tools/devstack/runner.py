@@ -1,8 +1,9 @@
-"""Run the web server, a Celery worker and Celery beat together in the foreground.
+"""Run the web server, a Celery worker and Celery beat together in the foreground (``manage.py run``).
 
 Each process's output is prefixed with its name. Ctrl-C (or SIGTERM) stops all
 three cleanly; if one of them dies, the others are stopped too and the exit
-status says which failed.
+status says which failed. Development only: production runs the three as
+separate processes (``deploy/README.md``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+
+from intelgraph.metrics import clean_multiprocess_dir
 
 COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m"}
 RESET = "\033[0m"
@@ -100,8 +103,6 @@ def run(managed: list[Managed], *, echo=print) -> int:
     selector = selectors.DefaultSelector()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if env.get("PROMETHEUS_MULTIPROC_DIR"):
-        from intelgraph.metrics import clean_multiprocess_dir
-
         clean_multiprocess_dir(env["PROMETHEUS_MULTIPROC_DIR"])
     for item in managed:
         item.process = subprocess.Popen(

