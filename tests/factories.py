@@ -129,7 +129,7 @@ def tenant_purpose(*, tenant: Tenant, code: str | None = None, label: str = "", 
 
 def policy_bundle_version():
     from apps.access.models import PolicyBundleVersion
-    from apps.access.services import bundle_record_if_new
+    from apps.access.decisions import bundle_record_if_new
 
     bundle_record_if_new()
     return PolicyBundleVersion.objects.latest("first_loaded_at")

@@ -9,8 +9,10 @@ from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import bundle as policy
+from apps.access import decisions
 from apps.access import services as access
 from apps.access.models import PolicyBundleVersion, TenantPurpose
+from apps.access.selectors import ACTIONS, display_names, explain, readable
 from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, User
 
@@ -25,7 +27,7 @@ class TenantPurposeAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 class DecisionTestForm(forms.Form):
     user = forms.ModelChoiceField(queryset=User.objects.all(), help_text="Whose access to test.")
     entity = forms.CharField(help_text="Entity id (UUID).")
-    action = forms.ChoiceField(choices=[(a, a) for a in access.ACTIONS])
+    action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     purpose = forms.CharField(required=False, help_text="Declared purpose, e.g. investigation.")
 
     def __init__(self, *args, entities=None, users=None, **kwargs):
@@ -67,7 +69,7 @@ class PolicyBundleVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        access.bundle_record_if_new()
+        decisions.bundle_record_if_new()
         extra_context = {**(extra_context or {}), "bundle_sha": policy.current_bundle().sha256}
         return super().changelist_view(request, extra_context)
 
@@ -82,19 +84,19 @@ class PolicyBundleVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         else:
             tenant_ids = access.subject_for_request(request).tenant_ids
             users = User.objects.filter(memberships__tenant__in=tenant_ids).distinct()
-            entities = access.entities_readable(subject=access.subject_for_request(request), action="search")
+            entities = readable(subject=access.subject_for_request(request), action="search").queryset
         form = DecisionTestForm(request.GET or None, entities=entities, users=users)
         result = None
         if request.GET and form.is_valid():
             data = form.cleaned_data
             subject = access.subject_for(user=data["user"], purpose=data["purpose"] or None)
             entity = data["entity"]
-            decision = access.explain(subject=subject, entity=entity, action=data["action"])
+            decision = explain(subject=subject, entity=entity, action=data["action"])
             viewer = access.subject_for_request(request)
             shown = (
                 entity.display_name
                 if request.user.is_superuser
-                else access.display_names(subject=viewer, entities=[entity])[entity.pk]
+                else display_names(subject=viewer, entities=[entity])[entity.pk]
             )
             result = {
                 "entity": entity,

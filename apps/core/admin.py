@@ -13,6 +13,7 @@ from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
+from apps.access.selectors import readable
 from apps.compliance import services as audit
 from apps.core import selectors, services
 from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
@@ -411,7 +412,7 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
         queryset = admin.ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser:
             return queryset
-        return access.entities_readable(subject=access.subject_for_request(request), action="search", queryset=queryset)
+        return readable(subject=access.subject_for_request(request), action="search", queryset=queryset).queryset
 
     @admin.display(description="name", ordering="display_name")
     def name(self, obj):
@@ -444,9 +445,7 @@ class EntityAdmin(PolicyNamedAdminMixin, GuardedModelAdminMixin, ServiceBackedMo
     def _redacted(request, obj):
         """The policy's view of this entity for this user, kept on the (per-request) instance."""
         if not hasattr(obj, "_ig_redacted"):
-            result = access.filter_and_redact(
-                subject=access.subject_for_request(request), entities=[obj], action="read"
-            )
+            result = readable(subject=access.subject_for_request(request), action="read").page([obj]).entities
             obj._ig_redacted = result[0] if result and result[0].redactions else None
         return obj._ig_redacted
 
@@ -549,9 +548,7 @@ class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return access.relationships_readable(
-            subject=access.subject_for_request(request), action="search", queryset=queryset
-        )
+        return readable(subject=access.subject_for_request(request), action="search", queryset=queryset).queryset
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
@@ -567,7 +564,7 @@ class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name in ("from_entity", "to_entity") and field is not None and not request.user.is_superuser:
             subject = access.subject_for_request(request)
-            field.queryset = access.entities_readable(subject=subject, action="search", queryset=field.queryset)
+            field.queryset = readable(subject=subject, action="search", queryset=field.queryset).queryset
             field.widget = UnlabelledRawIdWidget(db_field.remote_field, self.admin_site)
         return field
 
@@ -584,9 +581,9 @@ class RelationshipAdmin(PolicyNamedAdminMixin, ServiceBackedModelAdmin):
             return
         if not request.user.is_superuser:
             # The form's choices are already the readable entities; this holds for any other caller too.
-            readable = access.entities_readable(subject=access.subject_for_request(request), action="search")
+            findable = readable(subject=access.subject_for_request(request), action="search").queryset
             ends = {data["from_entity"].pk, data["to_entity"].pk}
-            if readable.filter(pk__in=ends).count() < len(ends):
+            if findable.filter(pk__in=ends).count() < len(ends):
                 raise ValidationError({"to_entity": "Both ends must be entities you can see."})
         saved = services.relationship_create(
             tenant=data["tenant"],
@@ -615,9 +612,10 @@ def _records_readable(request, queryset):
     if request.user.is_superuser:
         return queryset
     subject = access.subject_for_request(request)
-    condition = Q(entity__in=access.entities_readable(subject=subject, action="search").values("pk"))
+    condition = Q(entity__in=readable(subject=subject, action="search").queryset.values("pk"))
     if any(f.name == "relationship" for f in queryset.model._meta.fields):
-        relationships = access.relationships_readable(subject=subject, action="search").values("pk")
+        edges = readable(subject=subject, action="search", queryset=Relationship.objects.all())
+        relationships = edges.queryset.values("pk")
         condition |= Q(relationship__in=relationships)
     return queryset.filter(condition)
 

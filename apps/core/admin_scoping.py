@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from apps.access import services as access
+from apps.access.selectors import NOT_VISIBLE_LABEL, display_names
 from apps.compliance import services as audit
 from apps.core import selectors
 
@@ -215,7 +216,7 @@ class PolicyNamedAdminMixin:
         entities = [e for obj in objs for e in self._entities_of(obj)]
         if request.user.is_superuser:
             return {e.pk: e.display_name for e in entities}
-        return access.display_names(subject=access.subject_for_request(request), entities=entities)
+        return display_names(subject=access.subject_for_request(request), entities=entities)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -235,7 +236,7 @@ class PolicyNamedAdminMixin:
         entity_id = obj.pk if field == "" else getattr(obj, f"{field}_id", None)
         if entity_id is None:
             return "—"
-        return getattr(obj, "_ig_names", {}).get(entity_id, access.NOT_VISIBLE_LABEL)
+        return getattr(obj, "_ig_names", {}).get(entity_id, NOT_VISIBLE_LABEL)
 
     def page_label(self, obj) -> str:
         """How the change page names the object (title, breadcrumbs)."""

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
+from apps.access.selectors import readable
 from apps.compliance import services as audit
 from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, Tenant
@@ -80,8 +81,8 @@ class CandidatePairAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Mo
         """Names are searched only among pairs whose two records the user may find by search: otherwise the
         count of results would confirm a guess at a name the user may not see."""
         if search_term and not request.user.is_superuser:
-            readable = access.entities_readable(subject=self._subject(request), action="search").values("pk")
-            queryset = queryset.filter(entity_a__in=readable, entity_b__in=readable)
+            findable = readable(subject=self._subject(request), action="search").queryset.values("pk")
+            queryset = queryset.filter(entity_a__in=findable, entity_b__in=findable)
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="claimed by")

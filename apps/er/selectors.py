@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 
 from apps.access import services as access
+from apps.access.selectors import NOT_VISIBLE_LABEL, WITHHELD_MARK, RedactedEntity, readable
 from apps.compliance import services as audit
 from apps.compliance.models import AuditEvent
 from apps.core.models import Entity, Provenance, Relationship, Tenant
@@ -339,31 +340,27 @@ def states_redacted(*, subject: access.Subject, tenant_id: int, entities: dict, 
         for pk, state in relationships.items()
         if state is not None
     ]
-    decisions = access.decide(subject=subject, resources=rows, action="read")
-    entity_rows = [r for r in rows if isinstance(r, Entity)]
     links = [
         (state["from_entity_id"], state["to_entity_id"])
         for state in relationships.values()
         if state and state.get("from_entity_id") and state.get("to_entity_id")
     ]
-    decisions = access.with_linked_redactions(
-        subject=subject, entities=entity_rows, decisions=decisions, action="read", links=links
-    )
+    decisions = readable(subject=subject, action="read").page(rows, links=links).decisions
     by_pk = {(type(r).__name__, r.pk): r for r in rows}
 
     def entity_view(pk, state):
         entity, decision = by_pk[("Entity", str(pk))], decisions[str(pk)]
         if decision.visibility == "hidden":
-            return {"display_name": access.NOT_VISIBLE_LABEL}
-        view = access.RedactedEntity(entity, decision)
+            return {"display_name": NOT_VISIBLE_LABEL}
+        view = RedactedEntity(entity, decision)
         if view.masked:
             return {"kind": entity.kind, "display_name": view.display_name}
-        attributes = {k: access.WITHHELD_MARK if k in decision.redactions else v for k, v in entity.attributes.items()}
+        attributes = {k: WITHHELD_MARK if k in decision.redactions else v for k, v in entity.attributes.items()}
         return {**state, "display_name": view.display_name, "attributes": attributes}
 
     def edge_view(pk, state):
         if decisions[str(pk)].visibility != "visible":
-            return {"kind": state.get("kind"), "visibility": access.NOT_VISIBLE_LABEL}
+            return {"kind": state.get("kind"), "visibility": NOT_VISIBLE_LABEL}
         return state
 
     return {
@@ -477,7 +474,7 @@ def rollback_changes(plan: RollbackPlan, *, subject: access.Subject | None = Non
             show_now, show_after = _flat(shown_now), _flat(shown_after)
 
             def value(name, raw, seen):
-                return seen.get(name, access.NOT_VISIBLE_LABEL if name in raw else None)
+                return seen.get(name, NOT_VISIBLE_LABEL if name in raw else None)
 
             changed = [n for n in sorted(set(flat_now) | set(flat_after)) if flat_now.get(n) != flat_after.get(n)]
             # Field names of a record the subject may not read say something too: those are folded into one line.
@@ -487,9 +484,7 @@ def rollback_changes(plan: RollbackPlan, *, subject: access.Subject | None = Non
                 for name in named
             ]
             if len(named) < len(changed):
-                fields.append(
-                    {"field": "other fields", "now": access.NOT_VISIBLE_LABEL, "after": access.NOT_VISIBLE_LABEL}
-                )
+                fields.append({"field": "other fields", "now": NOT_VISIBLE_LABEL, "after": NOT_VISIBLE_LABEL})
             change = "removed" if after is None else "restored" if now is None else "reverted"
             rows.append(
                 {"kind": kind, "id": pk, "change": change, "fields": fields, "now": shown_now, "after": shown_after}
@@ -524,8 +519,8 @@ def _pair_records(subject: access.Subject, pair: CandidatePair) -> tuple[dict, d
     entities = [pair.entity_a, pair.entity_b]
     if getattr(subject.user, "is_superuser", False):
         return {e.pk: e for e in entities}, {e.pk: e.display_name for e in entities}, [e.pk for e in entities], True
-    by_pk = {r.entity.pk: r for r in access.filter_and_redact(subject=subject, entities=entities, action="read")}
-    names = {e.pk: by_pk[e.pk].display_name if e.pk in by_pk else access.NOT_VISIBLE_LABEL for e in entities}
+    by_pk = {r.entity.pk: r for r in readable(subject=subject, action="read").page(entities).entities}
+    names = {e.pk: by_pk[e.pk].display_name if e.pk in by_pk else NOT_VISIBLE_LABEL for e in entities}
     return by_pk, names, [pk for pk, view in by_pk.items() if not view.masked], False
 
 
@@ -560,7 +555,7 @@ def _side_by_side(pair: CandidatePair, by_pk: dict, names: dict, *, raw: bool) -
 
     def value(view, name):
         if not readable(view):
-            return access.NOT_VISIBLE_LABEL
+            return NOT_VISIBLE_LABEL
         if raw:
             return (view.attributes or {}).get(name, "")
         if name in view.decision.redactions:

@@ -30,6 +30,7 @@ from django.db import connection
 from django.db.models.base import ModelState
 
 from apps.access import services as access
+from apps.access.selectors import RedactedEntity, readable
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind
 from apps.core.models import Entity, Relationship
@@ -138,7 +139,7 @@ def _node_view(entity: Entity, decision, *, tenant_slug: str, hop: int | None) -
     if decision.visibility == "masked":
         return NodeView(str(entity.pk), tenant_slug, entity.kind, True, decision.reason, hop=hop)
     return NodeView(
-        str(entity.pk), tenant_slug, entity.kind, False, None, access.RedactedEntity(entity, decision).display_name,
+        str(entity.pk), tenant_slug, entity.kind, False, None, RedactedEntity(entity, decision).display_name,
         int(entity.sensitivity), list(entity.labels or ()), hop,
         str(entity.merged_into_id) if entity.merged_into_id else None,
     )  # fmt: skip
@@ -153,7 +154,7 @@ def _merge_targets_checked(subject: access.Subject, views: list[NodeView]) -> li
     targets = {uuid.UUID(v.merged_into) for v in views if v.merged_into}
     if not targets:
         return views
-    shown = {str(i) for i in access.ids_not_hidden(subject=subject, ids=sorted(targets), action="expand")}
+    shown = {str(i) for i in readable(subject=subject, action="expand").ids(sorted(targets))}
     for view in views:
         if view.merged_into and view.merged_into not in shown:
             view.merged_into = None
@@ -247,7 +248,7 @@ def _seed(subject: access.Subject, entity_id: uuid.UUID) -> Entity:
     )
     if seed is None:
         raise GraphInputError("No such entity.", "NOT_FOUND")
-    decision = access.decide(subject=subject, resources=[seed], action="expand", shows="names")[seed.pk]
+    decision = readable(subject=subject, action="expand").page([seed], shows="names")[seed.pk]
     if decision.visibility == "hidden":
         raise GraphInputError("No such entity.", "NOT_FOUND")
     try:
@@ -350,8 +351,8 @@ def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency
         far_ids = {s.far for s in new_edges.values()} - set(walk.nodes)
         entities = _rows(Entity, ENTITY_FIELDS, tenant_id, far_ids)
         edges = _rows(Relationship, EDGE_FIELDS, tenant_id, new_edges)
-        decisions = access.decide(
-            subject=subject, resources=[*entities.values(), *edges.values()], action="expand", shows="names"
+        decisions = readable(subject=subject, action="expand").page(
+            [*entities.values(), *edges.values()], shows="names"
         )
         next_frontier = []
         for edge_id, step in new_edges.items():  # in edge-id order, so pages are stable
@@ -447,8 +448,8 @@ def neighborhood_preview(
                       labels=list(labels), attributes={})  # fmt: skip
         node.ig_granted = False
         probes.append((edge, node))
-    decisions = access.decide(
-        subject=subject, resources=[x for pair in probes for x in pair], action="expand", fields=False
+    decisions = readable(subject=subject, action="expand").page(
+        [x for pair in probes for x in pair], shows="visibility"
     )
     total = masked = 0
     by_edge, by_node = Counter(), Counter()
@@ -475,18 +476,9 @@ def graph_nodes(*, subject: access.Subject, ids) -> list[NodeView]:
     wanted = list(dict.fromkeys(_parse_id(i, "ids") for i in ids))
     if not wanted:
         return []
-    rows = list(
-        access.entities_readable(subject=subject, action="expand")
-        .filter(pk__in=wanted)
-        .select_related("tenant")
-        .only(*ENTITY_FIELDS, "tenant__slug")
-    )
-    decisions = access.decide(subject=subject, resources=rows, action="expand", shows="names")
-    by_id = {
-        row.pk: _node_view(row, decisions[row.pk], tenant_slug=row.tenant.slug, hop=None)
-        for row in rows
-        if decisions[row.pk].visibility != "hidden"
-    }
+    reader = readable(subject=subject, action="expand", queryset=Entity.objects.filter(pk__in=wanted))
+    page = reader.page(reader.queryset.select_related("tenant").only(*ENTITY_FIELDS, "tenant__slug"), shows="names")
+    by_id = {row.pk: _node_view(row, page[row.pk], tenant_slug=row.tenant.slug, hop=None) for row in page.shown}
     return _merge_targets_checked(subject, [by_id[i] for i in wanted if i in by_id])
 
 
@@ -511,7 +503,7 @@ def watchable_ids(*, subject: access.Subject, ids) -> set[str]:
             wanted.add(uuid.UUID(str(value)))
         except (ValueError, TypeError, AttributeError):
             continue
-    return {str(i) for i in access.ids_not_hidden(subject=subject, ids=sorted(wanted), action="expand")}
+    return {str(i) for i in readable(subject=subject, action="expand").ids(sorted(wanted))}
 
 
 def changes_for_subscriber(*, subject: access.Subject, tenant_id: int, changes: list[dict], watched) -> list[dict]:
@@ -528,8 +520,7 @@ def changes_for_subscriber(*, subject: access.Subject, tenant_id: int, changes: 
         return []
     ids = {c["id"] for c in mine} | {c["into"] for c in mine if c.get("into")}
     rows = list(Entity.objects.filter(pk__in=ids, tenant_id=tenant_id).only(*DECISION_FIELDS))
-    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
-    shown = {str(row.pk) for row in rows if decisions[row.pk].visibility != "hidden"}
+    shown = {str(row.pk) for row in readable(subject=subject, action="expand").page(rows, shows="visibility").shown}
     existing = {str(row.pk) for row in rows}
     heard = []
     for change in mine:

@@ -1,7 +1,8 @@
 """Keeping the graph projection equal to PostgreSQL: the outbox, its drain, full rebuilds and verification.
 
-* ``outbox_add`` is called by the domain services inside their transaction (and by the bulk paths
-  once per batch), so a committed change always leaves an outbox row behind.
+* The outbox is core's (``apps.core.outbox``): every write of an entity or relationship, single or bulk, adds
+  the graph's row in its own transaction, so a committed change always leaves one behind, and wakes the drain
+  after commit. ``OutboxEvent`` here is the graph's share of that table.
 * ``outbox_drain`` applies rows in id order, one drainer at a time (a PostgreSQL advisory lock),
   reading each record's *current* state: a record that still exists is upserted (MERGE by id), one
   that is gone is deleted. Applying a row twice or late is therefore harmless (idempotent). A row
@@ -15,7 +16,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import time
@@ -25,9 +25,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
+from apps.core import outbox
+from apps.core.choices import OutboxConsumer, OutboxKind, OutboxOp
 from apps.graph.models import OutboxEvent
 from apps.graph.store import GraphStore, GraphStoreUnavailable, bucket_of, get_store
 
@@ -37,68 +39,26 @@ DRAIN_LOCK = 0x1647_7261_7068  # pg advisory lock key: one drainer (or rebuild) 
 BUCKETS = 256
 
 
-# --------------------------------------------------------------------------- writing to the outbox
+# --------------------------------------------------------------------------- the outbox's graph rows
 
 
-def outbox_add(*, tenant_id: int, kind: str, ids: Iterable, op: str = OutboxEvent.Op.UPSERT) -> int:
-    """Record changed records in the caller's transaction; schedule a drain once it commits."""
-    rows = [OutboxEvent(tenant_id=int(tenant_id), kind=kind, object_id=i, op=op) for i in ids]
-    if not rows:
-        return 0
-    OutboxEvent.objects.bulk_create(rows, batch_size=5000)
-    transaction.on_commit(drain_soon)
-    return len(rows)
-
-
-def outbox_add_sql(cursor, *, tenant_id: int, kind: str, ids: list, op: str = OutboxEvent.Op.UPSERT) -> None:
-    """The bulk paths' counterpart (one INSERT for a whole COPY batch, on the caller's cursor)."""
-    if ids:
-        cursor.execute(
-            "INSERT INTO graph_outboxevent (tenant_id, kind, object_id, op, created_at, attempts, last_error) "
-            "SELECT %s, %s, unnest(%s::uuid[]), %s, now(), 0, ''",
-            [int(tenant_id), kind, [str(i) for i in ids], op],
-        )
-        transaction.on_commit(drain_soon)
-
-
-DRAIN_QUEUED_KEY = "ig:graph:drain-queued"
-
-
-def _redis():
-    from django.conf import settings
-
-    return _redis_for(settings.REDIS_URL)
-
-
-@functools.cache
-def _redis_for(url: str):
-    """One client (and connection pool) per URL: every committed write asks it, so no connection per call."""
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+def outbox_add(*, tenant_id: int, kind: str, ids: Iterable, op: str = OutboxOp.UPSERT) -> int:
+    """Queue records for the projection only, in the caller's transaction (ER's merges and rollbacks re-project
+    what they touched); writes of entities and relationships go through ``apps.core.outbox``, for every consumer."""
+    return outbox.outbox_add(tenant_id=tenant_id, kind=kind, ids=ids, op=op, consumers=[OutboxConsumer.GRAPH])
 
 
 def drain_soon() -> None:
-    """Ask a worker to drain after a commit: at most one request waits in the queue at a time.
+    """Ask a worker to drain: at most one request waits in the queue at a time (``apps.core.outbox.wake``).
 
     The flag is cleared when a drain *starts* (``drain_started``), so a commit that lands while a drain
     runs queues the next one, and no committed row waits for the beat schedule (the safety net).
     """
-    try:
-        if not _redis().set(DRAIN_QUEUED_KEY, "1", nx=True, ex=60):
-            return
-        from apps.graph.tasks import drain_outbox
-
-        drain_outbox.delay()
-    except Exception as exc:  # a broker hiccup must never fail the write that already committed
-        logger.warning("could not queue a graph outbox drain: %s", exc)
+    outbox.wake(OutboxConsumer.GRAPH)
 
 
 def drain_started() -> None:
-    try:
-        _redis().delete(DRAIN_QUEUED_KEY)
-    except Exception as exc:
-        logger.warning("could not clear the drain request flag: %s", exc)
+    outbox.woken(OutboxConsumer.GRAPH)
 
 
 # --------------------------------------------------------------------------- projection rows
@@ -197,7 +157,7 @@ def outbox_drain(
 def _apply(batch: list[tuple], store: GraphStore) -> None:
     by_tenant: dict[int, tuple[set, set]] = defaultdict(lambda: (set(), set()))
     for _, tenant_id, kind, object_id in batch:
-        by_tenant[tenant_id][0 if kind == OutboxEvent.Kind.ENTITY else 1].add(object_id)
+        by_tenant[tenant_id][0 if kind == OutboxKind.ENTITY else 1].add(object_id)
     for tenant_id, (entity_ids, edge_ids) in by_tenant.items():
         nodes = [node_row(*row) for row in _fetch(NODE_SQL, tenant_id, sorted(entity_ids))]
         edges = [edge_row(*row) for row in _fetch(EDGE_SQL, tenant_id, sorted(edge_ids))]
@@ -255,8 +215,7 @@ def graph_rebuild(
         with connection.cursor() as cursor:
             if outermost:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            cursor.execute("SELECT coalesce(max(id), 0) FROM graph_outboxevent WHERE tenant_id = %s", [tenant.pk])
-            high_water = cursor.fetchone()[0]
+        high_water = OutboxEvent.objects.filter(tenant_id=tenant.pk).aggregate(top=Max("id"))["top"] or 0
         handle = store.rebuild_begin(tenant.pk)
         try:
             for rows in _stream(NODE_SQL, tenant.pk, batch_size):
@@ -419,7 +378,9 @@ def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) ->
     purpose the tenants accept. Checked per tenant on the canvas and audited; raises ExportRefused otherwise."""
     from apps.access import services as access
     from apps.access.errors import PurposeError
+    from apps.access.selectors import readable
     from apps.compliance import services as audit
+    from apps.core.models import Entity
 
     if export_format not in ("png", "json"):
         raise ExportRefused("Export as png or json.", reason="BAD_FORMAT")
@@ -431,13 +392,9 @@ def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) ->
         raise ExportRefused("The canvas holds something that is not an entity id.", reason="BAD_IDS") from None
     # Only what the canvas could hold: entities the subject sees at least as a stub (as the canvas got them, action
     # expand). A hidden id of one's own tenant then takes the same path, and gets the same answer, as an unknown one.
-    rows = list(
-        access.entities_readable(subject=subject, action="expand")
-        .filter(pk__in=ids)
-        .only("id", "tenant_id", "kind", "sensitivity", "labels")
-    )
-    decisions = access.decide(subject=subject, resources=rows, action="expand", fields=False)
-    tenants = sorted({row.tenant_id for row in rows if decisions[row.pk].visibility != "hidden"})
+    reader = readable(subject=subject, action="expand", queryset=Entity.objects.filter(pk__in=ids))
+    rows = reader.queryset.only("id", "tenant_id", "kind", "sensitivity", "labels")
+    tenants = sorted({row.tenant_id for row in reader.page(rows, shows="visibility").shown})
     if not tenants:
         raise ExportRefused("Nothing on the canvas belongs to your tenants.", reason="NOTHING")
     for tenant_id in tenants:

@@ -23,6 +23,7 @@ from django.utils.html import escape
 
 from apps.access import bundle as policy
 from apps.access import services as access
+from apps.access.selectors import readable
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.models import Entity, Tenant
@@ -215,7 +216,7 @@ def _require_field_rights(names: list[str], *, subject: access.Subject, tenants:
     scope = tenants or set(subject.tenant_ids)
     probe = [Entity(tenant_id=t, kind="person", display_name="-", sensitivity=0, attributes=dict.fromkeys(names, ""))
              for t in scope]  # fmt: skip
-    decisions = access.decide(subject=subject, resources=probe, action="search", shows="nothing")
+    decisions = readable(subject=subject, action="search").page(probe, shows="nothing")
     for entity in probe:
         for name, redaction in sorted(decisions[entity.pk].redactions.items()):
             raise SearchInputError(
@@ -257,7 +258,8 @@ def entity_search(
     if not _has_words(text, set(configs.values())):
         raise SearchInputError("q: no searchable words (only punctuation or stop words).")
 
-    queryset = access.entities_readable(subject=subject, action="search").filter(condition)
+    reader = readable(subject=subject, action="search", queryset=Entity.objects.filter(condition))
+    queryset = reader.queryset
     match, ranks = Q(), []
     for tenant_id in scope:
         query = SearchQuery(text, search_type="websearch", config=configs[tenant_id])
@@ -283,14 +285,16 @@ def entity_search(
     rows = list(page_queryset.select_related("tenant").order_by("-score", "id")[: first + 1])
     more = len(rows) > first
     rows = rows[:first]
-    decisions = access.decide(subject=subject, resources=rows, action="search")
-    decisions = access.with_linked_redactions(subject=subject, entities=rows, decisions=decisions, action="search")
-    visible = [row for row in rows if decisions[row.pk].visibility == "visible"]
+    page = reader.page(rows)
     hits = [
-        Hit(row, float(row.score), display_name=access.RedactedEntity(row, decisions[row.pk]).display_name,
-            withheld=sorted(decisions[row.pk].redactions))
-        for row in visible
-    ]  # fmt: skip
+        Hit(
+            row,
+            float(row.score),
+            display_name=page.redacted(row).display_name,
+            withheld=sorted(page[row.pk].redactions),
+        )
+        for row in page.visible
+    ]
     hits = _without_withheld_matches(hits, configs, text)
     _add_snippets(hits, configs, text)
     next_cursor = None

@@ -7,6 +7,7 @@ import pytest
 
 from apps.access import bundle as policy
 from apps.access import services as access
+from apps.access.selectors import readable
 from apps.compliance.models import AuditEvent
 from apps.versioning.safelist import PersistedOperation
 from tests import factories
@@ -43,8 +44,8 @@ def test_while_an_operation_runs_only_its_declared_actions_are_decided(tenant_a)
     entity = factories.entity(tenant=tenant_a, name="Scoped Person")
     subject = access.subject_for(user=factories.user(tenant=tenant_a, role="reader"))
     assert access.operation_allowed(subject=subject, operation=operation(abac=["entity.search"]))["allowed"]
-    assert access.decide(subject=subject, resources=[entity], action="search")[entity.pk].visibility == "visible"
-    refused = access.decide(subject=subject, resources=[entity], action="read")[entity.pk]
+    assert readable(subject=subject, action="search").page([entity]).decisions[entity.pk].visibility == "visible"
+    refused = readable(subject=subject, action="read").page([entity]).decisions[entity.pk]
     assert (refused.visibility, refused.reason) == ("hidden", "OPERATION_SCOPE")
     assert AuditEvent.objects.filter(event_type="access.policy_error", payload__action="read").exists()
 

@@ -6,8 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.access import bundle as policy
+from apps.access import decisions
 from apps.access import services as access
 from apps.access.errors import PurposeError
+from apps.access.selectors import entity_read, readable
 from apps.compliance.models import AuditEvent
 from apps.core.choices import Sensitivity
 from tests import factories
@@ -27,18 +29,16 @@ def people(tenant_a, tenant_b):
 
 def test_sql_narrowing_is_tenant_and_clearance_plus_gap(tenant_a, people):
     reader = access.subject_for(user=factories.user(tenant=tenant_a, role="reader", clearance=1))
-    search = set(access.entities_readable(subject=reader, action="search").values_list("display_name", flat=True))
-    expand = set(access.entities_readable(subject=reader, action="expand").values_list("display_name", flat=True))
+    search = set(readable(subject=reader, action="search").queryset.values_list("display_name", flat=True))
+    expand = set(readable(subject=reader, action="expand").queryset.values_list("display_name", flat=True))
     assert search == {"P0", "P1"}
     assert expand == {"P0", "P1", "P2"}
 
 
 def test_filter_and_redact_drops_hidden_masks_and_redacts(tenant_a, people):
     reader = access.subject_for(user=factories.user(tenant=tenant_a, role="reader", clearance=1))
-    rows = list(access.entities_readable(subject=reader, action="expand"))
-    result = {
-        r.entity.display_name: r for r in access.filter_and_redact(subject=reader, entities=rows, action="expand")
-    }
+    rows = list(readable(subject=reader, action="expand").queryset)
+    result = {r.entity.display_name: r for r in readable(subject=reader, action="expand").page(rows).entities}
     assert set(result) == {"P0", "P1", "P2"}
     assert result["P2"].masked and result["P2"].attributes == {}
     visible = result["P1"]
@@ -56,8 +56,8 @@ def test_guardian_grant_lets_a_user_read_above_clearance_in_own_tenant_only(tena
     assign_perm("core.view_entity", user, people[4])
     assign_perm("core.view_entity", user, people["other"])
     subject = access.subject_for(user=user)
-    assert access.entity_read(subject=subject, entity_id=people[4].pk).decision.reason == "GRANT"
-    assert access.entity_read(subject=subject, entity_id=people["other"].pk) is None
+    assert entity_read(subject=subject, entity_id=people[4].pk).decision.reason == "GRANT"
+    assert entity_read(subject=subject, entity_id=people["other"].pk) is None
 
 
 def test_grant_through_a_group(tenant_a, people):
@@ -67,13 +67,13 @@ def test_grant_through_a_group(tenant_a, people):
     team = Group.objects.create(name="case-17")
     user.groups.add(team)
     assign_perm("core.view_entity", team, people[3])
-    assert access.entity_read(subject=access.subject_for(user=user), entity_id=people[3].pk) is not None
+    assert entity_read(subject=access.subject_for(user=user), entity_id=people[3].pk) is not None
 
 
 def test_unknown_purpose_names_the_allowed_ones(tenant_a, people):
     subject = access.subject_for(user=factories.user(tenant=tenant_a), purpose="curiosity")
     with pytest.raises(PurposeError, match="fraud-risk, investigation"):
-        access.entity_read(subject=subject, entity_id=people[1].pk)
+        entity_read(subject=subject, entity_id=people[1].pk)
 
 
 def test_purpose_bound_action_is_refused_without_purpose_and_audited(tenant_a):
@@ -106,7 +106,7 @@ def test_policy_failure_denies_everything_and_is_audited(tenant_a, people, tmp_p
     try:
         subject = access.subject_for(user=factories.user(tenant=tenant_a, clearance=4))
         # When a page is decided
-        result = access.filter_and_redact(subject=subject, entities=[people[0], people[1]], action="read")
+        result = readable(subject=subject, action="read").page([people[0], people[1]]).entities
     finally:
         policy.replace_bundle(in_force)
     # Then nothing is shown and the failure is on record
@@ -119,12 +119,12 @@ def test_bundle_version_is_recorded_and_change_audited(tenant_a, people):
 
     # The process remembers bundles it saw committed; a transactional test before this one may have
     # committed (and flushed) the row, so start from what this database holds.
-    access._recorded_bundles.clear()
+    decisions._recorded_bundles.clear()
     subject = access.subject_for(user=factories.user(tenant=tenant_a))
-    access.decide(subject=subject, resources=[people[0]], action="read")
+    readable(subject=subject, action="read").page([people[0]])
     assert PolicyBundleVersion.objects.filter(sha256=policy.current_bundle().sha256).exists()
     assert AuditEvent.objects.filter(event_type="policy.bundle_changed").count() == 1
-    access.decide(subject=subject, resources=[people[0]], action="read")
+    readable(subject=subject, action="read").page([people[0]])
     assert AuditEvent.objects.filter(event_type="policy.bundle_changed").count() == 1
 
 
@@ -177,7 +177,7 @@ def test_class_reduction_decides_exactly_like_row_by_row(
         memberships={tenant_a.pk: access.MembershipView(role, clearance, tuple(sorted(compartments)))},
         purpose=purpose,
     )
-    reduced = access.decide(subject=subject, resources=entities, action=action)
+    reduced = readable(subject=subject, action=action).page(entities).decisions
     for e in entities:
         # each row alone, with its real kind and labels and all of its fields
         page = policy.evaluate(
@@ -210,30 +210,33 @@ def test_class_reduction_decides_exactly_like_row_by_row(
 def test_decision_cache_never_serves_a_stale_decision(tenant_a, people):
     # Given a reader whose decision is cached
     user = factories.user(tenant=tenant_a, role="reader", clearance=1)
-    first = access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")
+    first = readable(subject=access.subject_for(user=user), action="search").page([people[2]]).decisions
     assert first[people[2].pk].visibility == "hidden"
-    assert access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search") == first
+    assert readable(subject=access.subject_for(user=user), action="search").page([people[2]]).decisions == first
     # When the clearance is raised, or a grant is added
     user.memberships.update(clearance=2)
     assert (
-        access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")[
-            people[2].pk
-        ].visibility
+        readable(subject=access.subject_for(user=user), action="search")
+        .page([people[2]])
+        .decisions[people[2].pk]
+        .visibility
         == "visible"
     )
     assert (
         "birth_date"
-        in access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")[
-            people[2].pk
-        ].redactions
+        in readable(subject=access.subject_for(user=user), action="search")
+        .page([people[2]])
+        .decisions[people[2].pk]
+        .redactions
     )
     user.memberships.update(role="analyst")
     # Then the next decision follows at once
     assert (
         "birth_date"
-        not in access.decide(subject=access.subject_for(user=user), resources=[people[2]], action="search")[
-            people[2].pk
-        ].redactions
+        not in readable(subject=access.subject_for(user=user), action="search")
+        .page([people[2]])
+        .decisions[people[2].pk]
+        .redactions
     )
 
 
@@ -253,18 +256,18 @@ def test_session_purpose_unknown_is_refused_with_allowed_list(client, tenant_a):
 def test_reading_a_hidden_entity_is_audited_but_answers_like_missing(tenant_a, tenant_b, people):
     user = factories.user(tenant=tenant_a, clearance=1)
     subject = access.subject_for(user=user)
-    assert access.entity_read(subject=subject, entity_id=people["other"].pk) is None
+    assert entity_read(subject=subject, entity_id=people["other"].pk) is None
     event = AuditEvent.objects.filter(event_type="access.denied", target_id=str(people["other"].pk)).get()
     assert event.payload["reason"] == "NOT_VISIBLE" and event.tenant_id is None  # not filed under the other tenant
     import uuid
 
     # truly missing: the same path (one lookup, one audit event), so timing tells hidden from missing no more
-    assert access.entity_read(subject=subject, entity_id=uuid.uuid4()) is None
+    assert entity_read(subject=subject, entity_id=uuid.uuid4()) is None
     assert AuditEvent.objects.filter(event_type="access.denied", payload__reason="NOT_VISIBLE").count() == 1
     assert AuditEvent.objects.filter(event_type="access.denied", payload__reason="NOT_FOUND").count() == 1
 
 
 def test_each_decision_names_the_bundle_that_made_it(tenant_a, people):
     subject = access.subject_for(user=factories.user(tenant=tenant_a))
-    decision = access.decide(subject=subject, resources=[people[0]], action="read")[people[0].pk]
+    decision = readable(subject=subject, action="read").page([people[0]]).decisions[people[0].pk]
     assert decision.bundle == policy.current_bundle().sha256

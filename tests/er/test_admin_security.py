@@ -5,7 +5,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from apps.access.services import NOT_VISIBLE_LABEL, SESSION_PURPOSE_KEY, subject_for
+from apps.access.selectors import NOT_VISIBLE_LABEL
+from apps.access.services import SESSION_PURPOSE_KEY, subject_for
 from apps.compliance.models import AuditEvent
 from apps.core.choices import Role, Sensitivity
 from apps.er import engine

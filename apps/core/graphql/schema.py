@@ -2,8 +2,8 @@ import uuid
 
 import graphene
 
-from apps.access import services as access
 from apps.access.errors import PurposeError
+from apps.access.selectors import entity_read
 from apps.core.graphql.types import EntityType
 from intelgraph.api import ApiError, ErrorCode, subject_from
 
@@ -26,7 +26,7 @@ class Query(graphene.ObjectType):
         except ValueError:
             raise ApiError(f"{id!r} is not an entity id (a UUID).", ErrorCode.BAD_USER_INPUT, field="id") from None
         try:
-            result = access.entity_read(subject=subject, entity_id=entity_id)
+            result = entity_read(subject=subject, entity_id=entity_id)
         except PurposeError as exc:
             raise ApiError(str(exc), ErrorCode.BAD_USER_INPUT, reason=exc.reason, allowed=exc.allowed) from None
         if result is None:

@@ -2,7 +2,7 @@
 
 import graphene
 
-from apps.access import services as access
+from apps.access.selectors import readable
 from apps.core.choices import Sensitivity
 from intelgraph.api import ApiError, subject_from
 
@@ -125,7 +125,7 @@ class EntityType(graphene.ObjectType):
         description="Entities merged into this one (its resolution cluster), at most 100.",
     )
 
-    # root: apps.access.services.RedactedEntity
+    # root: apps.access.selectors.RedactedEntity
     @staticmethod
     def resolve_id(root, info):
         return root.entity.pk
@@ -156,14 +156,14 @@ class EntityType(graphene.ObjectType):
 
     @staticmethod
     def resolve_merged_into(root, info):
-        shown = access.ids_not_hidden(subject=subject_from(info), ids=[root.entity.merged_into_id])
+        shown = readable(subject=subject_from(info), action="read").ids([root.entity.merged_into_id])
         return shown[0] if shown else None
 
     @staticmethod
     def resolve_merged_members(root, info):
         from apps.core.selectors import merged_member_ids
 
-        return access.ids_not_hidden(subject=subject_from(info), ids=merged_member_ids(entity=root.entity))
+        return readable(subject=subject_from(info), action="read").ids(merged_member_ids(entity=root.entity))
 
     @staticmethod
     def resolve_attribute_list(root, info):

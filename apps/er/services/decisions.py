@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.access import bundle as policy
 from apps.access import services as access
 from apps.access.errors import PurposeError
+from apps.access.selectors import readable
 from apps.compliance import services as audit
 from apps.core.choices import Role
 from apps.core.models import Entity
@@ -51,8 +52,8 @@ def _require_visible(
     (not masked, not hidden). A refusal is audited and names no record; nothing has changed."""
     ids = {str(i) for i in entity_ids}
     entities = list(Entity.objects.filter(pk__in=ids))
-    decisions = access.decide(subject=subject, resources=entities, action=action, fields=False)
-    refused = [e for e in entities if decisions[e.pk].visibility != "visible"]
+    page = readable(subject=subject, action=action).page(entities, shows="visibility")
+    refused = [e for e in entities if page.visibility(e) != "visible"]
     if not refused and len(entities) == len(ids):
         return
     audit.record(
@@ -65,7 +66,7 @@ def _require_visible(
             "purpose": subject.purpose,
             "bundle": policy.current_bundle().sha256,
             "denied": len(refused) + len(ids) - len(entities),
-            "reasons": dict(Tally(decisions[e.pk].reason for e in refused)),
+            "reasons": dict(Tally(page[e.pk].reason for e in refused)),
             "resources": sorted(str(e.pk) for e in refused)[:20],
         },
     )
