@@ -34,8 +34,19 @@ class AsgiServer:
     def __enter__(self) -> AsgiServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
-        argv = [sys.executable, "-m", "uvicorn", "intelgraph.asgi:application", "--host", "127.0.0.1",
-                "--port", str(self.port), "--lifespan", "off", "--no-server-header"]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "intelgraph.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--lifespan",
+            "off",
+            "--no-server-header",
+        ]
         self.process = subprocess.Popen(argv, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         deadline = time.monotonic() + self.ready_timeout

@@ -139,10 +139,17 @@ def _node_view(entity: Entity, decision, *, tenant_slug: str, hop: int | None) -
     if decision.visibility == "masked":
         return NodeView(str(entity.pk), tenant_slug, entity.kind, True, decision.reason, hop=hop)
     return NodeView(
-        str(entity.pk), tenant_slug, entity.kind, False, None, RedactedEntity(entity, decision).display_name,
-        int(entity.sensitivity), list(entity.labels or ()), hop,
+        str(entity.pk),
+        tenant_slug,
+        entity.kind,
+        False,
+        None,
+        RedactedEntity(entity, decision).display_name,
+        int(entity.sensitivity),
+        list(entity.labels or ()),
+        hop,
         str(entity.merged_into_id) if entity.merged_into_id else None,
-    )  # fmt: skip
+    )
 
 
 def _merge_targets_checked(subject: access.Subject, views: list[NodeView]) -> list[NodeView]:
@@ -164,9 +171,14 @@ def _merge_targets_checked(subject: access.Subject, views: list[NodeView]) -> li
 def _edge_view(edge: Relationship, decision) -> EdgeView:
     masked = decision.visibility == "masked"
     return EdgeView(
-        str(edge.pk), edge.kind, str(edge.from_entity_id), str(edge.to_entity_id), masked,
-        decision.reason if masked else None, None if masked else int(edge.sensitivity),
-    )  # fmt: skip
+        str(edge.pk),
+        edge.kind,
+        str(edge.from_entity_id),
+        str(edge.to_entity_id),
+        masked,
+        decision.reason if masked else None,
+        None if masked else int(edge.sensitivity),
+    )
 
 
 # --------------------------------------------------------------------------- adjacency: graph store or PostgreSQL
@@ -379,9 +391,16 @@ def _walk(subject, seed: Entity, *, hops: int, edge_kinds, node_kinds, adjacency
 
 
 def neighborhood(
-    *, subject: access.Subject, entity_id, hops: int = 1, edge_kinds=None, node_kinds=None,
-    limit: int | None = None, after: str | None = None, store: Adjacency | None = None,
-) -> Neighborhood:  # fmt: skip
+    *,
+    subject: access.Subject,
+    entity_id,
+    hops: int = 1,
+    edge_kinds=None,
+    node_kinds=None,
+    limit: int | None = None,
+    after: str | None = None,
+    store: Adjacency | None = None,
+) -> Neighborhood:
     """The neighbourhood of an entity up to ``hops`` away, as the subject may see it, one page of nodes."""
     entity_id = _parse_id(entity_id)
     if not isinstance(hops, int) or isinstance(hops, bool) or not 1 <= hops <= MAX_HOPS:
@@ -398,10 +417,11 @@ def neighborhood(
     offset = _cursor_decode(after, fingerprint) if after else 0
     budget = settings.GRAPH_EXPANSION_BUDGET
     walk, degraded, backend = _with_fallback(
-        lambda adjacency: _walk(subject, seed, hops=hops, edge_kinds=edge_kinds, node_kinds=node_kinds,
-                                adjacency=adjacency, budget=budget),
+        lambda adjacency: _walk(
+            subject, seed, hops=hops, edge_kinds=edge_kinds, node_kinds=node_kinds, adjacency=adjacency, budget=budget
+        ),
         store,
-    )  # fmt: skip
+    )
     position = {node_id: i for i, node_id in enumerate(walk.order)}
     page_ids = walk.order[offset : offset + limit]
     end = offset + len(page_ids)
@@ -409,18 +429,36 @@ def neighborhood(
     edges = [e for e in walk.edges.values() if offset <= max(position[e.source], position[e.target]) < end]
     more = end < len(walk.order)
     result = Neighborhood(
-        seed=str(seed.pk), nodes=_merge_targets_checked(subject, [walk.nodes[i] for i in page_ids]), edges=edges,
-        truncated=more or walk.exhausted, degraded=degraded,
-        next_cursor=_cursor_encode(end, fingerprint) if more else None, backend=backend,
-        budget_exhausted=walk.exhausted, total_nodes=len(walk.order),
-    )  # fmt: skip
+        seed=str(seed.pk),
+        nodes=_merge_targets_checked(subject, [walk.nodes[i] for i in page_ids]),
+        edges=edges,
+        truncated=more or walk.exhausted,
+        degraded=degraded,
+        next_cursor=_cursor_encode(end, fingerprint) if more else None,
+        backend=backend,
+        budget_exhausted=walk.exhausted,
+        total_nodes=len(walk.order),
+    )
     masked = sum(1 for n in result.nodes if n.masked) + sum(1 for e in result.edges if e.masked)
     audit.record(
-        "graph.expanded", actor=subject.user, tenant=seed.tenant_id, target=seed,
-        payload={"hops": hops, "edge_kinds": edge_kinds, "node_kinds": node_kinds, "offset": offset,
-                 "nodes": len(result.nodes), "edges": len(result.edges), "masked": masked, "hidden": walk.hidden,
-                 "truncated": result.truncated, "degraded": degraded, "purpose": subject.purpose},
-    )  # fmt: skip
+        "graph.expanded",
+        actor=subject.user,
+        tenant=seed.tenant_id,
+        target=seed,
+        payload={
+            "hops": hops,
+            "edge_kinds": edge_kinds,
+            "node_kinds": node_kinds,
+            "offset": offset,
+            "nodes": len(result.nodes),
+            "edges": len(result.edges),
+            "masked": masked,
+            "hidden": walk.hidden,
+            "truncated": result.truncated,
+            "degraded": degraded,
+            "purpose": subject.purpose,
+        },
+    )
     return result
 
 
@@ -444,8 +482,14 @@ def neighborhood_preview(
     probes = []
     for number, (ekind, esens, nkind, nsens, labels, _count) in enumerate(groups):
         edge = Relationship(id=uuid.UUID(int=2 * number + 1), tenant_id=seed.tenant_id, kind=ekind, sensitivity=esens)
-        node = Entity(id=uuid.UUID(int=2 * number + 2), tenant_id=seed.tenant_id, kind=nkind, sensitivity=nsens,
-                      labels=list(labels), attributes={})  # fmt: skip
+        node = Entity(
+            id=uuid.UUID(int=2 * number + 2),
+            tenant_id=seed.tenant_id,
+            kind=nkind,
+            sensitivity=nsens,
+            labels=list(labels),
+            attributes={},
+        )
         node.ig_granted = False
         probes.append((edge, node))
     decisions = readable(subject=subject, action="expand").page(
@@ -463,10 +507,13 @@ def neighborhood_preview(
         by_edge[edge.kind] += count
         by_node[node.kind] += count
     return Preview(
-        total=total, masked=masked, degraded=degraded, backend=backend,
+        total=total,
+        masked=masked,
+        degraded=degraded,
+        backend=backend,
         by_edge_kind=[KindCount(k, c) for k, c in sorted(by_edge.items(), key=lambda kv: (-kv[1], kv[0]))],
         by_node_kind=[KindCount(k, c) for k, c in sorted(by_node.items(), key=lambda kv: (-kv[1], kv[0]))],
-    )  # fmt: skip
+    )
 
 
 def graph_nodes(*, subject: access.Subject, ids) -> list[NodeView]:

@@ -229,9 +229,15 @@ class GraphStore:
             self.run(tenant_id, Q_DELETE_EDGES, {"ids": ids, "tenant": _tenant_param(tenant_id)})
 
     def expand(
-        self, tenant_id: int, frontier: Sequence[str], *, seen: Sequence[str] = (), limit: int,
-        edge_kinds: Sequence[str] | None = None, node_kinds: Sequence[str] | None = None,
-    ) -> list[Step]:  # fmt: skip
+        self,
+        tenant_id: int,
+        frontier: Sequence[str],
+        *,
+        seen: Sequence[str] = (),
+        limit: int,
+        edge_kinds: Sequence[str] | None = None,
+        node_kinds: Sequence[str] | None = None,
+    ) -> list[Step]:
         """Edges with one end in the frontier, in edge-id order, at most ``limit`` rows (an edge between
         two frontier nodes may come twice, once from each end)."""
         if not frontier or limit <= 0:

@@ -214,8 +214,10 @@ def _jsonpath_key(name: str) -> str:
 def _require_field_rights(names: list[str], *, subject: access.Subject, tenants: set[int] | None) -> None:
     """Filtering on an attribute the policy withholds would reveal it: refuse, saying why."""
     scope = tenants or set(subject.tenant_ids)
-    probe = [Entity(tenant_id=t, kind="person", display_name="-", sensitivity=0, attributes=dict.fromkeys(names, ""))
-             for t in scope]  # fmt: skip
+    probe = [
+        Entity(tenant_id=t, kind="person", display_name="-", sensitivity=0, attributes=dict.fromkeys(names, ""))
+        for t in scope
+    ]
     decisions = readable(subject=subject, action="search").page(probe, shows="nothing")
     for entity in probe:
         for name, redaction in sorted(decisions[entity.pk].redactions.items()):
@@ -228,10 +230,18 @@ def _require_field_rights(names: list[str], *, subject: access.Subject, tenants:
     if bound and subject.purpose:
         # Filtering on a purpose-bound field is a read the declared purpose unlocked.
         audit.record(
-            "access.purpose_unlocked", actor=subject.user, tenant=next(iter(scope)) if len(scope) == 1 else None,
-            payload={"action": "search-filter", "purpose": subject.purpose, "fields": dict.fromkeys(bound, 1),
-                     "records": 0, "resources": [], "bundle": policy.current_bundle().sha256},
-        )  # fmt: skip
+            "access.purpose_unlocked",
+            actor=subject.user,
+            tenant=next(iter(scope)) if len(scope) == 1 else None,
+            payload={
+                "action": "search-filter",
+                "purpose": subject.purpose,
+                "fields": dict.fromkeys(bound, 1),
+                "records": 0,
+                "resources": [],
+                "bundle": policy.current_bundle().sha256,
+            },
+        )
 
 
 # --------------------------------------------------------------------------- search
@@ -302,13 +312,18 @@ def entity_search(
         last = rows[-1]
         next_cursor = cursors.encode(cursors.Position(float(last.score), str(last.pk)), query_fingerprint=fingerprint)
     audit.record(
-        "search.query", actor=subject.user, tenant=scope[0] if len(scope) == 1 else None,
+        "search.query",
+        actor=subject.user,
+        tenant=scope[0] if len(scope) == 1 else None,
         payload={
-            "q_sha256": hashlib.sha256(text.encode()).hexdigest(), "filter_keys": sorted((filters or {}).keys()),
-            "results": len(hits), "page": bool(after), "ms": round((time.perf_counter() - started) * 1000, 1),
+            "q_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "filter_keys": sorted((filters or {}).keys()),
+            "results": len(hits),
+            "page": bool(after),
+            "ms": round((time.perf_counter() - started) * 1000, 1),
             "bundle": policy.current_bundle().sha256,
         },
-    )  # fmt: skip
+    )
     return SearchResult(hits=hits, next_cursor=next_cursor, queryset=queryset)
 
 
@@ -353,9 +368,15 @@ def _without_withheld_matches(hits: list[Hit], configs: dict[int, str], text: st
                         shown.name || ' ' || search_entity_text(e.attributes - ARRAY(SELECT jsonb_array_elements_text(shown.withheld::jsonb))))
                       @@ websearch_to_tsquery(%s::regconfig, %s)
                 """,
-                [[str(h.entity.pk) for h in rows], [h.display_name for h in rows], [json.dumps(h.withheld) for h in rows],
-                 config, config, text],
-            )  # fmt: skip
+                [
+                    [str(h.entity.pk) for h in rows],
+                    [h.display_name for h in rows],
+                    [json.dumps(h.withheld) for h in rows],
+                    config,
+                    config,
+                    text,
+                ],
+            )
             matching.update(entity_id for (entity_id,) in cursor.fetchall())
     return [h for h in hits if not _altered(h) or str(h.entity.pk) in matching]
 
@@ -380,9 +401,15 @@ def _add_snippets(hits: list[Hit], configs: dict[int, str], text: str) -> None:
                 FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS shown(id, name, withheld)
                 JOIN core_entity e ON e.id = shown.id
                 """,
-                [config, config, text, [str(h.entity.pk) for h in rows], [h.display_name for h in rows],
-                 [json.dumps(h.withheld) for h in rows]],
-            )  # fmt: skip
+                [
+                    config,
+                    config,
+                    text,
+                    [str(h.entity.pk) for h in rows],
+                    [h.display_name for h in rows],
+                    [json.dumps(h.withheld) for h in rows],
+                ],
+            )
             for entity_id, snippet in cursor.fetchall():
                 # Escape the data, then turn the match markers into <mark>: snippets are safe to show as HTML.
                 by_id[entity_id].snippet = escape(snippet).replace("\x02", "<mark>").replace("\x03", "</mark>")

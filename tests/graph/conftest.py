@@ -31,10 +31,26 @@ class SpareFalkorDB:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(self.server_bin), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir),
-             "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--loadmodule", str(self.module)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                str(self.server_bin),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+                "--loadmodule",
+                str(self.module),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while not servers.port_is_open(self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:

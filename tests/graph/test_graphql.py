@@ -17,9 +17,11 @@ from tests import factories
 def gql(client, query, variables=None, **headers):
     """The raw response and its body, for tests that look at the HTTP status too."""
     response = client.post(
-        "/graphql", data=json.dumps({"query": query, "variables": variables or {}}),
-        content_type="application/json", **headers,
-    )  # fmt: skip
+        "/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}),
+        content_type="application/json",
+        **headers,
+    )
     return response, response.json()
 
 
@@ -61,9 +63,17 @@ def test_neighborhood_through_the_api(client, world):
     assert (hood["truncated"], hood["degraded"], hood["backend"], hood["totalNodes"]) == (False, False, "falkordb", 3)
     by_id = {n["id"]: n for n in hood["nodes"]}
     assert by_id[str(world["secret"].pk)] == {
-        "id": str(world["secret"].pk), "tenant": "alpha", "kind": "organization", "label": None, "masked": True,
-        "reason": "CLEARANCE", "sensitivity": None, "labels": None, "hop": 1, "mergedInto": None,
-    }  # fmt: skip
+        "id": str(world["secret"].pk),
+        "tenant": "alpha",
+        "kind": "organization",
+        "label": None,
+        "masked": True,
+        "reason": "CLEARANCE",
+        "sensitivity": None,
+        "labels": None,
+        "hop": 1,
+        "mergedInto": None,
+    }
     assert by_id[str(world["friend"].pk)]["label"] == "Friend"
     assert {e["kind"] for e in hood["edges"]} == {"works_for", "associated_with"}
 
@@ -126,8 +136,9 @@ def test_preview_nodes_and_kinds(client, world):
     ids = [str(world[k].pk) for k in ("seed", "secret", "theirs")]
     _, body = gql(client, "query($ids: [ID!]!) { graphNodes(ids: $ids) { id masked label } }", {"ids": ids})
     assert body["data"]["graphNodes"] == [
-        {"id": ids[0], "masked": False, "label": "Ada Seed"}, {"id": ids[1], "masked": True, "label": None}
-    ]  # fmt: skip
+        {"id": ids[0], "masked": False, "label": "Ada Seed"},
+        {"id": ids[1], "masked": True, "label": None},
+    ]
     _, body = gql(client, "{ graphKinds { edgeKinds nodeKinds } }")
     assert body["data"]["graphKinds"]["edgeKinds"] == ["associated_with", "works_for"]
     assert "person" in body["data"]["graphKinds"]["nodeKinds"]

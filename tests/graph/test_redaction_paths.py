@@ -45,11 +45,16 @@ def build() -> dict:
         services.relationship_create(tenant=tenant, kind="associated_with", from_entity=seed, to_entity=other)
     outbox_drain()
     return {
-        "tenant": tenant, "seed": seed, "account": account, "person": person, "masked": masked, "hidden": hidden,
+        "tenant": tenant,
+        "seed": seed,
+        "account": account,
+        "person": person,
+        "masked": masked,
+        "hidden": hidden,
         # a reader may not see iban (role) nor national_id (clearance); CONFIDENTIAL masks SECRET, hides TOP_SECRET
         "low": factories.user(tenant=tenant, role=Role.READER, clearance=Sensitivity.CONFIDENTIAL),
         "high": factories.user(tenant=tenant, role=Role.ANALYST, clearance=Sensitivity.TOP_SECRET),
-    }  # fmt: skip
+    }
 
 
 def shows_withheld(text: str) -> list[str]:
@@ -64,9 +69,12 @@ def shows_withheld(text: str) -> list[str]:
 def gql(user, query, variables, **headers) -> tuple[dict, str]:
     _, raw = services.api_token_issue(user=user, name="redaction test")
     response = Client().post(
-        "/graphql", data=json.dumps({"query": query, "variables": variables}), content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {raw}", **headers,
-    )  # fmt: skip
+        "/graphql",
+        data=json.dumps({"query": query, "variables": variables}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+        **headers,
+    )
     assert response.status_code == 200
     body = response.json()
     assert "errors" not in body, body
@@ -91,8 +99,11 @@ def test_neighborhood_and_graph_nodes_withhold_values_that_names_are_built_from(
     data, text = gql(world["low"], NODES, {"ids": ids})
     assert shows_withheld(text) == []
     assert [n["label"] for n in data["graphNodes"]] == [
-        "Seed Person", "Deutsche Bank [withheld]", "Jane Roe [withheld]", None
-    ]  # fmt: skip
+        "Seed Person",
+        "Deutsche Bank [withheld]",
+        "Jane Roe [withheld]",
+        None,
+    ]
 
 
 @pytest.mark.django_db
@@ -240,9 +251,11 @@ def test_export_answers_a_hidden_id_exactly_like_an_unknown_one(purpose):
     answers = []
     for entity_id in (str(world["hidden"].pk), str(uuid.uuid4())):
         response = client.post(
-            "/explorer/export", data=json.dumps({"format": "json", "ids": [entity_id]}),
-            content_type="application/json", **headers,
-        )  # fmt: skip
+            "/explorer/export",
+            data=json.dumps({"format": "json", "ids": [entity_id]}),
+            content_type="application/json",
+            **headers,
+        )
         answers.append((response.status_code, response.content))
     assert answers[0] == answers[1]
     assert answers[0][0] == 403
@@ -256,9 +269,11 @@ def test_export_of_a_visible_canvas_with_a_hidden_id_on_it_is_allowed_and_counts
     bodies = []
     for extra in (str(world["hidden"].pk), str(uuid.uuid4())):
         response = client.post(
-            "/explorer/export", data=json.dumps({"format": "png", "ids": [str(world["seed"].pk), extra]}),
-            content_type="application/json", HTTP_X_IG_PURPOSE="investigation",
-        )  # fmt: skip
+            "/explorer/export",
+            data=json.dumps({"format": "png", "ids": [str(world["seed"].pk), extra]}),
+            content_type="application/json",
+            HTTP_X_IG_PURPOSE="investigation",
+        )
         assert response.status_code == 200
         bodies.append(response.json())
     assert bodies[0] == bodies[1] == {"ok": True, "tenants": 1, "entities": 2}

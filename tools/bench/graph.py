@@ -158,9 +158,12 @@ def topology_walk(adjacency, *, tenant_id: int, seed_id: str, hops: int, budget:
 def service_answer(*, subject, seed_id: str, hops: int, limit: int, store) -> Answer:
     result = neighborhood(subject=subject, entity_id=seed_id, hops=hops, limit=limit, store=store)
     return Answer(
-        tuple(n.id for n in result.nodes), tuple(e.id for e in result.edges), result.total_nodes,
-        result.truncated, result.degraded,
-    )  # fmt: skip
+        tuple(n.id for n in result.nodes),
+        tuple(e.id for e in result.edges),
+        result.total_nodes,
+        result.truncated,
+        result.degraded,
+    )
 
 
 class NeighborhoodClient:
@@ -198,9 +201,12 @@ class NeighborhoodClient:
             return Answer((), (), error=f"HTTP {response.status}")
         hood = data["data"]["neighborhood"]
         return Answer(
-            tuple(n["id"] for n in hood["nodes"]), tuple(e["id"] for e in hood["edges"]), hood["totalNodes"],
-            hood["truncated"], hood["degraded"],
-        )  # fmt: skip
+            tuple(n["id"] for n in hood["nodes"]),
+            tuple(e["id"] for e in hood["edges"]),
+            hood["totalNodes"],
+            hood["truncated"],
+            hood["degraded"],
+        )
 
     def close(self) -> None:
         if self.connection is not None:

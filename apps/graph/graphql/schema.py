@@ -54,9 +54,14 @@ class Query(graphene.ObjectType):
         subject = subject_from(info)
         try:
             return selectors.neighborhood(
-                subject=subject, entity_id=id, hops=hops, edge_kinds=edge_kinds, node_kinds=node_kinds,
-                limit=limit, after=after,
-            )  # fmt: skip
+                subject=subject,
+                entity_id=id,
+                hops=hops,
+                edge_kinds=edge_kinds,
+                node_kinds=node_kinds,
+                limit=limit,
+                after=after,
+            )
         except selectors.GraphInputError as exc:
             raise _api_error(exc) from None
 

@@ -86,8 +86,14 @@ def test_filtering_on_a_withheld_attribute_needs_the_right_to_read_it(gql, tenan
 
 def test_filters(logged_in, tenant_a):
     source = services.source_get_or_create(tenant=tenant_a, name="leak-2024")
-    factories.entity(tenant=tenant_a, name="Filter Alpha", labels=["pep"], attributes={"city": "Oslo", "employees": 12},
-                     sensitivity=Sensitivity.PUBLIC, source=source)  # fmt: skip
+    factories.entity(
+        tenant=tenant_a,
+        name="Filter Alpha",
+        labels=["pep"],
+        attributes={"city": "Oslo", "employees": 12},
+        sensitivity=Sensitivity.PUBLIC,
+        source=source,
+    )
     factories.entity(
         tenant=tenant_a, kind="organization", name="Filter Beta", attributes={"city": "Oslo", "employees": 900}
     )
