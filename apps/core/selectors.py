@@ -2,7 +2,7 @@
 
 Admin querysets, GraphQL resolvers and commands call these, so every interface
 narrows data the same way. Which entities and fields a subject may see is decided by
-apps.access (entities_readable, decide), never here.
+apps.access.selectors.readable, never here.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def test_sql_narrowing_is_tenant_and_clearance_plus_gap(tenant_a, people):
     assert expand == {"P0", "P1", "P2"}
 
 
-def test_filter_and_redact_drops_hidden_masks_and_redacts(tenant_a, people):
+def test_a_page_drops_hidden_masks_and_redacts(tenant_a, people):
     reader = access.subject_for(user=factories.user(tenant=tenant_a, role="reader", clearance=1))
     rows = list(readable(subject=reader, action="expand").queryset)
     result = {r.entity.display_name: r for r in readable(subject=reader, action="expand").page(rows).entities}

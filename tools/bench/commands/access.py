@@ -88,7 +88,7 @@ class Command(BaseCommand):
                 cold_done = time.perf_counter()
                 warm = self._decide_and_redact(subject, rows)
                 warm_done = time.perf_counter()
-                # What filter_and_redact adds since issue 11: attributes repeating a linked record the reader
+                # What readable().page adds since issue 11: attributes repeating a linked record the reader
                 # may not see, and names with withheld parts marked.
                 linked = engine.with_linked_redactions(subject=subject, entities=rows, decisions=warm, action="expand")
                 [RedactedEntity(e, linked[e.pk]).display_name for e in rows if linked[e.pk].visibility != "hidden"]
