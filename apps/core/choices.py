@@ -44,3 +44,20 @@ class ProvenanceMethod(models.TextChoices):
     MANUAL = "manual", "Entered by hand"
     API = "api", "Written through the API"
     DEMO = "demo", "Generated"
+
+
+class OutboxConsumer(models.TextChoices):
+    """Who reads the transactional outbox; each gets its own row per change (``apps.core.outbox.CONSUMERS``)."""
+
+    GRAPH = "graph", "Graph projection"
+    ER = "er", "Online entity resolution"
+
+
+class OutboxKind(models.TextChoices):
+    ENTITY = "entity", "Entity"
+    RELATIONSHIP = "relationship", "Relationship"
+
+
+class OutboxOp(models.TextChoices):
+    UPSERT = "upsert", "Created or changed"
+    DELETE = "delete", "Deleted"

@@ -36,8 +36,8 @@ from apps.compliance import services as audit
 from apps.core.choices import ProvenanceMethod, Sensitivity, SourceKind
 from apps.core.ids import uuid7
 from apps.core.models import Entity, Provenance, Relationship, Source, Tenant
+from apps.core.outbox import outbox_add_sql
 from apps.core.services import source_get_or_create, validate_entity_fields, validate_relationship_fields
-from apps.graph.services import outbox_add_sql
 
 MAX_ERRORS = 100
 BATCH_SIZE = 2000

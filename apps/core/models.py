@@ -9,7 +9,16 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
+from apps.core.choices import (
+    EntityKind,
+    OutboxConsumer,
+    OutboxKind,
+    OutboxOp,
+    ProvenanceMethod,
+    Role,
+    Sensitivity,
+    SourceKind,
+)
 from apps.core.ids import uuid7
 
 ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}
@@ -284,3 +293,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+class OutboxEvent(models.Model):
+    """The transactional outbox: "this entity or relationship changed", for one consumer that follows the changes.
+
+    Written in the same PostgreSQL transaction as the change (``apps.core.outbox``), one row per consumer that
+    reads that kind of change, so neither the graph projection nor online entity resolution can miss a committed
+    write. A consumer reads each record's *current* state when it applies its row, then deletes the row: applying
+    a row twice, or late, is harmless.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    consumer = models.CharField(max_length=16, choices=OutboxConsumer.choices)
+    tenant_id = models.BigIntegerField(help_text="Tenant of the changed record (no foreign key: rows outlive it).")
+    kind = models.CharField(max_length=16, choices=OutboxKind.choices)
+    object_id = models.UUIDField()
+    op = models.CharField(max_length=8, choices=OutboxOp.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts to apply this row.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "outbox event"
+        indexes = [models.Index(fields=["consumer", "id"], name="outbox_consumer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.op} {self.kind} {self.object_id}"

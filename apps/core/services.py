@@ -2,8 +2,8 @@
 
 Each service validates, writes inside ``transaction.atomic`` and records its
 audit event, so the admin, the API, the importer and commands leave the same
-trail. Entity and relationship writes add graph outbox rows in the same transaction and publish
-live changes to open Explorer canvases after commit (apps.graph).
+trail. Entity and relationship writes add their transactional outbox rows in the same transaction
+(``apps.core.outbox``) and publish live changes to open Explorer canvases after commit (apps.graph).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from apps.access.services import tenant_purposes_install_defaults
 from apps.compliance import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
+from apps.core.outbox import outbox_add
 from apps.core.signals import entity_written
 from apps.graph.live import publish_changes
-from apps.graph.services import outbox_add
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -21,11 +21,11 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.compliance import services as audit
-from apps.core import services
-from apps.core.choices import ProvenanceMethod, SourceKind
+from apps.core import outbox, services
+from apps.core.choices import OutboxKind, OutboxOp, ProvenanceMethod, SourceKind
 from apps.core.demo.generator import BATCH_SIZE, GENERATOR_VERSION, Batch, TenantGenerator, split_evenly
 from apps.core.models import Entity, GroundTruthLabel, Provenance, Relationship, Source, Tenant
-from apps.graph.services import drain_soon, outbox_add_sql
+from apps.core.outbox import outbox_add_sql
 
 DEFAULT_SLUGS = ("pilot-north", "pilot-south", "pilot-east", "pilot-west")
 DEFAULT_ENTITIES = 10_000
@@ -291,12 +291,13 @@ def demo_data_delete(*, tenant: Tenant) -> int:
         )
         cursor.execute("ANALYZE demo_doomed_entity, demo_doomed_relationship")
         # Deleting a node removes its edges from the projection too.
-        cursor.execute(
-            "INSERT INTO graph_outboxevent (tenant_id, kind, object_id, op, created_at, attempts, last_error) "
-            "SELECT %s, 'entity', id, 'delete', now(), 0, '' FROM demo_doomed_entity",
-            [tenant.pk],
+        outbox.outbox_add_select(
+            cursor,
+            tenant_id=tenant.pk,
+            kind=OutboxKind.ENTITY,
+            op=OutboxOp.DELETE,
+            select_ids="SELECT id FROM demo_doomed_entity",
         )
-        transaction.on_commit(drain_soon)
         cursor.execute(
             "SELECT count(*) FROM core_entity e WHERE e.merged_into_id IN (SELECT id FROM demo_doomed_entity) "
             "AND NOT EXISTS (SELECT 1 FROM demo_doomed_entity d WHERE d.id = e.id)"
