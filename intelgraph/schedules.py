@@ -2,7 +2,7 @@
 
 Celery beat reads its schedule from the database (django-celery-beat's ``DatabaseScheduler``); the rows there
 are made from ``SCHEDULES`` by ``schedules_sync``, which runs after every ``migrate`` (wired in
-``apps/compliance/apps.py``). To add, change or remove a schedule, edit ``SCHEDULES``: the next migrate makes
+``apps/audit/apps.py``). To add, change or remove a schedule, edit ``SCHEDULES``: the next migrate makes
 the database match. Tasks are named by their registered Celery name, so this module imports no app.
 """
 
@@ -61,7 +61,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     # jobs that run on the hour.
     Schedule(
         name="Verify the audit chain (daily)",
-        task="compliance.verify_audit_chain",
+        task="audit.verify_chain",
         when=Crontab(minute="17", hour="3"),
         description="Walk the audit hash chain from the checkpoint, move the checkpoint on, record the outcome.",
     ),

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "apps.access",
     "apps.search",
     "apps.versioning",
+    "apps.audit",
     "apps.compliance",
     "apps.graph",
     "apps.er",

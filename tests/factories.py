@@ -128,8 +128,8 @@ def tenant_purpose(*, tenant: Tenant, code: str | None = None, label: str = "", 
 
 
 def policy_bundle_version():
-    from apps.access.models import PolicyBundleVersion
     from apps.access.decisions import bundle_record_if_new
+    from apps.access.models import PolicyBundleVersion
 
     bundle_record_if_new()
     return PolicyBundleVersion.objects.latest("first_loaded_at")
@@ -163,13 +163,13 @@ def deprecated_field_usage(*, field: str = "Query.example", client: str | None =
 
 
 def audit_event(*, event_type: str = "test.event", tenant: Tenant | None = None, actor=None, payload=None):
-    from apps.compliance import services as audit
+    from apps.audit import services as audit
 
     return audit.record(event_type, actor=actor, tenant=tenant, payload=payload or {})
 
 
 def audit_signing_key():
-    from apps.compliance.models import AuditSigningKey
+    from apps.audit.models import AuditSigningKey
 
     audit_event()  # recording registers the signing key in use
     return AuditSigningKey.objects.order_by("created_at").first()

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import services
 from tests import factories
 

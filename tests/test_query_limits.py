@@ -109,7 +109,7 @@ def test_120_aliased_neighborhoods_are_refused_before_running(client, hub):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
 
     seed, token = hub
     audited = AuditEvent.objects.filter(event_type="graph.expanded").count()
@@ -192,7 +192,7 @@ def test_wall_clock_budget_cancels_a_slow_request(client, hub, settings):
     """A real slow request: 100 three-hop neighbourhoods, each fine alone, with a 0.3 s budget for the request."""
     import time
 
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
 
     seed, token = hub
     settings.GRAPHQL_REQUEST_TIMEOUT_SECONDS = 0.3

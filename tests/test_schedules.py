@@ -42,7 +42,7 @@ def test_a_fresh_database_holds_exactly_the_declared_schedules():
     # given a test database just built by migrate
     # then beat's rows are the declared schedules, enabled, and nothing else
     assert _rows() == {s.name: (s.task, s.when, s.queue, True) for s in SCHEDULES}
-    assert {s.task for s in SCHEDULES} >= {"graph.drain_outbox", "compliance.verify_audit_chain"}
+    assert {s.task for s in SCHEDULES} >= {"graph.drain_outbox", "audit.verify_chain"}
     assert DRAIN.when == Interval(every=10, period="seconds")
 
 
@@ -146,7 +146,7 @@ def test_schedules_not_declared_are_removed_and_missing_ones_created():
 def test_migrate_brings_an_existing_database_in_step():
     # given an existing database whose crontab drifted and whose drain row is gone
     PeriodicTask.objects.get(name=DRAIN.name).delete()
-    verify = PeriodicTask.objects.get(task="compliance.verify_audit_chain")
+    verify = PeriodicTask.objects.get(task="audit.verify_chain")
     verify.crontab = CrontabSchedule.objects.create(minute="0", hour="12")
     verify.save()
 

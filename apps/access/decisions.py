@@ -36,7 +36,7 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from apps.access import bundle as policy
 from apps.access.errors import PolicyEvaluationError
 from apps.access.models import PolicyBundleVersion, TenantPurpose
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity, Relationship
 

@@ -43,7 +43,7 @@ from apps.access.decisions import (
     RedactedEntity,
 )
 from apps.access.services import Subject, purpose_validate
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.models import Entity, Relationship
 
 __all__ = [

@@ -19,7 +19,7 @@ from apps.access import bundle as policy
 from apps.access import decisions
 from apps.access.errors import PolicyEvaluationError, PurposeError
 from apps.access.models import DEFAULT_PURPOSES, TenantPurpose
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.models import Membership, Tenant, User
 
 # --------------------------------------------------------------------------- subjects

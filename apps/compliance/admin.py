@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.compliance.models import AuditEvent, AuditSigningKey
-from apps.compliance.services import trusted_keys
+from apps.audit.models import AuditEvent, AuditSigningKey
+from apps.audit.services import trusted_keys
 from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 

@@ -2,24 +2,9 @@ from django.apps import AppConfig
 
 
 class ComplianceConfig(AppConfig):
+    """The SOC 2 pack: what compliance staff use to show controls work. It sits at the top of the layers because
+    it gathers evidence from every lane (signed evidence files today; controls and access reviews next). The
+    audit log it reads is ``apps.audit``, at the bottom, because every lane records into it."""
+
     name = "apps.compliance"
-    verbose_name = "Compliance: audit log"
-
-    def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
-        # Django announces logins only through signals; the receivers call the audit service.
-        from apps.compliance import receivers  # noqa: F401
-
-        # The periodic schedules are declared in intelgraph/schedules.py; every migrate (and the flush of a test
-        # database) makes django-celery-beat's rows match them, so fresh and existing databases converge.
-        # Wired in the lowest app layer, so its use of intelgraph.schedules (platform) points down.
-        post_migrate.connect(_sync_schedules, sender=self)
-
-
-def _sync_schedules(sender, using, **kwargs):
-    # Imported here: intelgraph.schedules imports django-celery-beat's models, not loadable while apps load.
-    from intelgraph.schedules import schedules_sync, schedules_table_ready
-
-    if schedules_table_ready(using=using):
-        schedules_sync(using=using)
+    verbose_name = "Compliance"

@@ -3,7 +3,7 @@
 An export is a header line, then one line per event. The header names the format, the tenant, the dates asked
 for (``since`` / ``until``, YYYY-MM-DD, either may be None), how many events follow, the last sequence number
 included, a digest over the events' hashes in order, the public keys that signed them, and its own Ed25519
-signature over all of that (``header_signature``). Each event line is ``apps.compliance.services.event_evidence``:
+signature over all of that (``header_signature``). Each event line is ``apps.audit.services.event_evidence``:
 the exact body its hash covers, the hash and the event's signature.
 
 Checking (``evidence_verify``) trusts neither the keys listed in the file nor those registered in the database:
@@ -26,7 +26,7 @@ from typing import TextIO
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from apps.compliance import services as audit
+from apps.audit import services as audit
 
 ER_EVIDENCE_FORMAT = "intelgraph.er-evidence/1"
 

@@ -14,7 +14,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
 from apps.access.selectors import readable
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core import selectors, services
 from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.choices import Role, Sensitivity

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from apps.access import services as access
 from apps.access.selectors import NOT_VISIBLE_LABEL, display_names
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core import selectors
 
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.choices import ProvenanceMethod, Sensitivity, SourceKind
 from apps.core.ids import uuid7
 from apps.core.models import Entity, Provenance, Relationship, Source, Tenant

@@ -18,7 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
 from apps.access.selectors import readable
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, Tenant
 from apps.er import selectors as er_selectors

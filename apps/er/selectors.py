@@ -22,8 +22,8 @@ from django.db.models import Q
 
 from apps.access import services as access
 from apps.access.selectors import NOT_VISIBLE_LABEL, WITHHELD_MARK, RedactedEntity, readable
-from apps.compliance import services as audit
-from apps.compliance.models import AuditEvent
+from apps.audit import services as audit
+from apps.audit.models import AuditEvent
 from apps.core.models import Entity, Provenance, Relationship, Tenant
 from apps.er.models import (
     CandidatePair,

@@ -31,7 +31,7 @@ from django.db.models.base import ModelState
 
 from apps.access import services as access
 from apps.access.selectors import RedactedEntity, readable
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.choices import EntityKind
 from apps.core.models import Entity, Relationship
 from apps.core.services import KIND_RE

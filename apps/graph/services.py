@@ -379,7 +379,7 @@ def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) ->
     from apps.access import services as access
     from apps.access.errors import PurposeError
     from apps.access.selectors import readable
-    from apps.compliance import services as audit
+    from apps.audit import services as audit
     from apps.core.models import Entity
 
     if export_format not in ("png", "json"):

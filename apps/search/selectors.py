@@ -24,7 +24,7 @@ from django.utils.html import escape
 from apps.access import bundle as policy
 from apps.access import services as access
 from apps.access.selectors import readable
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.models import Entity, Tenant
 from apps.search import cursors

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from apps.access.models import TenantPurpose
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import services
 from tests import factories
 

@@ -8,7 +8,7 @@ import pytest
 from apps.access import bundle as policy
 from apps.access import services as access
 from apps.access.selectors import readable
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.versioning.safelist import PersistedOperation
 from tests import factories
 

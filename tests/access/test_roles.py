@@ -56,7 +56,7 @@ def test_analyst_in_one_tenant_cannot_change_rows_where_they_are_a_reader(client
     )
     assert response.status_code == 403
     assert Entity.objects.get(pk=theirs.pk).display_name == "Bravo Row"
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
 
     denied = AuditEvent.objects.filter(event_type="access.denied", target_id=str(theirs.pk)).get()
     assert denied.payload["action"] == "admin-change"

@@ -10,7 +10,7 @@ from apps.access import decisions
 from apps.access import services as access
 from apps.access.errors import PurposeError
 from apps.access.selectors import entity_read, readable
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core.choices import Sensitivity
 from tests import factories
 

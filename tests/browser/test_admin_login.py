@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from tests import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -101,7 +101,7 @@ def _login(page, url, username, next_path):
 
 def test_enter_in_the_reason_field_decides_nothing(live_server, page, settings, tmp_path):
     """Security issue 11: Enter in the reason field approved and merged a pair whose reason said otherwise."""
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
     from apps.er.models import PairStatus
 
     settings.MEDIA_ROOT = tmp_path
@@ -133,7 +133,7 @@ def test_enter_in_the_reason_field_decides_nothing(live_server, page, settings, 
 
 def test_the_what_if_preview_saves_nothing(live_server, page, screenshot):
     """Security issue 11: Preview sat in a form inside the settings form, so it saved and audited the thresholds."""
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
     from apps.er import services as er
     from apps.er.models import TenantERSettings
 

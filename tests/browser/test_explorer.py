@@ -4,7 +4,7 @@ walk the page without a console error, and find no page when the tenant's flag i
 
 import pytest
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.graph.services import outbox_drain

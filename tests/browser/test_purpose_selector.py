@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core.choices import Sensitivity
 from tests import factories
 

@@ -8,7 +8,7 @@ Every refusal changes nothing and leaves an ``access.denied`` audit event.
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import services
 from apps.core.models import ApiToken, Membership
 from tests import factories

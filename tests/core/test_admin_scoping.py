@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core.models import Entity
 from tests import factories
 
@@ -63,12 +63,12 @@ def test_tenant_dropdown_is_scoped(client, tenant_a, tenant_b):
 
 def test_audit_changelist_is_scoped_and_read_only(client, tenant_a, tenant_b, rows):
     client.force_login(staff_of(tenant_a, "view_auditevent"))
-    page = client.get("/admin/compliance/auditevent/").content.decode()
+    page = client.get("/admin/audit/auditevent/").content.decode()
     b_event = AuditEvent.objects.filter(tenant=tenant_b).first()
     a_event = AuditEvent.objects.filter(tenant=tenant_a).first()
-    assert f"/admin/compliance/auditevent/{a_event.pk}/change/" in page
-    assert f"/admin/compliance/auditevent/{b_event.pk}/change/" not in page
-    assert client.post(f"/admin/compliance/auditevent/{a_event.pk}/delete/").status_code == 403
+    assert f"/admin/audit/auditevent/{a_event.pk}/change/" in page
+    assert f"/admin/audit/auditevent/{b_event.pk}/change/" not in page
+    assert client.post(f"/admin/audit/auditevent/{a_event.pk}/delete/").status_code == 403
 
 
 def test_superuser_sees_all(admin_client, rows):
@@ -120,10 +120,10 @@ def test_admin_bad_input_is_a_form_error_and_writes_nothing(admin_client, tenant
 
 
 def test_posting_to_a_read_only_admin_page_is_refused_not_a_500(client, tenant_a, rows):
-    from apps.compliance.models import AuditSigningKey
+    from apps.audit.models import AuditSigningKey
 
     key = AuditSigningKey.objects.get()
     client.force_login(staff_of(tenant_a, "view_auditsigningkey", "view_auditevent"))
-    assert client.post(f"/admin/compliance/auditsigningkey/{key.pk}/change/", {"key_id": "x"}).status_code == 403
+    assert client.post(f"/admin/audit/auditsigningkey/{key.pk}/change/", {"key_id": "x"}).status_code == 403
     event = AuditEvent.objects.filter(tenant=tenant_a).first()
-    assert client.post(f"/admin/compliance/auditevent/{event.pk}/change/", {"event_type": "x"}).status_code == 403
+    assert client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"event_type": "x"}).status_code == 403

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db.models import F, Q
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import demo, services
 from apps.core.choices import EntityKind, SourceKind
 from apps.core.demo import loader
@@ -451,7 +451,7 @@ def test_a_load_in_progress_does_not_hold_the_audit_chain(settings):
 
     from django.db import connection, transaction
 
-    from apps.compliance import services as audit
+    from apps.audit import services as audit
 
     loading, checked = threading.Event(), threading.Event()
     failures = []

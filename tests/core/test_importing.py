@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models.fields import AutoFieldMixin
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import importing
 from apps.core.importing import MAX_ERRORS, ImportFailed, ImportFileError, ImportRejected, entities_import
 from apps.core.models import Entity, Provenance, Relationship, Source

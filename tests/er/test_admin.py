@@ -51,7 +51,7 @@ def test_the_queue_and_the_side_by_side_page(desk):
 def test_opening_the_decide_page_writes_nothing(desk):
     """Given a pending pair, when a reviewer GETs its decide page, then nothing is written: no claim, no audit
     event, no settings row, nothing announced to other reviewers."""
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
     from apps.er.models import TenantERSettings
 
     client, pair = desk["client"], desk["pair"]

@@ -7,7 +7,7 @@ import pytest
 
 from apps.access.selectors import NOT_VISIBLE_LABEL
 from apps.access.services import SESSION_PURPOSE_KEY, subject_for
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core.choices import Role, Sensitivity
 from apps.er import engine
 from apps.er import services as er

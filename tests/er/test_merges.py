@@ -4,7 +4,7 @@ chained merges, never-merge constraints, and the checks a reviewer's approval mu
 import pytest
 
 from apps.access.services import subject_for
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity, Relationship

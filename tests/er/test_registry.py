@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from django.core.files.storage import default_storage
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.er import services as er
 from apps.er.models import CandidatePair, ModelArtifact, PinMode
 from tests import factories

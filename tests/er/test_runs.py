@@ -5,7 +5,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from apps.access.services import subject_for
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core.choices import Role
 from apps.er import runs
 from apps.er import services as er

@@ -192,7 +192,7 @@ def test_exports_need_a_purpose_and_are_audited(client):
     import json as _json
 
     from apps.access.services import SESSION_PURPOSE_KEY
-    from apps.compliance.models import AuditEvent
+    from apps.audit.models import AuditEvent
     from apps.core import services as core_services
     from tests import factories as f
 

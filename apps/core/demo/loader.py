@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core import outbox, services
 from apps.core.choices import OutboxKind, OutboxOp, ProvenanceMethod, SourceKind
 from apps.core.demo.generator import BATCH_SIZE, GENERATOR_VERSION, Batch, TenantGenerator, split_evenly

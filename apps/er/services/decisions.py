@@ -15,7 +15,7 @@ from apps.access import bundle as policy
 from apps.access import services as access
 from apps.access.errors import PurposeError
 from apps.access.selectors import readable
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.choices import Role
 from apps.core.models import Entity
 from apps.er.consumers import queue_group

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.access import bundle as policy
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.models import Entity, Relationship, Tenant
 from apps.er.models import CandidatePair, Merge
 from apps.er.selectors import (

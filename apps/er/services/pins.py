@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from apps.access import bundle as policy
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.models import Tenant
 from apps.er.models import ModelArtifact, ModelPin, PinMode
 from apps.er.selectors import ERError, pin_allowed

@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.er.models import ModelArtifact
 from apps.er.selectors import ERError, sha256_hex
 

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.access import services as access
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.models import Entity, Relationship, Tenant
 from apps.er.models import CandidatePair, Merge, PairStatus
 from apps.er.selectors import ERError, RollbackPlan, rollback_plan, state_checksum

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.models import Tenant
 from apps.er.models import TenantERSettings
 

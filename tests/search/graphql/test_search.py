@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from apps.compliance.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.core import services
 from apps.core.choices import Sensitivity
 from tests import factories

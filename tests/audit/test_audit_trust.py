@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from apps.compliance import services as audit
-from apps.compliance.models import AuditEvent, AuditSigningKey
+from apps.audit import services as audit
+from apps.audit.models import AuditEvent, AuditSigningKey
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -48,10 +48,10 @@ def _as_attacker(*statements):
     """Switch the append-only trigger off, run the SQL, switch it back on (DDL rights are enough)."""
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER TABLE may run
-        cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_no_update")
         for sql, params in statements:
             cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_no_update")
 
 
 def _resign(events, key: Ed25519PrivateKey, *, key_id: str, edit=None):
@@ -68,7 +68,7 @@ def _resign(events, key: Ed25519PrivateKey, *, key_id: str, edit=None):
         _seal(event, key)
         statements.append(
             (
-                "UPDATE compliance_auditevent SET payload = %s, prev_hash = %s, key_id = %s, hash = %s, signature = %s "
+                "UPDATE audit_auditevent SET payload = %s, prev_hash = %s, key_id = %s, hash = %s, signature = %s "
                 "WHERE id = %s",
                 [json.dumps(event.payload), event.prev_hash, event.key_id, event.hash, event.signature, event.pk],
             )
@@ -173,7 +173,7 @@ def test_deleting_the_tail_after_a_checkpoint_fails_truncated():
     events = _events(6)
     _verify_command()
     # When the attacker deletes the last two events: what remains is a valid chain
-    _as_attacker(("DELETE FROM compliance_auditevent WHERE seq > %s", [events[3].seq]))
+    _as_attacker(("DELETE FROM audit_auditevent WHERE seq > %s", [events[3].seq]))
     # Then verification fails against the checkpoint
     problem = audit.verify_chain().problem
     assert problem is not None and problem.kind == "truncated" and problem.seq == events[4].seq
@@ -187,7 +187,7 @@ def test_truncating_the_table_after_a_checkpoint_fails():
     _verify_command()
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("TRUNCATE compliance_auditevent")
+        cursor.execute("TRUNCATE audit_auditevent")
     problem = audit.verify_chain().problem
     assert problem is not None and problem.kind == "truncated" and "the log is empty" in problem.detail
     with pytest.raises(CommandError, match="truncated: the log is empty"):
@@ -199,7 +199,7 @@ def test_a_tail_deleted_and_written_again_past_the_checkpoint_fails_forked():
     events = _events(4)
     _verify_command()
     # When the last two events are deleted and new ones appended by the application (valid signatures)
-    _as_attacker(("DELETE FROM compliance_auditevent WHERE seq > %s", [events[1].seq]))
+    _as_attacker(("DELETE FROM audit_auditevent WHERE seq > %s", [events[1].seq]))
     _events(3)
     # Then the chain is consistent and longer, but holds a different event where the checkpoint is
     problem = audit.verify_chain().problem
@@ -362,5 +362,5 @@ def test_the_admin_shows_which_registered_keys_are_trusted(client, tenant_a):
     admin.is_superuser = True
     admin.save(update_fields=["is_superuser"])
     client.force_login(admin)
-    page = client.get("/admin/compliance/auditsigningkey/").content.decode()
+    page = client.get("/admin/audit/auditsigningkey/").content.decode()
     assert _key_id(attacker) in page and 'alt="False"' in page and 'alt="True"' in page

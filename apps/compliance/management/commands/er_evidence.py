@@ -1,5 +1,7 @@
 """Export a tenant's ER decisions as signed audit evidence (JSON lines), or check such an export offline.
 
+Part of the SOC 2 pack (apps.compliance sits above every lane, so it may read ER's decision events).
+
 The format, and how it is signed and checked, is apps.compliance.evidence; this command picks the events
 (apps.er.selectors.decision_events), reads and writes files, and reports."""
 

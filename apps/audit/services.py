@@ -31,8 +31,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.compliance.errors import AuditCheckpointError
-from apps.compliance.models import AuditEvent, AuditSigningKey
+from apps.audit.errors import AuditCheckpointError
+from apps.audit.models import AuditEvent, AuditSigningKey
 
 GENESIS_HASH = "0" * 64
 _LOCK_KEY = 0x1A_0D17  # arbitrary constant naming the audit chain's advisory lock

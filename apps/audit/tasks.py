@@ -1,16 +1,16 @@
-"""Scheduled compliance work. Tasks stay thin: they call the audit service."""
+"""Scheduled audit work. Tasks stay thin: they call the audit service."""
 
 import logging
 
 from celery import shared_task
 
-from apps.compliance import services
-from apps.compliance.errors import AuditCheckpointError
+from apps.audit import services
+from apps.audit.errors import AuditCheckpointError
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="compliance.verify_audit_chain")
+@shared_task(name="audit.verify_chain")
 def verify_audit_chain() -> dict:
     """Walk the audit chain (scheduled daily by Celery beat), move the checkpoint on, record the outcome as an event."""
     result: dict = {"ok": False, "checked": 0, "head_seq": 0}

@@ -8,9 +8,9 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from apps.compliance import services as audit
-from apps.compliance.errors import AuditImmutableError
-from apps.compliance.models import AuditEvent
+from apps.audit import services as audit
+from apps.audit.errors import AuditImmutableError
+from apps.audit.models import AuditEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,16 +55,16 @@ def test_orm_refuses_update_and_delete():
 def test_database_trigger_refuses_raw_update():
     event = _events(1)[0]
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE compliance_auditevent SET event_type = 'forged' WHERE id = %s", [event.pk])
+        cursor.execute("UPDATE audit_auditevent SET event_type = 'forged' WHERE id = %s", [event.pk])
 
 
 def _tamper(sql, params):
     """What someone with DDL rights could do: switch the trigger off and edit rows."""
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER TABLE may run
-        cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_no_update")
         cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_no_update")
 
 
 def test_verify_detects_a_row_changed_in_sql():
@@ -72,7 +72,7 @@ def test_verify_detects_a_row_changed_in_sql():
     events = _events(4)
     assert audit.verify_chain().ok
     # When one row's payload is changed directly in SQL
-    _tamper("UPDATE compliance_auditevent SET payload = '{\"n\": 99}' WHERE id = %s", [events[2].pk])
+    _tamper("UPDATE audit_auditevent SET payload = '{\"n\": 99}' WHERE id = %s", [events[2].pk])
     # Then verification stops at exactly that event
     report = audit.verify_chain()
     assert not report.ok
@@ -84,7 +84,7 @@ def test_verify_detects_a_row_changed_in_sql():
 
 def test_verify_detects_a_deleted_row():
     events = _events(4)
-    _tamper("DELETE FROM compliance_auditevent WHERE id = %s", [events[1].pk])
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
     report = audit.verify_chain()
     assert report.problem.kind == "missing"
     assert report.problem.seq == events[1].seq
@@ -99,10 +99,10 @@ def test_verify_detects_a_recomputed_hash_without_the_key():
     target.payload = {"n": 1000}
     forged_hash = hashlib.sha256(audit.canonical_bytes(target)).hexdigest()
     _tamper(
-        "UPDATE compliance_auditevent SET payload = %s, hash = %s WHERE id = %s",
+        "UPDATE audit_auditevent SET payload = %s, hash = %s WHERE id = %s",
         ['{"n": 1000}', forged_hash, target.pk],
     )
-    _tamper("UPDATE compliance_auditevent SET prev_hash = %s WHERE id = %s", [forged_hash, events[2].pk])
+    _tamper("UPDATE audit_auditevent SET prev_hash = %s WHERE id = %s", [forged_hash, events[2].pk])
     problem = audit.verify_chain().problem
     # the next event's content changed too (prev_hash is hashed), or the forged one's signature fails
     assert problem is not None

@@ -3,9 +3,9 @@
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from apps.compliance import services as audit
-from apps.compliance.models import AuditEvent
-from apps.compliance.tasks import verify_audit_chain
+from apps.audit import services as audit
+from apps.audit.models import AuditEvent
+from apps.audit.tasks import verify_audit_chain
 from intelgraph.celery import app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]

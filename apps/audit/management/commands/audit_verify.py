@@ -3,9 +3,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from apps.compliance.errors import AuditCheckpointError
-from apps.compliance.models import AuditEvent
-from apps.compliance.services import verify_chain
+from apps.audit.errors import AuditCheckpointError
+from apps.audit.models import AuditEvent
+from apps.audit.services import verify_chain
 
 
 class Command(BaseCommand):

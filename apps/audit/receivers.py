@@ -3,7 +3,7 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from apps.compliance import services
+from apps.audit import services
 
 
 def _client(request) -> dict:

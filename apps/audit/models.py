@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.compliance.errors import AuditImmutableError
+from apps.audit.errors import AuditImmutableError
 
 
 class AuditEventQuerySet(models.QuerySet):
