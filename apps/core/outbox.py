@@ -52,6 +52,13 @@ CONSUMERS: tuple[Consumer, ...] = (
         ops=frozenset(OutboxOp.values),
         one_waiting=True,
     ),
+    Consumer(
+        name=OutboxConsumer.ER,
+        task="er.score_outbox",
+        kinds=frozenset({OutboxKind.ENTITY}),
+        ops=frozenset({OutboxOp.UPSERT}),
+        one_waiting=False,
+    ),
 )
 BY_NAME = {consumer.name: consumer for consumer in CONSUMERS}
 

@@ -3,7 +3,8 @@
 Each service validates, writes inside ``transaction.atomic`` and records its
 audit event, so the admin, the API, the importer and commands leave the same
 trail. Entity and relationship writes add their transactional outbox rows in the same transaction
-(``apps.core.outbox``) and publish live changes to open Explorer canvases after commit (apps.graph).
+(``apps.core.outbox``: the graph projection and online entity resolution follow them) and publish
+live changes to open Explorer canvases after commit (apps.graph).
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from django.utils import timezone
 
 from apps.access.roles import user_roles_sync
 from apps.access.services import tenant_purposes_install_defaults
-from apps.audit import services as audit
+from apps.compliance import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
 from apps.core.outbox import outbox_add
-from apps.core.signals import entity_written
 from apps.graph.live import publish_changes
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -382,7 +382,6 @@ def entity_create(
             payload={"kind": entity.kind, "sensitivity": entity.sensitivity},
         )
         outbox_add(tenant_id=tenant.pk, kind="entity", ids=[entity.pk])
-        entity_written.send(sender=Entity, entity=entity, created=True)
     return entity
 
 
@@ -425,7 +424,6 @@ def entity_update(
         )
         outbox_add(tenant_id=locked.tenant_id, kind="entity", ids=[locked.pk])
         publish_changes(tenant_id=locked.tenant_id, changes=[{"id": locked.pk, "op": "updated"}])
-        entity_written.send(sender=Entity, entity=locked, created=False)
     return locked
 
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
-from apps.audit import services as audit
+from apps.compliance import services as audit
 from apps.core import alerts
 from apps.core.models import Entity, Tenant
 from apps.er import services as er
@@ -228,54 +228,12 @@ def record_pairs(
     return review, skipped
 
 
-ONLINE_KEYS = (
-    "email",
-    "phone",
-    "national_id",
-    "passport_number",
-    "registration_number",
-    "tax_id",
-    "iban",
-    "account_number",
-    "website",
-)
-MAX_ONLINE_CANDIDATES = 200
-
-
 def score_entity(*, entity_id) -> dict:
-    """The online path: a newly written entity against its likely candidates (same strong identifier, same
-    name with the same birth date, or the same name), pairs in the review band go to the decision center.
-    Online scoring never merges by itself: there is no declared purpose behind a write."""
-    from django.db.models import Q
+    """The online path for one entity: ``apps.er.online.score_entities`` with a batch of one (the outbox consumer,
+    ``online.outbox_score``, scores whole batches)."""
+    from apps.er import online  # online scores with this module's scorer and pair recording: imported late, a cycle
 
-    entity = Entity.objects.filter(pk=entity_id, merged_into=None).select_related("tenant").first()
-    if entity is None or entity.kind not in ("person", "organization") or not entity.tenant.flag("er"):
-        return {"scored": 0}
-    attrs = entity.attributes or {}
-    condition = Q(display_name__iexact=entity.display_name)
-    for key in ONLINE_KEYS:
-        if isinstance(attrs.get(key), str) and attrs[key].strip():
-            condition |= Q(attributes__contains={key: attrs[key]})
-    if attrs.get("family_name") and attrs.get("birth_date"):
-        condition |= Q(attributes__contains={"family_name": attrs["family_name"], "birth_date": attrs["birth_date"]})
-    candidates = list(
-        Entity.objects.filter(condition, tenant=entity.tenant, kind=entity.kind, merged_into=None)
-        .exclude(pk=entity.pk)
-        .values_list("pk", "display_name", "attributes")[:MAX_ONLINE_CANDIDATES]
-    )
-    if not candidates:
-        return {"scored": 0}
-    records = er.entity_records([*candidates, (entity.pk, entity.display_name, attrs)], entity.kind)
-    scorer = scorer_for(entity.tenant)
-    settings = er.settings_for(tenant=entity.tenant)
-    scored = score_block(scorer, records, [(str(entity.pk), str(pk)) for pk, _, _ in candidates], kind=entity.kind)
-    keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
-    never = er.never_merge_pairs(tenant_id=entity.tenant_id, ids=records)
-    with transaction.atomic():
-        review, _ = record_pairs(
-            tenant=entity.tenant, kind=entity.kind, scorer=scorer, records=records, scored=keep, never=never
-        )
-    return {"scored": len(scored), "review": review, "by_rules": scorer.by_rules}
+    return online.score_entities(entity_ids=[entity_id])
 
 
 def _shadow_scores(*, tenant, prepared, i, j, result) -> dict | None:
