@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from apps.access.roles import user_roles_sync
 from apps.access.services import tenant_purposes_install_defaults
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
 from apps.core.outbox import outbox_add

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
-from apps.compliance import services as audit
+from apps.audit import services as audit
 from apps.core import alerts
 from apps.core.models import Entity, Tenant
 from apps.er import services as er
