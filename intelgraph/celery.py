@@ -6,6 +6,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intelgraph.settings")
 
-app = Celery("intelgraph")
+# Apps' tasks are found by autodiscovery; the platform's own (alerts) are listed here.
+app = Celery("intelgraph", include=["intelgraph.alerts"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

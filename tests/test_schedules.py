@@ -131,7 +131,7 @@ def test_an_interval_changed_to_a_crontab_in_code_replaces_the_interval():
 def test_schedules_not_declared_are_removed_and_missing_ones_created():
     # given a schedule added in the admin, and a declared one deleted there
     PeriodicTask.objects.create(
-        name="Ad hoc", task="core.send_alert", interval=IntervalSchedule.objects.create(every=1, period="hours")
+        name="Ad hoc", task="alerts.send", interval=IntervalSchedule.objects.create(every=1, period="hours")
     )
     PeriodicTask.objects.get(name=DRAIN.name).delete()
 

@@ -26,7 +26,7 @@ from apps.audit import services as audit
 from apps.core.choices import EntityKind, ProvenanceMethod, Role, Sensitivity, SourceKind
 from apps.core.models import ApiToken, Entity, Membership, Provenance, Relationship, Source, Tenant, User
 from apps.core.outbox import outbox_add
-from apps.graph.live import publish_changes
+from intelgraph.realtime import publish_changes
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

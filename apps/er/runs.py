@@ -21,10 +21,10 @@ from django.utils import timezone
 from prometheus_client import Counter
 
 from apps.audit import services as audit
-from apps.core import alerts
 from apps.core.models import Entity, Tenant
 from apps.er import services as er
 from apps.er.models import CandidatePair, PairStatus, PinMode
+from intelgraph import alerts
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.access.services import subject_for
 from apps.core.selectors import tenants_with_flag
 from apps.graph import selectors
-from apps.graph.live import tenant_group
+from intelgraph.realtime import tenant_group
 
 MAX_WATCHED = 5000
 

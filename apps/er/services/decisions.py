@@ -23,7 +23,7 @@ from apps.er.models import CandidatePair, Merge, NeverMerge, PairStatus
 from apps.er.selectors import ERError, ordered_pair, settings_for
 from apps.er.services.merges import merge_materialize
 from apps.er.services.metrics import ER_DECISIONS, count_on_commit
-from apps.graph.live import publish_after_commit
+from intelgraph.realtime import publish_after_commit
 
 REVIEWER_RANK = {Role.READER: 0, Role.ANALYST: 1, Role.REVIEWER: 2, Role.COMPLIANCE: 3, Role.ADMIN: 4}
 CLAIM_LAPSES_AFTER = timezone.timedelta(minutes=15)

@@ -26,8 +26,8 @@ from apps.er.selectors import (
     state_checksum,
 )
 from apps.er.services.metrics import ER_MERGES, count_on_commit
-from apps.graph.live import publish_changes
 from apps.graph.services import outbox_add
+from intelgraph.realtime import publish_changes
 
 
 def _survivor_attributes(entities: list[Entity]) -> dict:

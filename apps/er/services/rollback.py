@@ -15,8 +15,8 @@ from apps.er.models import CandidatePair, Merge, PairStatus
 from apps.er.selectors import ERError, RollbackPlan, rollback_plan, state_checksum
 from apps.er.services.decisions import _require_purpose, _require_reviewer, _require_visible
 from apps.er.services.metrics import ER_ROLLBACKS, count_on_commit
-from apps.graph.live import publish_changes
 from apps.graph.services import outbox_add
+from intelgraph.realtime import publish_changes
 
 
 def merge_rollback(*, merge: Merge, subject: access.Subject, reason: str) -> RollbackPlan:

@@ -1,4 +1,4 @@
-"""Operational alerts to people: e-mail (Django's mail backend) and a Slack incoming webhook.
+"""Operational alerts to people: e-mail (Django's mail backend) and a Slack incoming webhook (platform layer).
 
 ``alert()`` is called by services when something needs a human (the ER scorer fell back to rules; later:
 budget thresholds). It never raises and never blocks the caller: the message is sent by a Celery task after
@@ -11,6 +11,7 @@ import json
 import logging
 import urllib.request
 
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
@@ -39,8 +40,6 @@ def alert(*, key: str, subject: str, body: str) -> bool:
 
     def queue():
         try:
-            from apps.core.tasks import send_alert
-
             send_alert.delay(subject, body)
         except Exception as exc:
             logger.error("could not queue alert %r: %s", subject, exc)
@@ -71,3 +70,9 @@ def deliver(*, subject: str, body: str) -> dict:
             logger.error("alert to Slack failed: %s", exc)
             result["slack"] = f"failed: {exc}"
     return result
+
+
+@shared_task(name="alerts.send", autoretry_for=(), acks_late=True)
+def send_alert(subject: str, body: str) -> dict:
+    """Deliver one alert from a worker (queued by ``alert`` after the caller's commit)."""
+    return deliver(subject=subject, body=body)

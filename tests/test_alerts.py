@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.db import transaction
 
-from apps.core import alerts
+from intelgraph import alerts
 from intelgraph.celery import app
 
 

@@ -1,4 +1,5 @@
-"""Live updates for open Explorer canvases: changes are published to a per-tenant Channels group.
+"""Live updates for open Explorer canvases (platform layer: any lane publishes its changes here): changes are
+published to a per-tenant Channels group.
 
 Published only after the writing transaction commits, and never fatal: a write that committed
 must not fail because Redis hiccuped (the canvas then simply does not hear of that change).
