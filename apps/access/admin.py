@@ -11,9 +11,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.access import bundle as policy
 from apps.access import decisions
 from apps.access import services as access
+from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.access.models import PolicyBundleVersion, TenantPurpose
 from apps.access.selectors import ACTIONS, display_names, explain, readable
-from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, User
 
 

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
+from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit.models import AuditEvent, AuditSigningKey
 from apps.audit.services import trusted_keys
-from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(AuditEvent)

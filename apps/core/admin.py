@@ -13,10 +13,10 @@ from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
+from apps.access.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.access.selectors import readable
 from apps.audit import services as audit
 from apps.core import selectors, services
-from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import (
     ApiToken,

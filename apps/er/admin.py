@@ -17,9 +17,9 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.access import services as access
+from apps.access.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.access.selectors import readable
 from apps.audit import services as audit
-from apps.core.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.core.models import Entity, Tenant
 from apps.er import selectors as er_selectors
 from apps.er import services as er

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from apps.core.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
+from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.search.models import ExcludedField, TenantSearchSettings
 from apps.search.services import search_reindex
 

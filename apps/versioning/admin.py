@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin_scoping import ReadOnlyAdminMixin
+from apps.access.admin_scoping import ReadOnlyAdminMixin
 from apps.versioning.models import DeprecatedFieldUsage
 
 

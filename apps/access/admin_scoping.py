@@ -1,4 +1,4 @@
-"""Tenant scoping for the admin: staff see only the tenants they are members of.
+"""Tenant scoping for the admin, the admin side of the access layer: staff see only the tenants they are members of.
 
 Superusers see everything. Every admin class over tenant-owned rows mixes this
 in, so a changelist, a change page, a foreign-key dropdown and an autocomplete
