@@ -21,6 +21,7 @@ from apps.access.errors import PolicyEvaluationError, PurposeError
 from apps.access.models import DEFAULT_PURPOSES, TenantPurpose
 from apps.audit import services as audit
 from apps.core.models import Membership, Tenant, User
+from apps.core.selectors import memberships_for_user, tenant_ids_for_user
 
 # --------------------------------------------------------------------------- subjects
 
@@ -64,7 +65,6 @@ class Subject:
 
 
 def subject_for(*, user, purpose: str | None = None) -> Subject:
-    from apps.core.selectors import memberships_for_user
 
     memberships = {
         m.tenant_id: MembershipView(m.role, m.clearance, tuple(m.compartments)) for m in memberships_for_user(user=user)
@@ -81,7 +81,6 @@ _PURPOSE_FORMAT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
 def purposes_for_user(*, user) -> list[str]:
     """Purposes the user may declare: those active in any of their tenants."""
-    from apps.core.selectors import tenant_ids_for_user
 
     return sorted(
         set(

@@ -11,6 +11,7 @@ from apps.access import services as access
 from apps.access.errors import PurposeError
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.selectors import tenants_with_flag
+from apps.graph.services import ExportRefused, canvas_export_authorize
 from intelgraph.graphql_input import strict_json
 
 FEATURE_FLAG = "explorer"
@@ -53,7 +54,6 @@ def explorer_page(request):
 @login_required
 def export_authorize(request):
     """Before the browser writes a PNG or JSON of the canvas: the export policy (a declared purpose), audited."""
-    from apps.graph.services import ExportRefused, canvas_export_authorize
 
     try:
         body = strict_json(request.body or b"{}", "body")

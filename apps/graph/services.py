@@ -28,8 +28,13 @@ from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from apps.access import services as access
+from apps.access.errors import PurposeError
+from apps.access.selectors import readable
+from apps.audit import services as audit
 from apps.core import outbox
 from apps.core.choices import OutboxConsumer, OutboxKind, OutboxOp
+from apps.core.models import Entity
 from apps.graph.models import OutboxEvent
 from apps.graph.store import GraphStore, GraphStoreUnavailable, bucket_of, get_store
 
@@ -376,12 +381,6 @@ class ExportRefused(Exception):
 def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) -> dict:
     """An Explorer export (PNG or JSON, made in the browser) is the policy's ``export`` action: it needs a declared
     purpose the tenants accept. Checked per tenant on the canvas and audited; raises ExportRefused otherwise."""
-    from apps.access import services as access
-    from apps.access.errors import PurposeError
-    from apps.access.selectors import readable
-    from apps.audit import services as audit
-    from apps.core.models import Entity
-
     if export_format not in ("png", "json"):
         raise ExportRefused("Export as png or json.", reason="BAD_FORMAT")
     if not isinstance(entity_ids, list) or not entity_ids or len(entity_ids) > 5000:

@@ -27,6 +27,7 @@ from apps.access.selectors import readable
 from apps.audit import services as audit
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.models import Entity, Tenant
+from apps.core.services import parse_sensitivity
 from apps.search import cursors
 from apps.search.models import TenantSearchSettings
 
@@ -160,7 +161,6 @@ def _filters_q(filters: dict, *, subject: access.Subject) -> tuple[Q, set[int] |
 
 
 def _sensitivity(value, path: str) -> int:
-    from apps.core.services import parse_sensitivity
 
     try:
         return parse_sensitivity(value)

@@ -3,6 +3,7 @@
 from django.db import connection, transaction
 
 from apps.access import bundle as policy
+from apps.core.models import Entity
 from apps.search.models import ExcludedField
 
 
@@ -26,7 +27,6 @@ def excluded_fields_sync() -> list[str]:
 
 def search_reindex(*, tenant_ids=None, batch_size: int = 20_000, progress=None) -> int:
     """Recompute search vectors (after a text search configuration change), in batches."""
-    from apps.core.models import Entity
 
     queryset = Entity.objects.order_by("id")
     if tenant_ids:

@@ -4,6 +4,7 @@ import graphene
 
 from apps.access.selectors import readable
 from apps.core.choices import Sensitivity
+from apps.core.selectors import merged_member_ids, provenance_for_entity
 from intelgraph.api import ApiError, subject_from
 
 SensitivityEnum = graphene.Enum.from_enum(
@@ -140,7 +141,6 @@ class EntityType(graphene.ObjectType):
 
     @staticmethod
     def resolve_provenance(root, info):
-        from apps.core.selectors import provenance_for_entity
 
         return [
             {
@@ -161,7 +161,6 @@ class EntityType(graphene.ObjectType):
 
     @staticmethod
     def resolve_merged_members(root, info):
-        from apps.core.selectors import merged_member_ids
 
         return readable(subject=subject_from(info), action="read").ids(merged_member_ids(entity=root.entity))
 
