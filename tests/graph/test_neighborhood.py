@@ -228,12 +228,14 @@ def test_postgres_gives_the_same_answers_as_the_graph_store(world, hub):
         ("high", 2, {"node_kinds": ["phone", "person"]}),
     ]:
         subject = subject_for(user=world["people"][who])
-        seed = selectors._seed(subject, world["e"]["A"].pk)
-        args = {"hops": hops, "edge_kinds": None, "node_kinds": kwargs.get("node_kinds"), "budget": 100}
-        from_graph = selectors._walk(subject, seed, adjacency=get_store(), **args)
-        from_pg = selectors._walk(subject, seed, adjacency=PostgresAdjacency(), **args)
-        assert from_graph.order == from_pg.order
+        args = {"entity_id": world["e"]["A"].pk, "hops": hops, "node_kinds": kwargs.get("node_kinds"), "limit": 100}
+        from_graph = selectors.neighborhood(subject=subject, store=get_store(), **args)
+        from_pg = selectors.neighborhood(subject=subject, store=PostgresAdjacency(), **args)
+        assert (from_graph.backend, from_pg.backend) == ("falkordb", "postgres")
+        assert len(from_graph.nodes) > 1, who  # the walk reached past the seed
+        assert [n.id for n in from_graph.nodes] == [n.id for n in from_pg.nodes]
         assert from_graph.nodes == from_pg.nodes and from_graph.edges == from_pg.edges
+        assert from_graph.total_nodes == from_pg.total_nodes and from_graph.truncated == from_pg.truncated
 
 
 def test_graph_store_down_answers_from_postgres(graph_on_spare, world, settings):
