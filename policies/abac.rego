@@ -17,9 +17,8 @@
 # Field rules depend on the member and the field only, so they are decided once per tenant and field.
 package intelgraph.abac
 
+import data.intelgraph.roles.role_rank
 import rego.v1
-
-role_rank := {"reader": 0, "analyst": 1, "reviewer": 2, "compliance": 3, "admin": 4}
 
 # Labels that are compartments: reading a record with one needs that compartment grant.
 compartments := {"sanctions"}
@@ -38,8 +37,9 @@ field_rules := {
 edge_rules := {"transferred_to": {"min_role": "analyst"}}
 
 # Purposes under which purpose-bound fields are shown, where the record's tenant has the purpose active:
-# a purpose a tenant switched off unlocks nothing there.
-investigative_purposes := {"investigation", "fraud-risk"}
+# a purpose a tenant switched off unlocks nothing there. Merges and rollbacks need one too (purpose.rego).
+# Listed in the order messages name them.
+investigative_purposes := ["investigation", "fraud-risk"]
 
 tenant_unlocking_purposes(tenant) := {p |
 	some p in object.get(object.get(input, "tenant_purposes", {}), tenant, [])

@@ -6,7 +6,7 @@
 # name (apps.access.services.decide), so a document cannot read more than its entry in the safelist says.
 package intelgraph.operations
 
-import data.intelgraph.abac.role_rank
+import data.intelgraph.roles.role_rank
 import rego.v1
 
 # The safelist's ABAC tags and the access actions each lets an operation use.

@@ -24,6 +24,8 @@ ENTRYPOINTS = {
     "schema": "data.intelgraph.schema.denied",
     "admin_change": "data.intelgraph.abac.admin_change",
     "operation": "data.intelgraph.operations.check",
+    "roles": "data.intelgraph.roles.check",
+    "purpose_accepted": "data.intelgraph.purpose.accepted",
 }
 # Policy data the enforcement layer needs to reduce a page to decision classes.
 DATA_QUERIES = {
@@ -34,6 +36,7 @@ DATA_QUERIES = {
     "mask_gap": "data.intelgraph.abac.mask_gap",
     "deprecations": "data.intelgraph.schema.deprecations",
     "operation_tags": "data.intelgraph.operations.tag_actions",
+    "roles": "data.intelgraph.roles.roles",
 }
 _ERROR_LOCATION = re.compile(r"\(error \d+:(?P<path>[^|]+)\|(?P<offset>\d+)\|")
 _ERROR_MESSAGE = re.compile(r"\(errormsg \d+:(?P<message>[^)]*)\)")

@@ -7,7 +7,7 @@ which rows, and whether a row may be changed, is decided per tenant by the acces
 
 from django.contrib.auth.models import Group, Permission
 
-from apps.core.models import ROLE_RANK
+from apps.access import ranks
 
 _VIEW_CORE = ["core.view_entity", "core.view_relationship", "core.view_source", "core.view_provenance"]
 _ANALYST = [
@@ -93,7 +93,7 @@ def role_groups_ensure() -> None:
 def user_roles_sync(*, user) -> None:
     """Put the user in the group of their highest active role; staff when that role works in the admin."""
     roles = [m.role for m in user.memberships.filter(is_active=True, tenant__is_active=True)]
-    highest = max(roles, key=ROLE_RANK.__getitem__) if roles else None
+    highest = ranks.role_highest(roles=roles)
     role_group_names = [group_name(r) for r in ROLE_PERMISSIONS]
     if highest is not None and not Group.objects.filter(name=group_name(highest)).exists():
         role_groups_ensure()

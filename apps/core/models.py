@@ -21,8 +21,6 @@ from apps.core.choices import (
 )
 from apps.core.ids import uuid7
 
-ROLE_RANK = {role: rank for rank, role in enumerate(Role.values)}
-
 kind_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{0,63}$", "Use lower-case letters, digits and underscores, starting with a letter."
 )
@@ -95,9 +93,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.role})"
-
-    def has_role(self, role: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
 class Source(models.Model):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.core.models import ROLE_RANK
-from apps.core.selectors import memberships_for_user
+from apps.access import ranks
+from apps.access import services as access
+from apps.core.choices import Role
 
 
 def queue_group(tenant_id: int) -> str:
@@ -14,7 +15,7 @@ def queue_group(tenant_id: int) -> str:
 
 
 def _reviewer_tenants(user) -> list[int]:
-    return [m.tenant_id for m in memberships_for_user(user=user) if ROLE_RANK[m.role] >= ROLE_RANK["reviewer"]]
+    return ranks.tenants_with_role(subject=access.subject_for(user=user), role=Role.REVIEWER)
 
 
 class DecisionQueueConsumer(AsyncJsonWebsocketConsumer):

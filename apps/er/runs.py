@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
+from apps.access import purposes as access_purposes
 from apps.audit import services as audit
 from apps.core.models import Entity, Tenant
 from apps.er import services as er
@@ -304,7 +305,8 @@ def run(
     parallel: bool = False,
 ) -> RunResult:
     """Resolve one kind of the tenant's entities: record the review band, auto-merge above the threshold
-    (only with a purpose of investigation or fraud-risk; without one, those pairs wait for reviewers too)."""
+    (only with a purpose the policy accepts for a merge in this tenant, ``purposes_accepted``: an investigative
+    one the tenant has active; without one, those pairs wait for reviewers too)."""
     from apps.er import engine
 
     progress = progress or (lambda phase, done, total: None)
@@ -347,7 +349,11 @@ def run(
     shadow = _shadow_scores(tenant=tenant, prepared=prepared, i=i, j=j, result=result)
     never = er.never_merge_pairs(tenant_id=tenant.pk, ids=records) if records else set()
     keep = [(a, b, p) for a, b, p in scored if p >= settings.review_threshold]
-    automatic = bool(purpose in ("investigation", "fraud-risk") and settings.auto_merge_enabled)
+    automatic = bool(
+        settings.auto_merge_enabled
+        and purpose is not None
+        and purpose in access_purposes.purposes_accepted(tenant_id=tenant.pk, action="merge")
+    )
     if automatic and fell_back:
         # The model failed part-way: some scores are the model's, some the rules'. Nothing merges on that mix.
         automatic = False

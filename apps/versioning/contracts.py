@@ -18,8 +18,8 @@ from graphql import (
     validate,
 )
 
+from apps.access import ranks
 from apps.access.services import operation_tags
-from apps.core.models import ROLE_RANK
 
 
 @dataclass
@@ -90,14 +90,14 @@ def safelist_problems(*, live: GraphQLSchema, path: str | None = None) -> list[s
         entries = data["operations"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{safelist_path}: unreadable ({exc})"]
-    problems, seen = [], set()
+    problems, seen, known_roles = [], set(), ranks.roles()
     for index, entry in enumerate(entries):
         label = entry.get("id") or f"entry {index}"
         if entry.get("id") in seen:
             problems.append(f"{label}: duplicate id")
         seen.add(entry.get("id"))
         for role in entry.get("roles", []):
-            if role not in ROLE_RANK:
+            if role not in known_roles:
                 problems.append(f"{label}: unknown role {role!r}")
         tags = entry.get("abac") or []
         if not tags:

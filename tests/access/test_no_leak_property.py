@@ -16,7 +16,8 @@ from guardian.shortcuts import assign_perm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.core.models import ROLE_RANK
+from apps.access import ranks
+from apps.core.choices import Role
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ users_strategy = st.lists(
     st.fixed_dictionaries(
         {
             "tenant": st.integers(0, 1),
-            "role": st.sampled_from(list(ROLE_RANK)),
+            "role": st.sampled_from(Role.values),
             "clearance": st.integers(0, 4),
             "sanctions": st.booleans(),
         }
@@ -129,7 +130,7 @@ def test_no_read_path_leaks(db, user_specs, entity_specs):
                 attributes = json.loads(data["attributes"])
                 assert attributes["city"] == f"CITY-{marker}"
                 # birth_date needs analyst; national_id needs secret clearance and a purpose (none sent)
-                assert (birth in text) == (ROLE_RANK[user_spec["role"]] >= ROLE_RANK["analyst"])
+                assert (birth in text) == ranks.role_at_least(role=user_spec["role"], least="analyst")
                 assert f"NID-{marker}" not in text
             # Admin changelist: listed exactly when allowed
             assert (name in changelist) == may_read, (user_spec, entity_spec)
@@ -137,5 +138,5 @@ def test_no_read_path_leaks(db, user_specs, entity_specs):
             assert f"NID-{marker}" not in changelist
             if may_read:
                 assert data["displayName"].startswith(name)
-                analyst = ROLE_RANK[user_spec["role"]] >= ROLE_RANK["analyst"]
+                analyst = ranks.role_at_least(role=user_spec["role"], least="analyst")
                 assert (birth in changelist) == analyst, (user_spec, entity_spec)

@@ -45,7 +45,7 @@ from apps.er.selectors import (
     what_if,
     what_if_model,
 )
-from apps.er.services.decisions import REVIEWER_RANK, pair_approve, pair_claim, pair_defer, pair_reject
+from apps.er.services.decisions import pair_approve, pair_claim, pair_defer, pair_reject
 from apps.er.services.merges import MergePlan, merge_materialize
 from apps.er.services.metrics import ER_DECISIONS, ER_MERGES, ER_ROLLBACKS
 from apps.er.services.pins import pin_refused, pin_revert, pin_set
@@ -62,7 +62,6 @@ __all__ = [
     "EVIDENCE_EVENTS",
     "MODEL_STORAGE_DIR",
     "PIN_RECORD_TYPE",
-    "REVIEWER_RANK",
     "ERError",
     "MergePlan",
     "ModelIntegrityError",

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.access import bundle as policy
+from apps.access import purposes as access_purposes
 from apps.audit import services as audit
 from apps.core.models import Entity, Relationship, Tenant
 from apps.er.models import CandidatePair, Merge
@@ -96,6 +97,13 @@ def _plan(tenant: Tenant, entities: list[Entity]) -> MergePlan:
     return MergePlan(tenant.pk, roots, target, absorbed, {i for ids in clusters.values() for i in ids})
 
 
+def _purpose_refused(accepted: list[str]) -> str:
+    """Why a merge is refused its purpose, naming those the tenant's policy accepts (``purposes_accepted``)."""
+    if not accepted:
+        return "A merge materialises only under an investigative purpose, and this tenant has none active."
+    return f"A merge materialises only under the purpose {' or '.join(accepted)}."
+
+
 def merge_materialize(
     *,
     tenant: Tenant,
@@ -116,8 +124,9 @@ def merge_materialize(
     relationships of absorbed entities to the outside are re-pointed to the canonical entity, relationships
     inside the cluster stay where they are.
     """
-    if purpose not in ("investigation", "fraud-risk"):
-        raise ERError("A merge materialises only under the purpose investigation or fraud-risk.", code="purpose")
+    accepted = access_purposes.purposes_accepted(tenant_id=tenant.pk, action="merge")
+    if purpose not in accepted:
+        raise ERError(_purpose_refused(accepted), code="purpose")
     with transaction.atomic():
         locked = list(Entity.objects.select_for_update().filter(pk__in=[e.pk for e in entities]))
         plan = _plan(tenant, locked)

@@ -1,31 +1,46 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.access import purposes as access_purposes
 from apps.core.management.tenant_args import tenants_from
 from apps.er import runs
 from apps.er.engine import KINDS
 
 
+def _purpose_check(purpose: str, targets) -> None:
+    """Refuse before any tenant runs: a purpose one tenant's policy does not accept for merges merges nothing."""
+    for target in targets:
+        accepted = access_purposes.purposes_accepted(tenant_id=target.pk, action="merge")
+        if purpose not in accepted:
+            named = " or ".join(accepted) or "an investigative purpose active in the tenant"
+            raise CommandError(f"--purpose must be {named} in {target.slug} (merges need one of them)")
+
+
 class Command(BaseCommand):
     help = (
-        "Resolve a tenant's entities of one kind: pairs in the review band go to the decision center; with "
-        "--purpose investigation or fraud-risk, pairs at or above the auto-merge threshold are merged."
+        "Resolve a tenant's entities of one kind: pairs in the review band go to the decision center; with a "
+        "--purpose the policy accepts for merges in the tenant, pairs at or above the auto-merge threshold are merged."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", action="append", required=True, help="tenant slug (repeat)")
         parser.add_argument("--kind", choices=sorted(KINDS), default="person")
-        parser.add_argument("--purpose", default=None, help="investigation or fraud-risk, to allow auto-merges")
+        parser.add_argument(
+            "--purpose",
+            default=None,
+            help="an investigative purpose the tenant has active (policies/abac.rego), to allow auto-merges",
+        )
         parser.add_argument("--workers", action="store_true", help="score the blocks as Celery tasks (needs workers)")
         parser.add_argument("--block-size", type=int, default=50_000, help="candidate pairs per block (default 50000)")
 
     def handle(self, *args, tenant, kind, purpose, workers, block_size, **options):
         if not 100 <= block_size <= 1_000_000:
             raise CommandError("--block-size must be between 100 and 1000000")
-        if purpose is not None and purpose not in ("investigation", "fraud-risk"):
-            raise CommandError("--purpose must be investigation or fraud-risk (merges need one of them)")
+        targets = tenants_from(tenant)
+        if purpose is not None:
+            _purpose_check(purpose, targets)
         quiet = options["verbosity"] == 0
-        for target in tenants_from(tenant):
+        for target in targets:
             with tqdm(unit="pair", desc=f"{target.slug} {kind}", disable=quiet) as bar:
 
                 def progress(phase, done, total, bar=bar):
