@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.access import bundle as policy
+from apps.access import ranks
 from apps.access import services as access
 from apps.access.errors import PurposeError
 from apps.access.selectors import readable
@@ -25,7 +26,6 @@ from apps.er.services.merges import merge_materialize
 from apps.er.services.metrics import ER_DECISIONS, count_on_commit
 from intelgraph.realtime import publish_after_commit
 
-REVIEWER_RANK = {Role.READER: 0, Role.ANALYST: 1, Role.REVIEWER: 2, Role.COMPLIANCE: 3, Role.ADMIN: 4}
 CLAIM_LAPSES_AFTER = timezone.timedelta(minutes=15)
 
 
@@ -33,8 +33,7 @@ CLAIM_LAPSES_AFTER = timezone.timedelta(minutes=15)
 
 
 def _require_reviewer(subject: access.Subject, tenant_id: int, action: str) -> None:
-    membership = subject.memberships.get(tenant_id)
-    if membership is None or REVIEWER_RANK.get(membership.role, 0) < REVIEWER_RANK[Role.REVIEWER]:
+    if tenant_id not in ranks.tenants_with_role(subject=subject, role=Role.REVIEWER):
         raise ERError(f"{action} needs the reviewer role (or higher) in this tenant.", code="forbidden")
 
 
