@@ -413,19 +413,26 @@ def _audit_purpose_unlocked(*, subject, action, resources, decisions, shows) -> 
             shown.append(resource)
     if not shown:
         return
-    tenants = {e.tenant_id for e in shown}
-    audit.record(
+    _audit_page(
         "access.purpose_unlocked",
+        subject=subject,
+        action=action,
+        rows=shown,
+        fields=dict(unlocked),
+        records=len(shown),
+        resources=[str(e.pk) for e in shown[:20] if e.pk is not None],
+    )
+
+
+def _audit_page(event_type: str, *, subject, action: str, rows, **payload) -> None:
+    """One audit event about a decided page: who, for which action and purpose, under which bundle; the tenant
+    when the page held one tenant's rows only."""
+    tenants = {row.tenant_id for row in rows}
+    audit.record(
+        event_type,
         actor=subject.user,
         tenant=tenants.pop() if len(tenants) == 1 else None,
-        payload={
-            "action": action,
-            "purpose": subject.purpose,
-            "fields": dict(unlocked),
-            "records": len(shown),
-            "resources": [str(e.pk) for e in shown[:20] if e.pk is not None],
-            "bundle": policy.current_bundle().sha256,
-        },
+        payload={"action": action, "purpose": subject.purpose, "bundle": policy.current_bundle().sha256, **payload},
     )
 
 
@@ -679,21 +686,15 @@ def audit_denials(*, subject, action, entities, decisions) -> None:
     redacted = Counter(name for d in decisions.values() if d.visibility == "visible" for name in d.redactions)
     if not denied and not redacted:
         return
-    reasons = Counter(decisions[e.pk].reason for e in denied)
-    tenants = {e.tenant_id for e in entities}
-    audit.record(
+    _audit_page(
         "access.denied",
-        actor=subject.user,
-        tenant=tenants.pop() if len(tenants) == 1 else None,
-        payload={
-            "action": action,
-            "purpose": subject.purpose,
-            "bundle": policy.current_bundle().sha256,
-            "denied": len(denied),
-            "reasons": dict(reasons),
-            "redacted_fields": dict(redacted),
-            "resources": [str(e.pk) for e in denied[:20]],
-        },
+        subject=subject,
+        action=action,
+        rows=entities,
+        denied=len(denied),
+        reasons=dict(Counter(decisions[e.pk].reason for e in denied)),
+        redacted_fields=dict(redacted),
+        resources=[str(e.pk) for e in denied[:20]],
     )
 
 

@@ -620,8 +620,26 @@ def _records_readable(request, queryset):
     return queryset.filter(condition)
 
 
+class _RecordFactsAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    """Read-only facts about records (where they came from, what they truly are): listed only for records the
+    viewer may read, the entity named as the policy allows."""
+
+    @admin.display(description="entity")
+    def entity_shown(self, obj):
+        return self.entity_name(obj, "entity")
+
+    def get_queryset(self, request):
+        return _records_readable(request, super().get_queryset(request))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Provenance)
-class ProvenanceAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+class ProvenanceAdmin(_RecordFactsAdmin):
     list_display = ("recorded_at", "tenant", "source", "method", "entity_shown", "relationship", "record_ref")
     fields = (
         "tenant",
@@ -642,22 +660,9 @@ class ProvenanceAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Model
     list_select_related = ("tenant", "source", "entity", "relationship")
     show_full_result_count = False
 
-    @admin.display(description="entity")
-    def entity_shown(self, obj):
-        return self.entity_name(obj, "entity")
-
-    def get_queryset(self, request):
-        return _records_readable(request, super().get_queryset(request))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(GroundTruthLabel)
-class GroundTruthLabelAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+class GroundTruthLabelAdmin(_RecordFactsAdmin):
     list_display = ("identity", "entity_shown", "variation", "tenant")
     fields = ("tenant", "entity_shown", "identity", "variation")
     readonly_fields = fields
@@ -667,19 +672,6 @@ class GroundTruthLabelAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin
     raw_id_fields = ("entity",)
     list_select_related = ("tenant", "entity")
     show_full_result_count = False
-
-    @admin.display(description="entity")
-    def entity_shown(self, obj):
-        return self.entity_name(obj, "entity")
-
-    def get_queryset(self, request):
-        return _records_readable(request, super().get_queryset(request))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _is_int(value) -> bool:
