@@ -3,9 +3,10 @@
 An import is all or nothing. The whole file is read and checked first, every
 problem is collected with its line number, and a file with any problem raises
 ``ImportRejected`` before a row is written. A clean file is written in one
-transaction with bulk statements, yet leaves the trail the single-row services
-leave: a ``Source``, one ``Provenance`` row per created or updated record, and
-one ``entities.imported`` audit event carrying the counts and the file's SHA-256.
+transaction through the bulk writer (``apps.core.bulk``), yet leaves the trail the
+single-row services leave: a ``Source``, one ``Provenance`` row per created or
+updated record, outbox rows for the graph projection and online entity resolution,
+and one ``entities.imported`` audit event carrying the counts and the file's SHA-256.
 
 Fields are checked by the services' own ``validate_entity_fields`` and
 ``validate_relationship_fields``, so a file can hold nothing the admin or the
@@ -28,19 +29,23 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models.expressions import RawSQL
-from django.utils import timezone
 from psycopg.errors import UniqueViolation
-from psycopg.types.json import Jsonb
 
-from apps.audit import services as audit
+from apps.core.bulk import (
+    ENTITY_CHANGED,
+    ENTITY_NEW,
+    PROVENANCE_NEW,  # noqa: F401 - re-exported: tests check the columns the bulk writer fills
+    RELATIONSHIP_CHANGED,
+    RELATIONSHIP_NEW,
+    BulkWrite,
+    bulk_write,
+)
 from apps.core.choices import ProvenanceMethod, Sensitivity, SourceKind
 from apps.core.ids import uuid7
-from apps.core.models import Entity, Provenance, Relationship, Source, Tenant
-from apps.core.outbox import outbox_add_sql
+from apps.core.models import Entity, Relationship, Source, Tenant
 from apps.core.services import source_get_or_create, validate_entity_fields, validate_relationship_fields
 
 MAX_ERRORS = 100
-BATCH_SIZE = 2000
 LOOKUP_CHUNK = 5000
 MAX_EXTERNAL_ID = 200  # Entity.external_id and Relationship.external_id
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -131,23 +136,22 @@ def entities_import(
             source = source_get_or_create(
                 tenant=tenant, name=source_name or upload.name, kind=SourceKind.IMPORT, uri=upload.uri
             )
-            _write(tenant=tenant, plan=plan, source=source, actor=actor, file_name=upload.name, progress=progress)
-            audit.record(
-                "entities.imported",
-                actor=actor,
-                tenant=tenant,
-                target=source,
-                payload={
-                    "source": source.name,
-                    "file": upload.name,
-                    "uri": upload.uri,
-                    "sha256": upload.sha256,
-                    "format": parsed.format,
-                    "records": parsed.records,
-                    "entities": plan.entity_counts.as_dict(),
-                    "relationships": plan.relationship_counts.as_dict(),
-                },
-            )
+            with bulk_write(tenant=tenant, source=source, method=ProvenanceMethod.IMPORT, actor=actor) as write:
+                _write(write, plan=plan, file_name=upload.name, progress=progress)
+                write.audit_record(
+                    "entities.imported",
+                    target=source,
+                    payload={
+                        "source": source.name,
+                        "file": upload.name,
+                        "uri": upload.uri,
+                        "sha256": upload.sha256,
+                        "format": parsed.format,
+                        "records": parsed.records,
+                        "entities": plan.entity_counts.as_dict(),
+                        "relationships": plan.relationship_counts.as_dict(),
+                    },
+                )
     except IntegrityError as exc:
         if not isinstance(exc.__cause__, UniqueViolation):
             raise
@@ -539,12 +543,8 @@ def _unstorable(value) -> str | None:
 
 # --------------------------------------------------------------------------- matching against the tenant
 
-# The plan holds rows as tuples in these field orders: building 100k model instances costs more than writing them.
-ENTITY_NEW = ("id", "external_id", "kind", "display_name", "attributes", "sensitivity", "labels")
-ENTITY_CHANGED = ("id", "kind", "display_name", "attributes", "sensitivity", "labels")
-RELATIONSHIP_NEW = ("id", "external_id", "kind", "from_entity", "to_entity", "attributes", "sensitivity")
-RELATIONSHIP_CHANGED = ("id", "kind", "attributes", "sensitivity")
-PROVENANCE_NEW = ("entity", "relationship", "fields", "record_ref")
+# The plan holds rows as tuples in the bulk writer's field orders (ENTITY_NEW, ENTITY_CHANGED, RELATIONSHIP_NEW,
+# RELATIONSHIP_CHANGED, PROVENANCE_NEW): building 100k model instances costs more than writing them.
 
 
 @dataclass
@@ -734,7 +734,8 @@ def _duplicate_relationship(line: _RelationshipLine, first: int) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _write(*, tenant: Tenant, plan: _Plan, source: Source, actor, file_name: str, progress: Progress | None) -> None:
+def _write(write: BulkWrite, *, plan: _Plan, file_name: str, progress: Progress | None) -> None:
+    """The plan through the bulk writer, which adds the outbox rows for every written record."""
     done = 0
 
     def advance(count: int) -> None:
@@ -743,93 +744,10 @@ def _write(*, tenant: Tenant, plan: _Plan, source: Source, actor, file_name: str
         if progress:
             progress("writing", done, plan.total)
 
-    now = timezone.now()
-    stamps = {"tenant": tenant.pk, "created_at": now, "updated_at": now}
-    _insert_rows(Entity, ENTITY_NEW, plan.entities_new, constants=stamps, advance=advance)
-    _update_rows(Entity, ENTITY_CHANGED, plan.entities_changed, tenant=tenant, updated_at=now, advance=advance)
+    write.entities_create(plan.entities_new, columns=ENTITY_NEW, advance=advance)
+    write.entities_update(plan.entities_changed, advance=advance)
     advance(plan.entity_counts.unchanged)
-    _insert_rows(Relationship, RELATIONSHIP_NEW, plan.relationships_new, constants=stamps, advance=advance)
-    _update_rows(
-        Relationship, RELATIONSHIP_CHANGED, plan.relationships_changed, tenant=tenant, updated_at=now, advance=advance
-    )
+    write.relationships_create(plan.relationships_new, columns=RELATIONSHIP_NEW, advance=advance)
+    write.relationships_update(plan.relationships_changed, advance=advance)
     advance(plan.relationship_counts.unchanged)
-    constants = {
-        "tenant": tenant.pk,
-        "source": source.pk,
-        "method": ProvenanceMethod.IMPORT,
-        "actor": actor.pk if getattr(actor, "pk", None) else None,
-        "recorded_at": now,
-    }
-    provenance = [(e, r, names, f"{file_name}:{line}"[:300]) for e, r, names, line in plan.provenance]
-    _insert_rows(Provenance, PROVENANCE_NEW, provenance, constants=constants)
-    # The graph projection hears of every written record through the outbox, in this transaction.
-    with connection.cursor() as cursor:
-        for kind, rows in (
-            ("entity", plan.entities_new + plan.entities_changed),
-            ("relationship", plan.relationships_new + plan.relationships_changed),
-        ):
-            for chunk in _chunks([row[0] for row in rows], 50_000):
-                outbox_add_sql(cursor, tenant_id=tenant.pk, kind=kind, ids=chunk)
-
-
-def _insert_rows(model, names, rows: list[tuple], *, constants: dict, advance: Callable[[int], None] | None = None):
-    """COPY rows (tuples in the order of ``names``) into the model's table, with ``constants`` added to each.
-
-    Not ``bulk_create``: for 100k entities it spent most of its ~40 s building and scanning SQL text.
-    """
-    if not rows:
-        return
-    fields = [model._meta.get_field(name) for name in (*names, *constants)]
-    tail = tuple(constants.values())
-    with connection.cursor() as cursor:
-        _copy(cursor, model._meta.db_table, fields, (row + tail for row in rows), advance)
-
-
-def _update_rows(
-    model, names, rows: list[tuple], *, tenant: Tenant, updated_at, advance: Callable[[int], None]
-) -> None:
-    """Set columns ``names[1:]`` of the rows whose pk is ``names[0]``: COPY into a scratch table, then one UPDATE.
-
-    Not ``bulk_update``: its CASE WHEN per column grows with every row of the batch.
-    """
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    table = model._meta.db_table
-    fields = [model._meta.get_field(name) for name in names]
-    columns = [quote(f.column) for f in fields]
-    scratch = f"import_{model._meta.model_name}_changes"
-    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {quote(scratch)} ON COMMIT DROP AS "  # noqa: S608 - names are the model's
-            f"SELECT {', '.join(columns)} FROM {quote(table)} WITH NO DATA"
-        )
-        _copy(cursor, scratch, fields, rows, advance=None)
-        cursor.execute(
-            f"UPDATE {quote(table)} AS t SET {assignments}, {quote('updated_at')} = %s "  # noqa: S608
-            f"FROM {quote(scratch)} AS v WHERE t.{columns[0]} = v.{columns[0]} AND t.{quote('tenant_id')} = %s",
-            [updated_at, tenant.pk],
-        )
-        cursor.execute(f"DROP TABLE {quote(scratch)}")  # ON COMMIT is too late for a second import in one transaction
-    advance(len(rows))
-
-
-def _copy(cursor, table: str, fields, rows, advance: Callable[[int], None] | None) -> None:
-    quote = connection.ops.quote_name
-    json_at = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
-    statement = f"COPY {quote(table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
-    count = 0
-    # The psycopg cursor under Django's wrapper; wrap_database_errors turns its errors into Django's, as execute() does.
-    with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            if json_at:
-                row = list(row)
-                for i in json_at:
-                    row[i] = Jsonb(row[i])
-            copy.write_row(row)
-            count += 1
-            if advance and count % BATCH_SIZE == 0:
-                advance(BATCH_SIZE)
-    if advance and count % BATCH_SIZE:
-        advance(count % BATCH_SIZE)
+    write.provenance_add((e, r, names, f"{file_name}:{line}"[:300]) for e, r, names, line in plan.provenance)

@@ -4,7 +4,8 @@ Each service validates, writes inside ``transaction.atomic`` and records its
 audit event, so the admin, the API, the importer and commands leave the same
 trail. Entity and relationship writes add their transactional outbox rows in the same transaction
 (``apps.core.outbox``: the graph projection and online entity resolution follow them) and publish
-live changes to open Explorer canvases after commit (apps.graph).
+live changes to open Explorer canvases after commit (``intelgraph.realtime``). Writing many records at
+once is ``apps.core.bulk``, which leaves the same trail with COPY.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Loading demo data: ``demo_seed`` writes generated batches with PostgreSQL COPY; ``demo_data_delete`` undoes it.
 
 A service like the others in this app (validates, writes in one transaction per
-tenant, records one audit event per tenant), but it writes rows with ``COPY`` in
-batches, so a million entities load in minutes without holding them all in
-memory. Each batch's entities, provenance, relationships and ground truth go in
-four COPY statements, and the graph projection hears of them through the outbox
-in the same transaction.
+tenant, records one audit event per tenant), but it writes through the bulk writer
+(``apps.core.bulk``) in batches, so a million entities load in minutes without
+holding them all in memory. Each batch's entities, provenance, relationships and
+ground truth go in four COPY statements, with their outbox rows in the same
+transaction: the graph projection and online entity resolution follow a demo load
+as they follow any other write.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.utils import timezone
 
-from apps.audit import services as audit
 from apps.core import outbox, services
+from apps.core.bulk import BulkWrite, bulk_write
 from apps.core.choices import OutboxKind, OutboxOp, ProvenanceMethod, SourceKind
 from apps.core.demo.generator import BATCH_SIZE, GENERATOR_VERSION, Batch, TenantGenerator, split_evenly
 from apps.core.models import Entity, GroundTruthLabel, Provenance, Relationship, Source, Tenant
-from apps.core.outbox import outbox_add_sql
 
 DEFAULT_SLUGS = ("pilot-north", "pilot-south", "pilot-east", "pilot-west")
 DEFAULT_ENTITIES = 10_000
@@ -70,48 +68,21 @@ class TenantSeedResult:
         }
 
 
-ENTITY_COPY = (
-    "COPY core_entity (id, tenant_id, kind, display_name, attributes, sensitivity, labels, created_at, updated_at) "
-    "FROM STDIN"
-)
-ENTITY_TYPES = ["uuid", "int8", "text", "text", "text", "int2", "text[]", "timestamptz", "timestamptz"]
-PROVENANCE_COPY = (
-    "COPY core_provenance (tenant_id, source_id, entity_id, fields, method, record_ref, recorded_at) FROM STDIN"
-)
-PROVENANCE_TYPES = ["int8", "int8", "uuid", "text[]", "text", "text", "timestamptz"]
-RELATIONSHIP_COPY = (
-    "COPY core_relationship (id, tenant_id, kind, from_entity_id, to_entity_id, attributes, sensitivity, "
-    "created_at, updated_at) FROM STDIN"
-)
-RELATIONSHIP_TYPES = ["uuid", "int8", "text", "uuid", "uuid", "text", "int2", "timestamptz", "timestamptz"]
-TRUTH_COPY = "COPY core_groundtruthlabel (tenant_id, entity_id, identity, variation) FROM STDIN"
-TRUTH_TYPES = ["int8", "uuid", "text", "text"]
+# The generator's row layouts, as the bulk writer's field names.
+ENTITY_COLUMNS = ("id", "kind", "display_name", "attributes", "sensitivity", "labels")
+RELATIONSHIP_COLUMNS = ("id", "kind", "from_entity", "to_entity", "attributes", "sensitivity")
+TRUTH_COLUMNS = ("entity", "identity", "variation")
 SEEDED_TABLES = (Entity, Relationship, Provenance, GroundTruthLabel)
 
 
-def _copy_batch(cursor, batch: Batch, *, tenant_id: int, source_id: int, seed: int, now: datetime, first: int) -> None:
-    """Write one batch with four COPY statements (entities first: the others point at them)."""
-    # Text-format COPY: attributes go as JSON text and PostgreSQL parses them into jsonb.
-    with cursor.copy(ENTITY_COPY) as copy:
-        copy.set_types(ENTITY_TYPES)
-        for entity_id, kind, name, attributes, sensitivity, labels in batch.entities:
-            copy.write_row((entity_id, tenant_id, kind, name, attributes, sensitivity, labels, now, now))
-    with cursor.copy(PROVENANCE_COPY) as copy:
-        copy.set_types(PROVENANCE_TYPES)
-        method = ProvenanceMethod.DEMO.value
-        for number, row in enumerate(batch.entities, start=first + 1):
-            copy.write_row((tenant_id, source_id, row[0], [], method, f"seed {seed} record {number}", now))
-    with cursor.copy(RELATIONSHIP_COPY) as copy:
-        copy.set_types(RELATIONSHIP_TYPES)
-        for rel_id, kind, from_id, to_id, attributes, sensitivity in batch.relationships:
-            copy.write_row((rel_id, tenant_id, kind, from_id, to_id, attributes, sensitivity, now, now))
-    with cursor.copy(TRUTH_COPY) as copy:
-        copy.set_types(TRUTH_TYPES)
-        for entity_id, identity, variation in batch.truths:
-            copy.write_row((tenant_id, entity_id, identity, variation))
-    # The graph projection hears of the batch through the outbox, in the same transaction.
-    outbox_add_sql(cursor, tenant_id=tenant_id, kind="entity", ids=[row[0] for row in batch.entities])
-    outbox_add_sql(cursor, tenant_id=tenant_id, kind="relationship", ids=[row[0] for row in batch.relationships])
+def _copy_batch(write: BulkWrite, batch: Batch, *, seed: int, first: int) -> None:
+    """Write one batch (entities first: the others point at them); the writer adds its outbox rows."""
+    write.entities_create(batch.entities, columns=ENTITY_COLUMNS)
+    write.provenance_add(
+        (row[0], None, [], f"seed {seed} record {number}") for number, row in enumerate(batch.entities, start=first + 1)
+    )
+    write.relationships_create(batch.relationships, columns=RELATIONSHIP_COLUMNS)
+    write.rows_copy(GroundTruthLabel, TRUTH_COLUMNS, batch.truths, constants={"tenant": write.tenant.pk})
 
 
 def default_slugs(count: int) -> list[str]:
@@ -231,23 +202,10 @@ def _seed_tenant(*, slug, position, count, seed, replace, actor, progress, batch
         elif Provenance.objects.filter(source=source).exists():  # seeded meanwhile by another run
             raise ValidationError(f"{slug} already has demo data; use --replace.", code="has_demo_data")
         generator = TenantGenerator(seed=seed, position=position, slug=slug, total=count, batch_size=batch_size)
-        now = timezone.now()
         written = 0
-        with connection.cursor() as cursor:
-            # Check foreign keys per COPY statement rather than at commit, so the queue of
-            # pending checks stays one batch long instead of growing with the whole tenant.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with bulk_write(tenant=tenant, source=source, method=ProvenanceMethod.DEMO, actor=actor) as write:
             for batch in generator.batches():
-                with connection.wrap_database_errors:  # psycopg errors surface as Django's, as elsewhere
-                    _copy_batch(
-                        cursor.cursor,
-                        batch,
-                        tenant_id=tenant.pk,
-                        source_id=source.pk,
-                        seed=seed,
-                        now=now,
-                        first=written,
-                    )
+                _copy_batch(write, batch, seed=seed, first=written)
                 written += len(batch.entities)
                 result.entities.update(row[1] for row in batch.entities)
                 result.relationships.update(row[1] for row in batch.relationships)
@@ -255,12 +213,11 @@ def _seed_tenant(*, slug, position, count, seed, replace, actor, progress, batch
                 result.duplicates += batch.duplicates
                 if progress:
                     progress(len(batch.entities))
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default for its deferrable foreign keys
-        result.provenance = written
-        result.entities = Counter({str(kind): n for kind, n in result.entities.items()})
-        if result.created_tenant:
-            services.tenant_created_record(tenant=tenant, actor=actor)
-        audit.record("demo.seeded", actor=actor, tenant=tenant, target=source, payload=result.payload(seed))
+            result.provenance = written
+            result.entities = Counter({str(kind): n for kind, n in result.entities.items()})
+            if result.created_tenant:
+                services.tenant_created_record(tenant=tenant, actor=actor)
+            write.audit_record("demo.seeded", target=source, payload=result.payload(seed))
     result.seconds = time.perf_counter() - started
     return result
 
