@@ -305,7 +305,7 @@ class OutboxEvent(models.Model):
     kind = models.CharField(max_length=16, choices=OutboxKind.choices)
     object_id = models.UUIDField()
     op = models.CharField(max_length=8, choices=OutboxOp.choices)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)  # not indexed: the oldest row is the lowest id
     attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts to apply this row.")
     last_error = models.TextField(blank=True)
 
