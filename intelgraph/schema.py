@@ -5,7 +5,7 @@ import graphene
 from apps.core.graphql.schema import Query as CoreQuery
 from apps.graph.graphql.schema import Query as GraphQuery
 from apps.search.graphql.schema import Query as SearchQuery
-from intelgraph.api import API_VERSION
+from intelgraph.graphql.errors import API_VERSION
 
 
 class Query(CoreQuery, SearchQuery, GraphQuery, graphene.ObjectType):

@@ -211,8 +211,8 @@ GRAPHQL_REQUIRE_PERSISTED = cfg.bool("GRAPHQL_REQUIRE_PERSISTED", default=PRODUC
 DEPRECATION_QUIET_DAYS = cfg.int("DEPRECATION_QUIET_DAYS", default=30)
 API_TOKEN_PREFIX = "igt_"  # noqa: S105 - a public marker, not a secret
 # What one GraphQL request may cost (docs/api/limits.md): units of work estimated before it runs
-# (intelgraph/query_cost.py), lexical tokens in its document (refused before parsing further), and wall-clock
-# time from arrival to answer, database work included (intelgraph/graphql_deadline.py).
+# (intelgraph/graphql/cost.py), lexical tokens in its document (refused before parsing further), and wall-clock
+# time from arrival to answer, database work included (intelgraph/graphql/deadline.py).
 GRAPHQL_MAX_COST = cfg.int("GRAPHQL_MAX_COST", default=5000)
 GRAPHQL_MAX_TOKENS = cfg.int("GRAPHQL_MAX_TOKENS", default=5000)
 GRAPHQL_REQUEST_TIMEOUT_SECONDS = cfg.int("GRAPHQL_REQUEST_TIMEOUT_SECONDS", default=10)
@@ -236,6 +236,18 @@ AUDIT_CHECKPOINT_FILE = cfg.path(
     "AUDIT_CHECKPOINT_FILE",
     default=VAR_DIR / "audit" / ("checkpoint-test.json" if IG_ENV == "test" else "checkpoint.json"),
 )
+# The last verified state (size and root, signed), where incremental verification starts.
+AUDIT_VERIFIED_FILE = cfg.path(
+    "AUDIT_VERIFIED_FILE",
+    default=VAR_DIR / "audit" / ("verified-test.json" if IG_ENV == "test" else "verified.json"),
+)
+# The log's name in every checkpoint, so a checkpoint of one installation is never taken for another's.
+AUDIT_LOG_ORIGIN = cfg.str("AUDIT_LOG_ORIGIN", default="intelgraph.audit/" + ("production" if PRODUCTION else IG_ENV))
+# The sealer (manage.py audit_sealer): how often it looks for committed events, the most it seals in one batch,
+# and after how long an unsealed event makes an alert (sealer stopped, or a long transaction holding it back).
+AUDIT_SEALER_INTERVAL_MS = cfg.int("AUDIT_SEALER_INTERVAL_MS", default=500)
+AUDIT_SEALER_BATCH_MAX = cfg.int("AUDIT_SEALER_BATCH_MAX", default=20_000)
+AUDIT_UNSEALED_ALERT_SECONDS = cfg.int("AUDIT_UNSEALED_ALERT_SECONDS", default=300)
 
 # --------------------------------------------------------------------------- security
 SESSION_COOKIE_HTTPONLY = True

@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.access.views import purpose_declare
-from intelgraph.api import IntelGraphGraphQLView
+from intelgraph.graphql.view import IntelGraphGraphQLView
 from intelgraph.health import healthz, readyz
 from intelgraph.metrics import metrics_view
 

@@ -9,7 +9,7 @@ from apps.access.services import subject_for
 from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.graph.services import outbox_drain
-from intelgraph.fast_execution import FastLeafExecutionContext
+from intelgraph.graphql.execution import FastLeafExecutionContext
 from intelgraph.schema import schema
 from tests import factories
 

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from intelgraph import query_limits
+from intelgraph.graphql import limits as query_limits
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +165,7 @@ def test_every_persisted_operation_fits_the_budget_at_its_largest():
     from graphql import parse
 
     from apps.versioning import safelist
-    from intelgraph import query_cost
+    from intelgraph.graphql import cost as query_cost
     from intelgraph.schema import schema
 
     largest = {"first": 100, "limit": 1000, "hops": 3, "ids": [f"id{i}" for i in range(500)], "q": "x", "id": "1"}
@@ -216,7 +216,7 @@ def test_entity_reads_count_their_work():
     so aliased reads add up (the field limit allows 125 of them)."""
     from graphql import parse
 
-    from intelgraph.query_cost import document_cost
+    from intelgraph.graphql.cost import document_cost
     from intelgraph.schema import schema
 
     one = document_cost(schema.graphql_schema, parse(f'{{ entity(id: "{uuid.uuid4()}") {{ id }} }}'))

@@ -12,7 +12,7 @@ from apps.access.errors import PurposeError
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.selectors import tenants_with_flag
 from apps.graph.services import ExportRefused, canvas_export_authorize
-from intelgraph.graphql_input import strict_json
+from intelgraph.graphql.input import strict_json
 
 FEATURE_FLAG = "explorer"
 WEBSOCKET_PATH = "/ws/explorer/"

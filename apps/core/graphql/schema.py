@@ -3,9 +3,10 @@ import uuid
 import graphene
 
 from apps.access.errors import PurposeError
+from apps.access.graphql import subject_from
 from apps.access.selectors import entity_read
 from apps.core.graphql.types import EntityType
-from intelgraph.api import ApiError, ErrorCode, subject_from
+from intelgraph.graphql.errors import ApiError, ErrorCode
 
 
 class Query(graphene.ObjectType):

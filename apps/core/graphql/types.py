@@ -2,10 +2,11 @@
 
 import graphene
 
+from apps.access.graphql import subject_from
 from apps.access.selectors import readable
 from apps.core.choices import Sensitivity
 from apps.core.selectors import merged_member_ids, provenance_for_entity
-from intelgraph.api import ApiError, subject_from
+from intelgraph.graphql.errors import ApiError
 
 SensitivityEnum = graphene.Enum.from_enum(
     Sensitivity, description="How sensitive a record is; members read up to their clearance."

@@ -1,8 +1,9 @@
 import graphene
 
+from apps.access.graphql import subject_from
 from apps.graph import selectors
 from apps.graph.graphql.types import GraphKindsType, GraphNodeType, NeighborhoodPreviewType, NeighborhoodType
-from intelgraph.api import ApiError, subject_from
+from intelgraph.graphql.errors import ApiError
 
 KINDS_HELP = "Only these {}; unknown kinds are an error (see graphKinds)."
 

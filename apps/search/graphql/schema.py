@@ -1,8 +1,9 @@
 import graphene
 
+from apps.access.graphql import subject_from
 from apps.search.graphql.types import SearchResultType
 from apps.search.selectors import SearchInputError, entity_search
-from intelgraph.api import ApiError, subject_from
+from intelgraph.graphql.errors import ApiError
 
 
 class Query(graphene.ObjectType):

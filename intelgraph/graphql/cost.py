@@ -1,6 +1,6 @@
 """What one GraphQL operation would cost, computed from the document and its variables before anything runs.
 
-The depth and field-count limits (intelgraph.query_limits) bound a document's shape, not its work: 120 aliased
+The depth and field-count limits (intelgraph.graphql.limits) bound a document's shape, not its work: 120 aliased
 ``neighborhood(hops: 3, limit: 1000)`` fit under both and keep the database busy for half a minute. This rule
 estimates the work and refuses an operation over ``settings.GRAPHQL_MAX_COST`` with ``QUERY_TOO_COSTLY`` (its
 cost and the budget in ``extensions``), so nothing of it runs.

@@ -78,7 +78,7 @@ class DeadlineExecutionContext(ExecutionContext):
     """graphql-core's execution, but a field that starts after the request's deadline is a TIMEOUT error.
 
     A check per field costs a clock read; graphql-core middleware would do the same but turns off the fast
-    completion of leaf types (intelgraph.fast_execution), which needs no middleware to run.
+    completion of leaf types (intelgraph.graphql.execution), which needs no middleware to run.
     """
 
     def execute_field(self, parent_type, source, field_nodes, path):

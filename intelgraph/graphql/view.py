@@ -1,4 +1,5 @@
-"""The GraphQL endpoint: error codes, version header, no tracebacks for callers."""
+"""The GraphQL endpoint (top layer, beside the URLs): persisted operations, limits, deadline, version and
+deprecation headers, errors without tracebacks. Error types are ``intelgraph.graphql.errors``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -17,63 +18,17 @@ from graphene_django.settings import graphene_settings
 from graphene_django.views import GraphQLView, HttpError
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
 
-from intelgraph import graphql_input, query_cost, query_limits
-from intelgraph.fast_execution import FastLeafExecutionContext
-from intelgraph.graphql_deadline import Deadline, DeadlineExecutionContext, RequestTimeout
+from apps.access import services as access
+from apps.access.errors import PurposeError
+from apps.versioning import deprecations, safelist
+from intelgraph.graphql import cost as query_cost
+from intelgraph.graphql import input as graphql_input
+from intelgraph.graphql import limits as query_limits
+from intelgraph.graphql.deadline import Deadline, DeadlineExecutionContext, RequestTimeout
+from intelgraph.graphql.errors import API_VERSION, SUPPORTED_VERSIONS, VERSION_HEADER, ApiHttpError, ErrorCode
+from intelgraph.graphql.execution import FastLeafExecutionContext
 
-logger = logging.getLogger("intelgraph.api")
-
-API_VERSION = "v1"
-SUPPORTED_VERSIONS = ("v1",)
-VERSION_HEADER = "x-ig-api-version"
-
-
-class ErrorCode:
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    NOT_FOUND = "NOT_FOUND"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    INTERNAL = "INTERNAL_SERVER_ERROR"
-    CSRF_FAILED = "CSRF_FAILED"
-    BAD_REQUEST = "BAD_REQUEST"
-    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
-    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
-    TIMEOUT = "TIMEOUT"
-
-
-class ApiError(GraphQLError):
-    """An error a caller can act on, with a stable machine-readable code."""
-
-    def __init__(self, message: str, code: str, **extensions):
-        super().__init__(message, extensions={"code": code, **extensions})
-
-
-class ApiHttpError(HttpError):
-    """A request-level refusal (before execution) with an error code, rendered like other errors."""
-
-    def __init__(self, message: str, code: str, status: int = 400):
-        super().__init__(HttpResponse(status=status), message)
-        self.code = code
-
-
-def require_user(info):
-    user = info.context.user
-    if not getattr(user, "is_authenticated", False):
-        raise ApiError("Sign in or send an API token (Authorization: Bearer <token>).", ErrorCode.UNAUTHENTICATED)
-    return user
-
-
-def subject_from(info):
-    """The access-control subject of a GraphQL request: the user, and the purpose from x-ig-purpose
-    (or, for a browser session, the purpose declared with the selector)."""
-    from apps.access.errors import PurposeError
-    from apps.access.services import subject_for_request
-
-    require_user(info)
-    try:
-        return subject_for_request(info.context)
-    except PurposeError as exc:
-        raise ApiError(str(exc), ErrorCode.BAD_USER_INPUT, reason=exc.reason) from None
+logger = logging.getLogger("intelgraph.graphql.view")
 
 
 def _csrf_rejection(request):
@@ -94,16 +49,11 @@ def _client_label(request) -> str:
 @lru_cache(maxsize=512)
 def _fields_touched(schema, query: str) -> tuple[str, ...]:
     """Deprecated fields a document selects (the registry is fixed per process: it comes from the policy files)."""
-    from apps.versioning import deprecations
-
     return tuple(deprecations.fields_touched(schema, query))
 
 
 def _check_persisted_roles(request, operation) -> None:
     """The operation's safelist roles and tags, decided by the policy (policies/operations.rego)."""
-    from apps.access import services as access
-    from apps.access.errors import PurposeError
-
     if not operation.roles:
         return
     if not request.user.is_authenticated:
@@ -283,8 +233,6 @@ class IntelGraphGraphQLView(GraphQLView):
         response["x-ig-api-version"] = API_VERSION
         fields = getattr(request, "deprecated_fields", None)
         if fields:
-            from apps.versioning import deprecations
-
             for name, value in deprecations.headers_for(fields).items():
                 response[name] = value
             deprecations.usage_record(fields=fields, client=_client_label(request))
@@ -299,8 +247,6 @@ class IntelGraphGraphQLView(GraphQLView):
 
     def get_graphql_params(self, request, data):
         """Swap in the persisted document when the request names one; enforce the safelist in production."""
-        from apps.versioning import safelist
-
         try:
             query, variables, operation_name = graphql_input.envelope(request.GET, data)
         except graphql_input.MalformedRequest as exc:

@@ -16,7 +16,7 @@ import functools
 from graphql import GraphQLList, GraphQLNonNull, GraphQLScalarType
 from graphql.pyutils import Undefined
 
-from intelgraph.graphql_deadline import DeadlineExecutionContext
+from intelgraph.graphql.deadline import DeadlineExecutionContext
 
 FAST_TYPES = frozenset({"GraphNode", "GraphEdge", "KindCount"})
 

@@ -1,0 +1,1 @@
+"""GraphQL for every app: errors (platform layer), execution, limits and deadline; the view sits at the top."""
