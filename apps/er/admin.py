@@ -23,7 +23,8 @@ from apps.audit import services as audit
 from apps.core.models import Entity, Tenant
 from apps.er import selectors as er_selectors
 from apps.er import services as er
-from apps.er.models import CandidatePair, Merge, ModelArtifact, ModelPin, NeverMerge, PairStatus, TenantERSettings
+from apps.er.choices import PairStatus
+from apps.er.models import CandidatePair, Merge, ModelArtifact, ModelPin, NeverMerge, TenantERSettings
 
 
 def _short(sha: str) -> str:

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from apps.er.choices import PairStatus, PinMode
+
 
 class ModelArtifact(models.Model):
     """An immutable, content-addressed scoring model: ``sha256`` is the SHA-256 of its canonical bytes."""
@@ -34,11 +36,6 @@ class ModelArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_id} ({self.sha256[:12]})"
-
-
-class PinMode(models.TextChoices):
-    ACTIVE = "active", "Active (decides merges)"
-    SHADOW = "shadow", "Shadow (scores recorded, nothing materialises)"
 
 
 class ModelPin(models.Model):
@@ -103,16 +100,6 @@ class TenantERSettings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}: review ≥ {self.review_threshold:.2f}, auto ≥ {self.auto_merge_threshold:.2f}"
-
-
-class PairStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for review"
-    DEFERRED = "deferred", "Deferred"
-    APPROVED = "approved", "Approved (merged)"
-    AUTO_MERGED = "auto_merged", "Merged automatically"
-    REJECTED = "rejected", "Rejected (never merge)"
-    SHADOW = "shadow", "Shadow score only"
-    UNDONE = "undone", "Merge rolled back"
 
 
 class CandidatePair(models.Model):

@@ -24,7 +24,8 @@ from apps.access import purposes as access_purposes
 from apps.audit import services as audit
 from apps.core.models import Entity, Tenant
 from apps.er import services as er
-from apps.er.models import CandidatePair, PairStatus, PinMode
+from apps.er.choices import PairStatus, PinMode
+from apps.er.models import CandidatePair
 from intelgraph import alerts
 
 logger = logging.getLogger(__name__)

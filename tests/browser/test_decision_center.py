@@ -102,7 +102,7 @@ def _login(page, url, username, next_path):
 def test_enter_in_the_reason_field_decides_nothing(live_server, page, settings, tmp_path):
     """Security issue 11: Enter in the reason field approved and merged a pair whose reason said otherwise."""
     from apps.audit.models import AuditEvent
-    from apps.er.models import PairStatus
+    from apps.er.choices import PairStatus
 
     settings.MEDIA_ROOT = tmp_path
     tenant = factories.tenant("east")

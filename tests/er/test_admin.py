@@ -6,7 +6,8 @@ from apps.access.services import SESSION_PURPOSE_KEY, subject_for
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity
 from apps.er import services as er
-from apps.er.models import Merge, ModelArtifact, NeverMerge, PairStatus
+from apps.er.choices import PairStatus
+from apps.er.models import Merge, ModelArtifact, NeverMerge
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,8 @@ from apps.audit.models import AuditEvent
 from apps.core.choices import Role, Sensitivity
 from apps.er import engine
 from apps.er import services as er
-from apps.er.models import CandidatePair, Merge, ModelPin, NeverMerge, PairStatus, TenantERSettings
+from apps.er.choices import PairStatus
+from apps.er.models import CandidatePair, Merge, ModelPin, NeverMerge, TenantERSettings
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from apps.access.models import TenantPurpose
 from apps.er import runs
 from apps.er import services as er
-from apps.er.models import CandidatePair, Merge, PairStatus
+from apps.er.choices import PairStatus
+from apps.er.models import CandidatePair, Merge
 from tests import factories
 
 pytestmark = pytest.mark.django_db

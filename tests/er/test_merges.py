@@ -9,7 +9,8 @@ from apps.core import services
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Entity, Relationship
 from apps.er import services as er
-from apps.er.models import Merge, PairStatus
+from apps.er.choices import PairStatus
+from apps.er.models import Merge
 from apps.graph.models import OutboxEvent
 from tests import factories
 

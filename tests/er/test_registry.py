@@ -7,7 +7,8 @@ from django.core.files.storage import default_storage
 
 from apps.audit.models import AuditEvent
 from apps.er import services as er
-from apps.er.models import CandidatePair, ModelArtifact, PinMode
+from apps.er.choices import PinMode
+from apps.er.models import CandidatePair, ModelArtifact
 from tests import factories
 
 pytestmark = pytest.mark.django_db

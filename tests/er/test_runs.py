@@ -9,7 +9,8 @@ from apps.audit.models import AuditEvent
 from apps.core.choices import Role
 from apps.er import runs
 from apps.er import services as er
-from apps.er.models import CandidatePair, Merge, PairStatus
+from apps.er.choices import PairStatus
+from apps.er.models import CandidatePair, Merge
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -168,7 +169,7 @@ def test_a_model_failing_part_way_merges_nothing_automatically(tenant, monkeypat
 
 def test_a_shadow_model_is_scored_and_measured_against_reviewers(tenant):
     from apps.er import engine
-    from apps.er.models import PinMode
+    from apps.er.choices import PinMode
 
     shadow = er.model_register(data=engine.default_model_bytes(), model_id="candidate")
     er.pin_set(tenant=tenant, artifact=shadow, mode=PinMode.SHADOW)

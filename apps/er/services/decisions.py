@@ -19,8 +19,9 @@ from apps.access.selectors import readable
 from apps.audit import services as audit
 from apps.core.choices import Role
 from apps.core.models import Entity
+from apps.er.choices import PairStatus
 from apps.er.consumers import queue_group
-from apps.er.models import CandidatePair, Merge, NeverMerge, PairStatus
+from apps.er.models import CandidatePair, Merge, NeverMerge
 from apps.er.selectors import ERError, ordered_pair, settings_for
 from apps.er.services.merges import merge_materialize
 from apps.er.services.metrics import ER_DECISIONS, count_on_commit

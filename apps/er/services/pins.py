@@ -8,7 +8,8 @@ from django.db import transaction
 from apps.access import bundle as policy
 from apps.audit import services as audit
 from apps.core.models import Tenant
-from apps.er.models import ModelArtifact, ModelPin, PinMode
+from apps.er.choices import PinMode
+from apps.er.models import ModelArtifact, ModelPin
 from apps.er.selectors import ERError, pin_allowed
 
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 from apps.access import services as access
 from apps.audit import services as audit
 from apps.core.models import Entity, Relationship, Tenant
-from apps.er.models import CandidatePair, Merge, PairStatus
+from apps.er.choices import PairStatus
+from apps.er.models import CandidatePair, Merge
 from apps.er.selectors import ERError, RollbackPlan, rollback_plan, state_checksum
 from apps.er.services.decisions import _require_purpose, _require_reviewer, _require_visible
 from apps.er.services.metrics import ER_ROLLBACKS, count_on_commit
