@@ -75,16 +75,24 @@ EDGE_SQL = "SELECT id, kind, sensitivity, from_entity_id, to_entity_id FROM core
 
 def node_row(pk, kind, sensitivity, labels, merged) -> dict:
     return {
-        "id": str(pk), "kind": kind, "sensitivity": int(sensitivity), "labels": sorted(labels or ()),
-        "merged": str(merged) if merged else "", "bucket": bucket_of(pk),
-    }  # fmt: skip
+        "id": str(pk),
+        "kind": kind,
+        "sensitivity": int(sensitivity),
+        "labels": sorted(labels or ()),
+        "merged": str(merged) if merged else "",
+        "bucket": bucket_of(pk),
+    }
 
 
 def edge_row(pk, kind, sensitivity, source, target) -> dict:
     return {
-        "id": str(pk), "kind": kind, "sensitivity": int(sensitivity), "source": str(source), "target": str(target),
+        "id": str(pk),
+        "kind": kind,
+        "sensitivity": int(sensitivity),
+        "source": str(source),
+        "target": str(target),
         "bucket": bucket_of(pk),
-    }  # fmt: skip
+    }
 
 
 def _fetch(sql: str, tenant_id: int, ids: list) -> list[tuple]:
@@ -203,9 +211,12 @@ class RebuildResult:
 
 
 def graph_rebuild(
-    *, tenant, store: GraphStore | None = None, batch_size: int = 10_000,
+    *,
+    tenant,
+    store: GraphStore | None = None,
+    batch_size: int = 10_000,
     progress: Callable[[str, int], None] | None = None,
-) -> RebuildResult:  # fmt: skip
+) -> RebuildResult:
     """Reload the tenant's projection from one PostgreSQL snapshot, then swap it in.
 
     Holds the drain lock throughout, so no drain writes to the old projection meanwhile; outbox rows
@@ -403,7 +414,9 @@ def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) ->
             raise ExportRefused(str(exc), reason=exc.reason, allowed=exc.allowed) from None
     for tenant_id in tenants:
         audit.record(
-            "explorer.exported", actor=subject.user, tenant=tenant_id,
+            "explorer.exported",
+            actor=subject.user,
+            tenant=tenant_id,
             payload={"format": export_format, "entities": len(ids), "purpose": subject.purpose, "sample": ids[:20]},
-        )  # fmt: skip
+        )
     return {"tenants": len(tenants), "entities": len(ids)}

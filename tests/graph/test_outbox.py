@@ -35,9 +35,13 @@ def test_each_write_adds_its_outbox_row_in_the_same_transaction(tenant_a):
     services.relationship_delete(relationship=rel)
     services.entity_delete(entity=org)
     assert pending(tenant_a) == [
-        ("entity", "upsert"), ("entity", "upsert"), ("relationship", "upsert"), ("entity", "upsert"),
-        ("relationship", "delete"), ("entity", "delete"),
-    ]  # fmt: skip
+        ("entity", "upsert"),
+        ("entity", "upsert"),
+        ("relationship", "upsert"),
+        ("entity", "upsert"),
+        ("relationship", "delete"),
+        ("entity", "delete"),
+    ]
 
 
 @pytest.mark.django_db
@@ -134,8 +138,9 @@ def test_verify_names_what_differs(tenant_a):
     report = graph_verify(tenant=tenant_a)
     assert not report.ok
     assert {(d.id, d.problem) for d in report.differences} == {
-        (str(lost.pk), "missing in graph"), (str(changed.pk), "differs")
-    }  # fmt: skip
+        (str(lost.pk), "missing in graph"),
+        (str(changed.pk), "differs"),
+    }
     assert str(kept.pk) not in {d.id for d in report.differences}
 
 

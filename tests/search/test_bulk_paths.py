@@ -16,13 +16,21 @@ pytestmark = pytest.mark.django_db
 def test_imported_entities_are_indexed_and_updates_reindex(tenant_a, tmp_path):
     user = factories.user(tenant=tenant_a, role="analyst", clearance=2)
     path = tmp_path / "people.jsonl"
-    path.write_text(json.dumps({"external_id": "p1", "kind": "person", "name": "Quincy Importwell",
-                                "attributes": {"city": "Tromsø"}}) + "\n")  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {"external_id": "p1", "kind": "person", "name": "Quincy Importwell", "attributes": {"city": "Tromsø"}}
+        )
+        + "\n"
+    )
     entities_import(tenant=tenant_a, path_or_stream=path, actor=None)
     subject = access.subject_for(user=user)
     assert [h.entity.display_name for h in entity_search(subject=subject, q="importwell").hits] == ["Quincy Importwell"]
-    path.write_text(json.dumps({"external_id": "p1", "kind": "person", "name": "Quincy Importwell",
-                                "attributes": {"city": "Narvik"}}) + "\n")  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {"external_id": "p1", "kind": "person", "name": "Quincy Importwell", "attributes": {"city": "Narvik"}}
+        )
+        + "\n"
+    )
     entities_import(tenant=tenant_a, path_or_stream=path, actor=None)
     assert entity_search(subject=subject, q="narvik").hits
     assert not entity_search(subject=subject, q="tromsø").hits
