@@ -45,7 +45,7 @@ class Scorer:
 
 
 def scorer_for(tenant: Tenant) -> Scorer:
-    from apps.er import engine
+    from apps.er import engine  # the engine (numpy, the model) loads only when something is scored
 
     pin = er.pin_current(tenant=tenant, mode=PinMode.ACTIVE)
     if pin is None:
@@ -87,7 +87,7 @@ def records_for(*, tenant: Tenant, kind: str) -> dict[str, dict]:
 
 def score_block(scorer: Scorer, records: dict[str, dict], pairs: list[tuple[str, str]], *, kind: str) -> list:
     """(a, b, probability) for one block; under the rules, a match scores 1.0, a mismatch 0, unsure 0.5."""
-    from apps.er import engine
+    from apps.er import engine  # the engine (numpy, the model) loads only when something is scored
 
     if not scorer.by_rules:
         try:
@@ -119,7 +119,7 @@ def _score_here(scorer: Scorer, prepared, records, i, j, *, kind: str, block: in
     """Every candidate pair scored in this process on the records normalised once; those at ``keep_from`` or
     above are returned (millions of pairs below the review band are not kept). The rules take over from a
     chunk on which the model fails, as ``score_block`` does."""
-    from apps.er.engine.pipeline import CHUNK
+    from apps.er.engine.pipeline import CHUNK  # the engine (numpy, the model) loads only when something is scored
 
     ids, total, scored = (prepared.ids if prepared is not None else []), len(i), []
     step = max(1, min(block, CHUNK))
@@ -149,7 +149,7 @@ def _score_on_workers(*, tenant, kind, blocks, scorer, progress, keep_from: floa
     """Blocks as Celery tasks (more workers, faster runs); waits for them all."""
     from celery import group
 
-    from apps.er.tasks import score_block_task
+    from apps.er.tasks import score_block_task  # a cycle: the tasks module imports this one
 
     total = sum(len(b) for b in blocks)
     results = group(
@@ -244,7 +244,7 @@ def _shadow_scores(*, tenant, prepared, i, j, result) -> dict | None:
     if pin is None or not len(i):
         return None
     try:
-        from apps.er.engine.pipeline import CHUNK
+        from apps.er.engine.pipeline import CHUNK  # the engine (numpy, the model) loads only when something is scored
 
         model = er.model_load(pin.artifact.sha256)
         ids, scores = prepared.ids, {}
@@ -308,7 +308,7 @@ def run(
     """Resolve one kind of the tenant's entities: record the review band, auto-merge above the threshold
     (only with a purpose the policy accepts for a merge in this tenant, ``purposes_accepted``: an investigative
     one the tenant has active; without one, those pairs wait for reviewers too)."""
-    from apps.er import engine
+    from apps.er import engine  # the engine (numpy, the model) loads only when something is scored
 
     progress = progress or (lambda phase, done, total: None)
     settings = er.settings_for(tenant=tenant)

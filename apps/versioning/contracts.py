@@ -20,6 +20,9 @@ from graphql import (
 
 from apps.access import ranks
 from apps.access.services import operation_tags
+from apps.versioning.deprecations import registry
+from apps.versioning.models import DeprecatedFieldUsage
+from apps.versioning.safelist import document_hash
 
 
 @dataclass
@@ -57,9 +60,6 @@ def schema_compare(
 
 def removable_fields(*, quiet_days: int | None = None, today: dt.date | None = None) -> set[str]:
     """Deprecated fields past their EOL with no recorded use in the last ``quiet_days`` days."""
-    from apps.versioning.deprecations import registry
-    from apps.versioning.models import DeprecatedFieldUsage
-
     today = today or dt.date.today()
     quiet_days = settings.DEPRECATION_QUIET_DAYS if quiet_days is None else quiet_days
     since = today - dt.timedelta(days=quiet_days)
@@ -82,8 +82,6 @@ def allowed_changes() -> set[str]:
 
 def safelist_problems(*, live: GraphQLSchema, path: str | None = None) -> list[str]:
     """Every way the safelist disagrees with itself or the live schema; empty when it is sound."""
-    from apps.versioning.safelist import document_hash
-
     safelist_path = Path(path or settings.GRAPHQL_SAFELIST)
     try:
         data = json.loads(safelist_path.read_text())

@@ -15,6 +15,7 @@ from django.utils import timezone
 from graphql import GraphQLSchema, TypeInfo, TypeInfoVisitor, Visitor, parse, visit
 
 from apps.access import bundle as policy
+from apps.versioning.models import DeprecatedFieldUsage
 
 
 def registry() -> dict[str, dict]:
@@ -75,8 +76,6 @@ def headers_for(fields: list[str]) -> dict[str, str]:
 
 def usage_record(*, fields: list[str], client: str) -> None:
     """Count uses per field, client and day, so a removal can be agreed with the clients still using it."""
-    from apps.versioning.models import DeprecatedFieldUsage
-
     today = timezone.now().date()
     with transaction.atomic():
         for field in fields:

@@ -6,6 +6,7 @@ from apps.access.graphql import subject_from
 from apps.access.selectors import readable
 from apps.core.choices import Sensitivity
 from apps.core.selectors import merged_member_ids, provenance_for_entity
+from apps.versioning.deprecations import denied_after_eol
 from intelgraph.graphql.errors import ApiError
 
 SensitivityEnum = graphene.Enum.from_enum(
@@ -57,8 +58,6 @@ class AttributeType(graphene.ObjectType):
 
     @staticmethod
     def resolve_value(root, info):
-        from apps.versioning.deprecations import denied_after_eol
-
         denied = denied_after_eol(["Attribute.value"])
         if "Attribute.value" in denied:
             replacement = denied["Attribute.value"]["replacement"]

@@ -148,7 +148,7 @@ def resolve(
     if adapt in ("prior", "auto"):
         (prior, shift), adapted = batch_prior(probabilities, kind_model.prior), "prior"
     if adapt in ("em", "auto") and len(i):  # no candidate pairs: nothing for EM to learn from
-        from apps.er.engine.training import adapt_em
+        from apps.er.engine.training import adapt_em  # training code loads only when EM is asked for
 
         levels = np.concatenate(
             [model.levels(prepared, i[b : b + CHUNK], j[b : b + CHUNK]) for b in range(0, len(i), CHUNK)]
