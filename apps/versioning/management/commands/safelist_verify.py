@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from graphene_django.settings import graphene_settings
 
 from apps.versioning.contracts import safelist_problems
-from intelgraph.schema import schema
 
 
 class Command(BaseCommand):
@@ -11,7 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--safelist", default=None, help="path to a safelist.json (default: graphql/safelist.json)")
 
     def handle(self, *args, safelist, **options):
-        problems = safelist_problems(live=schema.graphql_schema, path=safelist)
+        problems = safelist_problems(live=graphene_settings.SCHEMA.graphql_schema, path=safelist)
         if problems:
             raise CommandError("safelist problems:\n  " + "\n  ".join(problems))
         self.stdout.write(self.style.SUCCESS("safelist OK"))

@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from graphene_django.settings import graphene_settings
 
 from apps.versioning.contracts import allowed_changes, removable_fields, schema_compare
-from intelgraph.schema import schema
 
 
 class Command(BaseCommand):
@@ -19,7 +19,10 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {committed}: {exc}") from None
         report = schema_compare(
-            committed_sdl=sdl, live=schema.graphql_schema, allowed=allowed_changes(), removable=removable_fields()
+            committed_sdl=sdl,
+            live=graphene_settings.SCHEMA.graphql_schema,
+            allowed=allowed_changes(),
+            removable=removable_fields(),
         )
         for line in report.dangerous:
             self.stdout.write(self.style.WARNING(f"dangerous: {line}"))
