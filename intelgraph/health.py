@@ -9,9 +9,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from apps.audit.selectors import unsealed_window
 from apps.graph.services import outbox_lag
 from apps.graph.store import GraphStoreUnavailable, get_store
-from intelgraph.metrics import GRAPH_OUTBOX_AGE, GRAPH_OUTBOX_PENDING
+from intelgraph.metrics import AUDIT_UNSEALED_SECONDS, GRAPH_OUTBOX_AGE, GRAPH_OUTBOX_PENDING
 
 
 @never_cache
@@ -68,6 +69,18 @@ def _outbox():
     return lag
 
 
+def _audit_sealing():
+    """The unsealed window: not ok past AUDIT_UNSEALED_ALERT_SECONDS (degraded, not unavailable: appends go on)."""
+    window = unsealed_window()
+    AUDIT_UNSEALED_SECONDS.set(window["oldest_seconds"])
+    if window["oldest_seconds"] > settings.AUDIT_UNSEALED_ALERT_SECONDS:
+        raise RuntimeError(
+            f"{window['unsealed']} audit event(s) unsealed, the oldest for {window['oldest_seconds']:.0f} s "
+            f"(limit {settings.AUDIT_UNSEALED_ALERT_SECONDS} s); {window['sealer']}"
+        )
+    return window
+
+
 # Without these the product cannot serve. The graph store is not among them: when it is down,
 # neighbourhoods come from PostgreSQL (degraded) and the outbox keeps every change for later.
 REQUIRED = ("postgres", "migrations", "redis")
@@ -81,6 +94,7 @@ def readyz(request):
         "redis": _timed(_redis),
         "graph": _timed(_graph),
         "graph_outbox": _timed(_outbox),
+        "audit_sealing": _timed(_audit_sealing),
     }
     ready = all(checks[name]["ok"] for name in REQUIRED)
     status = "unavailable" if not ready else "ready" if all(c["ok"] for c in checks.values()) else "degraded"

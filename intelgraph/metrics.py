@@ -42,6 +42,27 @@ GRAPH_OUTBOX_AGE = Gauge(
     multiprocess_mode="mostrecent",
 )
 REQUESTS = Counter("ig_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
+AUDIT_UNSEALED_SECONDS = Gauge(
+    "ig_audit_unsealed_seconds",
+    "Age of the oldest committed audit event the sealer has not sealed yet (0 when every event is sealed).",
+    multiprocess_mode="mostrecent",
+)
+AUDIT_CHECKPOINT_SIZE = Gauge(
+    "ig_audit_checkpoint_size",
+    "Positions in the audit log's last signed checkpoint (a restored database shows a smaller figure).",
+    multiprocess_mode="mostrecent",
+)
+
+# Figures read from the database when /metrics is scraped, registered by the apps that own them (so this
+# platform module imports no app): each hook sets its gauges and may raise; a failing hook is logged and skipped.
+SCRAPE_HOOKS: list = []
+
+
+def on_scrape(hook):
+    """Register ``hook()`` to run before each scrape (``apps.audit`` sets the sealing gauges this way)."""
+    if hook not in SCRAPE_HOOKS:
+        SCRAPE_HOOKS.append(hook)
+    return hook
 
 
 class PrometheusMiddleware:
@@ -70,6 +91,11 @@ def metrics_view(request):
         GRAPH_OUTBOX_AGE.set(lag["oldest_seconds"])
     except Exception as exc:  # a metrics scrape never fails for want of the database
         logging.getLogger(__name__).warning("graph outbox lag not read: %s", exc)
+    for hook in SCRAPE_HOOKS:
+        try:
+            hook()
+        except Exception as exc:  # the same: a figure that cannot be read is left out, not the whole scrape
+            logging.getLogger(__name__).warning("metrics hook %s failed: %s", getattr(hook, "__name__", hook), exc)
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 

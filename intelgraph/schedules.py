@@ -56,14 +56,22 @@ SCHEDULES: tuple[Schedule, ...] = (
         when=Interval(every=10, period="seconds"),
         description="Apply pending graph outbox rows to the graph store (safety net behind the per-write drain).",
     ),
-    # Each run walks the chain from the last checkpoint, so daily keeps a run short while a tampered or missing
-    # row is found within a day. 03:17 UTC: a quiet hour, and off the hour so it does not start together with
+    # Each run verifies the log from the last verified state, so daily keeps a run short while a tampered or
+    # missing row is found within a day. 03:17 UTC: a quiet hour, and off the hour so it does not start together with
     # jobs that run on the hour.
     Schedule(
         name="Verify the audit chain (daily)",
         task="audit.verify_chain",
         when=Crontab(minute="17", hour="3"),
-        description="Walk the audit hash chain from the checkpoint, move the checkpoint on, record the outcome.",
+        description="Verify the audit log from the last verified state, move it on, record the outcome.",
+    ),
+    # The sealer runs apart from Celery; this notices when it is down (or held back) and alerts after
+    # AUDIT_UNSEALED_ALERT_SECONDS. A run is one range read on an index.
+    Schedule(
+        name="Check audit sealing lag",
+        task="audit.check_sealing",
+        when=Interval(every=60, period="seconds"),
+        description="Alert when audit events wait unsealed longer than AUDIT_UNSEALED_ALERT_SECONDS.",
     ),
 )
 

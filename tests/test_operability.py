@@ -16,7 +16,7 @@ def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     body = client.get("/readyz").json()
     assert body["status"] == "ready", body
-    assert set(body["checks"]) == {"postgres", "migrations", "redis", "graph", "graph_outbox"}
+    assert set(body["checks"]) == {"postgres", "migrations", "redis", "graph", "graph_outbox", "audit_sealing"}
     assert body["checks"]["graph"]["backend"] in ("falkordb", "neo4j")
 
 

@@ -15,6 +15,19 @@ class AuditConfig(AppConfig):
         # database) makes django-celery-beat's rows match them, so fresh and existing databases converge.
         # Wired in the lowest app layer, so its use of intelgraph.schedules (platform) points down.
         post_migrate.connect(_sync_schedules, sender=self)
+        # /metrics reads the sealing lag when scraped, so a stopped sealer shows as a growing figure.
+        from intelgraph.metrics import on_scrape
+
+        on_scrape(_sealing_gauges)
+
+
+def _sealing_gauges() -> None:
+    from apps.audit.selectors import unsealed_window
+    from intelgraph.metrics import AUDIT_CHECKPOINT_SIZE, AUDIT_UNSEALED_SECONDS
+
+    window = unsealed_window()
+    AUDIT_UNSEALED_SECONDS.set(window["oldest_seconds"])
+    AUDIT_CHECKPOINT_SIZE.set(window["sealed"])
 
 
 def _sync_schedules(sender, using, **kwargs):

@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from apps.audit.errors import AuditImmutableError
@@ -12,17 +13,30 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened, for auditors: append-only, hash-chained and signed.
+    """One thing that happened, for auditors: append-only, signed on append, sealed into the Merkle log.
 
-    ``seq`` numbers events without gaps; ``prev_hash`` is the ``hash`` of event
-    ``seq - 1``; ``hash`` is the SHA-256 of this event's canonical form and
-    ``signature`` is its Ed25519 signature by key ``key_id``. A changed,
-    removed or inserted row breaks the chain, which ``manage.py audit_verify``
-    reports. A database trigger also refuses UPDATE and DELETE; a checkpoint file outside
-    the database catches a log shortened or rewritten since it was last verified.
+    ``record`` writes it in the caller's transaction with no lock: ``seq`` (its number, from a sequence: unique
+    and increasing in append order, with gaps where a transaction rolled back; equal to ``id``), ``xid`` (the
+    inserting transaction, which a trigger sets) and ``confirms`` (earlier events of the same process known to
+    have committed) are part of what is signed. ``hash`` is the SHA-256 of the canonical form
+    (``services.canonical_bytes``), ``signature`` its Ed25519 signature by key ``key_id``.
+
+    The event gets its position in the log later, from the sealer (``AuditPosition``), which seals batches
+    under signed checkpoints (``AuditCheckpoint``). Events from before the Merkle log (``version`` 1) were
+    hash-chained: ``seq`` is their place in that chain and ``prev_hash`` the hash of event ``seq - 1``; they
+    are the log's first segment. A database trigger refuses UPDATE and DELETE.
     """
 
     seq = models.BigIntegerField(unique=True, editable=False)
+    version = models.PositiveSmallIntegerField(
+        default=2, editable=False, help_text="1: hash-chained (before the Merkle log); 2: sealed by the sealer."
+    )
+    xid = models.BigIntegerField(
+        null=True,
+        editable=False,
+        help_text="The inserting transaction (pg_current_xact_id): the sealer takes events whose transaction and "
+        "every older one have finished. Empty for version 1 events.",
+    )
     created_at = models.DateTimeField(editable=False)
     tenant = models.ForeignKey("core.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor = models.ForeignKey("core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -31,7 +45,15 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=200, blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64, editable=False)
+    confirms = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Numbers of earlier events this process appended and saw commit: the sealer reports any of them "
+        "missing (deleted before it was sealed).",
+    )
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
     signature = models.CharField(max_length=128, editable=False)
     key_id = models.CharField(max_length=16, editable=False)
@@ -43,6 +65,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="audit_tenant_created_idx"),
             models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+            models.Index(fields=["xid", "seq"], name="audit_xid_seq_idx"),
         ]
 
     def __str__(self) -> str:
@@ -55,6 +78,79 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditImmutableError("audit events cannot be deleted")
+
+
+class AuditPosition(models.Model):
+    """An event's place in the Merkle log, given by the sealer: position ``position`` (1-based) is leaf
+    ``position - 1`` of the tree, ``leaf_hash`` = SHA-256(0x00 || the event's hash).
+
+    Append-only, like the events (a trigger refuses UPDATE and DELETE). ``event_seq`` is a number, not a foreign
+    key, so a purge of whole sealed segments can remove events while their leaves keep the tree provable.
+    A ``missing`` position stands for an event the sealer found confirmed by a later one but deleted before it
+    could be sealed: its leaf is the hash of that finding, and verification reports the position.
+    """
+
+    KIND_EVENT = "event"
+    KIND_MISSING = "missing"
+
+    position = models.BigIntegerField(primary_key=True)
+    event_seq = models.BigIntegerField(unique=True)
+    leaf_hash = models.BinaryField()
+    kind = models.CharField(
+        max_length=8, default=KIND_EVENT, choices=[(KIND_EVENT, "event"), (KIND_MISSING, "missing")]
+    )
+    confirmed_by = models.BigIntegerField(null=True, blank=True, help_text="For a missing event: who confirmed it.")
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"position {self.position}: event #{self.event_seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the log's state: its first ``size`` positions have Merkle root ``root_hash``.
+
+    The sealer writes one at the end of every batch, in the batch's transaction (a batch is sealed exactly when
+    its checkpoint exists). ``horizon``: every event whose transaction id is below it is sealed at or before
+    this checkpoint, and the positions after the previous checkpoint hold exactly the events with ids from the
+    previous horizon up to this one (0 for the segment of hash-chained events adopted from before the Merkle
+    log). ``signature`` is Ed25519 by ``key_id`` over ``services.checkpoint_document`` (format, origin, size,
+    root, time, horizon, key id), the same document the checkpoint file and every proof carry.
+    """
+
+    size = models.BigIntegerField(unique=True)
+    origin = models.CharField(max_length=200, help_text="The log's name (AUDIT_LOG_ORIGIN when it was signed).")
+    root_hash = models.CharField(max_length=64)
+    horizon = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["-size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at {self.size}"
+
+
+class AuditTreeNode(models.Model):
+    """The root of a perfect subtree of the Merkle log, ``2 ** level`` leaves from leaf ``index << level``.
+
+    The sealer stores every one at level 8 (256 leaves) and above as it completes them, so a proof reads about
+    log2(n) rows and at most two runs of 255 leaves instead of the whole log; below that level proofs hash the
+    leaves. Append-only; a changed node can only make a proof fail, never pass.
+    """
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_treenode_unique")]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
 
 
 class AuditSigningKey(models.Model):

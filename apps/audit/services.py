@@ -1,13 +1,14 @@
-"""The audit service: the one way to record that something happened.
+"""The audit service: the one way to record that something happened, and the log's signed documents.
 
-Every event joins one global hash chain. Appends take a transaction-scoped
-advisory lock, so two writers never read the same chain head; the lock is held
-until the caller's transaction commits, and an event rolled back with its
-transaction leaves no gap because ``seq`` is assigned under the lock.
+``record`` appends an event in the caller's transaction and signs it, with no lock: nothing an append does
+waits for another append. The sealer (``apps.audit.sealing``, one process) later gives committed events their
+positions in an RFC 6962 Merkle tree and signs a checkpoint at the end of each batch; ``apps.audit.verification``
+checks the whole log and ``apps.audit.proofs`` proves one event. Design and the commit-order argument:
+docs/adr/0007-audit-merkle-log.md.
 
-Verification trusts only keys from configuration (AUDIT_TRUSTED_KEYS and the
-installation's own signing key), never the database it checks, and compares the
-chain with a signed checkpoint kept outside the database (AUDIT_CHECKPOINT_FILE).
+Verification trusts only keys from configuration (AUDIT_TRUSTED_KEYS and the installation's own signing key),
+never the database it checks, and compares the log with the last checkpoint seen, kept outside the database
+(AUDIT_CHECKPOINT_FILE).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
+from itertools import islice
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -34,8 +37,7 @@ from django.utils import timezone
 from apps.audit.errors import AuditCheckpointError
 from apps.audit.models import AuditEvent, AuditSigningKey
 
-GENESIS_HASH = "0" * 64
-_LOCK_KEY = 0x1A_0D17  # arbitrary constant naming the audit chain's advisory lock
+GENESIS_HASH = "0" * 64  # prev_hash of the first hash-chained (version 1) event
 
 
 # --------------------------------------------------------------------------- keys
@@ -123,21 +125,46 @@ def _registered_key_id() -> str:
 
 
 def canonical_bytes(event: AuditEvent) -> bytes:
-    """The bytes an event's hash covers: every field but hash and signature, in a fixed form."""
-    body = {
-        "seq": event.seq,
-        "created_at": _iso(event.created_at),
-        "tenant_id": event.tenant_id,
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "event_type": event.event_type,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-        "key_id": event.key_id,
-    }
+    """The bytes an event's hash covers: every field but hash and signature, in a fixed form.
+
+    Version 2 (sealed) events cover their number, transaction and the events they confirm; version 1
+    (hash-chained, from before the Merkle log) keep exactly the form they were hashed in, with ``prev_hash``.
+    """
+    if event.version == 1:
+        body = {
+            "seq": event.seq,
+            "created_at": _iso(event.created_at),
+            "tenant_id": event.tenant_id,
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "event_type": event.event_type,
+            "target_type": event.target_type,
+            "target_id": event.target_id,
+            "payload": event.payload,
+            "prev_hash": event.prev_hash,
+            "key_id": event.key_id,
+        }
+    else:
+        body = {
+            "v": event.version,
+            "seq": event.seq,
+            "xid": event.xid,
+            "created_at": _iso(event.created_at),
+            "tenant_id": event.tenant_id,
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "event_type": event.event_type,
+            "target_type": event.target_type,
+            "target_id": event.target_id,
+            "payload": event.payload,
+            "confirms": list(event.confirms),
+            "key_id": event.key_id,
+        }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical_bytes(event)).hexdigest()
 
 
 def _iso(value: datetime) -> str:
@@ -149,7 +176,53 @@ def _normalise_payload(payload: dict | None) -> dict:
     return json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder, sort_keys=True))
 
 
+# --------------------------------------------------------------------------- confirmations
+# Each process remembers the events it appended whose transactions it saw commit (transaction.on_commit), until a
+# later event of its own that committed names them in ``confirms``. An event deleted before the sealer reached it
+# is then still known: the sealer finds a confirmed number with no event and seals a "missing" position for it.
+# The lock guards a few dictionary operations, never a database call.
+
+CONFIRMS_PER_EVENT = 32  # the oldest unconfirmed numbers an event names; the rest wait for the next event
+_UNCONFIRMED_MAX = 10_000  # a process that only ever commits (never appends again) keeps at most this many
+_confirm_lock = threading.Lock()
+_unconfirmed: dict[int, None] = {}
+
+
+def _reset_confirmations() -> None:
+    global _confirm_lock, _unconfirmed
+    _confirm_lock, _unconfirmed = threading.Lock(), {}
+
+
+os.register_at_fork(after_in_child=_reset_confirmations)  # a forked worker confirms only its own events
+
+
+def _to_confirm() -> list[int]:
+    with _confirm_lock:
+        return sorted(islice(_unconfirmed, CONFIRMS_PER_EVENT))
+
+
+def _committed(seq: int, confirmed: list[int]) -> None:
+    with _confirm_lock:
+        for number in confirmed:
+            _unconfirmed.pop(number, None)
+        _unconfirmed[seq] = None
+        while len(_unconfirmed) > _UNCONFIRMED_MAX:
+            _unconfirmed.pop(next(iter(_unconfirmed)))
+
+
 # --------------------------------------------------------------------------- record
+
+_NEXT = "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')), pg_current_xact_id()::text::bigint"
+# One statement registers the signing key (informational, see AuditSigningKey) and inserts the event.
+_INSERT = """
+WITH signing_key AS (
+  INSERT INTO audit_auditsigningkey (key_id, public_key, created_at) VALUES (%s, %s, now())
+  ON CONFLICT (key_id) DO NOTHING
+)
+INSERT INTO audit_auditevent (id, seq, version, xid, created_at, tenant_id, actor_id, actor_label, event_type,
+  target_type, target_id, payload, confirms, prev_hash, hash, signature, key_id)
+VALUES (%s, %s, 2, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::bigint[], '', %s, %s, %s)
+"""
 
 
 def record(
@@ -165,6 +238,8 @@ def record(
 ) -> AuditEvent:
     """Append an audit event in the caller's transaction (or a new one) and return it.
 
+    Two statements and no lock: the event's number and the transaction id, then the insert. It commits or rolls
+    back with the caller's work; the sealer gives it a position once it and every older transaction finished.
     ``target`` may be any model instance; its label and primary key become the target fields.
     """
     if target is not None:
@@ -173,124 +248,75 @@ def record(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     label = actor_label if actor_label is not None else (actor.get_username() if actor else "system")
-    with transaction.atomic():
-        key_id = _registered_key_id()
+    key_id, public_hex = _signing_key_id()
+    # Outside a transaction the number, the transaction id and the insert still need one: the id signed must be
+    # the inserting transaction's. Inside one (the usual case) no savepoint is needed: it is one INSERT.
+    with transaction.atomic() if not connection.in_atomic_block else _nothing():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        head = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
-        event = AuditEvent(
-            seq=(head["seq"] + 1) if head else 1,
-            created_at=timezone.now(),
-            tenant_id=getattr(tenant, "pk", tenant),
-            actor=actor,
-            actor_label=label[:200],
-            event_type=event_type,
-            target_type=target_type[:100],
-            target_id=str(target_id)[:200],
-            payload=_normalise_payload(payload),
-            prev_hash=head["hash"] if head else GENESIS_HASH,
-            key_id=key_id,
-        )
-        digest = hashlib.sha256(canonical_bytes(event)).hexdigest()
-        event.hash = digest
-        event.signature = signing_key().sign(digest.encode()).hex()
-        event.save(force_insert=True)
+            cursor.execute(_NEXT)
+            seq, xid = cursor.fetchone()
+            event = AuditEvent(
+                id=seq,
+                seq=seq,
+                version=2,
+                xid=xid,
+                created_at=timezone.now(),
+                tenant_id=getattr(tenant, "pk", tenant),
+                actor_id=getattr(actor, "pk", None),
+                actor_label=label[:200],
+                event_type=event_type,
+                target_type=target_type[:100],
+                target_id=str(target_id)[:200],
+                payload=_normalise_payload(payload),
+                confirms=_to_confirm(),
+                prev_hash="",
+                key_id=key_id,
+            )
+            event.hash = event_hash(event)
+            event.signature = signing_key().sign(event.hash.encode()).hex()
+            cursor.execute(
+                _INSERT,
+                [
+                    key_id,
+                    public_hex,
+                    seq,
+                    seq,
+                    xid,
+                    event.created_at,
+                    event.tenant_id,
+                    event.actor_id,
+                    event.actor_label,
+                    event.event_type,
+                    event.target_type,
+                    event.target_id,
+                    json.dumps(event.payload),
+                    event.confirms,
+                    event.hash,
+                    event.signature,
+                    key_id,
+                ],
+            )
+        transaction.on_commit(partial(_committed, seq, event.confirms))
+    event._state.adding = False
+    event._state.db = connection.alias
+    if actor is not None:
+        event.actor = actor
     return event
 
 
-# --------------------------------------------------------------------------- verify
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
 
 
-@dataclass
-class ChainProblem:
-    """The first thing wrong with the log; ``seq`` is None when it is the checkpoint file, not an event.
-
-    ``kind``: missing, changed, relinked, bad-signature, untrusted-key, unknown-key, truncated, forked or
-    bad-checkpoint.
-    """
-
-    seq: int | None
-    kind: str
-    detail: str
-
-    def __str__(self) -> str:
-        where = f"event #{self.seq}: " if self.seq is not None else ""
-        return f"{where}{self.kind}: {self.detail}"
-
-
-@dataclass
-class VerifyReport:
-    checked: int
-    head_seq: int
-    head_hash: str
-    problem: ChainProblem | None
-    checkpoint: Checkpoint | None = None  # the earlier checkpoint the chain was checked against
-    checkpoint_after: Checkpoint | None = None  # the checkpoint on file after this run (advance_checkpoint=True)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-def verify_chain(*, batch_size: int = 5000, progress=None, advance_checkpoint: bool = False) -> VerifyReport:
-    """Walk the chain from the first event; stop at the first broken or missing link.
-
-    Signatures are checked against ``trusted_keys()`` only. The chain must reach the last checkpoint
-    (AUDIT_CHECKPOINT_FILE) and hold the same event there. With ``advance_checkpoint`` a chain that verifies
-    moves the checkpoint to its head (``manage.py audit_verify`` and the daily task do this).
-    """
-    try:
-        earlier = checkpoint_load()
-    except AuditCheckpointError as exc:
-        return VerifyReport(0, 0, GENESIS_HASH, ChainProblem(None, "bad-checkpoint", str(exc)))
-    keys = {key_id: _public_key(public_hex) for key_id, public_hex in trusted_keys().items()}
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    events = AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size)
-    for event in events:
-        problem = _check_event(event, expected_seq, prev_hash, keys)
-        if problem is None and earlier is not None and event.seq == earlier.seq and event.hash != earlier.hash:
-            problem = ChainProblem(
-                event.seq,
-                "forked",
-                f"hash {event.hash[:16]}… differs from {earlier.hash[:16]}… verified on {earlier.verified_at}: "
-                "history up to the checkpoint was rewritten",
-            )
-        if problem:
-            return VerifyReport(checked, expected_seq - 1, prev_hash, problem, earlier)
-        checked += 1
-        expected_seq, prev_hash = event.seq + 1, event.hash
-        if progress:
-            progress(1)
-    head_seq = expected_seq - 1
-    if earlier is not None and head_seq < earlier.seq:
-        held = f"the log ends at #{head_seq}" if head_seq else "the log is empty"
-        removed = f"#{head_seq + 1}" if head_seq + 1 == earlier.seq else f"#{head_seq + 1}..#{earlier.seq}"
-        problem = ChainProblem(
-            head_seq + 1,
-            "truncated",
-            f"{held}, but #{earlier.seq} was verified on {earlier.verified_at}: events {removed} were removed",
-        )
-        return VerifyReport(checked, head_seq, prev_hash, problem, earlier)
-    report = VerifyReport(checked, head_seq, prev_hash, None, earlier)
-    if advance_checkpoint:
-        report.checkpoint_after = checkpoint_advance(seq=head_seq, hash=prev_hash)
-    return report
-
-
-def _check_event(event: AuditEvent, expected_seq: int, prev_hash: str, keys: dict) -> ChainProblem | None:
-    if event.seq != expected_seq:
-        missing = f"#{expected_seq}" if event.seq == expected_seq + 1 else f"#{expected_seq}..#{event.seq - 1}"
-        return ChainProblem(expected_seq, "missing", f"event {missing} is not in the log (found #{event.seq} next)")
-    recomputed = hashlib.sha256(canonical_bytes(event)).hexdigest()
-    if recomputed != event.hash:
-        return ChainProblem(event.seq, "changed", f"content does not match its hash {event.hash[:16]}…")
-    if event.prev_hash != prev_hash:
-        return ChainProblem(
-            event.seq, "relinked", f"prev_hash {event.prev_hash[:16]}… is not the hash of event #{event.seq - 1}"
-        )
+def verify_event_signature(event: AuditEvent, keys: dict) -> tuple[str, str] | None:
+    """(kind, why) when the event's signature is not by a trusted key of ``keys`` ({key_id: public key}), else None."""
     key = keys.get(event.key_id)
     if key is None:
-        return ChainProblem(event.seq, *_untrusted(event.key_id))
+        return _untrusted(event.key_id)
     try:
         key.verify(bytes.fromhex(event.signature), event.hash.encode())
     except (InvalidSignature, ValueError):
@@ -298,30 +324,174 @@ def _check_event(event: AuditEvent, expected_seq: int, prev_hash: str, keys: dic
         registered = AuditSigningKey.objects.filter(key_id=event.key_id).values_list("public_key", flat=True).first()
         if registered is not None and registered != trusted_keys().get(event.key_id):
             detail += " (the database's key table holds a different public key under that id)"
-        return ChainProblem(event.seq, "bad-signature", detail)
+        return "bad-signature", detail
     return None
 
 
-# --------------------------------------------------------------------------- checkpoint
-# The last verified head, signed, in a file outside the database: a chain that is internally consistent but
-# shorter than what was once verified (tail deleted, table truncated) or different at that point (rewritten with
-# the signing key) fails against it. Format: docs/operations/audit.md.
+def trusted_public_keys() -> dict[str, Ed25519PublicKey]:
+    return {key_id: _public_key(public_hex) for key_id, public_hex in trusted_keys().items()}
+
+
+# --------------------------------------------------------------------------- checkpoints
+# A checkpoint is one signed JSON document, the same in the database (AuditCheckpoint), in the checkpoint file
+# outside it, and in every proof: {format, version, origin, size, root, time, horizon, key_id} plus an Ed25519
+# signature over their canonical JSON. Format: docs/operations/audit.md.
 
 CHECKPOINT_FORMAT = "intelgraph.audit-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+
+
+def checkpoint_document(checkpoint) -> dict:
+    """The signed document of an AuditCheckpoint (without its signature)."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "root": checkpoint.root_hash,
+        "time": _iso(checkpoint.created_at),
+        "horizon": checkpoint.horizon,
+        "key_id": checkpoint.key_id,
+    }
+
+
+def checkpoint_signed(checkpoint) -> dict:
+    """The checkpoint as it is published: its document and signature."""
+    return {**checkpoint_document(checkpoint), "signature": checkpoint.signature}
+
+
+def checkpoint_sign(checkpoint) -> None:
+    """Sign ``checkpoint`` (size, root_hash, horizon, created_at set) with this installation's key and origin."""
+    checkpoint.origin = settings.AUDIT_LOG_ORIGIN
+    checkpoint.key_id = _registered_key_id()
+    checkpoint.signature = signing_key().sign(canonical_json(checkpoint_document(checkpoint))).hex()
+
+
+def checkpoint_problem(checkpoint) -> str | None:
+    """None when an AuditCheckpoint's signature verifies with a trusted key, else why not."""
+    return verify_signature(canonical_json(checkpoint_document(checkpoint)), checkpoint.signature, checkpoint.key_id)
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    seq: int
-    hash: str
-    verified_at: str
+class SeenCheckpoint:
+    """The last checkpoint seen outside the database: ``size`` positions with root ``root`` (hex).
+
+    Read from AUDIT_CHECKPOINT_FILE. A file of version 1 (written before the Merkle log) names the head of the
+    hash chain instead: ``seq``/``hash`` of the last event, which is position ``seq`` of the adopted segment.
+    """
+
+    size: int
+    root: str | None
+    time: str
     key_id: str
+    head_hash: str | None = None  # version 1 only
 
 
-def checkpoint_load() -> Checkpoint | None:
+def checkpoint_file_load() -> SeenCheckpoint | None:
     """The checkpoint in AUDIT_CHECKPOINT_FILE, None when there is none; AuditCheckpointError if it is not genuine."""
     path = Path(settings.AUDIT_CHECKPOINT_FILE)
+    document = _read_document(path, CHECKPOINT_FORMAT)
+    if document is None:
+        return None
+    version = document.get("version")
+    if version == 1:
+        seq, digest, at, key_id, signature = (
+            document.get(k) for k in ("seq", "hash", "verified_at", "key_id", "signature")
+        )
+        if not (
+            _count(seq)
+            and _hex64(digest)
+            and isinstance(at, str)
+            and isinstance(key_id, str)
+            and isinstance(signature, str)
+        ):
+            raise AuditCheckpointError(f"checkpoint {path} lacks seq, hash, verified_at, key_id or signature")
+        _check_file_signature(path, document)
+        return SeenCheckpoint(size=seq, root=None, time=at, key_id=key_id, head_hash=digest)
+    if version != CHECKPOINT_VERSION:
+        raise AuditCheckpointError(
+            f"checkpoint {path} has version {version!r}; this release reads 1 and {CHECKPOINT_VERSION}"
+        )
+    size, root, at, key_id = (document.get(k) for k in ("size", "root", "time", "key_id"))
+    if not (
+        _count(size)
+        and _hex64(root)
+        and isinstance(at, str)
+        and isinstance(key_id, str)
+        and isinstance(document.get("signature"), str)
+    ):
+        raise AuditCheckpointError(f"checkpoint {path} lacks size, root, time, key_id or signature")
+    _check_file_signature(path, document)
+    return SeenCheckpoint(size=size, root=root, time=at, key_id=key_id)
+
+
+def checkpoint_file_advance(checkpoint) -> SeenCheckpoint | None:
+    """Write AuditCheckpoint ``checkpoint`` to AUDIT_CHECKPOINT_FILE, atomically, unless the file is already at or
+    past its size (it never moves back). Returns what is on file afterwards."""
+    path = Path(settings.AUDIT_CHECKPOINT_FILE)
+
+    def newer(current: SeenCheckpoint | None) -> dict | None:
+        if current is not None and current.size >= checkpoint.size:
+            return None
+        return checkpoint_signed(checkpoint)
+
+    _advance(path, checkpoint_file_load, newer)
+    return checkpoint_file_load()
+
+
+# The last verified state, for incremental verification: written by the verifier only, signed by this
+# installation's key, outside the database (AUDIT_VERIFIED_FILE).
+VERIFIED_FORMAT = "intelgraph.audit-verified"
+
+
+@dataclass(frozen=True)
+class VerifiedState:
+    size: int
+    root: str
+    verified_at: str
+    full: bool
+
+
+def verified_load() -> VerifiedState | None:
+    path = Path(settings.AUDIT_VERIFIED_FILE)
+    document = _read_document(path, VERIFIED_FORMAT)
+    if document is None:
+        return None
+    size, root, at = (document.get(k) for k in ("size", "root", "verified_at"))
+    if document.get("version") != 1 or not (_count(size) and _hex64(root) and isinstance(at, str)):
+        raise AuditCheckpointError(f"verification state {path} is not version 1 with size, root and verified_at")
+    _check_file_signature(path, document)
+    return VerifiedState(size=size, root=root, verified_at=at, full=bool(document.get("full")))
+
+
+def verified_advance(*, size: int, root: str, full: bool) -> None:
+    """Record that the log verified up to ``size`` positions (root ``root``); never moves back."""
+    path = Path(settings.AUDIT_VERIFIED_FILE)
+
+    def newer(current: VerifiedState | None) -> dict | None:
+        if current is not None and current.size > size:
+            return None
+        return {
+            "format": VERIFIED_FORMAT,
+            "version": 1,
+            "size": size,
+            "root": root,
+            "full": full,
+            "verified_at": timezone.now().astimezone(UTC).isoformat(timespec="seconds"),
+        }
+
+    _advance(path, verified_load, newer, sign_it=True)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _hex64(value) -> bool:
+    return isinstance(value, str) and len(value) == 64
+
+
+def _read_document(path: Path, format_name: str) -> dict | None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -334,58 +504,36 @@ def checkpoint_load() -> Checkpoint | None:
         document = json.loads(text)
     except json.JSONDecodeError:
         document = None
-    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
-        raise AuditCheckpointError(f"checkpoint {path} is not an {CHECKPOINT_FORMAT} JSON document")
-    if document.get("version") != CHECKPOINT_VERSION:
-        raise AuditCheckpointError(
-            f"checkpoint {path} has version {document.get('version')!r}; this release reads {CHECKPOINT_VERSION}"
-        )
-    seq, digest, verified_at, key_id, signature = (
-        document.get(k) for k in ("seq", "hash", "verified_at", "key_id", "signature")
-    )
-    if not (
-        isinstance(seq, int)
-        and seq >= 0
-        and isinstance(digest, str)
-        and len(digest) == 64
-        and isinstance(verified_at, str)
-        and isinstance(key_id, str)
-        and isinstance(signature, str)
-    ):
-        raise AuditCheckpointError(f"checkpoint {path} lacks seq, hash, verified_at, key_id or signature")
+    if not isinstance(document, dict) or document.get("format") != format_name:
+        raise AuditCheckpointError(f"checkpoint {path} is not an {format_name} JSON document")
+    return document
+
+
+def _check_file_signature(path: Path, document: dict) -> None:
     signed = {k: v for k, v in document.items() if k != "signature"}
-    problem = verify_signature(canonical_json(signed), signature, key_id)
+    problem = verify_signature(canonical_json(signed), document.get("signature"), document.get("key_id"))
     if problem:
         raise AuditCheckpointError(f"checkpoint {path}: {problem} (the file was changed, or not written here)")
-    return Checkpoint(seq=seq, hash=digest, verified_at=verified_at, key_id=key_id)
 
 
-def checkpoint_advance(*, seq: int, hash: str) -> Checkpoint:
-    """Sign ``seq``/``hash`` (a head just verified) into AUDIT_CHECKPOINT_FILE, atomically; never move it back.
-
-    Returns the checkpoint now on file: the earlier one when it is already at or past ``seq``.
-    """
-    path = Path(settings.AUDIT_CHECKPOINT_FILE)
+def _advance(path: Path, load, newer, *, sign_it: bool = False) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with (path.parent / f".{path.name}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # two verifiers at once: the later write still never goes back
-            current = checkpoint_load()
-            if current is not None and current.seq >= seq:
-                return current
-            document = {
-                "format": CHECKPOINT_FORMAT,
-                "version": CHECKPOINT_VERSION,
-                "seq": seq,
-                "hash": hash,
-                "verified_at": timezone.now().astimezone(UTC).isoformat(timespec="seconds"),
-            }
-            document["key_id"] = _signing_key_id()[0]
-            document["signature"] = signing_key().sign(canonical_json(document)).hex()
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the sealer and a verifier at once: the later write never goes back
+            try:
+                current = load()
+            except AuditCheckpointError:
+                current = None  # a damaged file is replaced by a genuine one; verification reported it already
+            document = newer(current)
+            if document is None:
+                return
+            if sign_it:
+                document["key_id"] = _signing_key_id()[0]
+                document["signature"] = signing_key().sign(canonical_json(document)).hex()
             _write_atomically(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise AuditCheckpointError(f"checkpoint {path} cannot be written ({exc.strerror or exc})") from None
-    return Checkpoint(seq=seq, hash=hash, verified_at=document["verified_at"], key_id=document["key_id"])
 
 
 def _write_atomically(path: Path, text: str) -> None:

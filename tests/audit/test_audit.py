@@ -1,6 +1,4 @@
-"""The audit log: append-only, hash-chained, signed, and verifiable."""
-
-import itertools
+"""The audit log: events appended with no lock, signed, sealed into the Merkle log and verifiable."""
 
 import pytest
 from django.core.management import call_command
@@ -8,39 +6,61 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from apps.audit import merkle
 from apps.audit import services as audit
 from apps.audit.errors import AuditImmutableError
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition
+from apps.audit.sealing import seal_pending
+from apps.audit.verification import verify_log
 from tests import factories
+from tests.audit.tampering import appended, position_of, sealed
 
-pytestmark = pytest.mark.django_db
-
-
-def _events(n, tenant=None):
-    return [audit.record("test.event", tenant=tenant, payload={"n": i, "note": "é ✓"}) for i in range(n)]
+# --------------------------------------------------------------------------- appending (in the test's transaction)
 
 
-def test_events_form_a_gapless_chain():
-    events = _events(5)
-    seqs = [e.seq for e in events]
-    assert seqs == list(range(seqs[0], seqs[0] + 5))
-    for previous, current in itertools.pairwise(events):
-        assert current.prev_hash == previous.hash
-    report = audit.verify_chain()
-    assert report.ok and report.checked == AuditEvent.objects.count()
+@pytest.mark.django_db
+def test_an_event_is_signed_on_append_and_covers_its_transaction():
+    event = audit.record("test.event", payload={"n": 1, "note": "é ✓"})
+    stored = AuditEvent.objects.get(seq=event.seq)
+    assert stored.version == 2 and stored.id == stored.seq and stored.prev_hash == ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        assert stored.xid == cursor.fetchone()[0]  # the inserting transaction, signed
+    assert audit.event_hash(stored) == stored.hash
+    assert audit.verify_event_signature(stored, audit.trusted_public_keys()) is None
+    body = audit.event_evidence(stored)["body"]
+    assert body["xid"] == stored.xid and body["seq"] == stored.seq and body["v"] == 2
 
 
-def test_rolled_back_event_leaves_no_gap():
-    _events(1)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        audit.record("test.doomed")
-        raise RuntimeError("rollback")
-    _events(1)
-    assert audit.verify_chain().ok
+@pytest.mark.django_db
+def test_record_takes_no_lock():
+    # Given an append in an open transaction
+    audit.record("test.event")
+    # Then this backend holds no advisory lock (the old chain held one until commit) and no lock on the table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT locktype, mode, relation::regclass::text FROM pg_locks WHERE pid = pg_backend_pid() "
+            "AND (locktype = 'advisory' OR (locktype = 'relation' AND mode NOT IN ('AccessShareLock', "
+            "'RowExclusiveLock')))"
+        )
+        assert cursor.fetchall() == []
 
 
+@pytest.mark.django_db
+def test_a_client_cannot_choose_the_transaction_id():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        (mine,) = cursor.fetchone()
+    event = audit.record("test.event")
+    AuditEvent(
+        seq=event.seq + 1000, xid=1, created_at=event.created_at, event_type="x", hash="f" * 64, key_id="k"
+    ).save(force_insert=True)
+    assert AuditEvent.objects.get(seq=event.seq + 1000).xid == mine  # the trigger's value, not the client's
+
+
+@pytest.mark.django_db
 def test_orm_refuses_update_and_delete():
-    event = _events(1)[0]
+    event = audit.record("test.event")
     event.event_type = "forged"
     with pytest.raises(AuditImmutableError):
         event.save()
@@ -52,69 +72,31 @@ def test_orm_refuses_update_and_delete():
         AuditEvent.objects.filter(pk=event.pk).delete()
 
 
-def test_database_trigger_refuses_raw_update():
-    event = _events(1)[0]
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_auditevent SET event_type = 'forged'",
+        "DELETE FROM audit_auditevent",
+        "UPDATE audit_auditposition SET event_seq = event_seq + 1",
+        "DELETE FROM audit_auditcheckpoint",
+        "DELETE FROM audit_audittreenode",
+    ],
+)
+def test_database_triggers_refuse_raw_updates_and_deletes(sql):
+    audit.record("test.event")
+    with connection.cursor() as cursor:  # rows to refuse in every table
+        cursor.execute("INSERT INTO audit_auditposition VALUES (1, 1, '\\x00', 'event', NULL)")
+        cursor.execute(
+            "INSERT INTO audit_auditcheckpoint (size, origin, root_hash, horizon, created_at, key_id, signature) "
+            "VALUES (1, 'o', 'r', 1, now(), 'k', 's')"
+        )
+        cursor.execute("INSERT INTO audit_audittreenode (level, index, hash) VALUES (8, 0, '\\x00')")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditevent SET event_type = 'forged' WHERE id = %s", [event.pk])
+        cursor.execute(sql)
 
 
-def _tamper(sql, params):
-    """What someone with DDL rights could do: switch the trigger off and edit rows."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER TABLE may run
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_no_update")
-        cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_no_update")
-
-
-def test_verify_detects_a_row_changed_in_sql():
-    # Given a valid chain
-    events = _events(4)
-    assert audit.verify_chain().ok
-    # When one row's payload is changed directly in SQL
-    _tamper("UPDATE audit_auditevent SET payload = '{\"n\": 99}' WHERE id = %s", [events[2].pk])
-    # Then verification stops at exactly that event
-    report = audit.verify_chain()
-    assert not report.ok
-    assert report.problem.seq == events[2].seq
-    assert report.problem.kind == "changed"
-    with pytest.raises(CommandError, match=f"#{events[2].seq}: changed"):
-        call_command("audit_verify", verbosity=0)
-
-
-def test_verify_detects_a_deleted_row():
-    events = _events(4)
-    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
-    report = audit.verify_chain()
-    assert report.problem.kind == "missing"
-    assert report.problem.seq == events[1].seq
-
-
-def test_verify_detects_a_recomputed_hash_without_the_key():
-    # An attacker who rewrites the payload and recomputes the hash still cannot sign it.
-    import hashlib
-
-    events = _events(3)
-    target = AuditEvent.objects.get(pk=events[1].pk)
-    target.payload = {"n": 1000}
-    forged_hash = hashlib.sha256(audit.canonical_bytes(target)).hexdigest()
-    _tamper(
-        "UPDATE audit_auditevent SET payload = %s, hash = %s WHERE id = %s",
-        ['{"n": 1000}', forged_hash, target.pk],
-    )
-    _tamper("UPDATE audit_auditevent SET prev_hash = %s WHERE id = %s", [forged_hash, events[2].pk])
-    problem = audit.verify_chain().problem
-    # the next event's content changed too (prev_hash is hashed), or the forged one's signature fails
-    assert problem is not None
-    assert problem.seq in (events[1].seq, events[2].seq)
-
-
-def test_audit_verify_command_reports_ok(capsys):
-    _events(3)
-    call_command("audit_verify")
-    assert "audit chain OK" in capsys.readouterr().out
-
-
+@pytest.mark.django_db
 def test_login_logout_and_failed_login_are_recorded(client):
     tenant = factories.tenant()
     user = factories.user(tenant=tenant, username="ada", password="correct horse battery", staff=True)
@@ -126,3 +108,105 @@ def test_login_logout_and_failed_login_are_recorded(client):
     failed = AuditEvent.objects.get(event_type="auth.login_failed")
     assert "wrong password!" not in str(failed.payload)
     assert AuditEvent.objects.get(event_type="auth.login").actor_id == user.pk
+
+
+# --------------------------------------------------------------------------- sealing and verifying (committed)
+
+pytestmark_sealed = pytest.mark.django_db(transaction=True)
+
+
+@pytestmark_sealed
+def test_sealed_events_form_a_merkle_log_under_signed_checkpoints():
+    # Given events appended in their own transactions, then sealed
+    events = sealed(5)
+    # Then each has a position, in append order, and the last checkpoint signs the root of their leaves
+    positions = list(AuditPosition.objects.order_by("position"))
+    assert [p.event_seq for p in positions] == [e.seq for e in events]
+    checkpoint = AuditCheckpoint.objects.order_by("-size").first()
+    leaves = [merkle.leaf_hash(bytes.fromhex(e.hash)) for e in events]
+    assert checkpoint.size == 5 and checkpoint.root_hash == merkle.root_of(leaves).hex()
+    assert audit.checkpoint_problem(checkpoint) is None
+    # and the checkpoint was also written outside the database
+    assert audit.checkpoint_file_load().size == 5
+    report = verify_log(full=True)
+    assert report.ok and report.checked == 5 and report.checkpoints >= 1
+
+
+@pytestmark_sealed
+def test_a_rolled_back_event_is_never_sealed_and_leaves_no_hole():
+    appended(1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit.record("test.doomed")
+        raise RuntimeError("rollback")
+    appended(1)
+    assert seal_pending() == 2
+    assert not AuditEvent.objects.filter(event_type="test.doomed").exists()
+    assert verify_log(full=True).ok
+
+
+@pytestmark_sealed
+def test_events_of_a_savepoint_rolled_back_are_not_confirmed():
+    # A savepoint rolled back inside a committed transaction: its event never existed, so nothing confirms it
+    with transaction.atomic():
+        audit.record("test.kept")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit.record("test.doomed")
+            raise RuntimeError("rollback to savepoint")
+    appended(2)
+    seal_pending()
+    assert not AuditPosition.objects.filter(kind="missing").exists()
+    assert verify_log(full=True).ok
+
+
+@pytestmark_sealed
+def test_audit_verify_is_incremental_by_default_and_full_on_request(capsys):
+    sealed(4)
+    call_command("audit_verify")
+    said = capsys.readouterr().out
+    assert "audit log OK (full (first run)): 4 position(s)" in said
+    sealed(3)
+    call_command("audit_verify")
+    assert "incremental from position 5): 3 position(s)" in capsys.readouterr().out
+    call_command("audit_verify", "--full")
+    assert "audit log OK (full): 7 position(s)" in capsys.readouterr().out
+
+
+@pytestmark_sealed
+def test_unsealed_events_are_checked_too():
+    sealed(2)
+    pending = appended(2)
+    report = verify_log(full=True)
+    assert report.ok and report.checked == 2 and report.unsealed == 2
+    assert not AuditPosition.objects.filter(event_seq=pending[0].seq).exists()
+
+
+@pytestmark_sealed
+def test_rotation_each_checkpoint_names_its_key_and_a_retired_key_still_verifies(settings):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    settings.AUDIT_SIGNING_KEY = old.private_bytes_raw()
+    sealed(3)
+    # Rotation as docs/operations/audit.md says: list the current key as trusted, then switch to a new one
+    settings.AUDIT_TRUSTED_KEYS = [old.public_key().public_bytes_raw().hex()]
+    settings.AUDIT_SIGNING_KEY = new.private_bytes_raw()
+    sealed(2)
+    ids = set(AuditCheckpoint.objects.values_list("key_id", flat=True))
+    old_id, new_id = (audit.key_id_of(k.public_key().public_bytes_raw().hex()) for k in (old, new))
+    assert ids == {old_id, new_id}
+    # The retired key listed in AUDIT_TRUSTED_KEYS: the old checkpoints and events verify
+    assert verify_log(full=True).ok
+    # Not listed: the first checkpoint it signed is refused, naming the key
+    settings.AUDIT_TRUSTED_KEYS = []
+    problem = verify_log(full=True, advance=False).problem
+    assert problem.kind == "bad-checkpoint" and problem.position == 1 and old_id in problem.detail
+
+
+@pytestmark_sealed
+def test_the_audit_verify_command_fails_naming_the_first_bad_position():
+    events = sealed(4)
+    from tests.audit.tampering import as_attacker
+
+    as_attacker(("UPDATE audit_auditevent SET payload = '{\"n\": 99}' WHERE seq = %s", [events[2].seq]))
+    with pytest.raises(CommandError, match=f"position {position_of(events[2])} \\(event #{events[2].seq}\\): changed"):
+        call_command("audit_verify", "--full", verbosity=0)

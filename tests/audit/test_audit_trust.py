@@ -12,12 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit import services as audit
-from apps.audit.models import AuditEvent, AuditSigningKey
+from apps.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey
+from apps.audit.sealing import seal_pending
+from apps.audit.verification import verify_log
 from tests import factories
+from tests.audit.tampering import appended, as_attacker, position_of, sealed
 
 pytestmark = pytest.mark.django_db
 
@@ -39,234 +42,177 @@ def _register(key: Ed25519PrivateKey) -> None:
     AuditSigningKey.objects.create(key_id=_key_id(key), public_key=_public_hex(key))
 
 
-def _seal(event: AuditEvent, key: Ed25519PrivateKey) -> None:
-    event.hash = hashlib.sha256(audit.canonical_bytes(event)).hexdigest()
-    event.signature = key.sign(event.hash.encode()).hex()
-
-
-def _as_attacker(*statements):
-    """Switch the append-only trigger off, run the SQL, switch it back on (DDL rights are enough)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER TABLE may run
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_no_update")
-        for sql, params in statements:
-            cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_no_update")
-
-
 def _resign(events, key: Ed25519PrivateKey, *, key_id: str, edit=None):
-    """Re-hash and re-sign ``events`` (oldest first) with ``key`` under ``key_id``, relinking the chain."""
-    first = events[0]
-    previous = AuditEvent.objects.filter(seq=first.seq - 1).values_list("hash", flat=True).first()
-    prev_hash = previous or audit.GENESIS_HASH
+    """Re-hash and re-sign ``events`` with ``key`` under ``key_id`` (after ``edit``), directly in SQL."""
     statements = []
     for event in events:
         event.refresh_from_db()
         if edit:
             edit(event)
-        event.prev_hash, event.key_id = prev_hash, key_id
-        _seal(event, key)
+        event.key_id = key_id
+        event.hash = audit.event_hash(event)
+        event.signature = key.sign(event.hash.encode()).hex()
         statements.append(
             (
-                "UPDATE audit_auditevent SET payload = %s, prev_hash = %s, key_id = %s, hash = %s, signature = %s "
-                "WHERE id = %s",
-                [json.dumps(event.payload), event.prev_hash, event.key_id, event.hash, event.signature, event.pk],
+                "UPDATE audit_auditevent SET payload = %s, key_id = %s, hash = %s, signature = %s WHERE seq = %s",
+                [json.dumps(event.payload), event.key_id, event.hash, event.signature, event.seq],
             )
         )
-        prev_hash = event.hash
-    _as_attacker(*statements)
+    as_attacker(*statements)
 
 
-def _verify_command():
+def _verify_command(*args):
     out = io.StringIO()
-    call_command("audit_verify", stdout=out)
+    call_command("audit_verify", *args, stdout=out)
     return out.getvalue()
+
+
+def _problem():
+    report = verify_log(full=True, advance=False)
+    assert not report.ok
+    return report.problem
 
 
 # --------------------------------------------------------------------------- keys from the database
 
+committed = pytest.mark.django_db(transaction=True)
 
+
+@committed
 def test_a_forged_event_signed_by_a_key_inserted_in_the_table_is_untrusted():
-    # Given a valid chain, and an attacker who registers a key of their own in the key table
-    _events(3)
+    # Given a sealed log, and an attacker who registers a key of their own in the key table
+    sealed(3)
     attacker = Ed25519PrivateKey.generate()
     _register(attacker)
-    # When they append an event signed by it (INSERT is all it takes)
+    # When they append an event signed by it (INSERT is all it takes) and the sealer seals it
     head = AuditEvent.objects.order_by("-seq").first()
     forged = AuditEvent(
         seq=head.seq + 1,
+        id=head.seq + 1,
         created_at=timezone.now(),
         actor_label="admin",
         event_type="er.pair_approved",
         payload={"reason": "approved by the board"},
-        prev_hash=head.hash,
         key_id=_key_id(attacker),
     )
-    _seal(forged, attacker)
-    forged.save(force_insert=True)
-    # Then verification refuses the key, naming it
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "untrusted-key" and problem.seq == forged.seq
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        forged.xid = cursor.fetchone()[0]
+        forged.hash = audit.event_hash(forged)
+        forged.signature = attacker.sign(forged.hash.encode()).hex()
+        forged.save(force_insert=True)
+    # Then verification refuses the key, naming it, before the event is sealed and after
+    problem = _problem()
+    assert (problem.position, problem.seq, problem.kind) == (None, forged.seq, "untrusted-key")
+    seal_pending()
+    problem = _problem()
+    assert (problem.position, problem.seq, problem.kind) == (4, forged.seq, "untrusted-key")
     assert _key_id(attacker) in problem.detail
-    with pytest.raises(CommandError, match=f"#{forged.seq}: untrusted-key: signed by key {_key_id(attacker)}"):
+    with pytest.raises(CommandError, match=f"position 4 \\(event #{forged.seq}\\): untrusted-key: signed by key"):
         _verify_command()
 
 
-def test_an_edited_event_with_its_tail_resigned_by_a_registered_attacker_key_fails():
-    # Given a valid chain
-    events = _events(5)
+@committed
+def test_an_unsealed_event_edited_and_resigned_by_a_registered_attacker_key_fails():
+    sealed(2)
+    pending = appended(2)
     attacker = Ed25519PrivateKey.generate()
     _register(attacker)
 
     def edit(event):
-        if event.pk == events[2].pk:
-            event.payload = {"n": 1000}
+        event.payload = {"n": 1000}
 
-    # When the attacker edits event 3 and re-signs it and every later event with their registered key
-    _resign(events[2:], attacker, key_id=_key_id(attacker), edit=edit)
-    # Then the chain breaks at the first re-signed event
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "untrusted-key" and problem.seq == events[2].seq
-    with pytest.raises(CommandError, match="untrusted-key"):
-        _verify_command()
+    _resign(pending[:1], attacker, key_id=_key_id(attacker), edit=edit)
+    problem = _problem()
+    assert (problem.position, problem.seq, problem.kind) == (None, pending[0].seq, "untrusted-key")
 
 
+@committed
+def test_a_sealed_event_edited_and_resigned_no_longer_matches_its_leaf():
+    events = sealed(3)
+    attacker = Ed25519PrivateKey.generate()
+    _register(attacker)
+    _resign(events[1:2], attacker, key_id=_key_id(attacker), edit=lambda e: setattr(e, "payload", {"n": 7}))
+    problem = _problem()
+    assert (problem.position, problem.kind) == (position_of(events[1]), "moved")
+
+
+@committed
 def test_replacing_the_registered_public_key_and_resigning_everything_fails():
-    # Given a valid chain signed by the installation's key
-    events = _events(4)
+    # Given pending events signed by the installation's key
+    sealed(1)
+    events = appended(3)
     own_id = events[0].key_id
     attacker = Ed25519PrivateKey.generate()
-    # When the attacker swaps the registered public key for theirs and re-signs every event under the same id
-    AuditSigningKey.objects.filter(key_id=own_id).update(public_key=_public_hex(attacker))
+    # When the attacker swaps the registered public key for theirs and re-signs the events under the same id
+    as_attacker(("UPDATE audit_auditsigningkey SET public_key = %s WHERE key_id = %s", [_public_hex(attacker), own_id]))
     _resign(events, attacker, key_id=own_id)
-    # Then the very first event fails: the key id is trusted only with the configured public key
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "bad-signature" and problem.seq == events[0].seq
+    # Then the first fails: the key id is trusted only with the configured public key
+    problem = _problem()
+    assert (problem.seq, problem.kind) == (events[0].seq, "bad-signature")
     assert "different public key" in problem.detail
     with pytest.raises(CommandError, match="bad-signature"):
         _verify_command()
 
 
-def test_rotation_old_events_verify_while_the_old_key_is_configured(settings):
-    # Given events signed by an old key, then the signing key rotated to a new one
-    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-    settings.AUDIT_SIGNING_KEY = old.private_bytes_raw()
-    _events(3)
-    settings.AUDIT_SIGNING_KEY = new.private_bytes_raw()
-    _events(2)
-    assert set(AuditEvent.objects.values_list("key_id", flat=True)) == {_key_id(old), _key_id(new)}
-    # When the old public key is listed in AUDIT_TRUSTED_KEYS, the whole chain verifies
-    settings.AUDIT_TRUSTED_KEYS = [_public_hex(old)]
-    report = audit.verify_chain()
-    assert report.ok and report.checked == 5
-    # Without it, the old events are signed by a key only the database vouches for
-    settings.AUDIT_TRUSTED_KEYS = []
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "untrusted-key" and problem.seq == 1
-
-
 # --------------------------------------------------------------------------- the checkpoint outside the database
 
 
-def test_deleting_the_tail_after_a_checkpoint_fails_truncated():
-    # Given a chain verified by audit_verify (which writes the checkpoint)
-    events = _events(6)
-    _verify_command()
-    # When the attacker deletes the last two events: what remains is a valid chain
-    _as_attacker(("DELETE FROM audit_auditevent WHERE seq > %s", [events[3].seq]))
-    # Then verification fails against the checkpoint
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "truncated" and problem.seq == events[4].seq
-    assert f"#{events[4].seq}..#{events[5].seq} were removed" in problem.detail
-    with pytest.raises(CommandError, match="truncated"):
-        _verify_command()
-
-
-def test_truncating_the_table_after_a_checkpoint_fails():
-    _events(3)
-    _verify_command()
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("TRUNCATE audit_auditevent")
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "truncated" and "the log is empty" in problem.detail
-    with pytest.raises(CommandError, match="truncated: the log is empty"):
-        _verify_command()
-
-
-def test_a_tail_deleted_and_written_again_past_the_checkpoint_fails_forked():
-    # Given a checkpoint at event 4
-    events = _events(4)
-    _verify_command()
-    # When the last two events are deleted and new ones appended by the application (valid signatures)
-    _as_attacker(("DELETE FROM audit_auditevent WHERE seq > %s", [events[1].seq]))
-    _events(3)
-    # Then the chain is consistent and longer, but holds a different event where the checkpoint is
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "forked" and problem.seq == events[3].seq
-
-
-def test_audit_verify_writes_and_moves_the_checkpoint(settings):
-    # Given no checkpoint yet
-    _events(3)
+@committed
+def test_the_sealer_and_audit_verify_write_and_move_the_checkpoint_file(settings):
     path = settings.AUDIT_CHECKPOINT_FILE
     assert not path.exists()
-    # When audit_verify runs the first time, it says so and writes one at the head
-    said = _verify_command()
-    assert (
-        "audit chain OK: 3 events checked, head #3" in said and "no earlier checkpoint; wrote the first at #3" in said
-    )
+    sealed(3)
     document = json.loads(path.read_text())
-    assert document["format"] == "intelgraph.audit-checkpoint" and document["version"] == 1
-    assert document["seq"] == 3 and document["hash"] == AuditEvent.objects.get(seq=3).hash
-    assert set(document) == {"format", "version", "seq", "hash", "verified_at", "key_id", "signature"}
-    # Then the next run moves it on, and one with nothing new keeps it
-    _events(2)
-    assert "checkpoint moved from #3 to #5" in _verify_command()
-    assert "checkpoint stays at #5" in _verify_command()
+    assert document["format"] == "intelgraph.audit-checkpoint" and document["version"] == 2
+    assert set(document) == {"format", "version", "origin", "size", "root", "time", "horizon", "key_id", "signature"}
+    assert document["size"] == 3 and document["root"] == AuditCheckpoint.objects.get(size=3).root_hash
+    assert "audit log OK (full (first run)): 3 position(s)" in _verify_command()
+    sealed(2)
+    assert json.loads(path.read_text())["size"] == 5
     assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # written by rename
 
 
-def test_the_checkpoint_never_moves_back():
-    _events(4)
-    _verify_command()
-    again = audit.checkpoint_advance(seq=2, hash=AuditEvent.objects.get(seq=2).hash)
-    assert again.seq == 4 and audit.checkpoint_load().seq == 4
+@committed
+def test_the_checkpoint_file_never_moves_back():
+    sealed(2)
+    sealed(2)
+    audit.checkpoint_file_advance(AuditCheckpoint.objects.get(size=2))
+    assert audit.checkpoint_file_load().size == 4
 
 
+@committed
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
-        (lambda d: {**d, "seq": 1}, "signature does not verify"),  # moved back to hide later deletions
-        (lambda d: {k: v for k, v in d.items() if k != "signature"}, "lacks seq, hash"),
+        (lambda d: {**d, "size": 1}, "signature does not verify"),  # moved back to hide later deletions
+        (lambda d: {k: v for k, v in d.items() if k != "signature"}, "lacks size, root"),
         (lambda d: {**d, "version": 99}, "has version 99"),
         (lambda d: "not json", "is not an intelgraph.audit-checkpoint JSON document"),
     ],
 )
-def test_a_tampered_checkpoint_is_one_clear_failure(settings, tamper, message):
-    _events(3)
-    _verify_command()
+def test_a_tampered_checkpoint_file_is_one_clear_failure(settings, tamper, message):
+    sealed(3)
     path = settings.AUDIT_CHECKPOINT_FILE
     changed = tamper(json.loads(path.read_text()))
     path.write_text(changed if isinstance(changed, str) else json.dumps(changed))
-    problem = audit.verify_chain().problem
-    assert problem is not None and problem.kind == "bad-checkpoint" and message in problem.detail
+    problem = _problem()
+    assert problem.kind == "bad-checkpoint" and message in problem.detail
     with pytest.raises(CommandError, match=f"bad-checkpoint: checkpoint {path}.*{message}"):
         _verify_command()
 
 
-def test_a_checkpoint_signed_by_an_untrusted_key_is_refused(settings):
-    # An attacker who rewrites the checkpoint must sign it, and their key is not configured
-    _events(3)
-    _verify_command()
+@committed
+def test_a_checkpoint_file_signed_by_an_untrusted_key_is_refused(settings):
+    sealed(3)
     attacker = Ed25519PrivateKey.generate()
     path = settings.AUDIT_CHECKPOINT_FILE
-    document = {**json.loads(path.read_text()), "seq": 1, "hash": AuditEvent.objects.get(seq=1).hash}
+    document = {**json.loads(path.read_text()), "size": 1}
     document["key_id"] = _key_id(attacker)
     del document["signature"]
     document["signature"] = attacker.sign(audit.canonical_json(document)).hex()
     path.write_text(json.dumps(document))
-    problem = audit.verify_chain().problem
+    problem = _problem()
     assert problem.kind == "bad-checkpoint" and f"signed by key {_key_id(attacker)}" in problem.detail
 
 

@@ -1,9 +1,9 @@
-"""Run the web server, a Celery worker and Celery beat together in the foreground (``manage.py run``).
+"""Run the web server, a Celery worker, Celery beat and the audit sealer together in the foreground (``manage.py run``).
 
 Each process's output is prefixed with its name. Ctrl-C (or SIGTERM) stops all
-three cleanly; if one of them dies, the others are stopped too and the exit
+four cleanly; if one of them dies, the others are stopped too and the exit
 status says which failed. Development only: production runs the three as
-separate processes (``deploy/README.md``).
+separate processes (``deploy/README.md``; the sealer as a singleton).
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from intelgraph.metrics import clean_multiprocess_dir
 
-COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m"}
+COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m", "sealer": "\033[32m"}
 RESET = "\033[0m"
+MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 
 
 @dataclass
@@ -86,6 +88,9 @@ def commands(*, host: str, port: int, concurrency: int) -> list[Managed]:
                 "--pidfile=",
             ],
         ),
+        # Gives committed audit events their positions in the Merkle log and signs checkpoints (one at a time:
+        # it holds an advisory lock; appends never wait for it).
+        Managed("sealer", [python, str(MANAGE), "audit_sealer"]),
     ]
 
 

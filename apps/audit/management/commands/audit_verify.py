@@ -4,41 +4,47 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from apps.audit.errors import AuditCheckpointError
-from apps.audit.models import AuditEvent
-from apps.audit.services import verify_chain
+from apps.audit.models import AuditPosition
+from apps.audit.verification import verify_log
 
 
 class Command(BaseCommand):
     help = (
-        "Walk the audit log's hash chain and signatures (trusted keys only: AUDIT_TRUSTED_KEYS and this "
-        "installation's key), check it against the last verified checkpoint (AUDIT_CHECKPOINT_FILE), report the "
-        "first broken or missing link; when it verifies, move the checkpoint to the head."
+        "Verify the audit log: every event's hash and signature (trusted keys only: AUDIT_TRUSTED_KEYS and this "
+        "installation's key), every position, the Merkle root of every signed checkpoint and so each checkpoint's "
+        "consistency with the one before, the events not sealed yet, and the log against the last checkpoint seen "
+        "outside the database (AUDIT_CHECKPOINT_FILE). Incremental from the last verified state (AUDIT_VERIFIED_FILE) "
+        "unless --full. Names the first bad position and what is wrong; exit status 1 then."
     )
 
-    def handle(self, *args, **options):
-        total = AuditEvent.objects.count()
+    def add_arguments(self, parser):
+        parser.add_argument("--full", action="store_true", help="verify every position, not only those added since")
+        parser.add_argument("--jobs", type=int, default=None, help="processes checking signatures (default: cores)")
+
+    def handle(self, *args, full, jobs, **options):
+        if jobs is not None and jobs < 1:
+            raise CommandError("--jobs must be at least 1")
+        total = AuditPosition.objects.count()
         try:
-            with tqdm(total=total, unit="event", disable=options["verbosity"] == 0 or total < 1000) as bar:
-                report = verify_chain(progress=bar.update, advance_checkpoint=True)
+            with tqdm(total=total, unit="position", disable=options["verbosity"] == 0 or total < 10_000) as bar:
+                report = verify_log(full=full, progress=bar.update, jobs=jobs)
         except (AuditCheckpointError, ImproperlyConfigured) as exc:
-            raise CommandError(f"audit chain NOT VERIFIED: {exc}") from None
-        if not report.ok and report.problem.seq is None:  # the checkpoint itself: no event was checked
-            raise CommandError(f"audit chain NOT VERIFIED: {report.problem}")
+            raise CommandError(f"audit log NOT VERIFIED: {exc}") from None
         if not report.ok:
             raise CommandError(
-                f"audit chain BROKEN: {report.problem} "
-                f"({report.checked} events verified before it; last good #{report.head_seq})"
+                f"audit log BROKEN: {report.problem} ({report.checked} position(s) verified before it in this "
+                f"{'full' if full else 'incremental'} run, from position {report.start + 1})"
             )
-        before, after = report.checkpoint, report.checkpoint_after
-        if before is None:
-            moved = f"no earlier checkpoint; wrote the first at #{after.seq}"
-        elif after.seq == before.seq:
-            moved = f"checkpoint stays at #{after.seq}"
-        else:
-            moved = f"checkpoint moved from #{before.seq} to #{after.seq}"
+        mode = (
+            "full"
+            if full
+            else (f"incremental from position {report.start + 1}" if report.start else "full (first run)")
+        )
+        rate = f", {report.checked / report.seconds:,.0f} positions/s" if report.checked and report.seconds else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"audit chain OK: {report.checked} events checked, head #{report.head_seq} "
-                f"{report.head_hash[:16]}…; {moved} ({settings.AUDIT_CHECKPOINT_FILE})"
+                f"audit log OK ({mode}): {report.checked} position(s) and {report.checkpoints} checkpoint(s) checked "
+                f"in {report.seconds:.1f}s{rate}; {report.size} sealed, root {report.root[:16]}…; "
+                f"{report.unsealed} not sealed yet, signatures checked; verified state in {settings.AUDIT_VERIFIED_FILE}"
             )
         )

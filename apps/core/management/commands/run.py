@@ -14,7 +14,7 @@ from tools.devstack import runner, servers
 
 
 class Command(BaseCommand):
-    help = "Run the ASGI web server, a Celery worker and Celery beat in the foreground; Ctrl-C stops all."
+    help = "Run the ASGI web server, a Celery worker, Celery beat and the audit sealer in the foreground; Ctrl-C stops all."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                     f"  admin    {base}/admin/",
                     f"  GraphQL  {base}/graphql",
                     f"  health   {base}/healthz   readiness {base}/readyz   metrics {base}/metrics",
-                    "Ctrl-C stops the web server, the worker and beat.",
+                    "Ctrl-C stops the web server, the worker, beat and the audit sealer.",
                     "",
                 ]
             )
