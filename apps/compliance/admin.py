@@ -1,12 +1,13 @@
 from django.contrib import admin
 
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
+from apps.audit.admin import AuditProofAdminMixin
 from apps.audit.models import AuditEvent, AuditSigningKey
 from apps.audit.services import trusted_keys
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(AuditProofAdminMixin, ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     """Read-only: audit events are appended by the audit service and never edited."""
 
     list_display = ("seq", "created_at", "event_type", "actor_label", "tenant", "target_type", "target_id")
