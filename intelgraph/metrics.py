@@ -59,7 +59,8 @@ SCRAPE_HOOKS: list = []
 
 
 def on_scrape(hook):
-    """Register ``hook()`` to run before each scrape (``apps.audit`` sets the sealing gauges this way)."""
+    """Register ``hook()`` to run before each scrape (``apps.audit`` sets the sealing gauges this way, ``apps.graph``
+    the outbox lag)."""
     if hook not in SCRAPE_HOOKS:
         SCRAPE_HOOKS.append(hook)
     return hook
@@ -83,18 +84,10 @@ class PrometheusMiddleware:
 
 
 def metrics_view(request):
-    from apps.graph.services import outbox_lag
-
-    try:  # the lag is read when scraped, so every process reports the same, current figure
-        lag = outbox_lag()
-        GRAPH_OUTBOX_PENDING.set(lag["pending"])
-        GRAPH_OUTBOX_AGE.set(lag["oldest_seconds"])
-    except Exception as exc:  # a metrics scrape never fails for want of the database
-        logging.getLogger(__name__).warning("graph outbox lag not read: %s", exc)
     for hook in SCRAPE_HOOKS:
         try:
             hook()
-        except Exception as exc:  # the same: a figure that cannot be read is left out, not the whole scrape
+        except Exception as exc:  # a metrics scrape never fails for want of the database: the figure is left out
             logging.getLogger(__name__).warning("metrics hook %s failed: %s", getattr(hook, "__name__", hook), exc)
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
