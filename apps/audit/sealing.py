@@ -377,6 +377,19 @@ def sealer_lock_holder() -> int | None:
     return row[0] if row else None
 
 
+SAY_EVERY = 10.0
+
+
+def _summary(results: list[SealResult]) -> str:
+    events = sum(r.events for r in results)
+    missing = sum(len(r.missing) for r in results)
+    return (
+        f"sealed {events} position(s) {results[0].first}..{results[-1].checkpoint.size} in {len(results)} batch(es)"
+        + (" (adopted hash chain)" if any(r.adopted for r in results) else "")
+        + (f", {missing} MISSING (deleted before sealing)" if missing else "")
+    )
+
+
 def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None = None) -> None:
     """Seal until SIGTERM/SIGINT (or ``stop``): wait for the sealer lock, then a batch every ``interval`` seconds,
     at once again while batches come full. Database errors are reported and retried; nothing is lost meanwhile
@@ -386,6 +399,7 @@ def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     sealer, holding, waiting_said = Sealer(), False, False
+    pending, said_at = [], 0.0  # batches since the last line said (one line per SAY_EVERY seconds at most)
     while not stop.is_set():
         try:
             if not holding:
@@ -399,11 +413,10 @@ def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None
                 say(f"sealing (interval {interval:g} s, batches of at most {sealer.batch_max})")
             result = sealer.seal()
             if result is not None:
-                say(
-                    f"sealed {result.events} position(s) {result.first}..{result.checkpoint.size}"
-                    + (" (adopted hash chain)" if result.adopted else "")
-                    + (f", {len(result.missing)} MISSING" if result.missing else "")
-                )
+                pending.append(result)
+                if result.adopted or result.missing or time.monotonic() - said_at >= SAY_EVERY:
+                    say(_summary(pending))
+                    pending, said_at = [], time.monotonic()
                 if result.events >= sealer.batch_max:
                     continue
         except AuditSealingError as exc:
@@ -415,6 +428,8 @@ def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None
             connection.close()
             stop.wait(max(interval, 2))
         stop.wait(interval)
+    if pending:
+        say(_summary(pending))
     if holding:
         try:
             with connection.cursor() as cursor:

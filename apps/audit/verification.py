@@ -65,6 +65,7 @@ class LogReport:
     start: int  # positions already verified before this run (0 for a full run)
     size: int  # sealed positions (the last checkpoint's size)
     root: str
+    resumed: bool = False  # incremental: went on from the state a previous run recorded
     checked: int = 0  # positions checked in this run
     checkpoints: int = 0  # checkpoints whose signature and root were checked
     unsealed: int = 0  # events not sealed yet, their hashes and signatures checked
@@ -169,6 +170,7 @@ def _verify(report: LogReport, *, full: bool, progress, jobs: int) -> None:
                 )
             )
         start = verified.size
+        report.resumed = True
         _cheap_checks(start)
     report.start = start
     _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs)
@@ -358,7 +360,7 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> N
                                 )
                             )
                     last_seq = seq
-                    signatures.add(position, seq, row[20], row[19], row[18])
+                    signatures.add(position, row[20], row[19], row[18])
                     frontier.append(leaf, on_node)
                     if seen is not None and position == seen.size:
                         _against_seen(seen, frontier, position, seq, event_digest)
@@ -490,16 +492,15 @@ class _Signatures:
     """Ed25519 checks in chunks, on ``jobs`` processes (inline for one); ``first_bad`` names the earliest failure."""
 
     def __init__(self, keys: dict[str, str], jobs: int) -> None:
-        self.keys, self.items, self.futures, self.seqs = keys, [], [], {}
+        self.keys, self.items, self.futures = keys, [], []
         # fork: the workers only verify signatures (no database, no Django), and start in milliseconds
         self.pool = (
             ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) if jobs > 1 else None
         )
         self.failed: list[int] = []
 
-    def add(self, position: int, seq: int, key_id: str, signature: str, digest: str) -> None:
+    def add(self, position: int, key_id: str, signature: str, digest: str) -> None:
         self.items.append((position, key_id, signature, digest))
-        self.seqs[position] = seq
         if len(self.items) >= SIGNATURE_CHUNK:
             self._flush()
 
@@ -511,8 +512,6 @@ class _Signatures:
         else:
             self.futures.append(self.pool.submit(_check_chunk, self.keys, self.items))
         self.items = []
-        if len(self.seqs) > 4 * SIGNATURE_CHUNK * 16:
-            self.seqs = {}  # only kept to name a failure; a failure's number is read back then
 
     def first_bad(self, *, before: int | None) -> LogProblem | None:
         self._flush()

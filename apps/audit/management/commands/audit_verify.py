@@ -38,7 +38,7 @@ class Command(BaseCommand):
         mode = (
             "full"
             if full
-            else (f"incremental from position {report.start + 1}" if report.start else "full (first run)")
+            else (f"incremental from position {report.start + 1}" if report.resumed else "full (first run)")
         )
         rate = f", {report.checked / report.seconds:,.0f} positions/s" if report.checked and report.seconds else ""
         self.stdout.write(
