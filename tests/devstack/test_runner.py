@@ -58,7 +58,7 @@ def test_run_serves_ready_and_stops_cleanly_on_ctrl_c(db, settings, tmp_path):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output[-3000:]
-    for prefix in ("web    |", "worker |", "beat   |"):
+    for prefix in ("web    |", "worker |", "beat   |", "sealer |"):
         assert prefix in output
     assert "ready." in output  # the Celery worker connected to the broker
     assert output.rstrip().endswith("all stopped")
