@@ -56,6 +56,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         when=Interval(every=10, period="seconds"),
         description="Apply pending graph outbox rows to the graph store (safety net behind the per-write drain).",
     ),
+    # The same for online entity resolution: every commit that writes entities queues er.score_outbox; a lost task
+    # leaves rows behind until this run (a minute; an empty outbox costs one indexed query).
+    Schedule(
+        name="Score the ER outbox",
+        task="er.score_outbox",
+        when=Interval(every=60, period="seconds"),
+        description="Score entities whose outbox rows a lost wake-up left behind (safety net behind each commit).",
+    ),
     # Each run verifies the log from the last verified state, so daily keeps a run short while a tampered or
     # missing row is found within a day. 03:17 UTC: a quiet hour, and off the hour so it does not start together with
     # jobs that run on the hour.

@@ -7,3 +7,9 @@ class ErConfig(AppConfig):
 
     name = "apps.er"
     verbose_name = "Entity resolution"
+
+    def ready(self) -> None:
+        from apps.er.services.metrics import outbox_gauges
+        from intelgraph.metrics import on_scrape
+
+        on_scrape(outbox_gauges)

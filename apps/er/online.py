@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
+from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from apps.core.choices import EntityKind, OutboxConsumer
@@ -62,6 +63,14 @@ class OnlineResult:
     scored: int = 0  # candidate pairs scored
     review: int = 0  # pairs recorded in the review band
     failed: int = 0  # rows kept because scoring their entity failed (retried until MAX_ATTEMPTS)
+
+
+def outbox_lag() -> dict:
+    """ER's pending outbox rows and the age of the oldest, for /metrics."""
+    rows = OutboxEvent.objects.filter(consumer=OutboxConsumer.ER)
+    oldest = rows.order_by("id").values_list("created_at", flat=True).first()
+    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    return {"pending": rows.count() if oldest else 0, "oldest_seconds": round(age, 1)}
 
 
 def outbox_score(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> OnlineResult:

@@ -177,3 +177,31 @@ def test_one_failing_record_holds_up_only_its_own_rows(media, monkeypatch):
         online.outbox_score()
     assert OutboxEvent.objects.get(consumer="er").attempts == online.MAX_ATTEMPTS
     assert online.outbox_score().failed == 0
+
+
+# --------------------------------------------------------------------------- watching the backlog
+
+
+@pytest.mark.django_db
+def test_metrics_show_the_er_backlog_and_beat_has_a_safety_net(client):
+    from intelgraph.schedules import SCHEDULES
+
+    # Given two entities written and not scored yet (no worker runs in this test)
+    tenant = factories.tenant()
+    for record in RECORDS[:2]:
+        write_one(tenant, record)
+    backlog = OutboxEvent.objects.filter(consumer="er").count()
+    assert backlog >= 2
+    # When /metrics is scraped, then it says how many rows wait for online ER
+    text = client.get("/metrics").content.decode()
+    line = next(x for x in text.splitlines() if x.startswith("ig_er_outbox_pending"))
+    assert float(line.split()[-1]) == backlog
+    assert "ig_er_outbox_oldest_seconds" in text
+    # and a lost wake-up is caught by beat within a minute
+    (net,) = [s for s in SCHEDULES if s.task == "er.score_outbox"]
+    assert net.when.every <= 60 and net.when.period == "seconds"
+    # once scored, the backlog is gone from the figure too
+    online.outbox_score()
+    text = client.get("/metrics").content.decode()
+    line = next(x for x in text.splitlines() if x.startswith("ig_er_outbox_pending"))
+    assert float(line.split()[-1]) == OutboxEvent.objects.filter(consumer="er").count() == 0
