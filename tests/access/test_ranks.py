@@ -65,8 +65,8 @@ def test_a_new_bundle_is_asked_again_not_served_from_the_cache(tmp_path):
     roles_rego = tmp_path / "roles.rego"
     roles_rego.write_text(
         roles_rego.read_text().replace(
-            'roles := ["reader", "analyst", "reviewer", "compliance", "admin"]',
-            'roles := ["reader", "analyst", "reviewer", "admin", "compliance"]',
+            'role_rank := {"reader": 0, "analyst": 1, "reviewer": 2, "compliance": 3, "admin": 4}',
+            'role_rank := {"reader": 0, "analyst": 1, "reviewer": 2, "compliance": 4, "admin": 3}',
         )
     )
     # When a bundle ranking compliance above admin is put in force
