@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er
+.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er bench-audit
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -81,3 +81,7 @@ bench-graph: servers-up
 ## bench-er: our ER engine vs Splink on FEBRL3/FEBRL4 (with and without soc_sec_id), then hard demo-generator sets (about a minute)
 bench-er: servers-up
 	@$(PY) -m tools.bench er $(BENCH_ARGS)
+
+## bench-audit: appends with 1, 8 and 32 writers (old locked chain vs lock-free append + sealer), sealing lag, lock waits, verify speed on 1,000,000 events (own database, seeded once, minutes)
+bench-audit: servers-up
+	@$(PY) -m tools.bench audit $(BENCH_ARGS)
