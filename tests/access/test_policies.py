@@ -185,3 +185,27 @@ def test_bundle_hash_changes_with_content(tmp_path):
     (tmp_path / "schema.rego").write_text(sources["policies/schema.rego"] + "\n# changed\n")
     assert same.sha256 == policy.current_bundle().sha256
     assert policy.compile_bundle(tmp_path).sha256 != same.sha256
+
+
+def test_threads_share_compiled_engines_instead_of_building_one_each(monkeypatch):
+    """Under ASGI each request runs in a new thread; building an engine compiles the bundle (hundreds of ms)."""
+    import threading
+
+    built = []
+    real = policy._Engine
+
+    class Counting(real):
+        def __init__(self, sources):
+            built.append(1)
+            super().__init__(sources)
+
+    monkeypatch.setattr(policy, "_Engine", Counting)
+    policy._idle.clear()
+    document = {"held": {"1": "reader"}, "least": "reader"}
+    policy.evaluate("roles", document)  # this thread builds the first engine
+    built.clear()
+    for _ in range(5):
+        thread = threading.Thread(target=policy.evaluate, args=("roles", document))
+        thread.start()
+        thread.join()
+    assert built == []  # each later thread borrowed it
