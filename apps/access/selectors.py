@@ -74,9 +74,6 @@ class Page:
     def __getitem__(self, pk) -> Decision:
         return self.decisions[pk]
 
-    def __contains__(self, pk) -> bool:
-        return pk in self.decisions
-
     def visibility(self, row) -> str:
         return self.decisions[row.pk].visibility
 
