@@ -73,6 +73,15 @@ SCHEDULES: tuple[Schedule, ...] = (
         when=Crontab(minute="17", hour="3"),
         description="Verify the audit log from the last verified state, move it on, record the outcome.",
     ),
+    # Retention: sealed segments whose every event is past its class (365 or 1,825 days, longer per tenant) and
+    # under no legal hold. Daily at 04:41 UTC, after the verification, so a purge never removes what was not
+    # verified the night before; AUDIT_PURGE_ENABLED=0 turns it into a dry run that only reports.
+    Schedule(
+        name="Purge audit events past retention (daily)",
+        task="audit.purge",
+        when=Crontab(minute="41", hour="4"),
+        description="Delete sealed audit segments past retention that no legal hold covers; keep signed tombstones.",
+    ),
     # The sealer runs apart from Celery; this notices when it is down (or held back) and alerts after
     # AUDIT_UNSEALED_ALERT_SECONDS. A run is one range read on an index.
     Schedule(

@@ -248,6 +248,12 @@ AUDIT_LOG_ORIGIN = cfg.str("AUDIT_LOG_ORIGIN", default="intelgraph.audit/" + ("p
 AUDIT_SEALER_INTERVAL_MS = cfg.int("AUDIT_SEALER_INTERVAL_MS", default=500)
 AUDIT_SEALER_BATCH_MAX = cfg.int("AUDIT_SEALER_BATCH_MAX", default=20_000)
 AUDIT_UNSEALED_ALERT_SECONDS = cfg.int("AUDIT_UNSEALED_ALERT_SECONDS", default=300)
+# An event type missing from apps/audit/catalogue.py: an error (development, tests) or a logged warning.
+AUDIT_UNKNOWN_EVENT_TYPES = cfg.choice(
+    "AUDIT_UNKNOWN_EVENT_TYPES", default="warn" if PRODUCTION else "error", choices=("error", "warn")
+)
+# The retention purge (Celery beat, daily): on by default; AUDIT_PURGE_ENABLED=0 keeps everything.
+AUDIT_PURGE_ENABLED = cfg.bool("AUDIT_PURGE_ENABLED", default=True)
 
 # --------------------------------------------------------------------------- security
 SESSION_COOKIE_HTTPONLY = True

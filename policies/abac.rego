@@ -150,6 +150,9 @@ admin_change_roles := {
 	"tenantersettings": "admin",
 	# which ER model scores the tenant's pairs
 	"modelpin": "admin",
+	# the audit log's keeping: legal holds and longer retention (apps.compliance.services)
+	"legalhold": "compliance",
+	"auditretentionoverride": "compliance",
 }
 
 admin_change[tenant] := {kind: allowed |

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 CHECKPOINT_FORMAT = "intelgraph.audit-checkpoint"
 PROOF_FORMAT = "intelgraph.audit-proof"
 SEGMENT_FORMAT = "intelgraph.audit-segment"
+TOMBSTONE_FORMAT = "intelgraph.audit-tombstone"
 
 
 class Failed(Exception):
@@ -177,6 +178,27 @@ def check_checkpoint(checkpoint, keys: dict, what: str = "the checkpoint") -> tu
     return size, bytes.fromhex(root)
 
 
+def check_tombstone(item, keys: dict, what: str) -> dict:
+    """A purge tombstone: its format and a signature by a trusted key; returns it."""
+    if not isinstance(item, dict) or item.get("format") != TOMBSTONE_FORMAT:
+        raise Failed(f"{what}: not an {TOMBSTONE_FORMAT} document")
+    signed = {k: v for k, v in item.items() if k != "signature"}
+    check_signature(canonical_json(signed), item.get("signature"), item.get("key_id"), keys, what)
+    if not all(isinstance(item.get(k), int) for k in ("first", "last", "count")):
+        raise Failed(f"{what}: first, last and count must be numbers")
+    return item
+
+
+def root_of(leaves: list[bytes]) -> bytes:
+    """The Merkle tree hash (RFC 6962) of these leaf hashes."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    tree = Frontier(0, [])
+    for leaf in leaves:
+        tree.append(leaf)
+    return tree.root()
+
+
 def check_event(item: dict, keys: dict, what: str) -> bytes:
     """The event's digest, after checking its body hashes to it and its signature."""
     body, digest = item.get("body"), item.get("hash")
@@ -262,9 +284,14 @@ def verify_segment(lines: list[str], keys: dict, held: dict | None) -> list[str]
     elif first != 1:
         raise Failed("a segment that does not start at position 1 needs the checkpoint before it")
     position, batch, checkpoints, events, last = first - 1, [], 0, 0, None
+    tombstone, purged_leaves, purged = None, [], 0
     for number, line in enumerate(lines[1:], start=2):
         item = json.loads(line)
         kind = item.get("type")
+        if kind == "tombstone":
+            tombstone = check_tombstone(item.get("tombstone"), keys, f"line {number}: tombstone")
+            purged_leaves = [] if tombstone["first"] == position + 1 else None  # None: it began before the segment
+            continue
         if kind == "checkpoint":
             item = item.get("checkpoint")
             size, root = check_checkpoint(item, keys, f"line {number}: checkpoint")
@@ -300,6 +327,20 @@ def verify_segment(lines: list[str], keys: dict, held: dict | None) -> list[str]
                 f"position {position}: event #{item.get('missing_event')} was deleted before it was sealed "
                 f"(event #{item.get('confirmed_by')} confirms it had committed)"
             )
+        elif kind == "purged":
+            if tombstone is None or not tombstone["first"] <= position <= tombstone["last"]:
+                raise Failed(f"position {position}: purged, but no signed tombstone covers it")
+            leaf = bytes.fromhex(item.get("leaf_hash", ""))
+            frontier.append(leaf)
+            purged += 1
+            if purged_leaves is not None:
+                purged_leaves.append(leaf)
+                if position == tombstone["last"] and root_of(purged_leaves).hex() != tombstone["leaves_root"]:
+                    raise Failed(
+                        f"positions {tombstone['first']}..{tombstone['last']}: the leaves are not those the tombstone "
+                        "was signed over"
+                    )
+            continue
         elif kind == "gone":
             raise Failed(f"position {position}: event #{item.get('event_seq')} is no longer in the database (deleted)")
         else:
@@ -311,6 +352,8 @@ def verify_segment(lines: list[str], keys: dict, held: dict | None) -> list[str]
         f"OK: positions {first}..{frontier.size}: {events} event(s), every signature and {checkpoints} checkpoint(s) "
         f"checked; last checkpoint {frontier.size} (root {frontier.root().hex()[:16]}…, {last.get('time')})"
     ]
+    if purged:
+        said.append(f"  {purged} position(s) purged for retention, under signed tombstones (their leaves checked)")
     if held is not None:
         held_size, held_root = check_checkpoint(held, keys, "your checkpoint")
         if held_size == frontier.size and held_root != frontier.root():

@@ -16,6 +16,35 @@ def tenant_b(db):
     return factories.tenant("bravo", name="Bravo Insurance")
 
 
+# Event types only the tests record (record() refuses a type the catalogue does not list).
+TEST_EVENT_TYPES = (
+    "test.event",
+    "test.bulk_written",
+    "test.concurrent",
+    "test.created",
+    "test.doomed",
+    "test.during_load",
+    "test.kept",
+    "test.updated",
+    "matrix.bravo",
+    "test.chained",
+    "test.purpose",
+    "test.t1",
+    "test.t2",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_event_types():
+    from apps.audit import catalogue
+
+    for name in TEST_EVENT_TYPES:
+        catalogue.EVENT_TYPES[name] = catalogue.EventType(name, "tests", catalogue.STANDARD, "recorded by the tests")
+    yield
+    for name in TEST_EVENT_TYPES:
+        catalogue.EVENT_TYPES.pop(name, None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _graph_test_keys_removed():
     """Test graphs live in the embedded server under GRAPH_NAME (intelgraph_test:*); leave none behind."""

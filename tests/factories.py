@@ -175,6 +175,44 @@ def audit_signing_key():
     return AuditSigningKey.objects.order_by("created_at").first()
 
 
+def _superuser():
+    found = User.objects.filter(is_superuser=True).first()
+    return found or User.objects.create_superuser(username=f"root{_n()}", password="x-" * 8)
+
+
+def legal_hold(*, tenant: Tenant | None, actor=None, reason: str = "matter 2026-17", **scope):
+    from apps.compliance import services as compliance
+
+    return compliance.hold_place(actor=actor or _superuser(), tenant=tenant, reason=reason, **scope)
+
+
+def retention_override(*, tenant: Tenant, event_type: str = "search.query", retention: str = "long-1825d", actor=None):
+    from apps.compliance import services as compliance
+
+    return compliance.retention_override_set(
+        actor=actor or _superuser(), tenant=tenant, event_type=event_type, retention=retention, reason="regulator"
+    )
+
+
+def audit_tombstone():
+    """A signed tombstone row as the purge writes one (tests/audit/test_retention.py makes real ones by purging;
+    that needs the sealer's own transactions, which a test inside one cannot have)."""
+    from django.utils import timezone
+
+    from apps.audit import services as audit
+    from apps.audit.models import AuditTombstone
+
+    now = timezone.now()
+    n = _n()
+    tombstone = AuditTombstone(
+        first=n * 1000 + 1, last=n * 1000 + 10, count=10, leaves_root="0" * 64,
+        events_from=now, events_until=now, purged_at=now,
+    )  # fmt: skip
+    audit.tombstone_sign(tombstone)
+    tombstone.save(force_insert=True)
+    return tombstone
+
+
 def outbox_event(*, tenant: Tenant):
     from apps.graph.models import OutboxEvent
 

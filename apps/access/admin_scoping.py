@@ -8,7 +8,7 @@ all narrow data the same way (the selectors do the narrowing).
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, Func, Q
 from django.http import Http404
 from django.utils.html import escape
@@ -18,10 +18,13 @@ from django.utils.translation import gettext as _
 from apps.access import services as access
 from apps.access.selectors import NOT_VISIBLE_LABEL, display_names
 from apps.audit import services as audit
+from apps.audit.admin import AuditedAdminMixin
 from apps.core import selectors
 
 
-class TenantScopedAdminMixin:
+class TenantScopedAdminMixin(AuditedAdminMixin):
+    """Every add, change and delete is audited too (``AuditedAdminMixin``: ``admin.created`` and so on)."""
+
     #: lookup from the admin's model to its Tenant
     tenant_lookup = "tenant"
     #: rows with no tenant (e.g. a failed login) are for superusers only
@@ -122,18 +125,6 @@ class TenantScopedAdminMixin:
                 raise PermissionDenied("Reverting needs the right to change this record.")
         return super().history_form_view(request, object_id, version_id, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        """A plain admin save (admins whose saves go through a service override this), audited like one."""
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            audit.record(
-                f"{obj._meta.model_name}.{'changed' if change else 'created'}",
-                actor=request.user,
-                tenant=self._tenant_id_of(obj),
-                target=obj,
-                payload={"fields": sorted(form.changed_data)},
-            )
-
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and self._may_change(request, obj)
 
@@ -167,7 +158,7 @@ class TenantScopedAdminMixin:
         return field
 
 
-class ReadOnlyAdminMixin:
+class ReadOnlyAdminMixin(AuditedAdminMixin):
     """For records only services write (audit events, provenance, policy bundles): view, never edit."""
 
     def has_add_permission(self, request, obj=None):

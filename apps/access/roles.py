@@ -38,6 +38,13 @@ _COMPLIANCE = [
     "core.view_groundtruthlabel",
     "audit.view_auditevent",
     "audit.view_auditsigningkey",
+    # legal holds and longer retention: placing, lifting and overriding are checked per tenant by the policy
+    # (admin-change rows legalhold and auditretentionoverride), these only open the pages
+    "audit.view_legalhold",
+    "audit.add_legalhold",
+    "audit.view_auditretentionoverride",
+    "audit.add_auditretentionoverride",
+    "audit.change_auditretentionoverride",
     "access.view_policybundleversion",
     "access.view_tenantpurpose",
     *_ER_VIEW,

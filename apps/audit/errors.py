@@ -1,3 +1,7 @@
+class AuditError(Exception):
+    """A caller used the audit service wrongly (an event type that is not in the catalogue)."""
+
+
 class AuditImmutableError(Exception):
     """Something tried to change or remove an audit event."""
 
@@ -12,3 +16,8 @@ class AuditSealingError(Exception):
 
 class AuditProofError(Exception):
     """No proof can be given: the event is not sealed yet, there is no such checkpoint, or the log is damaged."""
+
+
+class AuditRetentionError(Exception):
+    """A purge, a hold or a retention change was refused: it would remove held events, shorten a retention
+    class, or the actor lacks the compliance role. Nothing was changed."""

@@ -169,3 +169,100 @@ class AuditSigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.key_id
+
+
+class AuditRetentionOverride(models.Model):
+    """A tenant keeps one event type longer than its class in ``apps.audit.catalogue`` says (never shorter:
+    ``apps.compliance.services.retention_override_set`` refuses that)."""
+
+    tenant = models.ForeignKey("core.Tenant", on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=100)
+    retention = models.CharField(max_length=20, help_text="The retention class this tenant keeps the type under.")
+    reason = models.TextField()
+    created_by = models.ForeignKey("core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "event_type"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_type"], name="audit_retention_override_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type}: {self.retention}"
+
+
+class LegalHold(models.Model):
+    """Audit events no purge may remove while the hold is active: those of a tenant (or, placed by a superuser,
+    of every tenant), optionally only about one target and only from a time range.
+
+    Active from ``placed_at`` until ``lifted_at`` (lifted by compliance staff, with a reason) or ``until`` (an end
+    date, or none). Placing and lifting go through ``apps.compliance.services`` and are audited.
+    """
+
+    tenant = models.ForeignKey(
+        "core.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty: every tenant.",
+    )
+    target_type = models.CharField(max_length=100, blank=True, help_text="e.g. core.entity; empty: any target.")
+    target_id = models.CharField(max_length=200, blank=True, help_text="The target's id; empty: any of the type.")
+    events_from = models.DateTimeField(null=True, blank=True, help_text="Events from this time on (empty: all).")
+    events_until = models.DateTimeField(null=True, blank=True, help_text="Events up to this time (empty: all).")
+    reason = models.TextField(help_text="Why (a matter, a request, a case number).")
+    until = models.DateTimeField(null=True, blank=True, help_text="The hold ends by itself then; empty: when lifted.")
+    placed_by = models.ForeignKey("core.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    placed_at = models.DateTimeField()
+    lifted_by = models.ForeignKey("core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+
+    def __str__(self) -> str:
+        return f"legal hold #{self.pk}"
+
+    def active(self, now) -> bool:
+        return self.lifted_at is None and self.placed_at <= now and (self.until is None or self.until > now)
+
+    def covers(self, *, tenant_id, target_type: str, target_id: str, created_at) -> bool:
+        """Whether this hold's scope takes in an event with these fields (whether it is active: ``active``)."""
+        if self.tenant_id is not None and tenant_id != self.tenant_id:
+            return False
+        if self.target_type and target_type != self.target_type:
+            return False
+        if self.target_id and target_id != self.target_id:
+            return False
+        if self.events_from is not None and created_at < self.events_from:
+            return False
+        return not (self.events_until is not None and created_at > self.events_until)
+
+
+class AuditTombstone(models.Model):
+    """What is left of sealed segments the retention purge removed: positions ``first``..``last`` (whole
+    segments, each ending in its checkpoint, which stays), ``count`` events deleted, ``leaves_root`` the Merkle
+    root of those positions' leaves (which stay too, so every later proof and checkpoint still verifies), the
+    time range of the events, and an Ed25519 signature by ``key_id`` over ``services.tombstone_document``.
+
+    ``audit_verify`` checks each tombstone's signature and its range against the leaves and checkpoints, then the
+    log's continuity across it. Append-only.
+    """
+
+    first = models.BigIntegerField(unique=True)
+    last = models.BigIntegerField(unique=True)
+    count = models.BigIntegerField()
+    leaves_root = models.CharField(max_length=64)
+    events_from = models.DateTimeField()
+    events_until = models.DateTimeField()
+    purged_at = models.DateTimeField()
+    origin = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["first"]
+
+    def __str__(self) -> str:
+        return f"purged positions {self.first}..{self.last}"

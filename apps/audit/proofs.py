@@ -4,7 +4,8 @@
   event as evidence (the exact body its hash covers, its hash and signature) and optionally a consistency proof
   from an older checkpoint the auditor already holds.
 - ``segment_export``: the positions between two checkpoints as JSON lines, with the frontier of the tree before
-  them, so a verifier rebuilds the tree from the events and compares it with every checkpoint in between.
+  them, so a verifier rebuilds the tree from the events and compares it with every checkpoint in between. Ranges
+  the retention purge removed come as their signed tombstone and the leaf hashes that stayed.
 
 Formats: docs/operations/audit.md.
 """
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 from apps.audit import merkle, services
 from apps.audit.errors import AuditProofError
-from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition
+from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTombstone
 from apps.audit.sealing import StoredTree
 
 PROOF_FORMAT = "intelgraph.audit-proof"
@@ -74,6 +75,22 @@ def event_proof(event: AuditEvent, *, size: int | None = None, since: int | None
     return proof
 
 
+def proof_recorded(event: AuditEvent, proof: dict, *, actor=None, via: str) -> None:
+    """Record that an inclusion proof of ``event`` was handed out (``audit.proved``): who, where, against what."""
+    services.record(
+        "audit.proved",
+        actor=actor,
+        tenant=event.tenant_id,
+        target=event,
+        payload={"seq": event.seq, "position": proof["position"], "tree_size": proof["tree_size"], "via": via},
+    )
+
+
+def export_recorded(*, after: int, upto: int | None, lines: int, actor=None, via: str) -> None:
+    """Record that a segment of the log was exported (``audit.exported``)."""
+    services.record("audit.exported", actor=actor, payload={"after": after, "upto": upto, "lines": lines, "via": via})
+
+
 def consistency_proof(first: int, second: int, *, tree: StoredTree | None = None) -> dict:
     """The RFC 9162 consistency proof between the checkpoints of sizes ``first`` and ``second``."""
     older, newer = _checkpoint(first), _checkpoint(second)
@@ -110,11 +127,26 @@ def segment_export(*, after: int, upto: int | None = None) -> Iterator[str]:
     )
     checkpoints = iter(AuditCheckpoint.objects.filter(size__gt=after, size__lte=last.size).order_by("size"))
     boundary = next(checkpoints)
+    tombstones = {t.first: t for t in AuditTombstone.objects.filter(last__gt=after, first__lte=last.size)}
+    purged_until = 0
+    for tombstone in tombstones.values():
+        if tombstone.first <= after:  # the segment starts inside a purged range
+            yield _line({"type": "tombstone", "tombstone": services.tombstone_signed(tombstone)})
+            purged_until = tombstone.last
     positions = AuditPosition.objects.filter(position__gt=after, position__lte=last.size).order_by("position")
     for chunk in _chunks(positions.iterator(chunk_size=2000), 2000):
         events = AuditEvent.objects.in_bulk([p.event_seq for p in chunk if p.kind == p.KIND_EVENT], field_name="seq")
         for position in chunk:
-            if position.kind == position.KIND_MISSING:
+            tombstone = tombstones.get(position.position)
+            if tombstone is not None:
+                yield _line({"type": "tombstone", "tombstone": services.tombstone_signed(tombstone)})
+                purged_until = tombstone.last
+            if position.position <= purged_until:
+                # purged for retention: the leaf alone, which the tombstone and the checkpoints sign over
+                yield _line(
+                    {"type": "purged", "position": position.position, "leaf_hash": bytes(position.leaf_hash).hex()}
+                )
+            elif position.kind == position.KIND_MISSING:
                 yield _line(
                     {
                         "type": "missing",

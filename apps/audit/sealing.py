@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -411,6 +412,10 @@ def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None
                     stop.wait(5)
                     continue
                 say(f"sealing (interval {interval:g} s, batches of at most {sealer.batch_max})")
+                services.record(
+                    "audit.sealer_started",
+                    payload={"pid": os.getpid(), "interval": interval, "batch_max": sealer.batch_max},
+                )
             result = sealer.seal()
             if result is not None:
                 pending.append(result)
@@ -432,6 +437,8 @@ def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None
         say(_summary(pending))
     if holding:
         try:
+            # Recorded before the lock goes: the next sealer (or this one, restarted) seals it.
+            services.record("audit.sealer_stopped", payload={"pid": os.getpid()})
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [SEALER_LOCK])
         except OperationalError:

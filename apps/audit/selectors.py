@@ -1,9 +1,19 @@
-"""Reads of the audit log's state, for /readyz, /metrics, the admin and the sealing alert."""
+"""Reads of the audit log's state, for /readyz, /metrics, the admin and the sealing alert; the coverage report."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
-from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition
+from apps.audit import catalogue
+from apps.audit.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditPosition,
+    AuditRetentionOverride,
+)
 
 
 def unsealed_window() -> dict:
@@ -54,3 +64,64 @@ def event_seal_state(event: AuditEvent) -> dict:
         "checkpoint": checkpoint.size if checkpoint else None,
         "sealed_at": checkpoint.created_at if checkpoint else None,
     }
+
+
+@dataclass
+class CoverageRow:
+    """One event type in the coverage report: its catalogue entry and how often it was recorded, per tenant."""
+
+    event_type: str
+    group: str
+    description: str
+    retention: str
+    per_tenant: dict[str, int] = field(default_factory=dict)  # tenant slug ("" for no tenant) -> events
+    overrides: dict[str, str] = field(default_factory=dict)  # tenant slug -> its longer retention class
+    listed: bool = True  # False: recorded, but not in the catalogue
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_tenant.values())
+
+
+@dataclass
+class Coverage:
+    since: datetime
+    until: datetime
+    tenants: list[str]
+    rows: list[CoverageRow]
+
+    @property
+    def silent(self) -> list[CoverageRow]:
+        """Listed types with no event in the period (a gap, or simply nothing of that kind happened)."""
+        return [r for r in self.rows if r.listed and not r.total]
+
+
+def coverage(*, since: datetime, until: datetime, tenant_slugs: list[str] | None = None) -> Coverage:
+    """Every event type of the catalogue (and any recorded type missing from it) with its retention class, the
+    tenants' overrides, and its count per tenant between ``since`` and ``until``. ``tenant_slugs`` narrows the
+    counts to those tenants (a tenant-scoped reader's own); events with no tenant count under "" only without it."""
+    events = AuditEvent.objects.filter(created_at__gte=since, created_at__lt=until)
+    if tenant_slugs is not None:
+        events = events.filter(tenant__slug__in=tenant_slugs)
+    counts = events.values_list("event_type", "tenant__slug").annotate(n=Count("id")).order_by()
+    rows = {
+        name: CoverageRow(name, kind.group, kind.description, kind.retention)
+        for name, kind in catalogue.EVENT_TYPES.items()
+    }
+    tenants: set[str] = set()
+    for event_type, slug, n in counts:
+        row = rows.get(event_type)
+        if row is None:
+            row = rows[event_type] = CoverageRow(
+                event_type, "not in the catalogue", "", catalogue.DEFAULT_CLASS, listed=False
+            )
+        row.per_tenant[slug or ""] = n
+        tenants.add(slug or "")
+    overrides = AuditRetentionOverride.objects.values_list("event_type", "tenant__slug", "retention")
+    if tenant_slugs is not None:
+        overrides = overrides.filter(tenant__slug__in=tenant_slugs)
+    for event_type, slug, kept in overrides:
+        if event_type in rows:
+            rows[event_type].overrides[slug] = kept
+    ordered = sorted(rows.values(), key=lambda r: (not r.listed, r.group, r.event_type))
+    return Coverage(since=since, until=until, tenants=sorted(tenants), rows=ordered)

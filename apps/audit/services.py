@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -34,8 +35,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.audit.errors import AuditCheckpointError
+from apps.audit import catalogue
+from apps.audit.errors import AuditCheckpointError, AuditError
 from apps.audit.models import AuditEvent, AuditSigningKey
+
+logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64  # prev_hash of the first hash-chained (version 1) event
 
@@ -240,8 +244,14 @@ def record(
 
     Two statements and no lock: the event's number and the transaction id, then the insert. It commits or rolls
     back with the caller's work; the sealer gives it a position once it and every older transaction finished.
-    ``target`` may be any model instance; its label and primary key become the target fields.
+    ``target`` may be any model instance; its label and primary key become the target fields. ``event_type`` must
+    be one of ``apps.audit.catalogue``: an unknown one raises AuditError (or, with AUDIT_UNKNOWN_EVENT_TYPES=warn,
+    is logged and kept under the default retention class).
     """
+    if event_type not in catalogue.EVENT_TYPES:
+        if settings.AUDIT_UNKNOWN_EVENT_TYPES == "error":
+            raise AuditError(f"unknown audit event type {event_type!r}: list it in apps/audit/catalogue.py")
+        logger.warning("audit event type %r is not in the catalogue (apps/audit/catalogue.py)", event_type)
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
@@ -370,6 +380,41 @@ def checkpoint_sign(checkpoint) -> None:
 def checkpoint_problem(checkpoint) -> str | None:
     """None when an AuditCheckpoint's signature verifies with a trusted key, else why not."""
     return verify_signature(canonical_json(checkpoint_document(checkpoint)), checkpoint.signature, checkpoint.key_id)
+
+
+TOMBSTONE_FORMAT = "intelgraph.audit-tombstone"
+
+
+def tombstone_document(tombstone) -> dict:
+    """The signed document of an AuditTombstone (without its signature)."""
+    return {
+        "format": TOMBSTONE_FORMAT,
+        "version": 1,
+        "origin": tombstone.origin,
+        "first": tombstone.first,
+        "last": tombstone.last,
+        "count": tombstone.count,
+        "leaves_root": tombstone.leaves_root,
+        "events_from": _iso(tombstone.events_from),
+        "events_until": _iso(tombstone.events_until),
+        "purged_at": _iso(tombstone.purged_at),
+        "key_id": tombstone.key_id,
+    }
+
+
+def tombstone_signed(tombstone) -> dict:
+    return {**tombstone_document(tombstone), "signature": tombstone.signature}
+
+
+def tombstone_sign(tombstone) -> None:
+    tombstone.origin = settings.AUDIT_LOG_ORIGIN
+    tombstone.key_id = _registered_key_id()
+    tombstone.signature = signing_key().sign(canonical_json(tombstone_document(tombstone))).hex()
+
+
+def tombstone_problem(tombstone) -> str | None:
+    """None when an AuditTombstone's signature verifies with a trusted key, else why not."""
+    return verify_signature(canonical_json(tombstone_document(tombstone)), tombstone.signature, tombstone.key_id)
 
 
 @dataclass(frozen=True)

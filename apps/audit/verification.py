@@ -29,10 +29,11 @@ from django.db.models import Exists, OuterRef, Q
 
 from apps.audit import merkle, services
 from apps.audit.errors import AuditCheckpointError, AuditSealingError
-from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTreeNode
+from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTombstone, AuditTreeNode
 from apps.audit.sealing import TILE_LEVEL, StoredTree, missing_digest
 
 SIGNATURE_CHUNK = 4000
+_PURGED = object()  # the previous event of an adopted hash chain was purged: its link cannot be checked
 
 
 @dataclass
@@ -41,7 +42,7 @@ class LogProblem:
 
     ``position``: where in the log (None for an event not sealed yet, or the checkpoint file itself); ``seq``: the
     event's number when one is concerned. ``kind``: missing, changed, moved, out-of-order, relinked, bad-signature,
-    untrusted-key, unknown-key, bad-checkpoint, rewritten, bad-node, truncated, forked or inserted
+    untrusted-key, unknown-key, bad-checkpoint, rewritten, bad-node, truncated, forked, inserted or bad-tombstone
     (docs/operations/audit.md says what each means).
     """
 
@@ -69,6 +70,7 @@ class LogReport:
     checked: int = 0  # positions checked in this run
     checkpoints: int = 0  # checkpoints whose signature and root were checked
     unsealed: int = 0  # events not sealed yet, their hashes and signatures checked
+    purged: int = 0  # events removed by the retention purge (their tombstones checked)
     seconds: float = 0.0
     problem: LogProblem | None = None
     seen: services.SeenCheckpoint | None = None
@@ -102,6 +104,37 @@ def verify_log(*, full: bool = False, progress=None, advance: bool = True, jobs:
         last = AuditCheckpoint.objects.filter(size=report.size).first()
         if last is not None:
             services.checkpoint_file_advance(last)
+    return report
+
+
+def verify_recorded(*, full: bool = False, progress=None, jobs: int | None = None, via: str) -> LogReport:
+    """``verify_log`` whose outcome becomes an audit event: ``audit.verified`` (positions checked, size, root) or
+    ``audit.verify_failed`` (the first problem). AuditCheckpointError (the state file cannot be written) passes
+    through, recorded as a failure."""
+    try:
+        report = verify_log(full=full, progress=progress, jobs=jobs)
+    except AuditCheckpointError as exc:
+        services.record("audit.verify_failed", payload={"full": full, "via": via, "problem": str(exc)})
+        raise
+    payload = {
+        "ok": report.ok,
+        "full": full,
+        "via": via,
+        "start": report.start,
+        "checked": report.checked,
+        "size": report.size,
+        "root": report.root,
+        "unsealed": report.unsealed,
+        "seconds": round(report.seconds, 3),
+    }
+    if report.ok:
+        services.record("audit.verified", payload=payload)
+    else:
+        position = report.problem.position
+        services.record(
+            "audit.verify_failed",
+            payload={**payload, "problem": str(report.problem), "position": position, "kind": report.problem.kind},
+        )
     return report
 
 
@@ -143,6 +176,9 @@ def _verify(report: LogReport, *, full: bool, progress, jobs: int) -> None:
                 f"{last_size + 1}..{seen.size} are gone (a restore to an earlier time, or a deleted tail)",
             )
         )
+    tombstones = list(AuditTombstone.objects.order_by("first"))
+    _check_tombstones(tombstones, checkpoints)
+    report.purged = sum(t.count for t in tombstones)
     start, frontier = 0, merkle.Frontier()
     if verified is not None:
         if verified.size > last_size:
@@ -171,13 +207,64 @@ def _verify(report: LogReport, *, full: bool, progress, jobs: int) -> None:
             )
         start = verified.size
         report.resumed = True
-        _cheap_checks(start)
+        _cheap_checks(start, tombstones)
     report.start = start
-    _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs)
+    _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones)
     _unsealed(report, checkpoints, keys)
 
 
-def _cheap_checks(size: int) -> None:
+def _check_tombstones(tombstones, checkpoints) -> None:
+    """Each tombstone of the retention purge: signed by a trusted key, whole segments (it starts after a
+    checkpoint and ends at one), no overlap, and the leaves its range still holds give its signed root and count.
+    Cheap (leaf hashes only), so incremental runs check every tombstone too."""
+    sizes = {c.size for c in checkpoints} | {0}
+    previous_last = 0
+    for tombstone in tombstones:
+        where = f"tombstone of positions {tombstone.first}..{tombstone.last}"
+        problem = services.tombstone_problem(tombstone)
+        if problem:
+            raise _Stop(LogProblem(tombstone.first, None, "bad-tombstone", f"{where}: {problem}"))
+        if tombstone.first - 1 not in sizes or tombstone.last not in sizes or tombstone.first <= previous_last:
+            raise _Stop(
+                LogProblem(
+                    tombstone.first,
+                    None,
+                    "bad-tombstone",
+                    f"{where} does not cover whole segments between checkpoints (or overlaps another)",
+                )
+            )
+        previous_last = tombstone.last
+        leaves = [
+            (bytes(leaf), kind)
+            for leaf, kind in AuditPosition.objects.filter(position__gte=tombstone.first, position__lte=tombstone.last)
+            .order_by("position")
+            .values_list("leaf_hash", "kind")
+        ]
+        if len(leaves) != tombstone.last - tombstone.first + 1:
+            raise _Stop(
+                LogProblem(tombstone.first, None, "missing", f"{where}: positions of the purged range are gone")
+            )
+        events = sum(1 for _, kind in leaves if kind == AuditPosition.KIND_EVENT)
+        if merkle.root_of([leaf for leaf, _ in leaves]).hex() != tombstone.leaves_root or events != tombstone.count:
+            raise _Stop(
+                LogProblem(
+                    tombstone.first,
+                    None,
+                    "bad-tombstone",
+                    f"{where}: the range's leaves are not the ones it was signed over ({events} events, "
+                    f"{tombstone.count} recorded)",
+                )
+            )
+
+
+def _in_tombstone(tombstones, position: int):
+    for tombstone in tombstones:
+        if tombstone.first <= position <= tombstone.last:
+            return tombstone
+    return None
+
+
+def _cheap_checks(size: int, tombstones=()) -> None:
     """What an incremental run still checks below its start, by counting (no anti-join): no
     position is gone, and the event rows add up to the sealed events plus those waiting. Only when they do not
     add up does it look for the event that is gone, to name it. (Deleting one sealed event *and* inserting a
@@ -198,11 +285,12 @@ def _cheap_checks(size: int) -> None:
             " OR (xid IS NULL AND NOT EXISTS (SELECT 1 FROM audit_auditcheckpoint WHERE horizon > 0)))"
         )
         events, sealed, waiting = cursor.fetchone()
-        if events == sealed + waiting:
+        if events + sum(t.count for t in tombstones) == sealed + waiting:
             return
         cursor.execute(
             "SELECT p.position, p.event_seq FROM audit_auditposition p LEFT JOIN audit_auditevent e "
             "ON e.seq = p.event_seq WHERE p.position <= %s AND p.kind = 'event' AND e.id IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM audit_audittombstone t WHERE p.position BETWEEN t.first AND t.last) "
             "ORDER BY p.position LIMIT 1",
             [size],
         )
@@ -220,7 +308,7 @@ WHERE p.position > %s ORDER BY p.position
 """
 
 
-def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> None:
+def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones=()) -> None:
     pending = [c for c in checkpoints if c.size > start]
     for index, checkpoint in enumerate(pending):
         problem = services.checkpoint_problem(checkpoint)
@@ -252,6 +340,8 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> N
             .values_list("hash", flat=True)
             .first()
         )
+        if prev_hash is None and _in_tombstone(tombstones, start) is not None:
+            prev_hash = _PURGED
 
     def on_node(level: int, node_index: int, digest: bytes) -> None:
         if level >= TILE_LEVEL and nodes.get((level, node_index)) != digest:
@@ -265,6 +355,30 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> N
                     "differs from the events' (proofs through it would fail)",
                 )
             )
+
+    def advance(leaf: bytes, position: int, seq, digest) -> None:
+        """Add a position's leaf; at a checkpoint, compare the root it signed and move to the next segment."""
+        nonlocal previous, checkpoint, low, high, segment_first, last_seq
+        frontier.append(leaf, on_node)
+        if seen is not None and position == seen.size and (digest is not None or seen.root is not None):
+            _against_seen(seen, frontier, position, seq, digest)
+        if position == checkpoint.size:
+            if frontier.root().hex() != checkpoint.root_hash:
+                raise _Stop(
+                    LogProblem(
+                        segment_first,
+                        None,
+                        "rewritten",
+                        f"positions {segment_first}..{checkpoint.size} do not have the root checkpoint "
+                        f"{checkpoint.size} signed: an event or a purged range's leaf was added, removed, changed or "
+                        "reordered there",
+                    )
+                )
+            report.checkpoints += 1
+            previous, checkpoint = checkpoint, next(boundaries, None)
+            low, high = _segment(previous, checkpoint)
+            segment_first, last_seq = position + 1, None
+        report.checked += 1
 
     try:
         with connection.chunked_cursor() as cursor:
@@ -308,6 +422,11 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> N
                             )
                         )
                     if seq is None:
+                        if _in_tombstone(tombstones, position) is not None:
+                            # purged for retention: the leaf stays, and the checkpoints still sign over it
+                            prev_hash = _PURGED  # an adopted chain's next link points into the purged range
+                            advance(bytes(leaf_stored), position, None, None)
+                            continue
                         raise _Stop(
                             LogProblem(
                                 position, event_seq, "missing", "the event sealed here is not in the database (deleted)"
@@ -339,7 +458,7 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> N
                                 )
                             )
                         expected = prev_hash if position > 1 else services.GENESIS_HASH
-                        if row[17] != expected:
+                        if expected is not _PURGED and row[17] != expected:
                             raise _Stop(
                                 LogProblem(
                                     position,
@@ -371,25 +490,7 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs) -> N
                             )
                     last_seq = seq
                     signatures.add(position, row[20], row[19], row[18])
-                    frontier.append(leaf, on_node)
-                    if seen is not None and position == seen.size:
-                        _against_seen(seen, frontier, position, seq, event_digest)
-                    if position == checkpoint.size:
-                        if frontier.root().hex() != checkpoint.root_hash:
-                            raise _Stop(
-                                LogProblem(
-                                    segment_first,
-                                    None,
-                                    "rewritten",
-                                    f"positions {segment_first}..{checkpoint.size} do not have the root checkpoint "
-                                    f"{checkpoint.size} signed: an event was added, removed or reordered there",
-                                )
-                            )
-                        report.checkpoints += 1
-                        previous, checkpoint = checkpoint, next(boundaries, None)
-                        low, high = _segment(previous, checkpoint)
-                        segment_first, last_seq = position + 1, None
-                    report.checked += 1
+                    advance(leaf, position, seq, event_digest)
                 if progress:
                     progress(len(rows))
         if checkpoint is not None:

@@ -1,25 +1,417 @@
-from django.contrib import admin
+from datetime import UTC, datetime, time, timedelta
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
+
+from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
-from apps.audit.admin import AuditProofAdminMixin
-from apps.audit.models import AuditEvent, AuditSigningKey
+from apps.audit import catalogue
+from apps.audit.admin import AuditedAdminMixin, AuditProofAdminMixin
+from apps.audit.errors import AuditRetentionError
+from apps.audit.models import (
+    AuditEvent,
+    AuditPosition,
+    AuditRetentionOverride,
+    AuditSigningKey,
+    AuditTombstone,
+    LegalHold,
+)
 from apps.audit.services import trusted_keys
+from apps.compliance import selectors as compliance_selectors
+from apps.compliance import services as compliance
+
+
+class _InputFilter(admin.SimpleListFilter):
+    """A list filter that is a text box (actor, target, purpose): listing every value would read the whole log."""
+
+    template = "admin/audit/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return ((),)  # Django shows a filter only when it has lookups; the template draws the box
+
+    def choices(self, changelist):
+        # the other parameters of the page, as the form's hidden fields (a new value starts again at page 1)
+        hidden = []
+        for key, values in changelist.params.items():
+            if key in (self.parameter_name, "p"):
+                continue
+            hidden += [(key, v) for v in (values if isinstance(values, list) else [values])]
+        yield {"hidden": hidden, "value": self.value() or "", "parameter": self.parameter_name}
+
+
+class ActorFilter(_InputFilter):
+    title = "actor"
+    parameter_name = "actor"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(actor_label__iexact=value) if value else queryset
+
+
+class TargetFilter(_InputFilter):
+    title = "target (type or type:id)"
+    parameter_name = "target"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        kind, _, target_id = value.partition(":")
+        queryset = queryset.filter(target_type=kind.strip().lower())
+        return queryset.filter(target_id=target_id.strip()) if target_id else queryset
+
+
+class PurposeFilter(_InputFilter):
+    title = "purpose"
+    parameter_name = "purpose"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(payload__purpose=value) if value else queryset
+
+
+class SealedFilter(admin.SimpleListFilter):
+    title = "seal state"
+    parameter_name = "sealed"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "sealed"), ("no", "not sealed yet"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(_sealed=True)
+        if self.value() == "no":
+            return queryset.filter(_sealed=False)
+        return queryset
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(AuditProofAdminMixin, ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
-    """Read-only: audit events are appended by the audit service and never edited."""
+    """Read-only: audit events are appended by the audit service and never edited. Compliance staff filter by
+    tenant, actor, type, target, time and purpose, see each event's seal state and prove it; the page opens with
+    the last verification, the sealing lag and the holds, and links the coverage report."""
 
-    list_display = ("seq", "created_at", "event_type", "actor_label", "tenant", "target_type", "target_id")
-    list_filter = ("event_type", "tenant", "created_at")
+    list_display = (
+        "seq",
+        "created_at",
+        "event_type",
+        "actor_label",
+        "tenant",
+        "target_type",
+        "target_id",
+        "purpose",
+        "sealed",
+    )
+    list_filter = (
+        "event_type",
+        "tenant",
+        "created_at",
+        ActorFilter,
+        TargetFilter,
+        PurposeFilter,
+        SealedFilter,
+    )
     search_fields = ("event_type", "actor_label", "target_id", "hash")
     date_hierarchy = "created_at"
     list_select_related = ("tenant",)
     show_full_result_count = False
     tenant_null_visible_to_superusers_only = True
+    change_list_template = "admin/audit/auditevent/change_list.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_sealed=Exists(AuditPosition.objects.filter(event_seq=OuterRef("seq"))))
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description="purpose")
+    def purpose(self, obj) -> str:
+        value = obj.payload.get("purpose") if isinstance(obj.payload, dict) else None
+        return value or "—"
+
+    @admin.display(boolean=True, description="sealed")
+    def sealed(self, obj) -> bool:
+        return bool(getattr(obj, "_sealed", False))
+
+    def get_urls(self):
+        coverage = self.admin_site.admin_view(self.coverage_view)
+        return [path("coverage/", coverage, name="audit_auditevent_coverage"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        context = {**(extra_context or {}), "audit_health": compliance_selectors.audit_health(user=request.user)}
+        return super().changelist_view(request, context)
+
+    def coverage_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CoveragePeriodForm(request.GET or None)
+        until = timezone.now()
+        since = until - timedelta(days=30)
+        if form.is_bound and form.is_valid():
+            since = datetime.combine(form.cleaned_data["since"], time.min, tzinfo=UTC)
+            until = datetime.combine(form.cleaned_data["until"], time.min, tzinfo=UTC) + timedelta(days=1)
+        report = compliance_selectors.coverage_for(user=request.user, since=since, until=until)
+        largest = max((row.total for row in report.rows), default=0) or 1
+        for row in report.rows:  # what the table draws: a count per tenant column, a bar against the largest
+            row.cells = [row.per_tenant.get(tenant, 0) for tenant in report.tenants]
+            row.share = round(100 * row.total / largest)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Audit coverage",
+            "form": form,
+            "report": report,
+            "since": since,
+            "until": until - timedelta(seconds=1),
+        }
+        return TemplateResponse(request, "admin/audit/auditevent/coverage.html", context)
+
+
+class CoveragePeriodForm(forms.Form):
+    since = forms.DateField(help_text="first day")
+    until = forms.DateField(help_text="last day, included")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("The period ends before it starts.")
+        return data
+
+
+class LegalHoldForm(forms.ModelForm):
+    class Meta:
+        model = LegalHold
+        fields = ("tenant", "target_type", "target_id", "events_from", "events_until", "until", "reason")
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        if "tenant" not in self.fields:  # a placed hold's page: every field read-only
+            return
+        if request is not None and not request.user.is_superuser:
+            allowed = access.tenants_allowing(
+                subject=access.subject_for_request(request), record_type=compliance.HOLD_RECORD
+            )
+            self.fields["tenant"].queryset = self.fields["tenant"].queryset.filter(pk__in=allowed)
+            self.fields["tenant"].required = True
+            self.fields["tenant"].empty_label = None
+        else:
+            self.fields["tenant"].empty_label = "every tenant"
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            compliance.hold_check(actor=self.request.user, **self._hold_arguments(data))
+        except AuditRetentionError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+    @staticmethod
+    def _hold_arguments(data) -> dict:
+        return {
+            "tenant": data.get("tenant"),
+            "target_type": data.get("target_type") or "",
+            "target_id": data.get("target_id") or "",
+            "events_from": data.get("events_from"),
+            "events_until": data.get("events_until"),
+            "until": data.get("until"),
+            "reason": data.get("reason") or "",
+        }
+
+
+class LiftForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Why the hold ends.")
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Legal holds: compliance staff place them (tenant, target, time range, reason, end date or none) and lift
+    them with a reason; a hold is never edited or deleted. Held events survive every retention purge."""
+
+    form = LegalHoldForm
+    list_display = ("__str__", "tenant", "scope", "reason_short", "placed_by", "placed_at", "until", "state")
+    list_filter = ("tenant", ("lifted_at", admin.EmptyFieldListFilter))
+    list_select_related = ("tenant", "placed_by", "lifted_by")
+    tenant_null_visible_to_superusers_only = True
+    change_form_template = "admin/audit/legalhold/change_form.html"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithRequest(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, request=request, **inner)
+
+        return WithRequest
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return [f.name for f in self.model._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        saved = compliance.hold_place(actor=request.user, **LegalHoldForm._hold_arguments(form.cleaned_data))
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.placed_at = saved.placed_at
+
+    @admin.display(description="scope")
+    def scope(self, obj) -> str:
+        parts = [f"{obj.target_type}:{obj.target_id}" if obj.target_id else obj.target_type or "every target"]
+        if obj.events_from or obj.events_until:
+            low = f"{obj.events_from:%Y-%m-%d}" if obj.events_from else "…"
+            high = f"{obj.events_until:%Y-%m-%d}" if obj.events_until else "…"
+            parts.append(f"events {low} to {high}")
+        return ", ".join(parts)
+
+    @admin.display(description="reason")
+    def reason_short(self, obj) -> str:
+        return obj.reason if len(obj.reason) <= 60 else obj.reason[:59] + "…"
+
+    @admin.display(description="state")
+    def state(self, obj) -> str:
+        if obj.lifted_at:
+            return f"lifted {obj.lifted_at:%Y-%m-%d}"
+        return "active" if obj.active(timezone.now()) else "ended"
+
+    def get_urls(self):
+        lift = self.admin_site.admin_view(self.lift_view)
+        return [path("<path:object_id>/lift/", lift, name="audit_legalhold_lift"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        context = {
+            **(extra_context or {}),
+            "lift_form": LiftForm(),
+            "hold_active": bool(obj and obj.active(timezone.now())),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def lift_view(self, request, object_id):
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        change_url = reverse("admin:audit_legalhold_change", args=[obj.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        form = LiftForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Lifting a hold needs a reason.", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        try:
+            compliance.hold_lift(hold=obj, actor=request.user, reason=form.cleaned_data["reason"])
+        except AuditRetentionError as exc:
+            self.message_user(request, f"Not lifted: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"{obj} lifted.", messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
+
+class RetentionOverrideForm(forms.ModelForm):
+    event_type = forms.ChoiceField(choices=[(name, name) for name in catalogue.EVENT_TYPES])
+    retention = forms.ChoiceField(choices=catalogue.RETENTION_CHOICES)
+
+    class Meta:
+        model = AuditRetentionOverride
+        fields = ("tenant", "event_type", "retention", "reason")
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        if "tenant" not in self.fields:
+            return
+        if request is not None and not request.user.is_superuser:
+            allowed = access.tenants_allowing(
+                subject=access.subject_for_request(request), record_type=compliance.RETENTION_RECORD
+            )
+            self.fields["tenant"].queryset = self.fields["tenant"].queryset.filter(pk__in=allowed)
+        if self.instance.pk:
+            self.fields["tenant"].disabled = True
+            self.fields["event_type"].disabled = True
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            compliance.retention_override_check(
+                actor=self.request.user,
+                tenant=data["tenant"],
+                event_type=data["event_type"],
+                retention=data["retention"],
+                reason=data.get("reason") or "",
+            )
+        except AuditRetentionError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(AuditRetentionOverride)
+class AuditRetentionOverrideAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """A tenant keeps an event type longer than its class (never shorter)."""
+
+    form = RetentionOverrideForm
+    list_display = ("tenant", "event_type", "default_class", "retention", "reason", "created_by", "created_at")
+    list_filter = ("tenant", "retention")
+    list_select_related = ("tenant", "created_by")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithRequest(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, request=request, **inner)
+
+        return WithRequest
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removing an override would shorten retention
+
+    @admin.display(description="default class")
+    def default_class(self, obj) -> str:
+        return catalogue.retention_class(obj.event_type)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = compliance.retention_override_set(
+            actor=request.user,
+            tenant=data["tenant"] if not change else obj.tenant,
+            event_type=data["event_type"] if not change else obj.event_type,
+            retention=data["retention"],
+            reason=data["reason"],
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+
+@admin.register(AuditTombstone)
+class AuditTombstoneAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the retention purge left of the segments it removed: range, count, leaves root, signature."""
+
+    list_display = ("first", "last", "count", "events_from", "events_until", "purged_at", "leaves_root")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser  # the whole log's, every tenant's: not for tenant staff
 
 
 @admin.register(AuditSigningKey)
@@ -31,3 +423,36 @@ class AuditSigningKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(boolean=True, description="trusted (configured)")
     def trusted(self, obj: AuditSigningKey) -> bool:
         return trusted_keys().get(obj.key_id) == obj.public_key
+
+
+# Celery beat's schedules are configuration (the daily audit verification and purge run from them): their admin
+# pages, as django_celery_beat defines them, with every add, change and delete audited.
+class PeriodicTaskAdmin(AuditedAdminMixin, beat_admin.PeriodicTaskAdmin):
+    pass
+
+
+class ClockedScheduleAdmin(AuditedAdminMixin, beat_admin.ClockedScheduleAdmin):
+    pass
+
+
+class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
+    pass
+
+
+class SolarScheduleAdmin(AuditedAdminMixin, beat_admin.SolarScheduleAdmin):
+    pass
+
+
+class IntervalScheduleAdmin(AuditedAdminMixin, beat_admin.IntervalScheduleAdmin):
+    pass
+
+
+for _model, _admin in [
+    (PeriodicTask, PeriodicTaskAdmin),
+    (ClockedSchedule, ClockedScheduleAdmin),
+    (CrontabSchedule, CrontabScheduleAdmin),
+    (SolarSchedule, SolarScheduleAdmin),
+    (IntervalSchedule, IntervalScheduleAdmin),
+]:
+    admin.site.unregister(_model)
+    admin.site.register(_model, _admin)

@@ -100,6 +100,11 @@ def evidence_export(
         "keys": audit.evidence_keys(),
     }
     header["header_signature"] = audit.sign(audit.canonical_json(header))
+    audit.record(
+        "compliance.evidence_exported",
+        tenant=tenant,
+        payload={"since": since, "until": until, "events": len(items), "last_seq": last, "digest": header["digest"]},
+    )
     return EvidenceExport(header, items)
 
 

@@ -3,8 +3,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -16,6 +18,7 @@ from apps.access import services as access
 from apps.access.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.access.selectors import readable
 from apps.audit import services as audit
+from apps.audit.admin import AuditedAdminMixin
 from apps.core import selectors, services
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import (
@@ -84,8 +87,17 @@ class MemberCreationForm(UserCreationForm):
         fields = ("username", "email")
 
 
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedAdminMixin, DjangoGroupAdmin):
+    """Django's groups; the role groups (``role:...``) are kept in step with memberships by apps.access.roles.
+    Audited: a changed group changes what a role may do in the admin."""
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     """Accounts. Superusers manage every account; a tenant administrator manages the accounts that belong
     only to tenants they administer (never a superuser, never the staff or superuser flags), so nobody
     reaches another tenant through a member the two tenants share. Every change and refusal is audited."""

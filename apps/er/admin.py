@@ -20,6 +20,7 @@ from apps.access import services as access
 from apps.access.admin_scoping import PolicyNamedAdminMixin, TenantScopedAdminMixin
 from apps.access.selectors import readable
 from apps.audit import services as audit
+from apps.audit.admin import AuditedAdminMixin
 from apps.core.models import Entity, Tenant
 from apps.er import selectors as er_selectors
 from apps.er import services as er
@@ -397,7 +398,7 @@ class NeverMergeAdmin(PolicyNamedAdminMixin, TenantScopedAdminMixin, admin.Model
 
 
 @admin.register(ModelArtifact)
-class ModelArtifactAdmin(admin.ModelAdmin):
+class ModelArtifactAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("model_id", "sha_short", "size", "f1", "rollout", "author", "created_at")
     readonly_fields = (
         "model_id",
@@ -592,7 +593,7 @@ class PinForm(forms.ModelForm):
 
 
 @admin.register(ModelPin)
-class ModelPinAdmin(admin.ModelAdmin):
+class ModelPinAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Rollout: pin a model in shadow for a tenant, then active for canary tenants, then for all (no tenant: GA).
 
     Members see and pin only for tenants where the admin-change policy lets them (apps.er.selectors.PIN_RECORD_TYPE); pins for

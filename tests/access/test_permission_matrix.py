@@ -243,6 +243,9 @@ ROW_BUILDERS = {
     "er.ModelArtifact": lambda w: factories.model_artifact(),
     "er.ModelPin": lambda w: factories.model_pin(tenant=w.tenant_b),
     "er.TenantERSettings": lambda w: factories.er_settings(tenant=w.tenant_b),
+    "audit.LegalHold": lambda w: factories.legal_hold(tenant=w.tenant_b),
+    "audit.AuditRetentionOverride": lambda w: factories.retention_override(tenant=w.tenant_b),
+    "audit.AuditTombstone": lambda w: factories.audit_tombstone(),
 }
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a

@@ -11,6 +11,7 @@ TRIGGERS = {
     "audit_auditposition": "audit_auditposition_no_update",
     "audit_auditcheckpoint": "audit_auditcheckpoint_no_update",
     "audit_audittreenode": "audit_audittreenode_no_update",
+    "audit_audittombstone": "audit_audittombstone_no_update",
 }
 
 

@@ -117,19 +117,22 @@ pytestmark_sealed = pytest.mark.django_db(transaction=True)
 
 @pytestmark_sealed
 def test_sealed_events_form_a_merkle_log_under_signed_checkpoints():
-    # Given events appended in their own transactions, then sealed
+    # Given a log (a test before may have left committed events: they are sealed first and kept)
+    seal_pending()
+    earlier = list(AuditPosition.objects.order_by("position"))
+    # and events appended in their own transactions, then sealed
     events = sealed(5)
-    # Then each has a position, in append order, and the last checkpoint signs the root of their leaves
-    positions = list(AuditPosition.objects.order_by("position"))
+    # Then each has a position, in append order, and the last checkpoint signs the root of all leaves
+    positions = list(AuditPosition.objects.order_by("position"))[len(earlier) :]
     assert [p.event_seq for p in positions] == [e.seq for e in events]
     checkpoint = AuditCheckpoint.objects.order_by("-size").first()
-    leaves = [merkle.leaf_hash(bytes.fromhex(e.hash)) for e in events]
-    assert checkpoint.size == 5 and checkpoint.root_hash == merkle.root_of(leaves).hex()
+    leaves = [bytes(p.leaf_hash) for p in earlier] + [merkle.leaf_hash(bytes.fromhex(e.hash)) for e in events]
+    assert checkpoint.size == len(earlier) + 5 and checkpoint.root_hash == merkle.root_of(leaves).hex()
     assert audit.checkpoint_problem(checkpoint) is None
     # and the checkpoint was also written outside the database
-    assert audit.checkpoint_file_load().size == 5
+    assert audit.checkpoint_file_load().size == len(earlier) + 5
     report = verify_log(full=True)
-    assert report.ok and report.checked == 5 and report.checkpoints >= 1
+    assert report.ok and report.checked == len(earlier) + 5 and report.checkpoints >= 1
 
 
 @pytestmark_sealed
@@ -164,11 +167,12 @@ def test_audit_verify_is_incremental_by_default_and_full_on_request(capsys):
     call_command("audit_verify")
     said = capsys.readouterr().out
     assert "audit log OK (full (first run)): 4 position(s)" in said
-    sealed(3)
+    sealed(3)  # and the audit.verified event the first run recorded
     call_command("audit_verify")
-    assert "incremental from position 5): 3 position(s)" in capsys.readouterr().out
+    assert "incremental from position 5): 4 position(s)" in capsys.readouterr().out
     call_command("audit_verify", "--full")
-    assert "audit log OK (full): 7 position(s)" in capsys.readouterr().out
+    assert "audit log OK (full): 8 position(s)" in capsys.readouterr().out
+    assert AuditEvent.objects.filter(event_type="audit.verified").count() == 3
 
 
 @pytestmark_sealed

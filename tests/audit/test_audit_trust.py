@@ -85,10 +85,12 @@ def test_a_forged_event_signed_by_a_key_inserted_in_the_table_is_untrusted():
     attacker = Ed25519PrivateKey.generate()
     _register(attacker)
     # When they append an event signed by it (INSERT is all it takes) and the sealer seals it
-    head = AuditEvent.objects.order_by("-seq").first()
+    with connection.cursor() as cursor:  # a number from the log's own sequence, as record() takes one
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id'))")
+        number = cursor.fetchone()[0]
     forged = AuditEvent(
-        seq=head.seq + 1,
-        id=head.seq + 1,
+        seq=number,
+        id=number,
         created_at=timezone.now(),
         actor_label="admin",
         event_type="er.pair_approved",
@@ -168,8 +170,8 @@ def test_the_sealer_and_audit_verify_write_and_move_the_checkpoint_file(settings
     assert set(document) == {"format", "version", "origin", "size", "root", "time", "horizon", "key_id", "signature"}
     assert document["size"] == 3 and document["root"] == AuditCheckpoint.objects.get(size=3).root_hash
     assert "audit log OK (full (first run)): 3 position(s)" in _verify_command()
-    sealed(2)
-    assert json.loads(path.read_text())["size"] == 5
+    sealed(2)  # and the run's audit.verified event
+    assert json.loads(path.read_text())["size"] == 6
     assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # written by rename
 
 

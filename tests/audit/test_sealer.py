@@ -180,9 +180,9 @@ def test_a_sealer_killed_between_sealing_and_checkpointing_loses_nothing_and_res
     first, first_log = _start_sealer(settings, tmp_path, "first")
     standby = None
     try:
-        # Given a running sealer that has sealed five events
+        # Given a running sealer that has sealed five events (and its own audit.sealer_started)
         appended(5)
-        _wait(lambda: _sealed() == 5, "the first five events sealed")
+        _wait(lambda: _sealed() == 6, "the first five events sealed")
         # and a second sealer started beside it, which waits: one sealer at a time
         standby, standby_log = _start_sealer(settings, tmp_path, "standby")
         _wait(lambda: "another sealer holds the lock" in standby_log.read_text(), "the standby to wait")
@@ -198,12 +198,13 @@ def test_a_sealer_killed_between_sealing_and_checkpointing_loses_nothing_and_res
         _wait(lambda: not _backend_alive(waiting), "the killed sealer's backend to end")
         # Then nothing of the killed batch is kept, nothing is lost, and appends still work with no sealer
         appended(2)
-        assert AuditCheckpoint.objects.order_by("-size").first().size == 5
-        assert AuditEvent.objects.count() == 10
+        assert AuditCheckpoint.objects.order_by("-size").first().size == 6
+        assert AuditEvent.objects.exclude(event_type__startswith="audit.sealer_").count() == 10
         # The standby takes the lock over and resumes exactly at the last checkpoint: each event sealed once
-        _wait(lambda: _sealed() == 10, "the standby to seal the rest", timeout=90)
+        # (the standby's audit.sealer_started is the twelfth event)
+        _wait(lambda: _sealed() == 12, "the standby to seal the rest", timeout=90)
         positions = list(AuditPosition.objects.order_by("position").values_list("position", "event_seq"))
-        assert [p for p, _ in positions] == list(range(1, 11))
+        assert [p for p, _ in positions] == list(range(1, 13))
         assert sorted(seq for _, seq in positions) == sorted(AuditEvent.objects.values_list("seq", flat=True))
         assert verify_log(full=True).ok
     finally:
@@ -212,7 +213,7 @@ def test_a_sealer_killed_between_sealing_and_checkpointing_loses_nothing_and_res
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
     said = standby_log.read_text()
-    assert "sealer stopped" in said and "..10 in " in said  # it sealed up to position 10 (and said so)
+    assert "sealer stopped" in said and "..12 in " in said  # it sealed up to position 12 (and said so)
     assert "Traceback" not in first_log.read_text()
 
 

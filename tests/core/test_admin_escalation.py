@@ -308,5 +308,5 @@ def test_plain_admin_saves_are_audited(as_admin_a, tenant_a):
         {"slug": tenant_a.slug, "name": "Alpha Renamed", "is_active": "on", "feature_flags": "{}"},
     )
     assert response.status_code == 302
-    event = AuditEvent.objects.filter(event_type="tenant.changed", target_id=str(tenant_a.pk)).get()
-    assert "name" in event.payload["fields"]
+    event = AuditEvent.objects.filter(event_type="admin.changed", target_id=str(tenant_a.pk)).get()
+    assert "Name" in event.payload["fields"] and event.payload["model"] == "core.tenant"

@@ -193,7 +193,7 @@ def _writer(design: str, start_at: float, stop_at: float, queue) -> None:
         try:
             with transaction.atomic():  # the caller's short transaction
                 began = time.perf_counter()
-                append("bench.search_query", payload=payload)
+                append("search.query", payload=payload)
                 appended = time.perf_counter()
             result.latencies.append(appended - began)
             result.commits.append(time.perf_counter() - appended)

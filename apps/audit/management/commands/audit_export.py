@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit.errors import AuditProofError
-from apps.audit.proofs import segment_export
+from apps.audit.proofs import export_recorded, segment_export
 
 
 class Command(BaseCommand):
@@ -37,5 +37,6 @@ class Command(BaseCommand):
             if out:
                 Path(out).unlink(missing_ok=True)
             raise CommandError(str(exc)) from None
+        export_recorded(after=after, upto=upto, lines=lines, via="manage.py audit_export")
         if out:
             self.stdout.write(self.style.SUCCESS(f"wrote {lines} line(s) to {out}"))

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit.errors import AuditProofError
 from apps.audit.models import AuditEvent
-from apps.audit.proofs import event_proof
+from apps.audit.proofs import event_proof, proof_recorded
 
 
 class Command(BaseCommand):
@@ -34,6 +34,7 @@ class Command(BaseCommand):
             proof = event_proof(found, size=size, since=since)
         except AuditProofError as exc:
             raise CommandError(str(exc)) from None
+        proof_recorded(found, proof, via="manage.py audit_prove")
         text = json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         if not out:
             self.stdout.write(text, ending="")

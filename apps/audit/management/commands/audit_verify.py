@@ -5,7 +5,7 @@ from tqdm import tqdm
 
 from apps.audit.errors import AuditCheckpointError
 from apps.audit.models import AuditPosition
-from apps.audit.verification import verify_log
+from apps.audit.verification import verify_recorded
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         total = AuditPosition.objects.count()
         try:
             with tqdm(total=total, unit="position", disable=options["verbosity"] == 0 or total < 10_000) as bar:
-                report = verify_log(full=full, progress=bar.update, jobs=jobs)
+                report = verify_recorded(full=full, progress=bar.update, jobs=jobs, via="manage.py audit_verify")
         except (AuditCheckpointError, ImproperlyConfigured) as exc:
             raise CommandError(f"audit log NOT VERIFIED: {exc}") from None
         if not report.ok:

@@ -1,0 +1,114 @@
+"""Every kind of audit event the product records: what it means and how long it is kept.
+
+``record`` refuses a type that is not listed here (``AUDIT_UNKNOWN_EVENT_TYPES=error``, the default outside
+production; production logs it and keeps the event under the default class), so the list is complete by
+construction: the coverage report (``manage.py audit_coverage``, the admin's coverage page) and the retention
+purge read it, and the SOC 2 work maps its groups to controls.
+
+Retention classes (the sprint plan's tiers): ``standard-365d`` for the record of everyday use, ``long-1825d`` for
+what an access review, an investigation or an auditor needs years later (changes of access, configuration,
+entity resolution, exports, the audit system itself). A tenant may lengthen a type's class
+(``AuditRetentionOverride``), never shorten it; legal holds (``LegalHold``) keep events whatever their class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STANDARD = "standard-365d"
+LONG = "long-1825d"
+RETENTION_DAYS = {STANDARD: 365, LONG: 1825}
+RETENTION_CHOICES = [(STANDARD, "standard (365 days)"), (LONG, "long (1,825 days)")]
+DEFAULT_CLASS = STANDARD
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    group: str
+    retention: str
+    description: str
+
+
+_TYPES = [
+    # sign-in
+    ("auth.login", "authentication", STANDARD, "a user signed in (admin or Explorer)"),
+    ("auth.logout", "authentication", STANDARD, "a user signed out"),
+    ("auth.login_failed", "authentication", STANDARD, "a sign-in failed (the username tried; never the password)"),
+    # policy decisions
+    ("access.denied", "policy decision", STANDARD, "the policy refused an action, a record or a field (bundle hash)"),
+    ("access.purpose_allowed", "policy decision", STANDARD, "a purpose-bound action was allowed (purpose, bundle)"),
+    ("access.purpose_unlocked", "policy decision", STANDARD, "a declared purpose unlocked purpose-bound fields"),
+    ("access.purpose_declared", "policy decision", STANDARD, "a user declared (or cleared) the purpose of their work"),
+    ("access.policy_error", "policy decision", LONG, "the policy engine failed on a decision (fails closed)"),
+    ("policy.bundle_changed", "configuration", LONG, "a new policy bundle was loaded (its hash and files)"),
+    # access administration
+    ("tenant.created", "access administration", LONG, "a tenant was created"),
+    ("user.created", "access administration", LONG, "a user account was created"),
+    ("user.changed", "access administration", LONG, "a user's profile, flags, groups or permissions changed"),
+    ("user.password_set", "access administration", LONG, "a user's password was set or changed"),
+    ("membership.created", "access administration", LONG, "a user joined a tenant (role, clearance)"),
+    ("membership.changed", "access administration", LONG, "a membership's role, clearance or compartments changed"),
+    ("membership.deactivated", "access administration", LONG, "a membership was deactivated"),
+    ("access.grant_changed", "access administration", LONG, "per-object permissions (grants) of a user changed"),
+    ("api_token.issued", "access administration", LONG, "an API token was issued"),
+    ("api_token.revoked", "access administration", LONG, "an API token was revoked"),
+    # the data
+    ("entity.created", "data change", STANDARD, "an entity was created (field names, not values)"),
+    ("entity.updated", "data change", STANDARD, "an entity was changed (field names, not values)"),
+    ("entity.deleted", "data change", STANDARD, "an entity was deleted"),
+    ("relationship.created", "data change", STANDARD, "a relationship was created"),
+    ("relationship.updated", "data change", STANDARD, "a relationship was changed"),
+    ("relationship.deleted", "data change", STANDARD, "a relationship was deleted"),
+    ("entities.imported", "data change", LONG, "a bulk import (file, counts, rejects)"),
+    ("demo.seeded", "data change", STANDARD, "demo data was loaded"),
+    # reading
+    ("search.query", "data access", STANDARD, "a search (the SHA-256 of the query text only, never the text)"),
+    ("graph.expanded", "data access", STANDARD, "an Explorer neighbourhood was expanded"),
+    ("explorer.exported", "export", LONG, "entities were exported from the Explorer"),
+    # entity resolution
+    ("er.pair_approved", "entity resolution", LONG, "a reviewer approved a candidate pair (merged)"),
+    ("er.pair_rejected", "entity resolution", LONG, "a reviewer rejected a candidate pair"),
+    ("er.pair_deferred", "entity resolution", LONG, "a reviewer deferred a candidate pair"),
+    ("er.merged", "entity resolution", LONG, "entities were merged into a cluster"),
+    ("er.merge_rolled_back", "entity resolution", LONG, "a merge was rolled back by cluster"),
+    ("er.model_registered", "entity resolution", LONG, "a scoring model artifact was registered"),
+    ("er.model_refused", "entity resolution", LONG, "a model artifact failed its integrity check and was refused"),
+    ("er.model_pinned", "entity resolution", LONG, "a tenant's model pin or rollout stage changed"),
+    ("er.thresholds_changed", "entity resolution", LONG, "a tenant's merge and review thresholds changed"),
+    ("er.rules_fallback", "entity resolution", LONG, "a run fell back to rules because the pinned model failed"),
+    ("er.run", "entity resolution", STANDARD, "an entity-resolution run (counts)"),
+    ("compliance.evidence_exported", "export", LONG, "an evidence pack was exported (er_evidence)"),
+    # the admin: every add, change and delete made there, linked to the change-history record
+    ("admin.created", "configuration", LONG, "a record was added in the admin (model, fields, history record)"),
+    ("admin.changed", "configuration", LONG, "a record was changed in the admin (model, fields, history record)"),
+    ("admin.deleted", "configuration", LONG, "a record was deleted in the admin (model, history record)"),
+    # the audit system itself
+    ("audit.sealer_started", "audit system", LONG, "the audit sealer started"),
+    ("audit.sealer_stopped", "audit system", LONG, "the audit sealer stopped"),
+    ("audit.verified", "audit system", LONG, "the audit log verified (positions checked)"),
+    ("audit.verify_failed", "audit system", LONG, "audit log verification found a problem (first bad position)"),
+    ("audit.proved", "audit system", LONG, "an inclusion proof of an event was produced"),
+    ("audit.exported", "export", LONG, "a segment of the audit log was exported"),
+    ("audit.purged", "audit system", LONG, "sealed segments past retention were purged (tombstones kept)"),
+    ("audit.purge_refused", "audit system", LONG, "a purge was refused (legal hold, retention)"),
+    ("audit.hold_placed", "audit system", LONG, "a legal hold was placed (scope, reason, end)"),
+    ("audit.hold_lifted", "audit system", LONG, "a legal hold was lifted"),
+    ("audit.retention_changed", "audit system", LONG, "a tenant's retention override for an event type changed"),
+]
+
+EVENT_TYPES: dict[str, EventType] = {name: EventType(name, group, kept, text) for name, group, kept, text in _TYPES}
+
+
+def event_type_get(name: str) -> EventType | None:
+    return EVENT_TYPES.get(name)
+
+
+def retention_class(name: str) -> str:
+    """The default retention class of an event type (unknown types: the default class)."""
+    found = EVENT_TYPES.get(name)
+    return found.retention if found else DEFAULT_CLASS
+
+
+def longer_or_equal(candidate: str, baseline: str) -> bool:
+    return RETENTION_DAYS[candidate] >= RETENTION_DAYS[baseline]
