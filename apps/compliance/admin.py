@@ -428,7 +428,31 @@ class AuditSigningKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # Celery beat's schedules are configuration (the daily audit verification and purge run from them): their admin
 # pages, as django_celery_beat defines them, with every add, change and delete audited.
 class PeriodicTaskAdmin(AuditedAdminMixin, beat_admin.PeriodicTaskAdmin):
-    pass
+    """Its list actions (enable, disable, toggle, run now) change rows with ``queryset.update``, which Django's
+    admin does not log: each is audited here, one ``admin.changed`` event per task."""
+
+    def _audited_action(self, name, request, queryset):
+        tasks = list(queryset)
+        result = getattr(super(), name)(request, queryset)
+        for task in tasks:
+            self._audit_admin("admin.changed", request, task, None, [{"changed": {"fields": [name]}}])
+        return result
+
+    @admin.action(description="Enable selected tasks")
+    def enable_tasks(self, request, queryset):
+        return self._audited_action("enable_tasks", request, queryset)
+
+    @admin.action(description="Disable selected tasks")
+    def disable_tasks(self, request, queryset):
+        return self._audited_action("disable_tasks", request, queryset)
+
+    @admin.action(description="Toggle activity of selected tasks")
+    def toggle_tasks(self, request, queryset):
+        return self._audited_action("toggle_tasks", request, queryset)
+
+    @admin.action(description="Run selected tasks")
+    def run_tasks(self, request, queryset):
+        return self._audited_action("run_tasks", request, queryset)
 
 
 class ClockedScheduleAdmin(AuditedAdminMixin, beat_admin.ClockedScheduleAdmin):

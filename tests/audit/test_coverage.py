@@ -205,6 +205,22 @@ def test_an_admin_delete_leaves_an_event_per_object(root, tenant_a):
     assert sorted(deleted) == sorted(str(s.pk) for s in schedules)
 
 
+def test_beats_list_actions_are_audited(root):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every = IntervalSchedule.objects.create(every=3, period="minutes")
+    task = PeriodicTask.objects.create(name="walk task", task="audit.check_sealing", interval=every, enabled=True)
+    before = last_seq()
+    response = root.post(
+        "/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [task.pk]}
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert not task.enabled
+    event = AuditEvent.objects.filter(seq__gt=before, event_type="admin.changed", target_id=str(task.pk)).get()
+    assert event.payload["fields"] == ["disable_tasks"]
+
+
 def test_an_admin_addition_is_audited(root, tenant_a):
     before = last_seq()
     response = root.post(
