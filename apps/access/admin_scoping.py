@@ -37,11 +37,6 @@ class TenantScopedAdminMixin(AuditedAdminMixin):
         tenant_ids = selectors.tenant_ids_for_user(user=request.user)
         return queryset.filter(**{f"{self.tenant_lookup}__in": tenant_ids})
 
-    def _tenant_id_of(self, obj):
-        if obj._meta.label == "core.Tenant":
-            return obj.pk
-        return getattr(obj, "tenant_id", None)
-
     def _may_change(self, request, obj) -> bool:
         """The admin-change policy, per tenant: a reader in one tenant is not an admin there
         because they are an admin in another (Django's model permissions are global)."""

@@ -31,12 +31,6 @@ def _changed_fields(message) -> list[str]:
     return sorted(set(fields))
 
 
-def _tenant_of(obj):
-    if obj._meta.label == "core.Tenant":
-        return obj.pk
-    return getattr(obj, "tenant_id", None)
-
-
 def _history_id(obj):
     """The id of the object's latest django-simple-history record, for models that keep one."""
     history = getattr(type(obj), "history", None)
@@ -78,12 +72,18 @@ class AuditedAdminMixin:
             self._audit_admin("admin.deleted", request, obj, by_pk.get(str(obj.pk)), "")
         return entries
 
+    def _tenant_id_of(self, obj):
+        """The tenant an admin row belongs to: a tenant is its own, other rows name theirs (or none)."""
+        if obj._meta.label == "core.Tenant":
+            return obj.pk
+        return getattr(obj, "tenant_id", None)
+
     def _audit_admin(self, event_type, request, obj, entry, message) -> None:
         obj = getattr(obj, "_obj", obj)  # a page's ShownAs wrapper: the object itself
         services.record(
             event_type,
             actor=request.user,
-            tenant=_tenant_of(obj),
+            tenant=self._tenant_id_of(obj),
             target=obj,
             payload={
                 "model": obj._meta.label_lower,

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
-from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit import catalogue
 from apps.audit.admin import AuditedAdminMixin, AuditProofAdminMixin
@@ -190,32 +189,29 @@ class CoveragePeriodForm(forms.Form):
         return data
 
 
+class _ComplianceFormAdminMixin:
+    """Admins whose form calls an ``apps.compliance.services`` check: the form knows who submits it
+    (``form.actor``). The tenant dropdown is TenantScopedAdminMixin's: for members, the tenants where the policy's
+    admin-change table lets them change this model (``legalhold``, ``auditretentionoverride``)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+
 class LegalHoldForm(forms.ModelForm):
     class Meta:
         model = LegalHold
         fields = ("tenant", "target_type", "target_id", "events_from", "events_until", "until", "reason")
 
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.request = request
-        if "tenant" not in self.fields:  # a placed hold's page: every field read-only
-            return
-        if request is not None and not request.user.is_superuser:
-            allowed = access.tenants_allowing(
-                subject=access.subject_for_request(request), record_type=compliance.HOLD_RECORD
-            )
-            self.fields["tenant"].queryset = self.fields["tenant"].queryset.filter(pk__in=allowed)
-            self.fields["tenant"].required = True
-            self.fields["tenant"].empty_label = None
-        else:
-            self.fields["tenant"].empty_label = "every tenant"
+    actor = None  # the user placing it (set by the admin's get_form)
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
         try:
-            compliance.hold_check(actor=self.request.user, **self._hold_arguments(data))
+            compliance.hold_check(actor=self.actor, **self._hold_arguments(data))
         except AuditRetentionError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
@@ -238,7 +234,7 @@ class LiftForm(forms.Form):
 
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class LegalHoldAdmin(_ComplianceFormAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     """Legal holds: compliance staff place them (tenant, target, time range, reason, end date or none) and lift
     them with a reason; a hold is never edited or deleted. Held events survive every retention purge."""
 
@@ -249,14 +245,14 @@ class LegalHoldAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     tenant_null_visible_to_superusers_only = True
     change_form_template = "admin/audit/legalhold/change_form.html"
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class WithRequest(form):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, request=request, **inner)
-
-        return WithRequest
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant":  # no tenant: every tenant's events, which only a superuser may hold
+            kwargs.update(
+                {"empty_label": "every tenant"}
+                if request.user.is_superuser
+                else {"required": True, "empty_label": None}
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -335,16 +331,10 @@ class RetentionOverrideForm(forms.ModelForm):
         model = AuditRetentionOverride
         fields = ("tenant", "event_type", "retention", "reason")
 
-    def __init__(self, *args, request=None, **kwargs):
+    actor = None  # the user changing it (set by the admin's get_form)
+
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.request = request
-        if "tenant" not in self.fields:
-            return
-        if request is not None and not request.user.is_superuser:
-            allowed = access.tenants_allowing(
-                subject=access.subject_for_request(request), record_type=compliance.RETENTION_RECORD
-            )
-            self.fields["tenant"].queryset = self.fields["tenant"].queryset.filter(pk__in=allowed)
         if self.instance.pk:
             self.fields["tenant"].disabled = True
             self.fields["event_type"].disabled = True
@@ -355,7 +345,7 @@ class RetentionOverrideForm(forms.ModelForm):
             return data
         try:
             compliance.retention_override_check(
-                actor=self.request.user,
+                actor=self.actor,
                 tenant=data["tenant"],
                 event_type=data["event_type"],
                 retention=data["retention"],
@@ -367,22 +357,13 @@ class RetentionOverrideForm(forms.ModelForm):
 
 
 @admin.register(AuditRetentionOverride)
-class AuditRetentionOverrideAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class AuditRetentionOverrideAdmin(_ComplianceFormAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     """A tenant keeps an event type longer than its class (never shorter)."""
 
     form = RetentionOverrideForm
     list_display = ("tenant", "event_type", "default_class", "retention", "reason", "created_by", "created_at")
     list_filter = ("tenant", "retention")
     list_select_related = ("tenant", "created_by")
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class WithRequest(form):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, request=request, **inner)
-
-        return WithRequest
 
     def has_delete_permission(self, request, obj=None):
         return False  # removing an override would shorten retention

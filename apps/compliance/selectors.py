@@ -12,14 +12,12 @@ from apps.audit import services as audit
 from apps.audit.errors import AuditCheckpointError
 from apps.audit.models import AuditEvent, LegalHold
 from apps.core import selectors as core_selectors
-from apps.core.models import Tenant
 
 
 def _tenant_slugs(user) -> list[str] | None:
     if user.is_superuser:
         return None
-    ids = core_selectors.tenant_ids_for_user(user=user)
-    return list(Tenant.objects.filter(pk__in=ids).values_list("slug", flat=True))
+    return list(core_selectors.tenants_for_user(user=user).values_list("slug", flat=True))
 
 
 def coverage_for(*, user, since: datetime, until: datetime) -> audit_selectors.Coverage:
