@@ -14,6 +14,7 @@ reads them, and the purge takes a SHARE lock on the holds so none is placed or l
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from apps.audit import catalogue, merkle, services
 from apps.audit.errors import AuditRetentionError
-from apps.audit.models import AuditCheckpoint, AuditRetentionOverride, AuditTombstone, LegalHold
+from apps.audit.models import AuditCheckpoint, AuditPosition, AuditRetentionOverride, AuditTombstone, LegalHold
 
 PURGE_RUN_MAX_EVENTS = 50_000  # events deleted per transaction (one tombstone per run of segments)
 
@@ -97,6 +98,39 @@ ORDER BY p.position
 """
 
 
+class PurgedRanges:
+    """The position ranges tombstones cover, for "is this position purged?" in O(log n) (a walk asks it for every
+    position it finds without an event)."""
+
+    def __init__(self, tombstones) -> None:
+        self.tombstones = sorted(tombstones, key=lambda t: t.first)
+        self._firsts = [t.first for t in self.tombstones]
+
+    def __iter__(self):
+        return iter(self.tombstones)
+
+    def covering(self, position: int):
+        """The tombstone whose range holds ``position``, or None."""
+        index = bisect.bisect_right(self._firsts, position) - 1
+        if index >= 0 and position <= self.tombstones[index].last:
+            return self.tombstones[index]
+        return None
+
+
+def range_leaves(first: int, last: int) -> tuple[int, str, int]:
+    """Positions ``first``..``last`` as a tombstone sums them up: (positions present, RFC 6962 root of their
+    leaves in hex, positions of kind event). One read of the positions table; the purge signs it, verification
+    compares it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT leaf_hash, kind FROM audit_auditposition WHERE position BETWEEN %s AND %s ORDER BY position",
+            [first, last],
+        )
+        rows = cursor.fetchall()
+    events = sum(1 for _, kind in rows if kind == AuditPosition.KIND_EVENT)
+    return len(rows), merkle.root_of([bytes(leaf) for leaf, _ in rows]).hex(), events
+
+
 def purge_plan(*, now: datetime | None = None, progress: Callable[[int], None] | None = None) -> PurgePlan:
     """Which sealed segments a purge at ``now`` removes, which it keeps for a hold, and how many are still kept
     for retention. Reads only segments sealed at least the shortest retention ago."""
@@ -105,7 +139,7 @@ def purge_plan(*, now: datetime | None = None, progress: Callable[[int], None] |
     shortest = min(catalogue.RETENTION_DAYS.values())
     cutoff = now - timedelta(days=shortest)
     overrides, holds = overrides_current(), holds_active(now)
-    purged = list(AuditTombstone.objects.values_list("first", "last"))
+    purged = PurgedRanges(AuditTombstone.objects.all())
     sizes = list(AuditCheckpoint.objects.order_by("size").values_list("size", "created_at"))
     segments, previous = [], 0
     for size, created_at in sizes:
@@ -113,32 +147,14 @@ def purge_plan(*, now: datetime | None = None, progress: Callable[[int], None] |
             break
         first = previous + 1
         previous = size
-        if size < first or any(a <= first and size <= b for a, b in purged):
+        if size < first or purged.covering(first) is not None:  # tombstones cover whole segments
             continue
         segments.append(Segment(first=first, last=size, sealed_at=created_at))
     for chunk in _chunks(segments, PURGE_RUN_MAX_EVENTS):
-        with connection.cursor() as cursor:
-            cursor.execute(_EVENTS_IN, [chunk[0].first, chunk[-1].last])
-            rows = cursor.fetchall()
-        lasts = [s.last for s in chunk]
-        index = 0
-        for position, tenant_id, event_type, target_type, target_id, created_at in rows:
-            while lasts[index] < position:
-                index += 1
-            segment = chunk[index]
-            segment.events += 1
-            segment.oldest = min(segment.oldest or created_at, created_at)
-            segment.newest = max(segment.newest or created_at, created_at)
-            expires = created_at + timedelta(days=retention_days(event_type, tenant_id, overrides))
-            segment.expires = max(segment.expires or expires, expires)
-            for hold in holds:
-                if hold.pk not in segment.holds and hold.covers(
-                    tenant_id=tenant_id, target_type=target_type, target_id=target_id, created_at=created_at
-                ):
-                    segment.holds.append(hold.pk)
+        _scan(chunk, overrides=overrides, holds=holds)
         for segment in chunk:
             plan.considered += 1
-            if segment.expires is not None and segment.expires > now:
+            if _within_retention(segment, now):
                 plan.kept += 1
             elif segment.holds:
                 plan.held.append(segment)
@@ -147,6 +163,39 @@ def purge_plan(*, now: datetime | None = None, progress: Callable[[int], None] |
         if progress:
             progress(len(chunk))
     return plan
+
+
+def _scan(segments: list[Segment], *, overrides, holds) -> None:
+    """Read the events of these segments (in position order; one query over their span, skipping events of
+    segments between them that are not asked about) and set each segment's counts, time range, retention end and
+    the holds that take in one of its events."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENTS_IN, [segments[0].first, segments[-1].last])
+        rows = cursor.fetchall()
+    for segment in segments:
+        segment.events, segment.oldest, segment.newest, segment.expires, segment.holds = 0, None, None, None, []
+    lasts = [s.last for s in segments]
+    index = 0
+    for position, tenant_id, event_type, target_type, target_id, created_at in rows:
+        while lasts[index] < position:
+            index += 1
+        segment = segments[index]
+        if position < segment.first:
+            continue
+        segment.events += 1
+        segment.oldest = min(segment.oldest or created_at, created_at)
+        segment.newest = max(segment.newest or created_at, created_at)
+        expires = created_at + timedelta(days=retention_days(event_type, tenant_id, overrides))
+        segment.expires = max(segment.expires or expires, expires)
+        for hold in holds:
+            if hold.pk not in segment.holds and hold.covers(
+                tenant_id=tenant_id, target_type=target_type, target_id=target_id, created_at=created_at
+            ):
+                segment.holds.append(hold.pk)
+
+
+def _within_retention(segment: Segment, now: datetime) -> bool:
+    return segment.expires is not None and segment.expires > now
 
 
 def _chunks(segments: list[Segment], events_max: int):
@@ -264,36 +313,16 @@ def _contiguous(segments: list[Segment]):
 
 
 def _still_purgeable(run: list[Segment], now: datetime) -> list[Segment]:
-    """Under the locks: drop segments a hold placed since the plan now takes in."""
-    holds = holds_active(now)
-    if not holds:
-        return run
-    keep = []
-    with connection.cursor() as cursor:
-        for segment in run:
-            cursor.execute(_EVENTS_IN, [segment.first, segment.last])
-            if not any(
-                h.covers(tenant_id=t, target_type=tt, target_id=ti, created_at=c)
-                for _, t, _, tt, ti, c in cursor.fetchall()
-                for h in holds
-            ):
-                keep.append(segment)
-    return keep
+    """Under the locks: read the run again with the holds and overrides as they are now, and drop the segments
+    a hold placed (or an override lengthened) since the plan now keeps."""
+    _scan(run, overrides=overrides_current(), holds=holds_active(now))
+    return [s for s in run if not s.holds and not _within_retention(s, now)]
 
 
 def _purge_run(part: list[Segment], now: datetime) -> tuple[AuditTombstone, int]:
     first, last = part[0].first, part[-1].last
+    _, leaves_root, count = range_leaves(first, last)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT leaf_hash FROM audit_auditposition WHERE position BETWEEN %s AND %s ORDER BY position",
-            [first, last],
-        )
-        leaves = [bytes(leaf) for (leaf,) in cursor.fetchall()]
-        cursor.execute(
-            "SELECT count(*) FROM audit_auditposition WHERE position BETWEEN %s AND %s AND kind = 'event'",
-            [first, last],
-        )
-        (count,) = cursor.fetchone()
         cursor.execute("SET LOCAL intelgraph.audit_purge = 'on'")
         cursor.execute(
             "DELETE FROM audit_auditevent WHERE seq IN (SELECT event_seq FROM audit_auditposition "
@@ -308,7 +337,7 @@ def _purge_run(part: list[Segment], now: datetime) -> tuple[AuditTombstone, int]
         first=first,
         last=last,
         count=count,
-        leaves_root=merkle.root_of(leaves).hex(),
+        leaves_root=leaves_root,
         events_from=oldest,
         events_until=newest,
         purged_at=now,

@@ -30,6 +30,7 @@ from django.db.models import Exists, OuterRef, Q
 from apps.audit import merkle, services
 from apps.audit.errors import AuditCheckpointError, AuditSealingError
 from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTombstone, AuditTreeNode
+from apps.audit.retention import PurgedRanges, range_leaves
 from apps.audit.sealing import TILE_LEVEL, StoredTree, missing_digest
 
 SIGNATURE_CHUNK = 4000
@@ -176,7 +177,7 @@ def _verify(report: LogReport, *, full: bool, progress, jobs: int) -> None:
                 f"{last_size + 1}..{seen.size} are gone (a restore to an earlier time, or a deleted tail)",
             )
         )
-    tombstones = list(AuditTombstone.objects.order_by("first"))
+    tombstones = PurgedRanges(AuditTombstone.objects.all())
     _check_tombstones(tombstones, checkpoints)
     report.purged = sum(t.count for t in tombstones)
     start, frontier = 0, merkle.Frontier()
@@ -234,18 +235,12 @@ def _check_tombstones(tombstones, checkpoints) -> None:
                 )
             )
         previous_last = tombstone.last
-        leaves = [
-            (bytes(leaf), kind)
-            for leaf, kind in AuditPosition.objects.filter(position__gte=tombstone.first, position__lte=tombstone.last)
-            .order_by("position")
-            .values_list("leaf_hash", "kind")
-        ]
-        if len(leaves) != tombstone.last - tombstone.first + 1:
+        positions, root, events = range_leaves(tombstone.first, tombstone.last)
+        if positions != tombstone.last - tombstone.first + 1:
             raise _Stop(
                 LogProblem(tombstone.first, None, "missing", f"{where}: positions of the purged range are gone")
             )
-        events = sum(1 for _, kind in leaves if kind == AuditPosition.KIND_EVENT)
-        if merkle.root_of([leaf for leaf, _ in leaves]).hex() != tombstone.leaves_root or events != tombstone.count:
+        if root != tombstone.leaves_root or events != tombstone.count:
             raise _Stop(
                 LogProblem(
                     tombstone.first,
@@ -257,14 +252,7 @@ def _check_tombstones(tombstones, checkpoints) -> None:
             )
 
 
-def _in_tombstone(tombstones, position: int):
-    for tombstone in tombstones:
-        if tombstone.first <= position <= tombstone.last:
-            return tombstone
-    return None
-
-
-def _cheap_checks(size: int, tombstones=()) -> None:
+def _cheap_checks(size: int, tombstones: PurgedRanges) -> None:
     """What an incremental run still checks below its start, by counting (no anti-join): no
     position is gone, and the event rows add up to the sealed events plus those waiting. Only when they do not
     add up does it look for the event that is gone, to name it. (Deleting one sealed event *and* inserting a
@@ -308,7 +296,7 @@ WHERE p.position > %s ORDER BY p.position
 """
 
 
-def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones=()) -> None:
+def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones: PurgedRanges) -> None:
     pending = [c for c in checkpoints if c.size > start]
     for index, checkpoint in enumerate(pending):
         problem = services.checkpoint_problem(checkpoint)
@@ -340,7 +328,7 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tomb
             .values_list("hash", flat=True)
             .first()
         )
-        if prev_hash is None and _in_tombstone(tombstones, start) is not None:
+        if prev_hash is None and tombstones.covering(start) is not None:
             prev_hash = _PURGED
 
     def on_node(level: int, node_index: int, digest: bytes) -> None:
@@ -422,7 +410,7 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tomb
                             )
                         )
                     if seq is None:
-                        if _in_tombstone(tombstones, position) is not None:
+                        if tombstones.covering(position) is not None:
                             # purged for retention: the leaf stays, and the checkpoints still sign over it
                             prev_hash = _PURGED  # an adopted chain's next link points into the purged range
                             advance(bytes(leaf_stored), position, None, None)
