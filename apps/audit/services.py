@@ -20,12 +20,15 @@ import logging
 import os
 import tempfile
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
 from itertools import islice
 from pathlib import Path
 
+import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -73,6 +76,7 @@ def _private_key(raw: bytes | None, path: Path) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
+@cache
 def _public_hex(key: Ed25519PrivateKey) -> str:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
@@ -175,11 +179,6 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _normalise_payload(payload: dict | None) -> dict:
-    # Round-trip through JSON now, so what is hashed equals what PostgreSQL gives back.
-    return json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder, sort_keys=True))
-
-
 # --------------------------------------------------------------------------- confirmations
 # Each process remembers the events it appended whose transactions it saw commit (transaction.on_commit), until a
 # later event of its own that committed names them in ``confirms``. An event deleted before the sealer reached it
@@ -217,6 +216,13 @@ def _committed(seq: int, confirmed: list[int]) -> None:
 # --------------------------------------------------------------------------- record
 
 _NEXT = "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')), pg_current_xact_id()::text::bigint"
+# The event's columns in AuditEvent's field order, so one list of values builds the model (positionally, the fast
+# way) and fills the INSERT. tests/audit/test_merkle_log.py checks the order against the model.
+EVENT_COLUMNS = (
+    "id", "seq", "version", "xid", "created_at", "tenant_id", "actor_id", "actor_label", "event_type",
+    "target_type", "target_id", "payload", "confirms", "prev_hash", "hash", "signature", "key_id",
+)  # fmt: skip
+_PAYLOAD, _HASH, _SIGNATURE = (EVENT_COLUMNS.index(c) for c in ("payload", "hash", "signature"))
 # One statement registers the signing key (informational, see AuditSigningKey) and inserts the event.
 _INSERT = """
 WITH signing_key AS (
@@ -225,8 +231,43 @@ WITH signing_key AS (
 )
 INSERT INTO audit_auditevent (id, seq, version, xid, created_at, tenant_id, actor_id, actor_label, event_type,
   target_type, target_id, payload, confirms, prev_hash, hash, signature, key_id)
-VALUES (%s, %s, 2, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::bigint[], '', %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::bigint[], %s, %s, %s, %s)
 """
+
+
+def _append_cursor() -> psycopg.Cursor:
+    """A cursor on the caller's connection (so in its transaction) that binds on the server: the two statements
+    of an append are prepared once per connection and then only executed. Django's own cursors bind on the
+    client, which makes PostgreSQL parse and plan every statement again (docs/benchmarks.md, the audit log).
+    One per connection, kept with it."""
+    connection.ensure_connection()
+    raw = connection.connection
+    cursor = _append_cursors.get(raw)
+    if cursor is None or cursor.closed:
+        cursor = _append_cursors[raw] = psycopg.Cursor(raw)
+    return cursor
+
+
+_append_cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _execute(cursor: psycopg.Cursor, sql: str, params) -> None:
+    """Run a statement of the append as a Django cursor would, but prepared: through the connection's execute
+    wrappers (the GraphQL request's deadline), with Django's errors, and logged where Django logs statements
+    (DEBUG, the tests' query counts)."""
+
+    def execute(sql, params, many, context):
+        with connection.wrap_database_errors:
+            return cursor.execute(sql, params, prepare=sql in (_NEXT, _INSERT))  # a wrapper's SET is not ours
+
+    for wrapper in reversed(connection.execute_wrappers):
+        execute = partial(wrapper, execute)
+    started = time.monotonic()
+    try:
+        execute(sql, params, False, {"connection": connection, "cursor": cursor})
+    finally:
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
 
 def record(
@@ -242,11 +283,11 @@ def record(
 ) -> AuditEvent:
     """Append an audit event in the caller's transaction (or a new one) and return it.
 
-    Two statements and no lock: the event's number and the transaction id, then the insert. It commits or rolls
-    back with the caller's work; the sealer gives it a position once it and every older transaction finished.
-    ``target`` may be any model instance; its label and primary key become the target fields. ``event_type`` must
-    be one of ``apps.audit.catalogue``: an unknown one raises AuditError (or, with AUDIT_UNKNOWN_EVENT_TYPES=warn,
-    is logged and kept under the default retention class).
+    Two prepared statements and no lock: the event's number and the transaction id, then the insert. It commits
+    or rolls back with the caller's work; the sealer gives it a position once it and every older transaction
+    finished. ``target`` may be any model instance; its label and primary key become the target fields.
+    ``event_type`` must be one of ``apps.audit.catalogue``: an unknown one raises AuditError (or, with
+    AUDIT_UNKNOWN_EVENT_TYPES=warn, is logged and kept under the default retention class).
     """
     if event_type not in catalogue.EVENT_TYPES:
         if settings.AUDIT_UNKNOWN_EVENT_TYPES == "error":
@@ -258,54 +299,26 @@ def record(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     label = actor_label if actor_label is not None else (actor.get_username() if actor else "system")
+    key = signing_key()
     key_id, public_hex = _signing_key_id()
+    payload_json = json.dumps(payload or {}, cls=DjangoJSONEncoder, sort_keys=True)
     # Outside a transaction the number, the transaction id and the insert still need one: the id signed must be
     # the inserting transaction's. Inside one (the usual case) no savepoint is needed: it is one INSERT.
     with transaction.atomic() if not connection.in_atomic_block else _nothing():
-        with connection.cursor() as cursor:
-            cursor.execute(_NEXT)
-            seq, xid = cursor.fetchone()
-            event = AuditEvent(
-                id=seq,
-                seq=seq,
-                version=2,
-                xid=xid,
-                created_at=timezone.now(),
-                tenant_id=getattr(tenant, "pk", tenant),
-                actor_id=getattr(actor, "pk", None),
-                actor_label=label[:200],
-                event_type=event_type,
-                target_type=target_type[:100],
-                target_id=str(target_id)[:200],
-                payload=_normalise_payload(payload),
-                confirms=_to_confirm(),
-                prev_hash="",
-                key_id=key_id,
-            )
-            event.hash = event_hash(event)
-            event.signature = signing_key().sign(event.hash.encode()).hex()
-            cursor.execute(
-                _INSERT,
-                [
-                    key_id,
-                    public_hex,
-                    seq,
-                    seq,
-                    xid,
-                    event.created_at,
-                    event.tenant_id,
-                    event.actor_id,
-                    event.actor_label,
-                    event.event_type,
-                    event.target_type,
-                    event.target_id,
-                    json.dumps(event.payload),
-                    event.confirms,
-                    event.hash,
-                    event.signature,
-                    key_id,
-                ],
-            )
+        cursor = _append_cursor()
+        _execute(cursor, _NEXT, None)
+        seq, xid = cursor.fetchone()
+        # What is hashed must equal what PostgreSQL gives back: the payload as JSON reads it.
+        values = [
+            seq, seq, 2, xid, timezone.now(), getattr(tenant, "pk", tenant), getattr(actor, "pk", None), label[:200],
+            event_type, target_type[:100], str(target_id)[:200], json.loads(payload_json), _to_confirm(), "", "", "",
+            key_id,
+        ]  # fmt: skip
+        event = AuditEvent(*values)
+        event.hash = values[_HASH] = event_hash(event)
+        event.signature = values[_SIGNATURE] = key.sign(event.hash.encode()).hex()
+        values[_PAYLOAD] = payload_json
+        _execute(cursor, _INSERT, [key_id, public_hex, *values])
         transaction.on_commit(partial(_committed, seq, event.confirms))
     event._state.adding = False
     event._state.db = connection.alias

@@ -4,7 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, IntegrityError
+from django.test.utils import CaptureQueriesContext
 
 from apps.audit import merkle
 from apps.audit import services as audit
@@ -30,6 +31,53 @@ def test_an_event_is_signed_on_append_and_covers_its_transaction():
     assert audit.verify_event_signature(stored, audit.trusted_public_keys()) is None
     body = audit.event_evidence(stored)["body"]
     assert body["xid"] == stored.xid and body["seq"] == stored.seq and body["v"] == 2
+
+
+def test_the_append_fills_the_columns_in_the_models_field_order():
+    # record builds the model positionally from one list of values and inserts the same list
+    assert tuple(f.attname for f in AuditEvent._meta.concrete_fields) == audit.EVENT_COLUMNS
+    listed = audit._INSERT.split("INSERT INTO audit_auditevent (", 1)[1].split(")", 1)[0]
+    assert tuple(c.strip() for c in listed.split(",")) == audit.EVENT_COLUMNS
+
+
+@pytest.mark.django_db
+def test_a_returned_event_equals_what_was_stored_and_a_failed_append_changes_nothing():
+    actor = factories.user(tenant=factories.tenant())
+    with transaction.atomic():
+        event = audit.record("test.event", actor=actor, target=actor, payload={"when": actor.date_joined})
+    stored = AuditEvent.objects.get(seq=event.seq)
+    for column in audit.EVENT_COLUMNS:
+        assert getattr(event, column) == getattr(stored, column), column
+    before = AuditEvent.objects.count()
+    with pytest.raises(IntegrityError), transaction.atomic():  # Django's error, not the driver's
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the foreign keys are checked at the INSERT
+        audit.record("test.event", tenant=10**12)  # no such tenant
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_the_append_goes_through_the_connections_execute_wrappers_and_query_log():
+    # The GraphQL deadline is an execute wrapper, and the tests' query counts read Django's query log: the
+    # append's prepared statements must pass through both, as a Django cursor's would
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(wrapper):
+        audit.record("test.event")
+    assert seen == [audit._NEXT, audit._INSERT]
+    assert [q["sql"] for q in captured.captured_queries] == seen
+
+    def refuse(execute, sql, params, many, context):
+        raise DatabaseError("past the deadline")
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(DatabaseError, match="deadline"), connection.execute_wrapper(refuse):
+        audit.record("test.event")
+    assert AuditEvent.objects.count() == before
 
 
 @pytest.mark.django_db
