@@ -3,6 +3,10 @@
 Everything runs in a database of its own (``<database>_bench_audit``, made with Django's test-database machinery
 and kept between runs), because audit events cannot be deleted: the development log is never touched.
 
+- **Floor** (what PostgreSQL alone gives on this machine): the new design's two statements, prepared, on a bare
+  psycopg connection, into ``bench_audit_floor`` (a copy of the event table's columns and indexes, no triggers),
+  one event per transaction, with no Django, hashing or signing. The new design's appends/s over the floor's is the
+  share of the database's own capacity the append leaves to it.
 - **New design** (today's code): each writer process appends with ``apps.audit.services.record`` in its own short
   transactions while the real sealer (``manage.py audit_sealer``) runs as a process beside them.
 - **Old design** (the reference): a faithful copy of the locked, hash-chained append that ``record`` was before
@@ -68,6 +72,16 @@ CREATE INDEX IF NOT EXISTS bench_audit_chain_tenant ON bench_audit_chain (tenant
 """
 
 
+FLOOR_TABLE = """
+DROP TABLE IF EXISTS bench_audit_floor;
+CREATE TABLE bench_audit_floor (LIKE audit_auditevent INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+"""
+FLOOR_INSERT = (
+    "INSERT INTO bench_audit_floor (id, seq, version, xid, created_at, tenant_id, actor_id, actor_label, event_type, "
+    "target_type, target_id, payload, confirms, prev_hash, hash, signature, key_id) VALUES (%s, %s, 2, %s, now(), "
+    "NULL, NULL, 'bench', 'search.query', '', '', %s::jsonb, '{}', '', %s, %s, 'bench')"
+)
+
 # --------------------------------------------------------------------------- the database of the benchmark
 
 
@@ -79,6 +93,7 @@ def database_use(name_suffix: str = "_bench_audit") -> str:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=True, serialize=False)
     with connection.cursor() as cursor:
         cursor.execute(SCRATCH_TABLE)
+        cursor.execute(FLOOR_TABLE)  # fresh each run: the event table's indexes as they are now
     return name
 
 
@@ -180,8 +195,36 @@ class WriterResult:
     errors: int = 0
 
 
+def _floor_writer(start_at: float, stop_at: float, queue) -> None:
+    """The floor: the append's two statements, prepared, on a bare psycopg connection, one event per transaction."""
+    import psycopg
+
+    result = WriterResult()
+    payload = json.dumps({"q_hash": "ab" * 32, "results": 20, "filters": {"kind": "person"}})
+    with psycopg.connect(database_url()) as raw:
+        cursor = raw.cursor()
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while time.time() < stop_at:
+            began = time.perf_counter()
+            cursor.execute(audit._NEXT, prepare=True)
+            seq, xid = cursor.fetchone()
+            digest = f"{seq:064x}"
+            cursor.execute(FLOOR_INSERT, [seq, seq, xid, payload, digest, digest], prepare=True)
+            appended = time.perf_counter()
+            raw.commit()
+            result.latencies.append(appended - began)
+            result.commits.append(time.perf_counter() - appended)
+            result.appends += 1
+    queue.put(result)
+
+
 def _writer(design: str, start_at: float, stop_at: float, queue) -> None:
     connections.close_all()  # a forked writer opens its own connection
+    if design == "floor":
+        _floor_writer(start_at, stop_at, queue)
+        return
+    settings.DEBUG = False  # as in production: with DEBUG on, Django keeps a log of every statement
     result = WriterResult()
     append = audit.record if design == "new" else old_record
     payload = {"q_hash": "ab" * 32, "results": 20, "filters": {"kind": "person"}}
@@ -323,6 +366,11 @@ class SealerProcess:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"the sealer did not start sealing; see {self.log}")
             time.sleep(0.1)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the sealer process has used so far (user + system), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:

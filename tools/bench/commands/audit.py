@@ -68,6 +68,9 @@ class Command(BaseCommand):
 
         rows = []
         for n in counts:
+            say(f"floor, {n} writer(s), {duration:g}s …")
+            rows.append(bench.appends_run(design="floor", writers=n, duration=duration))
+            self._row(rows[-1])
             if not no_old:
                 say(f"old design, {n} writer(s), {duration:g}s …")
                 rows.append(bench.appends_run(design="old", writers=n, duration=duration))
@@ -76,6 +79,7 @@ class Command(BaseCommand):
             first_seq = _next_seq()
             sealer = bench.SealerProcess(log=var / "sealer.log", interval_ms=interval_ms)
             sealer.wait_sealing()  # up, holding the lock, and caught up with what was there
+            cpu_before = sealer.cpu_seconds()
             run = bench.appends_run(design="new", writers=n, duration=duration)
             ended = time.perf_counter()
             while bench.unsealed():
@@ -83,6 +87,7 @@ class Command(BaseCommand):
                     raise CommandError("the sealer did not catch up in 300 s; see its log")
                 time.sleep(0.05)
             run["catch_up_s"] = time.perf_counter() - ended
+            run["sealer_cpu_s"] = sealer.cpu_seconds() - cpu_before
             sealer.stop()
             run["lag"] = bench.sealing_lag(first_seq)
             rows.append(run)
@@ -130,7 +135,8 @@ class Command(BaseCommand):
             f"{run['p50_ms']:.2f}/{run['p95_ms']:.2f} ms, lock waits: {run['locks']['samples_waiting']} of "
             f"{run['locks']['samples']} samples (max {run['locks']['max_waiting']} backends)"
             + (
-                f", sealing lag p50/p95 {lag['p50_s']:.2f}/{lag['p95_s']:.2f} s, caught up {run['catch_up_s']:.1f}s"
+                f", sealing lag p50/p95 {lag['p50_s']:.2f}/{lag['p95_s']:.2f} s, caught up {run['catch_up_s']:.1f}s, "
+                f"sealer CPU {run['sealer_cpu_s']:.1f} s ({run['sealer_cpu_s'] / run['duration']:.0%} of a core)"
                 if lag
                 else ""
             )
@@ -147,10 +153,14 @@ class Command(BaseCommand):
         )
         say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         old = {r["writers"]: r for r in rows if r["design"] == "old"}
+        floor = {r["writers"]: r for r in rows if r["design"] == "floor"}
         for r in rows:
-            ratio = ""
+            ratios = []
+            if r["design"] != "floor" and r["writers"] in floor and floor[r["writers"]]["per_second"]:
+                ratios.append(f"{r['per_second'] / floor[r['writers']]['per_second']:.2f}x floor")
             if r["design"] == "new" and r["writers"] in old and old[r["writers"]]["per_second"]:
-                ratio = f" ({r['per_second'] / old[r['writers']]['per_second']:.1f}x old)"
+                ratios.append(f"{r['per_second'] / old[r['writers']]['per_second']:.1f}x old")
+            ratio = f" ({', '.join(ratios)})" if ratios else ""
             lag = f"{r['lag']['p50_s']:.2f} / {r['lag']['p95_s']:.2f}" if r.get("lag") else "-"
             locks = r["locks"]
             say(
