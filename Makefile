@@ -4,10 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-stamp
+CLIENTS := tools/clients
+CLIENTS_STAMP := $(CLIENTS)/node_modules/.install-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er bench-audit
+.PHONY: run test lint format venv clients servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er bench-audit
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -20,6 +22,15 @@ $(STAMP): requirements.txt requirements-dev.txt | check-python
 	@touch $@
 
 venv: $(STAMP)
+
+## clients: the integrators' clients (Apollo Client 4, and 3 in apollo3/) and graphql-inspector, pinned in tools/clients (npm ci)
+$(CLIENTS_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json $(CLIENTS)/apollo3/package.json $(CLIENTS)/apollo3/package-lock.json
+	@echo "installing the JavaScript clients into $(CLIENTS)/node_modules and $(CLIENTS)/apollo3/node_modules …"
+	@npm ci --prefix $(CLIENTS) --no-audit --no-fund --loglevel=error
+	@npm ci --prefix $(CLIENTS)/apollo3 --no-audit --no-fund --loglevel=error
+	@touch $@
+
+clients: $(CLIENTS_STAMP)
 
 servers-up: venv
 	@$(PY) manage.py devstack up
@@ -42,11 +53,12 @@ browser:
 	@scripts/ensure-chromium.sh
 
 ## test: lint, migration and deploy checks, then the whole pytest suite on real servers
-test: servers-up browser lint
+test: servers-up browser clients lint
 	@$(PY) manage.py makemigrations --check --dry-run -v1
 	@$(PY) manage.py check --fail-level WARNING
 	@$(PY) manage.py migrate --noinput -v0
-	@$(PY) manage.py schema_check
+	@$(PY) manage.py schema_check --second-opinion
+	@$(PY) manage.py api_changelog --check
 	@$(PY) manage.py safelist_verify
 	@$(PY) -m pytest $(PYTEST_ARGS)
 

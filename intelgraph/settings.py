@@ -202,10 +202,17 @@ GRAPHENE = {
     "ATOMIC_MUTATIONS": True,
 }
 GRAPHQL_SAFELIST = BASE_DIR / "graphql" / "safelist.json"
+# The API's contract (docs/api/contract-checks.md): released schemas, the breaking changes accepted for the next
+# major version, the changelog made from both, and graphql-inspector (`make clients`), schema_check's second opinion.
+GRAPHQL_RELEASES = BASE_DIR / "graphql" / "releases.json"
+GRAPHQL_ALLOWED_CHANGES = BASE_DIR / "graphql" / "allowed-changes.json"
+API_CHANGELOG = BASE_DIR / "docs" / "api" / "CHANGELOG.md"
+GRAPHQL_INSPECTOR = BASE_DIR / "tools" / "clients" / "node_modules" / ".bin" / "graphql-inspector"
 # GraphiQL for browsers that ask /graphql for HTML (served from static/vendor, no CDN). The API's own
-# checks (authentication, persisted-only for non-staff in production) apply to what it sends.
+# checks (authentication, persisted-only in production) apply to what it sends.
 GRAPHIQL = cfg.bool("GRAPHIQL", default=True)
-# In production, clients who are not staff may run only safelisted (persisted) operations.
+# In production only safelisted (persisted) operations run, and `{ apiVersion }`; ad-hoc operations need an API
+# token issued with the developer scope (staff sessions are not exempt: docs/api/clients.md).
 GRAPHQL_REQUIRE_PERSISTED = cfg.bool("GRAPHQL_REQUIRE_PERSISTED", default=PRODUCTION)
 # A deprecated field may be removed only after its EOL and this many days without recorded use.
 DEPRECATION_QUIET_DAYS = cfg.int("DEPRECATION_QUIET_DAYS", default=30)

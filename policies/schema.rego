@@ -6,8 +6,9 @@ package intelgraph.schema
 
 import rego.v1
 
-# field -> end of life and what to use instead
-deprecations := {"Attribute.value": {"eol": "2026-03-31", "replacement": "Attribute.text"}}
+# field -> when it was deprecated (RFC 9745's Deprecation header), its end of life (RFC 8594's Sunset, and this
+# guard's date) and what to use instead. The window from deprecation to EOL is at least six months.
+deprecations := {"Attribute.value": {"deprecated": "2025-09-30", "eol": "2026-03-31", "replacement": "Attribute.text"}}
 
 deprecated(field) if deprecations[field]
 

@@ -159,7 +159,9 @@ def test_schema_guard_denies_deprecated_field_after_eol_only():
     before = policy.evaluate("schema", {"fields": ["Attribute.value", "Entity.kind"], "today": "2026-03-31"})
     after = policy.evaluate("schema", {"fields": ["Attribute.value", "Entity.kind"], "today": "2026-04-01"})
     assert before == {}
-    assert after == {"Attribute.value": {"eol": "2026-03-31", "replacement": "Attribute.text"}}
+    assert after == {
+        "Attribute.value": {"deprecated": "2025-09-30", "eol": "2026-03-31", "replacement": "Attribute.text"}
+    }
 
 
 def test_compile_error_names_file_and_line_and_keeps_previous_bundle(tmp_path):
