@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("explorer/", include("apps.explorer.urls")),
     path("graphql", ensure_csrf_cookie(IntelGraphGraphQLView.as_view(graphiql=settings.GRAPHIQL)), name="graphql"),
+    path("graphql/schemas/", include("apps.search.urls")),
     path("healthz", healthz),
     path("readyz", readyz),
     path("metrics", metrics_view),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -105,6 +106,10 @@ def _range(value, path: str, convert) -> dict:
 
 
 def _scalar(value, path: str):
+    # NaN and Infinity are not JSON (RFC 8259) nor jsonb, though Python's json reads them: refused here, not by
+    # PostgreSQL halfway through the query.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SearchInputError(f"{path}: {value!r} is not a number JSON can carry; give a finite number.")
     if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
         return value
     raise SearchInputError(f"{path}: expected a string, number or boolean (at most 200 characters).")

@@ -5,13 +5,28 @@ import graphene
 from apps.access.graphql import subject_from
 from apps.access.selectors import readable
 from apps.core.choices import Sensitivity
+from apps.core.graphql.scalars import DateTime, JSONString
 from apps.core.selectors import merged_member_ids, provenance_for_entity
 from apps.versioning.deprecations import denied_after_eol
 from intelgraph.graphql.errors import ApiError
 
-SensitivityEnum = graphene.Enum.from_enum(
-    Sensitivity, description="How sensitive a record is; members read up to their clearance."
-)
+SENSITIVITY_LEVELS = {
+    Sensitivity.PUBLIC: "Level 0, the lowest: every member of the tenant may read it.",
+    Sensitivity.INTERNAL: "Level 1: members with internal clearance or higher; new entities default to it.",
+    Sensitivity.CONFIDENTIAL: "Level 2: members with confidential clearance or higher.",
+    Sensitivity.SECRET: "Level 3: members with secret clearance or higher.",
+    Sensitivity.TOP_SECRET: "Level 4, the highest: only members with top secret clearance.",
+}
+
+
+def _sensitivity_description(level) -> str:
+    """graphene asks with None for the enum's own description, then with each level for the value's."""
+    if level is None:
+        return "How sensitive a record is; members read up to their clearance."
+    return SENSITIVITY_LEVELS[level]
+
+
+SensitivityEnum = graphene.Enum.from_enum(Sensitivity, description=_sensitivity_description)
 
 
 class TenantType(graphene.ObjectType):
@@ -48,7 +63,7 @@ class AttributeType(graphene.ObjectType):
 
     name = graphene.String(required=True, description="Attribute name.")
     text = graphene.String(description="The value as text (JSON for non-string values); null when withheld.")
-    json = graphene.JSONString(description="The value as JSON; null when withheld.")
+    json = JSONString(description="The value as JSON; null when withheld.")
     redacted = graphene.Boolean(required=True, description="True when the access policy withholds the value from you.")
     reason = graphene.String(description="Why it is withheld (reason code), when redacted.")
     value = graphene.String(
@@ -81,7 +96,7 @@ class ProvenanceType(graphene.ObjectType):
         graphene.NonNull(graphene.String), required=True, description="Attributes this source gave or changed."
     )
     record_ref = graphene.String(required=True, description="Where in the source, e.g. 'people.jsonl:12'.")
-    recorded_at = graphene.DateTime(required=True, description="When it was recorded.")
+    recorded_at = DateTime(required=True, description="When it was recorded.")
 
 
 class EntityType(graphene.ObjectType):
@@ -99,7 +114,7 @@ class EntityType(graphene.ObjectType):
         required=True,
         description="Name shown to analysts; a part built from an attribute withheld from you reads [withheld].",
     )
-    attributes = graphene.JSONString(
+    attributes = JSONString(
         required=True, description="Attributes you may read, as a JSON object; withheld ones are listed in redactions."
     )
     redactions = graphene.List(
@@ -112,8 +127,8 @@ class EntityType(graphene.ObjectType):
     )
     sensitivity = graphene.Field(SensitivityEnum, required=True, description="Sensitivity level.")
     labels = graphene.List(graphene.NonNull(graphene.String), required=True, description="Free labels, sorted.")
-    created_at = graphene.DateTime(required=True, description="When the entity was first written.")
-    updated_at = graphene.DateTime(required=True, description="When the entity last changed.")
+    created_at = DateTime(required=True, description="When the entity was first written.")
+    updated_at = DateTime(required=True, description="When the entity last changed.")
     provenance = graphene.List(
         graphene.NonNull(ProvenanceType),
         required=True,
