@@ -143,3 +143,40 @@ def gql(db):
         return GraphQLClient(browser, token=token, purpose=purpose)
 
     return make
+
+
+@pytest.fixture
+def asgi_server_factory(transactional_db, tmp_path):
+    """Start the product's ASGI application (HTTP and WebSockets) in uvicorn, as `make run` serves it, in a child
+    process on the test database: ``asgi_server_factory(GRAPHQL_REQUIRE_PERSISTED="true")``. Each yields an
+    object with ``url``; all are stopped at the end of the test."""
+    from contextlib import ExitStack
+    from itertools import count
+
+    from django.conf import settings
+    from django.db import connection
+
+    from tools.asgi_server import AsgiServer
+
+    db = connection.settings_dict
+    base = {
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "GRAPH_URL": settings.GRAPH_URL,
+        "GRAPH_NAME": settings.GRAPH_NAME,
+    }
+    numbers = count()
+    with ExitStack() as stack:
+
+        def start(**env):
+            log = tmp_path / f"uvicorn-{next(numbers)}.log"
+            return stack.enter_context(AsgiServer(log_path=log, env={**base, **env}, ready_timeout=60))
+
+        yield start
+
+
+@pytest.fixture
+def asgi_server(asgi_server_factory):
+    """The product served by uvicorn on the test database, with its default settings (``asgi_server_factory``)."""
+    return asgi_server_factory()

@@ -153,13 +153,18 @@ def excluded_field():
     return ExcludedField.objects.order_by("name").first()
 
 
-def deprecated_field_usage(*, field: str = "Query.example", client: str | None = None):
-    from apps.versioning.deprecations import usage_record
+def deprecated_field_usage(*, field: str = "Query.example", user=None, token=None, operation: str = "ad-hoc"):
+    """One executed use of a deprecated field, by a token (if given) or the user's session."""
+    from apps.versioning.deprecations import client_of, usage_record
     from apps.versioning.models import DeprecatedFieldUsage
 
-    client = client or f"client-{_n()}"
-    usage_record(fields=[field], client=client)
-    return DeprecatedFieldUsage.objects.get(field=field, client=client)
+    user = user or (token.user if token is not None else _usage_owner())
+    usage_record(fields=[field], user=user, token=token, operation=operation)
+    return DeprecatedFieldUsage.objects.get(field=field, client=client_of(user=user, token=token), operation=operation)
+
+
+def _usage_owner():
+    return user(tenant=tenant(), username=f"usage-{_n()}")
 
 
 def audit_event(*, event_type: str = "test.event", tenant: Tenant | None = None, actor=None, payload=None):

@@ -53,6 +53,12 @@ _TYPES = [
     ("access.grant_changed", "access administration", LONG, "per-object permissions (grants) of a user changed"),
     ("api_token.issued", "access administration", LONG, "an API token was issued"),
     ("api_token.revoked", "access administration", LONG, "an API token was revoked"),
+    (
+        "api.deprecation_notified",
+        "configuration",
+        LONG,
+        "a client was e-mailed the deprecation timeline of fields it uses",
+    ),
     # the data
     ("entity.created", "data change", STANDARD, "an entity was created (field names, not values)"),
     ("entity.updated", "data change", STANDARD, "an entity was changed (field names, not values)"),

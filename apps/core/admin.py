@@ -693,15 +693,15 @@ def _is_int(value) -> bool:
 class ApiTokenForm(forms.ModelForm):
     class Meta:
         model = ApiToken
-        fields = ("user", "name", "expires_at")
+        fields = ("user", "name", "expires_at", "developer")
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     tenant_lookup = "user__memberships__tenant"
     form = ApiTokenForm
-    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "expires_at", "revoked_at")
-    list_filter = ("revoked_at",)
+    list_display = ("prefix", "name", "user", "developer", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = ("developer", "revoked_at")
     search_fields = ("name", "prefix", "user__username")
     list_select_related = ("user",)
     actions = ["revoke"]
@@ -711,7 +711,11 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).distinct()
 
     def get_readonly_fields(self, request, obj=None):
-        return ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at") if obj else ()
+        return (
+            ("user", "name", "prefix", "developer", "created_at", "last_used_at", "expires_at", "revoked_at")
+            if obj
+            else ()
+        )
 
     def add_view(self, request, form_url="", extra_context=None):
         if request.method == "POST" and not request.user.is_superuser:
@@ -742,6 +746,7 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             name=form.cleaned_data["name"],
             actor=request.user,
             expires_at=form.cleaned_data.get("expires_at"),
+            developer=form.cleaned_data.get("developer", False),
         )
         obj.pk = token.pk
         obj._state.adding = False

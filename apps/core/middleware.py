@@ -3,7 +3,8 @@
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
 
-from apps.core.services import api_token_authenticate
+from apps.core.services import api_token_active
+from intelgraph.graphql.errors import response_content_type
 
 
 class ApiTokenMiddleware:
@@ -23,17 +24,24 @@ class ApiTokenMiddleware:
         if header:
             scheme, _, raw = header.partition(" ")
             if scheme.lower() != "bearer" or not raw.strip():
-                return _unauthorized("Authorization header must be 'Bearer <token>'.")
-            user = api_token_authenticate(raw=raw.strip())
-            if user is None:
-                return _unauthorized("The API token is unknown, revoked or expired.")
+                return _unauthorized("Authorization header must be 'Bearer <token>'.", request)
+            token = api_token_active(raw=raw.strip())
+            if token is None:
+                return _unauthorized("The API token is unknown, revoked or expired.", request)
+            user = token.user
             request.user = SimpleLazyObject(lambda: user)
+            request.api_token = token
             request._dont_enforce_csrf_checks = True
             request.auth_method = "token"
         return self.get_response(request)
 
 
-def _unauthorized(message: str) -> JsonResponse:
-    response = JsonResponse({"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}, status=401)
+def _unauthorized(message: str, request) -> JsonResponse:
+    """401 in the media type the client accepts (GraphQL over HTTP's own, for Apollo Client 4), with the code."""
+    response = JsonResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status=401,
+        content_type=response_content_type(request),
+    )
     response["WWW-Authenticate"] = 'Bearer realm="intelgraph"'
     return response

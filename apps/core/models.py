@@ -281,6 +281,12 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    developer = models.BooleanField(
+        "developer scope",
+        default=False,
+        help_text="May run ad-hoc GraphQL operations (and introspection) where only persisted ones are allowed "
+        "(GRAPHQL_REQUIRE_PERSISTED, on in production). Grant it to development tools, not to integrations.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -281,17 +281,32 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_token_issue(*, user: User, name: str, actor=None, expires_at=None) -> tuple[ApiToken, str]:
-    """Create a token and return it with its plaintext, which is shown once and never stored."""
+def api_token_issue(
+    *, user: User, name: str, actor=None, expires_at=None, developer: bool = False
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its plaintext, which is shown once and never stored.
+
+    ``developer`` grants the scope to run ad-hoc operations where only persisted ones are allowed (production).
+    """
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": ValidationError("Say what the token is for.", code="required")})
     raw = settings.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name[:100], prefix=raw[:12], key_hash=_token_hash(raw), expires_at=expires_at
+            user=user,
+            name=name[:100],
+            prefix=raw[:12],
+            key_hash=_token_hash(raw),
+            expires_at=expires_at,
+            developer=bool(developer),
         )
-        audit.record("api_token.issued", actor=actor, target=token, payload={"user": user.get_username(), "name": name})
+        audit.record(
+            "api_token.issued",
+            actor=actor,
+            target=token,
+            payload={"user": user.get_username(), "name": name, "developer": bool(developer)},
+        )
     return token, raw
 
 
@@ -306,6 +321,12 @@ def api_token_revoke(*, token: ApiToken, actor=None) -> ApiToken:
 
 def api_token_authenticate(*, raw: str) -> User | None:
     """The active user behind a bearer token, or None for an unknown, revoked or expired one."""
+    token = api_token_active(raw=raw)
+    return token.user if token is not None else None
+
+
+def api_token_active(*, raw: str) -> ApiToken | None:
+    """The active token (its user loaded) a bearer token's plaintext names, or None."""
     if not raw or not raw.startswith(settings.API_TOKEN_PREFIX) or len(raw) > 200:
         return None
     token = ApiToken.objects.select_related("user").filter(key_hash=_token_hash(raw)).first()
@@ -314,7 +335,7 @@ def api_token_authenticate(*, raw: str) -> User | None:
         return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
 
 
 # --------------------------------------------------------------------------- sources and provenance

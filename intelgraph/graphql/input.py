@@ -32,9 +32,17 @@ MAX_JSON_DEPTH = 32  # arrays and objects inside each other; real inputs (filter
 class MalformedRequest(ValueError):
     """The request is not a well-formed GraphQL request; the message says what is wrong."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST"):
         super().__init__(message)
         self.status = status
+        self.code = code
+
+
+BATCHING_REFUSED = (
+    "Batched requests (a JSON array of operations) are not supported: send one operation per request; HTTP "
+    "keep-alive or HTTP/2 runs them side by side. Each request has its own cost budget and deadline "
+    "(docs/api/limits.md, docs/api/clients.md)."
+)
 
 
 def _no_constant(name: str):
@@ -101,6 +109,8 @@ def request_body(request, content_type: str) -> dict:
         return {"query": _text(_body_bytes(request), "request body")}
     if content_type == "application/json":
         data = strict_json(_text(_body_bytes(request), "request body"), "request body")
+        if isinstance(data, list):
+            raise MalformedRequest(BATCHING_REFUSED, code="BATCHING_NOT_SUPPORTED")
         if not isinstance(data, dict):
             raise MalformedRequest(
                 f'The request body must be a JSON object such as {{"query": "...", "variables": {{}}}}, '
@@ -120,6 +130,23 @@ def _json_type(value) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(value), "number"
     )
+
+
+URL_MEMBERS = ("query", "variables", "operationName", "id", "documentId", "extensions")
+
+
+def url_parameters(query_params) -> dict:
+    """A GET request's envelope from its URL (GraphQL over HTTP): ``variables`` and ``extensions`` are JSON text."""
+    data = {}
+    for name in URL_MEMBERS:
+        values = query_params.getlist(name)
+        if len(values) > 1:
+            raise MalformedRequest(f"The URL parameter {name} is given {len(values)} times; give it once.")
+        if values and values[0] != "":
+            data[name] = values[0]
+    if "extensions" in data:
+        data["extensions"] = strict_json(data["extensions"], "extensions parameter")
+    return data
 
 
 def envelope(query_params, data) -> tuple[str | None, dict | None, str | None]:

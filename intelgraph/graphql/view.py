@@ -3,20 +3,34 @@ deprecation headers, errors without tracebacks. Error types are ``intelgraph.gra
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 from graphene_django.constants import MUTATION_ERRORS_FLAG
 from graphene_django.settings import graphene_settings
 from graphene_django.views import GraphQLView, HttpError
-from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast, parse, validate
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    print_schema,
+    validate,
+)
 
 from apps.access import services as access
 from apps.access.errors import PurposeError
@@ -25,7 +39,14 @@ from intelgraph.graphql import cost as query_cost
 from intelgraph.graphql import input as graphql_input
 from intelgraph.graphql import limits as query_limits
 from intelgraph.graphql.deadline import Deadline, DeadlineExecutionContext, RequestTimeout
-from intelgraph.graphql.errors import API_VERSION, SUPPORTED_VERSIONS, VERSION_HEADER, ApiHttpError, ErrorCode
+from intelgraph.graphql.errors import (
+    API_VERSION,
+    SUPPORTED_VERSIONS,
+    VERSION_HEADER,
+    ApiHttpError,
+    ErrorCode,
+    response_content_type,
+)
 from intelgraph.graphql.execution import FastLeafExecutionContext
 
 logger = logging.getLogger("intelgraph.graphql.view")
@@ -40,16 +61,57 @@ def _csrf_rejection(request):
     return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
 
 
-def _client_label(request) -> str:
-    operation = getattr(request, "persisted_operation", None)
-    user = request.user.get_username() if request.user.is_authenticated else "anonymous"
-    return f"{operation.id} by {user}" if operation is not None else f"ad-hoc by {user}"
+# What a response may be cached by: the representation (Accept), the caller (Authorization, Cookie) and the
+# headers that change the answer (API version, declared purpose).
+VARY = ("Accept", "Authorization", "Cookie", VERSION_HEADER, access.PURPOSE_HEADER)
+PUBLIC_MAX_AGE = 300  # seconds a shared cache may keep a public read (GET, anonymous, no error)
+PUBLIC_FIELDS = frozenset({"apiVersion", "__typename"})  # what anyone may ask, persisted or not
 
 
 @lru_cache(maxsize=512)
-def _fields_touched(schema, query: str) -> tuple[str, ...]:
-    """Deprecated fields a document selects (the registry is fixed per process: it comes from the policy files)."""
-    return tuple(deprecations.fields_touched(schema, query))
+def _fields_touched(schema, query: str, operation_name: str | None) -> tuple[str, ...]:
+    """Deprecated fields the operation that runs selects (the registry is fixed per process: policy files)."""
+    return tuple(deprecations.fields_touched(schema, query, operation_name))
+
+
+def _only_public_fields(document) -> bool:
+    """Whether a document asks only what anyone may ask (``{ apiVersion }``): queries, no fragments, no arguments."""
+    if document is None or not document.definitions:
+        return False
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode) or definition.operation != OperationType.QUERY:
+            return False
+        for selection in definition.selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.name.value not in PUBLIC_FIELDS:
+                return False
+            if selection.arguments or selection.directives or selection.selection_set:
+                return False
+    return True
+
+
+def _may_run_adhoc(request) -> bool:
+    """Ad-hoc operations where only persisted ones run: a token issued with the developer scope, nobody else."""
+    token = getattr(request, "api_token", None)
+    return token is not None and token.developer
+
+
+def _collapse_repeated(errors: list) -> list:
+    """One FIELD_PAST_EOL error per field and path (list positions aside), with how often it occurred."""
+    kept, seen = [], {}
+    for error in errors:
+        extensions = getattr(error, "extensions", None) or {}
+        if extensions.get("code") != "FIELD_PAST_EOL":
+            kept.append(error)
+            continue
+        key = (error.message, tuple(p for p in (error.path or ()) if not isinstance(p, int)))
+        if key in seen:
+            seen[key].extensions["occurrences"] += 1
+            continue
+        extensions = {**extensions, "occurrences": 1}
+        error = GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None, extensions)
+        seen[key] = error
+        kept.append(error)
+    return kept
 
 
 def _check_persisted_roles(request, operation) -> None:
@@ -124,8 +186,8 @@ class IntelGraphGraphQLView(GraphQLView):
             raise HttpError(HttpResponseBadRequest("Must provide query string."))
         schema = self.schema.graphql_schema
         operation = getattr(request, "persisted_operation", None)
-        if operation is not None and query == operation.document:
-            document, errors = _prepared(schema, operation.document, self.validation_rules)
+        if operation is not None and query == request.persisted_document:
+            document, errors = _prepared(schema, query, self.validation_rules)
         else:
             document, parse_error = _parse(query, request)
             errors = [parse_error] if parse_error else None
@@ -141,11 +203,14 @@ class IntelGraphGraphQLView(GraphQLView):
         ):
             if show_graphiql:
                 return None
-            raise HttpError(
-                HttpResponseNotAllowed(
-                    ["POST"], f"Can only perform a {operation_ast.operation.value} operation from a POST request."
-                )
+            raise ApiHttpError(
+                f"A {operation_ast.operation.value} cannot be sent by GET (GET is for queries); send it by POST.",
+                ErrorCode.METHOD_NOT_ALLOWED,
+                405,
+                headers={"Allow": "POST"},
             )
+        request.deprecated_fields = list(_fields_touched(schema, query, operation_name))
+        request.graphql_public_read = _only_public_fields(document) or (operation is not None and not operation.roles)
         errors = query_cost.check(schema, document, variables)
         if not errors:
             nul = graphql_input.nul_character_error(schema, document, variables, operation_name)
@@ -163,9 +228,14 @@ class IntelGraphGraphQLView(GraphQLView):
         mutation = operation_ast is not None and operation_ast.operation == OperationType.MUTATION
         try:
             with connection.execute_wrapper(request.graphql_deadline):
-                return self._execute(
+                result = self._execute(
                     request, document, variables, operation_name, fast=persisted and not mutation, mutation=mutation
                 )
+            request.graphql_executed = True
+            if result.errors:
+                result.errors = _collapse_repeated(result.errors)
+            request.graphql_failed = bool(result.errors)
+            return result
         finally:
             try:
                 with connection.cursor() as cursor:
@@ -199,6 +269,50 @@ class IntelGraphGraphQLView(GraphQLView):
             return ExecutionResult(errors=[exc])
 
     def dispatch(self, request, *args, **kwargs):
+        response = self._dispatch(request, *args, **kwargs)
+        if "json" in response.get("Content-Type", ""):  # GraphiQL's page stays HTML
+            response["Content-Type"] = response_content_type(request)
+        response["x-ig-api-version"] = API_VERSION
+        self._cache_headers(request, response)
+        fields = getattr(request, "deprecated_fields", None)
+        if fields:
+            for name, value in deprecations.headers_for(fields).items():
+                response[name] = value
+            if getattr(request, "graphql_executed", False):  # counted only when it ran, for an authenticated client
+                operation = getattr(request, "persisted_operation", None)
+                deprecations.usage_record(
+                    fields=fields,
+                    user=request.user,
+                    token=getattr(request, "api_token", None),
+                    operation=operation.id if operation is not None else "ad-hoc",
+                )
+        return response
+
+    @staticmethod
+    def _cache_headers(request, response) -> None:
+        """Shared caches may keep an anonymous GET of a public read that succeeded; nothing else is stored."""
+        if "json" not in response.get("Content-Type", ""):
+            return
+        patch_vary_headers(response, VARY)
+        public = (
+            request.method == "GET"
+            and response.status_code == 200
+            and getattr(request, "graphql_public_read", False)
+            and getattr(request, "graphql_executed", False)
+            and not getattr(request, "graphql_failed", True)
+            and not request.user.is_authenticated
+            and not request.headers.get("Authorization")
+        )
+        response["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}" if public else "no-store"
+        if public:  # graphene's dispatch sets a CSRF cookie; a shared cache must not hand one out
+            request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False
+            response.cookies.pop(settings.CSRF_COOKIE_NAME, None)
+
+    def render_graphiql(self, request, **data):
+        get_token(request)  # GraphiQL posts with the session: give the page its CSRF cookie
+        return super().render_graphiql(request, **data)
+
+    def _dispatch(self, request, *args, **kwargs):
         # The request's wall-clock budget starts on arrival: parsing and validation count too.
         request.graphql_deadline = Deadline(settings.GRAPHQL_REQUEST_TIMEOUT_SECONDS, query_limits.STATEMENT_TIMEOUT_MS)
         asked = request.headers.get(VERSION_HEADER, "").strip()
@@ -230,20 +344,17 @@ class IntelGraphGraphQLView(GraphQLView):
             )
         else:
             response = super().dispatch(request, *args, **kwargs)
-        response["x-ig-api-version"] = API_VERSION
-        fields = getattr(request, "deprecated_fields", None)
-        if fields:
-            for name, value in deprecations.headers_for(fields).items():
-                response[name] = value
-            deprecations.usage_record(fields=fields, client=_client_label(request))
         return response
 
     def parse_body(self, request):
-        """The body, strictly: UTF-8, standard JSON within MAX_JSON_DEPTH, an object (graphql_input)."""
+        """The body, strictly: UTF-8, standard JSON within MAX_JSON_DEPTH, an object (graphql_input). A GET
+        carries the request in its URL parameters (GraphQL over HTTP), whatever its Content-Type says."""
         try:
+            if request.method == "GET":
+                return graphql_input.url_parameters(request.GET)
             return graphql_input.request_body(request, self.get_content_type(request))
         except graphql_input.MalformedRequest as exc:
-            raise ApiHttpError(str(exc), ErrorCode.BAD_REQUEST, exc.status) from None
+            raise ApiHttpError(str(exc), exc.code, exc.status) from None
 
     def get_graphql_params(self, request, data):
         """Swap in the persisted document when the request names one; enforce the safelist in production."""
@@ -251,30 +362,31 @@ class IntelGraphGraphQLView(GraphQLView):
             query, variables, operation_name = graphql_input.envelope(request.GET, data)
         except graphql_input.MalformedRequest as exc:
             raise ApiHttpError(str(exc), ErrorCode.BAD_REQUEST, exc.status) from None
+        envelope = dict(data) if isinstance(data, dict) else {}
+        if query and not envelope.get("query"):
+            envelope["query"] = query  # a query sent in the URL of a POST
         try:
-            operation = safelist.resolve(data if isinstance(data, dict) else {})
+            match = safelist.resolve(envelope)
         except safelist.PersistedQueryError as exc:
             raise ApiHttpError(str(exc), exc.code, exc.status) from None
-        request.persisted_operation = operation
-        if operation is not None:
-            _check_persisted_roles(request, operation)
-            query = operation.document
-        self._note_deprecations(request, query)
-        if operation is not None:
-            return operation.document, variables, operation_name, operation.id
-        if settings.GRAPHQL_REQUIRE_PERSISTED and query and not request.user.is_staff:
+        request.persisted_operation = match.operation if match is not None else None
+        if match is not None:
+            _check_persisted_roles(request, match.operation)
+            request.persisted_document = match.document
+            return match.document, variables, operation_name, match.operation.id
+        if (
+            settings.GRAPHQL_REQUIRE_PERSISTED
+            and query
+            and not _may_run_adhoc(request)
+            and not _only_public_fields(_parse(query, request)[0])
+        ):
             raise ApiHttpError(
-                'Only persisted operations may be run here: send {"id": "search:v1", "variables": {...}} '
-                "(ids in graphql/safelist.json).",
-                "PERSISTED_QUERY_REQUIRED",
+                'Only persisted operations may be run here: send {"id": "search:v1", "variables": {...}}, Apollo\'s '
+                "persisted-query hash, or a safelisted document (list: /graphql/persisted-queries.json). Ad-hoc "
+                "operations need an API token with the developer scope.",
+                ErrorCode.PERSISTED_QUERY_REQUIRED,
             )
         return query, variables, operation_name, None
-
-    def _note_deprecations(self, request, query) -> None:
-        # Only documents within the token limit are looked at (persisted ones are); the rest are refused later.
-        persisted = getattr(request, "persisted_operation", None) is not None
-        parsable = query and (persisted or _parse(query, request)[1] is None)
-        request.deprecated_fields = _fields_touched(self.schema.graphql_schema, query) if parsable else []
 
     @staticmethod
     def format_error(error):
@@ -312,3 +424,38 @@ class IntelGraphGraphQLView(GraphQLView):
             formatted["message"] = "Internal error."
             formatted["extensions"] = {"code": ErrorCode.INTERNAL}
         return formatted
+
+
+# --------------------------------------------------------------------------- what integrators read
+
+
+@lru_cache(maxsize=1)
+def _sdl() -> str:
+    from graphene_django.settings import graphene_settings as graphene
+
+    return print_schema(graphene.SCHEMA.graphql_schema) + "\n"
+
+
+def _published(request, content: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Cache-Control"] = "public, max-age=300"
+    response["x-ig-api-version"] = API_VERSION
+    return response
+
+
+@require_GET
+def schema_sdl(request):
+    """The live schema in SDL, at a stable URL (what graphql-inspector, codegen and IDEs load)."""
+    return _published(request, _sdl(), "text/plain; charset=utf-8")
+
+
+@require_GET
+def persisted_queries_manifest(request):
+    """Apollo's persisted query manifest, generated from the safelist."""
+    return _published(request, json.dumps(safelist.apollo_manifest(), indent=2), "application/json")
+
+
+@require_GET
+def persisted_documents_manifest(request):
+    """GraphQL-over-HTTP persisted documents, ``{"sha256:<hex>": document}``, generated from the safelist."""
+    return _published(request, json.dumps(safelist.documents_manifest(), indent=2), "application/json")

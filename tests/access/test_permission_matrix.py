@@ -234,7 +234,9 @@ ROW_BUILDERS = {
     "access.PolicyBundleVersion": lambda w: factories.policy_bundle_version(),
     "search.TenantSearchSettings": lambda w: factories.search_settings(tenant=w.tenant_b),
     "search.ExcludedField": lambda w: factories.excluded_field(),
-    "versioning.DeprecatedFieldUsage": lambda w: factories.deprecated_field_usage(),
+    "versioning.DeprecatedFieldUsage": lambda w: factories.deprecated_field_usage(
+        user=factories.user(tenant=w.tenant_b)
+    ),
     "audit.AuditEvent": lambda w: factories.audit_event(tenant=w.tenant_b, event_type="matrix.bravo"),
     "audit.AuditSigningKey": lambda w: factories.audit_signing_key(),
     "er.CandidatePair": lambda w: factories.candidate_pair(tenant=w.tenant_b),
@@ -250,7 +252,12 @@ ROW_BUILDERS = {
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a
 # tenant's rows must fail here, not be skipped).
-TENANT_OF = {"core.Tenant": "pk", "core.User": "memberships__tenant", "core.ApiToken": "user__memberships__tenant"}
+TENANT_OF = {
+    "core.Tenant": "pk",
+    "core.User": "memberships__tenant",
+    "core.ApiToken": "user__memberships__tenant",
+    "versioning.DeprecatedFieldUsage": "user__memberships__tenant",
+}
 
 
 def tenant_lookup(model) -> str | None:

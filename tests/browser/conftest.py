@@ -54,24 +54,3 @@ def screenshot(page):
         return path
 
     return take
-
-
-@pytest.fixture
-def asgi_server(transactional_db, tmp_path):
-    """The product's ASGI application (HTTP and WebSockets) served by uvicorn, as `make run` serves it,
-    in a child process on the test database. Yields an object with ``url``."""
-    from django.conf import settings
-    from django.db import connection
-
-    from tools.asgi_server import AsgiServer
-
-    db = connection.settings_dict
-    env = {
-        "DJANGO_ENV": "test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "GRAPH_URL": settings.GRAPH_URL,
-        "GRAPH_NAME": settings.GRAPH_NAME,
-    }
-    with AsgiServer(log_path=tmp_path / "uvicorn.log", env=env, ready_timeout=60) as server:
-        yield server

@@ -66,13 +66,49 @@ def test_persisted_operation_needs_authentication(client):
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def test_production_mode_allows_only_persisted_operations_for_non_staff(client, token, settings):
+AD_HOC = '{ search(q: "persisted") { hits { displayName } } }'
+
+
+def test_production_mode_runs_ad_hoc_operations_only_for_developer_tokens(client, tenant_a, token, settings):
     settings.GRAPHQL_REQUIRE_PERSISTED = True
-    response, body = post(client, {"query": "{ apiVersion }"}, token)
+    # an ordinary token: persisted operations (by id or as their document), never ad-hoc ones
+    response, body = post(client, {"query": AD_HOC}, token)
     assert response.status_code == 400
     assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
     response, body = post(client, {"id": "search:v1", "variables": {"q": "persisted"}}, token)
     assert response.status_code == 200
+    response, body = post(client, {"query": SEARCH_DOC, "variables": {"q": "persisted"}}, token)
+    assert response.status_code == 200 and body["data"]["search"]["hits"], body
+    # staff are not exempt: an analyst's session is refused ad-hoc documents and introspection too
+    analyst = factories.user(tenant=tenant_a, role="analyst", clearance=1, username="staff-analyst", staff=True)
+    client.force_login(analyst)
+    for query in (AD_HOC, "{ __schema { types { name } } }"):
+        response, body = post(client, {"query": query})
+        assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED", body
+    client.logout()
+    # a token issued with the developer scope may
+    developer = services.api_token_issue(user=analyst, name="graphiql", developer=True)[1]
+    response, body = post(client, {"query": AD_HOC}, developer)
+    assert response.status_code == 200 and body["data"]["search"]["hits"] == [{"displayName": "Persisted Person"}]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "token"])
+def test_api_version_is_answered_for_anyone_in_production_mode(client, token, settings, who):
+    settings.GRAPHQL_REQUIRE_PERSISTED = True
+    response, body = post(client, {"query": "{ apiVersion __typename }"}, token if who == "token" else None)
+    assert response.status_code == 200, body
+    assert body["data"] == {"apiVersion": "v1", "__typename": "Query"}
+    response, body = post(client, {"query": '{ apiVersion entity(id: "x") { id } }'}, None)
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+
+
+def test_developer_scope_is_recorded_in_the_audit_log(tenant_a):
+    from apps.audit.models import AuditEvent
+
+    user = factories.user(tenant=tenant_a, role="reader", username="dev-scope")
+    token = services.api_token_issue(user=user, name="tools", developer=True)[0]
+    event = AuditEvent.objects.get(event_type="api_token.issued", target_id=str(token.pk))
+    assert event.payload["developer"] is True and token.developer
 
 
 def test_safelist_hashes_match_documents():

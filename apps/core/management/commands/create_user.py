@@ -24,15 +24,22 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
         parser.add_argument("--token", action="store_true", help="issue an API token and print it last")
         parser.add_argument("--token-name", default="created by create_user")
+        parser.add_argument(
+            "--developer",
+            action="store_true",
+            help="give the token the developer scope: ad-hoc operations where only persisted ones run (production)",
+        )
 
-    def handle(self, *args, username, tenant, role, clearance, email, token, token_name, **options):
+    def handle(self, *args, username, tenant, role, clearance, email, token, token_name, developer, **options):
+        if developer and not token:
+            raise CommandError("--developer is a scope of the API token: pass --token too")
         found = Tenant.objects.filter(slug=tenant).first()
         if found is None:
             known = ", ".join(Tenant.objects.values_list("slug", flat=True)[:20]) or "none yet"
             raise CommandError(f"unknown tenant {tenant!r} (tenants: {known}); create it with create_tenant")
         try:
             user = services.user_create(username=username, tenant=found, role=role, clearance=clearance, email=email)
-            raw = services.api_token_issue(user=user, name=token_name)[1] if token else None
+            raw = services.api_token_issue(user=user, name=token_name, developer=developer)[1] if token else None
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         membership = user.memberships.get(tenant=found)
