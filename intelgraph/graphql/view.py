@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import lru_cache
 
 from django.conf import settings
@@ -66,6 +67,10 @@ def _csrf_rejection(request):
 VARY = ("Accept", "Authorization", "Cookie", VERSION_HEADER, access.PURPOSE_HEADER)
 PUBLIC_MAX_AGE = 300  # seconds a shared cache may keep a public read (GET, anonymous, no error)
 PUBLIC_FIELDS = frozenset({"apiVersion", "__typename"})  # what anyone may ask, persisted or not
+# graphql-core's messages when coercing variables' values (not validation of the document)
+_BAD_VARIABLE = re.compile(
+    r"^Variable '\$\w+' (got invalid value|of required type .* was not provided|of non-null type .* must not be null)"
+)
 
 
 @lru_cache(maxsize=512)
@@ -402,7 +407,10 @@ class IntelGraphGraphQLView(GraphQLView):
         if original is None or isinstance(original, GraphQLError):
             # graphql-core's own parse/validation errors, or an ApiError raised on purpose.
             extensions = dict(formatted.get("extensions") or {})
-            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+            # a variable's value that does not fit its type is the caller's input, as Apollo Server codes it
+            extensions.setdefault(
+                "code", ErrorCode.BAD_USER_INPUT if _BAD_VARIABLE.match(error.message) else "GRAPHQL_VALIDATION_FAILED"
+            )
             formatted["extensions"] = extensions
         elif isinstance(original, ValidationError):
             formatted["message"] = "; ".join(original.messages)

@@ -55,6 +55,7 @@ def world():
     outbox_drain()  # the server under test runs no worker: project the graph now
     variables = {
         "search:v1": {"q": "Lovelace"},
+        "search:v2": {"q": "Lovelace", "filter": {"kind": ["person"]}},
         "explorer-search:v1": {"q": "Lovelace"},
         "entity:v1": {"id": str(ada.pk)},
         "entity-detail:v1": {"id": str(ada.pk)},
@@ -113,6 +114,7 @@ def test_apollo_client_runs_every_safelisted_operation_in_every_mode(server, wor
         answers = {r["name"]: r["data"] for r in results}
         hits = answers["search:v1"]["search"]["hits"]
         assert [hit["displayName"] for hit in hits] == ["Ada Lovelace"]
+        assert [hit["displayName"] for hit in answers["search:v2"]["search"]["hits"]] == ["Ada Lovelace"]
         assert hits[0]["__typename"] == "SearchHit"  # the cache gets the type names it asked for
         assert str(world["ada"].pk) in {node["id"] for node in answers["neighborhood:v1"]["neighborhood"]["nodes"]}
 

@@ -262,3 +262,15 @@ def test_persisted_documents_manifest_keys_run_as_document_ids(client, token):
     key = next(k for k, text in documents.items() if text == SEARCH.document)
     response, body = post(client, {"documentId": key, "variables": {"q": "wire"}}, token)
     assert response.status_code == 200 and hits(body) == ["Wire Person"], body
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{}, {"q": None}, {"q": ["not", "a", "string"]}],
+    ids=["missing", "null", "wrong-type"],
+)
+def test_a_variable_that_does_not_fit_its_type_is_bad_user_input(client, token, variables):
+    response, body = post(client, {"id": "search:v1", "variables": variables}, token)
+    assert response.status_code == 400 and "data" not in body, body
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert "$q" in body["errors"][0]["message"]
