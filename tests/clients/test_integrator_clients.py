@@ -32,7 +32,7 @@ MODES = {
     "http-get": ("GET", True, False),
     "apq": ("POST", False, True),
     "apq-get": ("GET", False, True),
-    "manifest": ("POST", False, True),
+    "manifest": ("POST", False, True),  # @apollo/persisted-query-lists on the server's manifest
 }
 
 

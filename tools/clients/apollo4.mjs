@@ -2,7 +2,18 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql, version } from "@apollo/client";
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 
+import { generatePersistedQueryIdsFromManifest } from "@apollo/persisted-query-lists";
+
 import { drive } from "./driver.mjs";
 
 const createPersistedQueryLink = (options) => new PersistedQueryLink(options);
-await drive({ ApolloClient, InMemoryCache, HttpLink, ApolloLink, gql, createPersistedQueryLink, version });
+await drive({
+  ApolloClient,
+  InMemoryCache,
+  HttpLink,
+  ApolloLink,
+  gql,
+  createPersistedQueryLink,
+  generatePersistedQueryIdsFromManifest,
+  version,
+});

@@ -6,8 +6,8 @@
 //         "http-get"        HttpLink with useGETForQueries
 //         "apq"             the persisted-queries link (SHA-256 of the printed document), POST
 //         "apq-get"         the same with useGETForHashedQueries
-//         "manifest"        the persisted-queries link with ids from the server's Apollo manifest (what
-//                           @apollo/persisted-query-lists does), POST
+//         "manifest"        the persisted-queries link with ids from the server's Apollo manifest, through
+//                           @apollo/persisted-query-lists' generatePersistedQueryIdsFromManifest, POST
 import { createHash } from "node:crypto";
 
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
@@ -16,11 +16,6 @@ async function readStdin() {
   const chunks = [];
   for await (const chunk of process.stdin) chunks.push(chunk);
   return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
-
-function operationName(document) {
-  const definition = document.definitions.find((d) => d.kind === "OperationDefinition");
-  return definition && definition.name ? definition.name.value : null;
 }
 
 function describe(error) {
@@ -37,7 +32,16 @@ function describe(error) {
   };
 }
 
-export async function drive({ ApolloClient, InMemoryCache, HttpLink, ApolloLink, gql, createPersistedQueryLink, version }) {
+export async function drive({
+  ApolloClient,
+  InMemoryCache,
+  HttpLink,
+  ApolloLink,
+  gql,
+  createPersistedQueryLink,
+  generatePersistedQueryIdsFromManifest,
+  version,
+}) {
   const spec = await readStdin();
   const wire = [];
   const loggedFetch = async (url, init = {}) => {
@@ -63,10 +67,11 @@ export async function drive({ ApolloClient, InMemoryCache, HttpLink, ApolloLink,
   if (spec.mode === "apq" || spec.mode === "apq-get") {
     link = ApolloLink.from([createPersistedQueryLink({ sha256, useGETForHashedQueries: spec.mode === "apq-get" }), http]);
   } else if (spec.mode === "manifest") {
-    const manifest = await (await fetch(spec.url.replace(/\/graphql$/, "/graphql/persisted-queries.json"))).json();
-    const ids = Object.fromEntries(manifest.operations.map((op) => [op.name, op.id]));
-    const generateHash = (document) => ids[operationName(document)];
-    link = ApolloLink.from([createPersistedQueryLink({ generateHash }), http]);
+    // Apollo's persisted query lists, on the manifest the server publishes
+    const manifestUrl = spec.url.replace(/\/graphql$/, "/graphql/persisted-queries.json");
+    const loadManifest = async () => (await fetch(manifestUrl)).json();
+    const options = generatePersistedQueryIdsFromManifest({ loadManifest });
+    link = ApolloLink.from([createPersistedQueryLink(options), http]);
   }
   const client = new ApolloClient({ link, cache: new InMemoryCache() });
   const results = [];

@@ -3,6 +3,17 @@ import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/
 import { createPersistedQueryLink } from "@apollo/client/link/persisted-queries/index.js";
 import { version } from "@apollo/client/version.js";
 
+import { generatePersistedQueryIdsFromManifest } from "@apollo/persisted-query-lists";
+
 import { drive } from "../driver.mjs";
 
-await drive({ ApolloClient, InMemoryCache, HttpLink, ApolloLink, gql, createPersistedQueryLink, version });
+await drive({
+  ApolloClient,
+  InMemoryCache,
+  HttpLink,
+  ApolloLink,
+  gql,
+  createPersistedQueryLink,
+  generatePersistedQueryIdsFromManifest,
+  version,
+});
