@@ -4,6 +4,10 @@ The baseline is a release (``apps.versioning.releases``), never the working tree
 change passes only when it completes a deprecation: the field is past its end of life and unused for the quiet
 period (``removable_fields``), or ``graphql/allowed-changes.json`` records it with the next major version that
 ships it and the deprecation it completes (``allowance_check``). docs/api/contract-checks.md says how to use them.
+
+The JSON Schemas a release published (the search filters' grammar) are compared with the live files by
+``json_schema_compare``; nothing waives a break there: a published version only grows, a change that narrows it is
+a new versioned file beside it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,16 @@ from apps.access.services import operation_tags
 from apps.versioning.deprecations import registry
 from apps.versioning.inspector import InspectorVerdict, inspector_diff
 from apps.versioning.models import DeprecatedFieldUsage
-from apps.versioning.releases import Baseline, ContractError, Release, baseline_load, release_list, semver
+from apps.versioning.releases import (
+    Baseline,
+    ContractError,
+    Release,
+    baseline_load,
+    json_schema_snapshot,
+    project_root,
+    release_list,
+    semver,
+)
 from apps.versioning.safelist import document_hash
 
 
@@ -229,6 +242,227 @@ def allowed_changes() -> set[str]:
     return allowance_check(entries=allowed_change_list(), releases=release_list(), deprecations=registry()).allowed
 
 
+# --------------------------------------------------------------------------- published JSON Schemas
+
+# Every keyword the diff understands. Any other keyword refuses the check: a keyword it skipped could narrow what
+# the file accepts without anyone noticing.
+_ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", "default", "deprecated"})
+_SCHEMA_MAPS = frozenset({"properties", "$defs"})  # name -> subschema
+_SCHEMA_LISTS = frozenset({"anyOf", "oneOf"})
+_SCHEMAS = frozenset({"items", "additionalProperties", "propertyNames"})
+_LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"})
+_UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"})
+_VALUES = frozenset({"$schema", "$id", "$ref", "type", "enum", "const", "required", "pattern"})
+JSON_SCHEMA_KEYWORDS = _ANNOTATIONS | _SCHEMA_MAPS | _SCHEMA_LISTS | _SCHEMAS | _LOWER_BOUNDS | _UPPER_BOUNDS | _VALUES
+
+
+def _pointer(path: tuple) -> str:
+    return "#" + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def json_schema_keywords_check(document: object, *, label: str, path: tuple = ()) -> None:
+    """ContractError naming the first keyword the diff does not understand (or a value that is not a schema)."""
+    if isinstance(document, bool):
+        return
+    if not isinstance(document, dict):
+        raise ContractError(f"{label}{_pointer(path)}: not a schema (an object or a boolean)")
+    for keyword, value in document.items():
+        here = (*path, keyword)
+        if keyword not in JSON_SCHEMA_KEYWORDS:
+            raise ContractError(
+                f"{label}{_pointer(here)}: keyword {keyword!r} is unknown to schema_check's JSON Schema diff, which "
+                "refuses rather than ignore it; teach apps/versioning/contracts.py how it narrows or widens"
+            )
+        if keyword in _SCHEMA_MAPS:
+            if not isinstance(value, dict):
+                raise ContractError(f"{label}{_pointer(here)}: not an object")
+            for name, subschema in value.items():
+                json_schema_keywords_check(subschema, label=label, path=(*here, name))
+        elif keyword in _SCHEMA_LISTS:
+            if not isinstance(value, list):
+                raise ContractError(f"{label}{_pointer(here)}: not a list")
+            for index, subschema in enumerate(value):
+                json_schema_keywords_check(subschema, label=label, path=(*here, index))
+        elif keyword in _SCHEMAS:
+            json_schema_keywords_check(value, label=label, path=here)
+        elif keyword == "$ref" and not (isinstance(value, str) and value.startswith("#")):
+            raise ContractError(f"{label}{_pointer(here)}: only local references (#/...) are understood")
+
+
+def _types(schema: dict) -> set[str] | None:
+    kind = schema.get("type")
+    if kind is None:
+        return None
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _resolve(document: dict, ref: str) -> object:
+    node: object = document
+    for part in ref.removeprefix("#").split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise ContractError(f"$ref {ref} points at nothing")
+    return node
+
+
+class _JsonSchemaDiff:
+    """What the live schema rejects that the released one accepted, keyword by keyword (conservatively)."""
+
+    def __init__(self, old_document: dict, new_document: dict):
+        self.old_document, self.new_document = old_document, new_document
+        self.refs_open: set[tuple[str, str]] = set()
+
+    def breaks(self, old: object, new: object, path: tuple) -> list[tuple[tuple, str]]:
+        if new is True or old is False:
+            return []
+        if new is False:
+            return [(path, "rejects every value")]
+        if old is True:
+            old = {}
+        constraints = {key: value for key, value in new.items() if key not in _ANNOTATIONS}
+        if not old and not constraints:
+            return []
+        found = []
+        for keyword in ("$schema", "$id", "pattern", "const"):
+            if keyword in new and old.get(keyword) != new[keyword]:
+                verb = "added" if keyword not in old else "changed"
+                found.append(((*path, keyword), f"{verb} ({old.get(keyword)!r} -> {new[keyword]!r})"))
+        found += self._type(old, new, path)
+        found += self._enum(old, new, path)
+        found += self._bounds(old, new, path)
+        found += self._required(old, new, path)
+        found += self._ref(old, new, path)
+        found += self._maps(old, new, path)
+        found += self._properties_added(old, new, path)
+        for keyword in ("items", "additionalProperties", "propertyNames"):
+            if keyword in new:
+                found += self.breaks(old.get(keyword, True), new[keyword], (*path, keyword))
+        for keyword in ("anyOf", "oneOf"):
+            found += self._branches(keyword, old, new, path)
+        return found
+
+    def _type(self, old, new, path):
+        new_types = _types(new)
+        if new_types is None:
+            return []
+        old_types = _types(old)
+        if old_types is None:
+            return [((*path, "type"), f"added {sorted(new_types)} (any type was accepted)")]
+        lost = {t for t in old_types - new_types if not (t == "integer" and "number" in new_types)}
+        return [((*path, "type"), f"narrowed: no longer {t}") for t in sorted(lost)]
+
+    def _enum(self, old, new, path):
+        if "enum" not in new:
+            return []
+        if "enum" not in old:
+            return [((*path, "enum"), "added (any value was accepted)")]
+        return [((*path, "enum"), f"value {value!r} removed") for value in old["enum"] if value not in new["enum"]]
+
+    def _bounds(self, old, new, path):
+        found = []
+        for keyword in sorted(_LOWER_BOUNDS | _UPPER_BOUNDS):
+            if keyword not in new:
+                continue
+            before, after = old.get(keyword), new[keyword]
+            tighter = before is None or (after > before if keyword in _LOWER_BOUNDS else after < before)
+            if tighter:
+                found.append(((*path, keyword), f"tightened ({before!r} -> {after!r})"))
+        return found
+
+    def _required(self, old, new, path):
+        gained = [key for key in new.get("required", []) if key not in old.get("required", [])]
+        return [((*path, "required"), f"gained {key!r}") for key in gained]
+
+    def _ref(self, old, new, path):
+        if "$ref" not in new or old.get("$ref") == new["$ref"]:
+            return []  # the same reference: its target is compared where it lives
+        if "$ref" not in old:
+            return [((*path, "$ref"), f"added {new['$ref']} (a new constraint)")]
+        pair = (old["$ref"], new["$ref"])
+        if pair in self.refs_open:
+            return []  # a recursive reference already being compared: its breaks are reported by the outer call
+        self.refs_open.add(pair)
+        try:
+            inner = self.breaks(_resolve(self.old_document, pair[0]), _resolve(self.new_document, pair[1]), ())
+        finally:
+            self.refs_open.discard(pair)
+        return [((*path, "$ref"), f"{pair[0]} -> {pair[1]} narrows: {_pointer(p)}: {what}") for p, what in inner]
+
+    def _maps(self, old, new, path):
+        found = []
+        for keyword in ("properties", "$defs"):
+            for name, subschema in old.get(keyword, {}).items():
+                here = (*path, keyword, name)
+                if name not in new.get(keyword, {}):
+                    found.append((here, "removed"))
+                else:
+                    found += self.breaks(subschema, new[keyword][name], here)
+        return found
+
+    def _properties_added(self, old, new, path):
+        # A new property replaces additionalProperties for its key: a narrowing unless extra keys were refused.
+        if old.get("additionalProperties", True) is False:
+            return []
+        found = []
+        for name, subschema in new.get("properties", {}).items():
+            if name not in old.get("properties", {}):
+                found += self.breaks(old.get("additionalProperties", True), subschema, (*path, "properties", name))
+        return found
+
+    def _branches(self, keyword, old, new, path):
+        if keyword not in new:
+            return []
+        if keyword not in old:
+            return [((*path, keyword), "added (a new constraint)")]
+        found = []
+        for index, branch in enumerate(old[keyword]):
+            if any(not self.breaks(branch, candidate, ()) for candidate in new[keyword]):
+                continue  # some live branch accepts everything this one did (order does not matter)
+            if len(new[keyword]) == len(old[keyword]):  # edited in place: say what narrowed it
+                found += self.breaks(branch, new[keyword][index], (*path, keyword, index))
+            else:
+                found.append(((*path, keyword, index), "branch removed (no live branch accepts all it did)"))
+        if keyword == "oneOf" and len(new[keyword]) > len(old[keyword]):
+            found.append(((*path, keyword), "gained a branch (a value matching two branches is refused)"))
+        return found
+
+
+def json_schema_compare(*, label: str, old: object, new: object) -> list[str]:
+    """What breaks clients of the released JSON Schema ``old`` in the live ``new``: ``label#/pointer: what``.
+
+    ContractError when either uses a keyword the diff does not understand.
+    """
+    json_schema_keywords_check(old, label=label)
+    json_schema_keywords_check(new, label=label)
+    old_document = old if isinstance(old, dict) else {}
+    new_document = new if isinstance(new, dict) else {}
+    return [
+        f"{label}{_pointer(p)}: {what}" for p, what in _JsonSchemaDiff(old_document, new_document).breaks(old, new, ())
+    ]
+
+
+def json_schemas_compare(release: Release) -> tuple[list[str], list[str]]:
+    """Breaks of every JSON Schema ``release`` published, against the live file at the same path; and notes."""
+    breaking, notes = [], []
+    for entry in release.json_schemas:
+        old, entry_notes = json_schema_snapshot(release, entry)
+        notes += entry_notes
+        live = project_root() / entry.path
+        if not live.exists():
+            breaking.append(f"{entry.path}: removed (release {release.version} published it)")
+            continue
+        try:
+            new = json.loads(live.read_text())
+        except (OSError, ValueError) as exc:
+            raise ContractError(f"{entry.path}: unreadable ({exc})") from None
+        breaking += json_schema_compare(label=entry.path, old=old, new=new)
+    return breaking, notes
+
+
 # --------------------------------------------------------------------------- the whole check
 
 
@@ -241,6 +475,7 @@ class ContractReport:
     allowance_errors: list[str]
     unmatched: list[str]  # pending allowances that match no change (warnings)
     second_opinion: InspectorVerdict | None = None
+    json_schemas: list[str] = field(default_factory=list)  # breaking changes to published JSON Schemas
 
     @property
     def disagreement(self) -> str | None:
@@ -254,7 +489,7 @@ class ContractReport:
 
     @property
     def ok(self) -> bool:
-        return self.schema.ok and not self.allowance_errors and self.disagreement is None
+        return self.schema.ok and not self.json_schemas and not self.allowance_errors and self.disagreement is None
 
 
 def contract_check(
@@ -277,13 +512,25 @@ def contract_check(
         for entry in allowances.pending
         if entry.description not in report.descriptions
     ]
+    json_breaking: list[str] = []
+    if baseline.release is not None:
+        json_breaking, notes = json_schemas_compare(baseline.release)
+        baseline.notes.extend(notes)
+    # An allowance never waives a JSON Schema break; one written for it is refused, not left as a mere warning.
+    waivers = [entry for entry in allowances.pending if entry.description in json_breaking]
+    unmatched = [line for line in unmatched if not any(line.startswith(entry.label) for entry in waivers)]
+    refused = [
+        f"{entry.label}: a published JSON Schema cannot be narrowed within its version; publish a new versioned file"
+        for entry in waivers
+    ]
     verdict = inspector_diff(old_sdl=baseline.sdl, new_sdl=print_schema(live)) if second_opinion else None
     return ContractReport(
         baseline=baseline,
         schema=report,
-        allowance_errors=allowances.errors,
+        allowance_errors=allowances.errors + refused,
         unmatched=unmatched,
         second_opinion=verdict,
+        json_schemas=json_breaking,
     )
 
 

@@ -4,6 +4,9 @@
 its date, the commit it was cut from, and an immutable snapshot of the schema at that commit
 (``graphql/releases/v1.0.0.graphql``) with the snapshot's SHA-256. The working tree's ``schema.graphql`` is not a
 baseline: it is regenerated whenever the schema changes, so a removal would pass against it.
+
+A release also records the JSON Schemas it published under ``graphql/schemas/`` (``json_schemas``: each file's
+path, its snapshot ``graphql/releases/v1.0.0/<name>``, the snapshot's SHA-256 and the commit it was taken from).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from graphql import GraphQLError, GraphQLSchema, build_schema, print_schema
 
 GIT_TIMEOUT = 30  # seconds; a git that hangs (a lock, a network filesystem) is reported, not waited for
 SCHEMA_PATH = "schema.graphql"  # where a commit holds its printed schema, relative to the project root
+JSON_SCHEMAS_DIR = "graphql/schemas"  # the published JSON Schemas (the search filters' grammar), relative to the root
 _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 
 
@@ -41,6 +45,16 @@ def sha256_hex(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class JsonSchemaSnapshot:
+    """One JSON Schema a release published: the live file's path, its immutable snapshot and where it came from."""
+
+    path: str  # the published file, relative to the project root: graphql/schemas/search-filters.v1.json
+    snapshot: str  # graphql/releases/v1.0.0/search-filters.v1.json
+    sha256: str
+    commit: str  # the commit holding ``path`` as snapshotted (1.0.0 predates the file: a later commit, see the docs)
+
+
+@dataclass(frozen=True)
 class Release:
     """One released API version, as graphql/releases.json records it."""
 
@@ -50,6 +64,7 @@ class Release:
     commit: str
     sdl: str  # the snapshot's path, relative to the project root
     sha256: str
+    json_schemas: tuple[JsonSchemaSnapshot, ...] = ()
 
     @property
     def key(self) -> tuple[int, int, int]:
@@ -113,9 +128,35 @@ def release_list() -> list[Release]:
                 commit=str(entry["commit"]),
                 sdl=str(entry["sdl"]),
                 sha256=str(entry["sha256"]),
+                json_schemas=_json_schema_entries(where, entry),
             )
         )
     return sorted(releases, key=lambda release: release.key)
+
+
+def _json_schema_entries(where: str, entry: dict) -> tuple[JsonSchemaSnapshot, ...]:
+    items = entry.get("json_schemas", [])
+    if not isinstance(items, list):
+        raise ContractError(f"{where}: json_schemas is not a list")
+    result, paths = [], set()
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ContractError(f"{where} json_schemas {number}: not an object")
+        missing = [key for key in ("path", "snapshot", "sha256") if not item.get(key)]
+        if missing:
+            raise ContractError(f"{where} json_schemas {number}: missing {', '.join(missing)}")
+        if item["path"] in paths:
+            raise ContractError(f"{where} json_schemas {number}: {item['path']} is listed twice")
+        paths.add(item["path"])
+        result.append(
+            JsonSchemaSnapshot(
+                path=str(item["path"]),
+                snapshot=str(item["snapshot"]),
+                sha256=str(item["sha256"]),
+                commit=str(item.get("commit") or entry["commit"]),
+            )
+        )
+    return tuple(result)
 
 
 def release_latest() -> Release | None:
@@ -149,6 +190,25 @@ def git_commit(ref: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.decode().strip() if done.returncode == 0 else None
+
+
+def git_has_file(ref: str, path: str) -> bool:
+    """Whether the commit ``ref`` holds ``path`` (relative to the project root)."""
+    try:
+        return _git("cat-file", "-e", f"{ref}:./{path}").returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def git_files(ref: str, directory: str) -> list[str]:
+    """The paths of the files directly in ``directory`` at commit ``ref`` (relative to the project root)."""
+    try:
+        done = _git("ls-tree", "--name-only", f"{ref}:./{directory}")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if done.returncode != 0:
+        return []
+    return sorted(f"{directory}/{name}" for name in done.stdout.decode().splitlines() if name)
 
 
 def git_show(ref: str, path: str = SCHEMA_PATH) -> bytes:
@@ -194,6 +254,44 @@ def release_snapshot(release: Release) -> Baseline:
             "the commit it records as cut from"
         )
     return Baseline(label=f"release {release.version}", sdl=data.decode(), release=release, notes=notes)
+
+
+def json_schema_snapshot(release: Release, entry: JsonSchemaSnapshot) -> tuple[dict, list[str]]:
+    """A released JSON Schema's snapshot, parsed, and notes; refused like the SDL's when it is not as recorded.
+
+    Its SHA-256 must be the recorded one; when git has the entry's commit, that commit must hold the published file
+    and it must be the snapshot byte for byte.
+    """
+    label = f"release {release.version}: {entry.snapshot}"
+    try:
+        data = (project_root() / entry.snapshot).read_bytes()
+    except OSError as exc:
+        raise ContractError(f"{label} unreadable ({exc.strerror})") from None
+    if sha256_hex(data) != entry.sha256:
+        raise ContractError(
+            f"{label} has SHA-256 {sha256_hex(data)}, releases.json records {entry.sha256}: a released JSON Schema "
+            f"is immutable, restore it (git checkout -- {entry.snapshot})"
+        )
+    notes = []
+    if not git_available():
+        notes.append(f"git is not available: {entry.snapshot} checked against its SHA-256 only")
+    elif git_commit(entry.commit) is None:
+        notes.append(
+            f"commit {entry.commit[:12]} of {entry.snapshot} is not in this clone (shallow?): checked against its "
+            "SHA-256 only"
+        )
+    elif not git_has_file(entry.commit, entry.path):
+        raise ContractError(
+            f"{label}: commit {entry.commit[:12]} has no {entry.path}; record the commit the snapshot was taken "
+            "from as the entry's commit"
+        )
+    elif git_show(entry.commit, entry.path) != data:
+        raise ContractError(f"{label} differs from {entry.path} at commit {entry.commit[:12]}, the commit it records")
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        raise ContractError(f"{label} is not JSON ({exc})") from None
+    return document, notes
 
 
 def _valid_sdl(label: str, sdl: str) -> str:

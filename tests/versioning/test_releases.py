@@ -157,6 +157,11 @@ def test_git_ref_without_git_is_a_one_line_command_error(contract_repo):
             '{"releases": [{"version": "2.0.0", "api": "v1", "date": "d", "commit": "c", "sdl": "s", "sha256": "h"}]}',
             r"api 'v1' is not the version's major \(v2\)",
         ),
+        (
+            '{"releases": [{"version": "1.0.0", "date": "d", "commit": "c", "sdl": "s", "sha256": "h", '
+            '"json_schemas": [{"path": "graphql/schemas/a.json"}]}]}',
+            r"release 1 json_schemas 1: missing snapshot, sha256",
+        ),
     ],
 )
 def test_a_malformed_releases_file_is_a_command_error(contract_repo, releases, message):

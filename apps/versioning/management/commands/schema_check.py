@@ -40,6 +40,9 @@ class Command(BaseCommand):
             self.stdout.write(f"allowed breaking change (completes a deprecation): {line}")
         for line in report.unmatched:
             self.stdout.write(self.style.WARNING(f"warning: {line}"))
+        if report.baseline.release is not None:
+            for entry in report.baseline.release.json_schemas:
+                self.stdout.write(f"json schema: {entry.path} against {entry.snapshot}")
         if report.second_opinion is not None:
             self.stdout.write(f"second opinion (graphql-inspector): {report.second_opinion.name}")
         problems = []
@@ -49,6 +52,14 @@ class Command(BaseCommand):
                 + "\n  ".join(report.schema.breaking)
                 + "\nKeep the field (deprecate it with an EOL date), or once its EOL has passed record the removal "
                 "with the next major version in graphql/allowed-changes.json (docs/api/contract-checks.md)."
+            )
+        if report.json_schemas:
+            problems.append(
+                f"breaking JSON Schema changes against {report.baseline.label}:\n  "
+                + "\n  ".join(report.json_schemas)
+                + "\nA published JSON Schema version only grows, and graphql/allowed-changes.json cannot waive this: "
+                "restore the file and put the change in a new versioned file beside it (e.g. "
+                "graphql/schemas/search-filters.v2.json with its own $id) (docs/api/contract-checks.md)."
             )
         if report.allowance_errors:
             problems.append("refused in graphql/allowed-changes.json:\n  " + "\n  ".join(report.allowance_errors))
