@@ -76,6 +76,18 @@ class Config:
             raise ConfigError(f"{name}: must not be negative, got {number}")
         return number
 
+    def float(self, name: str, *, default: float) -> float:
+        value = self._raw(name, False)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number of seconds such as 0.5, got {value!r}") from None
+        if not 0 < number < 3600:
+            raise ConfigError(f"{name}: must be above 0 and below 3600, got {number}")
+        return number
+
     def list(self, name: str, *, default: list[str] | None) -> list[str]:
         value = self._raw(name, default is None)
         if value is None:

@@ -51,7 +51,8 @@ if DATABASE_POOL_MAX > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": DATABASE_POOL_MAX,
-        "timeout": 10,
+        # seconds a request waits for a free connection; past it, 503 OVERLOADED (intelgraph/overload.py)
+        "timeout": cfg.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
 DATABASES["default"].setdefault("TEST", {})["NAME"] = cfg.str("DATABASE_TEST_NAME", default="test_intelgraph")
 # Tests use their own Redis database, so a `make run` worker never takes a test's tasks.
@@ -107,6 +108,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.core.middleware.ApiTokenMiddleware",
+    "intelgraph.overload.OverloadMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",

@@ -1,10 +1,12 @@
 """Bearer-token authentication for integrators, beside the admin's session login."""
 
+from django.db import OperationalError
 from django.http import JsonResponse
 from django.utils.functional import SimpleLazyObject
 
 from apps.core.services import api_token_active
 from intelgraph.graphql.errors import response_content_type
+from intelgraph.overload import overloaded_response, pool_exhausted
 
 
 class ApiTokenMiddleware:
@@ -25,7 +27,12 @@ class ApiTokenMiddleware:
             scheme, _, raw = header.partition(" ")
             if scheme.lower() != "bearer" or not raw.strip():
                 return _unauthorized("Authorization header must be 'Bearer <token>'.", request)
-            token = api_token_active(raw=raw.strip())
+            try:
+                token = api_token_active(raw=raw.strip())
+            except OperationalError as exc:
+                if pool_exhausted(exc):  # the first query of a token request: no connection free in time
+                    return overloaded_response(request)
+                raise
             if token is None:
                 return _unauthorized("The API token is unknown, revoked or expired.", request)
             user = token.user
