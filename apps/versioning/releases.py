@@ -228,65 +228,79 @@ def git_show(ref: str, path: str = SCHEMA_PATH) -> bytes:
 # --------------------------------------------------------------------------- baselines
 
 
-def release_snapshot(release: Release) -> Baseline:
-    """A release's snapshot, refused when it is not what was recorded (its SHA-256, its commit's schema)."""
-    path = project_root() / release.sdl
+def _verified_snapshot(
+    *,
+    label: str,
+    snapshot: str,
+    sha256: str,
+    what: str,
+    subject: str,
+    commit: str,
+    published: str,
+    differs: str,
+    require_file: bool,
+) -> tuple[bytes, list[str]]:
+    """A released snapshot's bytes and notes, refused when it is not what was recorded: its SHA-256 must be the
+    recorded one, and when git has ``commit`` the file ``published`` there must be the snapshot byte for byte.
+    ``what`` names it in the SHA-256 refusal ("schema"), ``subject`` in the notes, ``differs`` ends that refusal;
+    with ``require_file`` a commit without the published file is refused too."""
     try:
-        data = path.read_bytes()
+        data = (project_root() / snapshot).read_bytes()
     except OSError as exc:
-        raise ContractError(f"release {release.version}: snapshot {release.sdl} unreadable ({exc.strerror})") from None
-    if sha256_hex(data) != release.sha256:
+        raise ContractError(f"{label} unreadable ({exc.strerror})") from None
+    if sha256_hex(data) != sha256:
         raise ContractError(
-            f"release {release.version}: {release.sdl} has SHA-256 {sha256_hex(data)}, releases.json records "
-            f"{release.sha256}: a released schema is immutable, restore it (git checkout -- {release.sdl})"
+            f"{label} has SHA-256 {sha256_hex(data)}, releases.json records {sha256}: a released {what} "
+            f"is immutable, restore it (git checkout -- {snapshot})"
         )
     notes = []
     if not git_available():
-        notes.append(f"git is not available: release {release.version} checked against its SHA-256 only")
-    elif git_commit(release.commit) is None:
+        notes.append(f"git is not available: {subject} checked against its SHA-256 only")
+    elif git_commit(commit) is None:
         notes.append(
-            f"commit {release.commit[:12]} of release {release.version} is not in this clone (shallow?): "
-            "checked against its SHA-256 only"
+            f"commit {commit[:12]} of {subject} is not in this clone (shallow?): checked against its SHA-256 only"
         )
-    elif git_show(release.commit) != data:
+    elif require_file and not git_has_file(commit, published):
         raise ContractError(
-            f"release {release.version}: {release.sdl} differs from {SCHEMA_PATH} at commit {release.commit[:12]}, "
-            "the commit it records as cut from"
+            f"{label}: commit {commit[:12]} has no {published}; record the commit the snapshot was taken "
+            "from as the entry's commit"
         )
+    elif git_show(commit, published) != data:
+        raise ContractError(f"{label} differs from {published} at commit {commit[:12]}, {differs}")
+    return data, notes
+
+
+def release_snapshot(release: Release) -> Baseline:
+    """A release's snapshot, refused when it is not what was recorded (its SHA-256, its commit's schema)."""
+    data, notes = _verified_snapshot(
+        label=f"release {release.version}: {release.sdl}",
+        snapshot=release.sdl,
+        sha256=release.sha256,
+        what="schema",
+        subject=f"release {release.version}",
+        commit=release.commit,
+        published=SCHEMA_PATH,
+        differs="the commit it records as cut from",
+        require_file=False,
+    )
     return Baseline(label=f"release {release.version}", sdl=data.decode(), release=release, notes=notes)
 
 
 def json_schema_snapshot(release: Release, entry: JsonSchemaSnapshot) -> tuple[dict, list[str]]:
-    """A released JSON Schema's snapshot, parsed, and notes; refused like the SDL's when it is not as recorded.
-
-    Its SHA-256 must be the recorded one; when git has the entry's commit, that commit must hold the published file
-    and it must be the snapshot byte for byte.
-    """
+    """A released JSON Schema's snapshot, parsed, and notes; refused like the SDL's when it is not as recorded
+    (and when the entry's commit, where git has it, does not hold the published file)."""
     label = f"release {release.version}: {entry.snapshot}"
-    try:
-        data = (project_root() / entry.snapshot).read_bytes()
-    except OSError as exc:
-        raise ContractError(f"{label} unreadable ({exc.strerror})") from None
-    if sha256_hex(data) != entry.sha256:
-        raise ContractError(
-            f"{label} has SHA-256 {sha256_hex(data)}, releases.json records {entry.sha256}: a released JSON Schema "
-            f"is immutable, restore it (git checkout -- {entry.snapshot})"
-        )
-    notes = []
-    if not git_available():
-        notes.append(f"git is not available: {entry.snapshot} checked against its SHA-256 only")
-    elif git_commit(entry.commit) is None:
-        notes.append(
-            f"commit {entry.commit[:12]} of {entry.snapshot} is not in this clone (shallow?): checked against its "
-            "SHA-256 only"
-        )
-    elif not git_has_file(entry.commit, entry.path):
-        raise ContractError(
-            f"{label}: commit {entry.commit[:12]} has no {entry.path}; record the commit the snapshot was taken "
-            "from as the entry's commit"
-        )
-    elif git_show(entry.commit, entry.path) != data:
-        raise ContractError(f"{label} differs from {entry.path} at commit {entry.commit[:12]}, the commit it records")
+    data, notes = _verified_snapshot(
+        label=label,
+        snapshot=entry.snapshot,
+        sha256=entry.sha256,
+        what="JSON Schema",
+        subject=entry.snapshot,
+        commit=entry.commit,
+        published=entry.path,
+        differs="the commit it records",
+        require_file=True,
+    )
     try:
         document = json.loads(data)
     except ValueError as exc:

@@ -226,8 +226,9 @@ def resolve(data: dict) -> Match | None:
     named = None
     if key:
         named = safelist.operations.get(key)
-        if named is None and _key_hash(key):
-            found = safelist.find_hash(_key_hash(key))
+        key_sha = _key_hash(key)
+        if named is None and key_sha:
+            found = safelist.find_hash(key_sha)
             named = found.operation if found else None
     sha = _key_hash(by_hash) if by_hash else None
     if by_hash and sha is None:
@@ -253,14 +254,14 @@ def resolve(data: dict) -> Match | None:
 
 def _with_query(safelist: Safelist, query: str, *, named, key, sha) -> Match:
     """A full query sent with an id or hash: it runs only as the safelisted operation it is equivalent to."""
+    match = by_shape(query)
     if sha and sha != _sha256(query):
         known = safelist.find_hash(sha)
-        if known is None or shape_of_text(query) != shape_of(parse(known.operation.document)):
+        if known is None or match is None or match.operation.id != known.operation.id:
             raise PersistedQueryError(
                 "The sha256Hash is neither the query's SHA-256 nor a persisted operation's.",
                 "PERSISTED_QUERY_HASH_MISMATCH",
             )
-    match = by_shape(query)
     if key and named is None and match is None:
         raise PersistedQueryError(
             f"No persisted operation {str(key)[:80]!r}; the ids are in /graphql/persisted-queries.json.",

@@ -48,29 +48,19 @@ class ApiHttpError(HttpError):
         self.code = code
 
 
-def _accepted(request) -> dict[str, float]:
-    """Media types in the Accept header with their q values (absent: application/json, as the spec says)."""
-    accepted = {}
-    for part in request.headers.get("Accept", "application/json").split(","):
-        media, _, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media:
-            accepted[media.strip().lower()] = max(quality, accepted.get(media.strip().lower(), 0.0))
-    return accepted
+def _quality(request, media_type: str) -> float:
+    """The q the Accept header gives exactly this media type, read by Django's own parser (wildcards and a
+    missing header give 0: plain JSON stays the default, as the spec says)."""
+    main_type, _, sub_type = media_type.partition("/")
+    return max(
+        (t.quality for t in request.accepted_types if (t.main_type, t.sub_type) == (main_type, sub_type)), default=0.0
+    )
 
 
 def wants_graphql_response(request) -> bool:
     """Whether the client asked for application/graphql-response+json at least as much as for plain JSON."""
-    accepted = _accepted(request)
-    ours = accepted.get(GRAPHQL_RESPONSE, 0.0)
-    return ours > 0 and ours >= accepted.get("application/json", 0.0)
+    ours = _quality(request, GRAPHQL_RESPONSE)
+    return ours > 0 and ours >= _quality(request, "application/json")
 
 
 def response_content_type(request) -> str:

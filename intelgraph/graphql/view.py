@@ -277,8 +277,8 @@ class IntelGraphGraphQLView(GraphQLView):
         response = self._dispatch(request, *args, **kwargs)
         if "json" in response.get("Content-Type", ""):  # GraphiQL's page stays HTML
             response["Content-Type"] = response_content_type(request)
+            self._cache_headers(request, response)
         response["x-ig-api-version"] = API_VERSION
-        self._cache_headers(request, response)
         fields = getattr(request, "deprecated_fields", None)
         if fields:
             for name, value in deprecations.headers_for(fields).items():
@@ -296,8 +296,6 @@ class IntelGraphGraphQLView(GraphQLView):
     @staticmethod
     def _cache_headers(request, response) -> None:
         """Shared caches may keep an anonymous GET of a public read that succeeded; nothing else is stored."""
-        if "json" not in response.get("Content-Type", ""):
-            return
         patch_vary_headers(response, VARY)
         public = (
             request.method == "GET"
@@ -437,16 +435,22 @@ class IntelGraphGraphQLView(GraphQLView):
 # --------------------------------------------------------------------------- what integrators read
 
 
-@lru_cache(maxsize=1)
-def _sdl() -> str:
-    from graphene_django.settings import graphene_settings as graphene
+# The schema and the safelist are fixed per process: each published text is made once.
+PUBLISHED = {
+    "sdl": lambda: print_schema(graphene_settings.SCHEMA.graphql_schema) + "\n",
+    "apollo": lambda: json.dumps(safelist.apollo_manifest(), indent=2),
+    "documents": lambda: json.dumps(safelist.documents_manifest(), indent=2),
+}
 
-    return print_schema(graphene.SCHEMA.graphql_schema) + "\n"
+
+@lru_cache(maxsize=len(PUBLISHED))
+def _published_text(name: str) -> str:
+    return PUBLISHED[name]()
 
 
-def _published(request, content: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Cache-Control"] = "public, max-age=300"
+def _published(name: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(_published_text(name), content_type=content_type)
+    response["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
     response["x-ig-api-version"] = API_VERSION
     return response
 
@@ -454,16 +458,16 @@ def _published(request, content: str, content_type: str) -> HttpResponse:
 @require_GET
 def schema_sdl(request):
     """The live schema in SDL, at a stable URL (what graphql-inspector, codegen and IDEs load)."""
-    return _published(request, _sdl(), "text/plain; charset=utf-8")
+    return _published("sdl", "text/plain; charset=utf-8")
 
 
 @require_GET
 def persisted_queries_manifest(request):
     """Apollo's persisted query manifest, generated from the safelist."""
-    return _published(request, json.dumps(safelist.apollo_manifest(), indent=2), "application/json")
+    return _published("apollo", "application/json")
 
 
 @require_GET
 def persisted_documents_manifest(request):
     """GraphQL-over-HTTP persisted documents, ``{"sha256:<hex>": document}``, generated from the safelist."""
-    return _published(request, json.dumps(safelist.documents_manifest(), indent=2), "application/json")
+    return _published("documents", "application/json")
