@@ -1,11 +1,16 @@
-"""Verifying the audit log: every event, signature, position and checkpoint, and the checkpoint seen outside.
+"""Verifying the audit log: every event, position and checkpoint, signatures, and the checkpoint seen outside.
 
 ``verify_log()`` walks the sealed positions in order in one REPEATABLE READ snapshot (so a sealer working
 meanwhile changes nothing it sees), rebuilds the Merkle tree from the events' own content and compares it with
 every signed checkpoint, then checks the events not sealed yet. It stops at the first problem and names its
 position (or, for an event not sealed yet, its number). Incremental by default: from the state recorded by the
 last successful run (AUDIT_VERIFIED_FILE), whose root the stored tree must still reproduce; ``full=True`` walks
-everything. Ed25519 checks, the bulk of the work, run in ``jobs`` processes.
+everything. A long walk is cut into ranges of whole segments, walked in ``jobs`` processes (``walk``).
+
+Signatures: an incremental run checks the signature of every event it walks (so each is checked once as the
+log grows), and so does the sealer before it seals an event (a forged one is sealed as ``rejected``). A full
+run checks the content of every event against the signed checkpoints, which vouch for the signatures the
+sealer checked; ``signatures=True`` checks every signature again (ADR 0010). Events not sealed yet: always.
 
 Trust: keys from configuration only (``services.trusted_keys``); the checkpoint file and the verified state
 outside the database; never a key, node or leaf the database offers without a signed root to compare with.
@@ -13,52 +18,26 @@ outside the database; never a key, node or leaf the database offers without a si
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
+import multiprocessing.util
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+import psycopg
+import psycopg.sql
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 
 from apps.audit import merkle, services
 from apps.audit.errors import AuditCheckpointError, AuditSealingError
 from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTombstone, AuditTreeNode
 from apps.audit.retention import PurgedRanges, range_leaves
-from apps.audit.sealing import TILE_LEVEL, StoredTree, missing_digest
+from apps.audit.sealing import StoredTree
+from apps.audit.walk import PURGED, SIGNATURE_KINDS, LogProblem, Range, RangeResult, Seen, walk_range
 
-SIGNATURE_CHUNK = 4000
-_PURGED = object()  # the previous event of an adopted hash chain was purged: its link cannot be checked
-
-
-@dataclass
-class LogProblem:
-    """The first thing wrong with the log.
-
-    ``position``: where in the log (None for an event not sealed yet, or the checkpoint file itself); ``seq``: the
-    event's number when one is concerned. ``kind``: missing, changed, moved, out-of-order, relinked, bad-signature,
-    untrusted-key, unknown-key, bad-checkpoint, rewritten, bad-node, truncated, forked, inserted or bad-tombstone
-    (docs/operations/audit.md says what each means).
-    """
-
-    position: int | None
-    seq: int | None
-    kind: str
-    detail: str
-
-    def __str__(self) -> str:
-        where = []
-        if self.position is not None:
-            where.append(f"position {self.position}")
-        if self.seq is not None:
-            where.append(f"event #{self.seq}" if self.position is None else f"(event #{self.seq})")
-        return (" ".join(where) + ": " if where else "") + f"{self.kind}: {self.detail}"
+__all__ = ["LogProblem", "LogReport", "verify_log", "verify_recorded"]
 
 
 @dataclass
@@ -69,6 +48,7 @@ class LogReport:
     root: str
     resumed: bool = False  # incremental: went on from the state a previous run recorded
     checked: int = 0  # positions checked in this run
+    signatures: int = 0  # signatures of sealed events checked in this run
     checkpoints: int = 0  # checkpoints whose signature and root were checked
     unsealed: int = 0  # events not sealed yet, their hashes and signatures checked
     purged: int = 0  # events removed by the retention purge (their tombstones checked)
@@ -87,16 +67,29 @@ class _Stop(Exception):
         self.problem = problem
 
 
-def verify_log(*, full: bool = False, progress=None, advance: bool = True, jobs: int | None = None) -> LogReport:
+def verify_log(
+    *,
+    full: bool = False,
+    signatures: bool | None = None,
+    progress=None,
+    advance: bool = True,
+    jobs: int | None = None,
+) -> LogReport:
     """Verify the log (see the module docstring); with ``advance`` a log that verifies moves the verified state
-    and the checkpoint file on."""
+    and the checkpoint file on. ``signatures``: check sealed events' signatures (default: incremental runs)."""
     started = time.perf_counter()
     report = LogReport(full=full, start=0, size=0, root=merkle.EMPTY_ROOT.hex())
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            _verify(report, full=full, progress=progress, jobs=jobs or min(os.cpu_count() or 1, 4))
+            _verify(
+                report,
+                full=full,
+                signatures=not full if signatures is None else signatures,
+                progress=progress,
+                jobs=jobs or min(os.cpu_count() or 1, 4),
+            )
     except _Stop as stop:
         report.problem = stop.problem
     report.seconds = time.perf_counter() - started
@@ -108,12 +101,14 @@ def verify_log(*, full: bool = False, progress=None, advance: bool = True, jobs:
     return report
 
 
-def verify_recorded(*, full: bool = False, progress=None, jobs: int | None = None, via: str) -> LogReport:
+def verify_recorded(
+    *, full: bool = False, signatures: bool | None = None, progress=None, jobs: int | None = None, via: str
+) -> LogReport:
     """``verify_log`` whose outcome becomes an audit event: ``audit.verified`` (positions checked, size, root) or
     ``audit.verify_failed`` (the first problem). AuditCheckpointError (the state file cannot be written) passes
     through, recorded as a failure."""
     try:
-        report = verify_log(full=full, progress=progress, jobs=jobs)
+        report = verify_log(full=full, signatures=signatures, progress=progress, jobs=jobs)
     except AuditCheckpointError as exc:
         services.record("audit.verify_failed", payload={"full": full, "via": via, "problem": str(exc)})
         raise
@@ -123,6 +118,7 @@ def verify_recorded(*, full: bool = False, progress=None, jobs: int | None = Non
         "via": via,
         "start": report.start,
         "checked": report.checked,
+        "signatures": report.signatures,
         "size": report.size,
         "root": report.root,
         "unsealed": report.unsealed,
@@ -139,7 +135,7 @@ def verify_recorded(*, full: bool = False, progress=None, jobs: int | None = Non
     return report
 
 
-def _verify(report: LogReport, *, full: bool, progress, jobs: int) -> None:
+def _verify(report: LogReport, *, full: bool, signatures: bool, progress, jobs: int) -> None:
     try:
         report.seen = seen = services.checkpoint_file_load()
         verified = None if full else services.verified_load()
@@ -210,7 +206,7 @@ def _verify(report: LogReport, *, full: bool, progress, jobs: int) -> None:
         report.resumed = True
         _cheap_checks(start, tombstones)
     report.start = start
-    _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones)
+    _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones, signatures)
     _unsealed(report, checkpoints, keys)
 
 
@@ -287,16 +283,11 @@ def _cheap_checks(size: int, tombstones: PurgedRanges) -> None:
         raise _Stop(LogProblem(row[0], row[1], "missing", "the event sealed here is not in the database (deleted)"))
 
 
-_ROWS = """
-SELECT p.position, p.event_seq, p.leaf_hash, p.kind, p.confirmed_by,
-       e.seq, e.version, e.xid, e.created_at, e.tenant_id, e.actor_id, e.actor_label, e.event_type, e.target_type,
-       e.target_id, e.payload, e.confirms, e.prev_hash, e.hash, e.signature, e.key_id
-FROM audit_auditposition p LEFT JOIN audit_auditevent e ON e.seq = p.event_seq
-WHERE p.position > %s ORDER BY p.position
-"""
+RANGE_POSITIONS = 25_000  # a worker walks about this many positions at a time (whole segments)
+PARALLEL_MIN = 100_000  # fewer positions to walk than this are walked inline, in this process
 
 
-def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones: PurgedRanges) -> None:
+def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones, signatures: bool) -> None:
     pending = [c for c in checkpoints if c.size > start]
     for index, checkpoint in enumerate(pending):
         problem = services.checkpoint_problem(checkpoint)
@@ -310,216 +301,156 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tomb
                     f"checkpoint {checkpoint.size} (positions {before + 1}..{checkpoint.size}): {problem}",
                 )
             )
-    boundaries = iter(pending)
-    checkpoint = next(boundaries, None)
-    previous = _checkpoint_at_or_before(checkpoints, start)
-    low, high = _segment(previous, checkpoint)
-    segment_first = start + 1
     nodes = {
         (level, index): bytes(digest)
         for level, index, digest in AuditTreeNode.objects.values_list("level", "index", "hash")
         if (index + 1) << level > start
     }
-    signatures = _Signatures(keys, jobs)
-    last_seq, prev_hash, position = None, None, start
-    if previous is not None and previous.horizon == 0 and start:
-        prev_hash = (
-            AuditEvent.objects.filter(seq=AuditPosition.objects.get(position=start).event_seq)
-            .values_list("hash", flat=True)
-            .first()
-        )
-        if prev_hash is None and tombstones.covering(start) is not None:
-            prev_hash = _PURGED
-
-    def on_node(level: int, node_index: int, digest: bytes) -> None:
-        if level >= TILE_LEVEL and nodes.get((level, node_index)) != digest:
-            first = (node_index << level) + 1
+    last_size = checkpoints[-1].size if checkpoints else 0
+    parallel = jobs > 1 and last_size - start >= PARALLEL_MIN
+    ranges = _ranges(start, frontier, checkpoints, pending, nodes, seen, tombstones, parallel=parallel)
+    for job in ranges:
+        job.signatures, job.keys = signatures, keys
+    if not parallel:
+        results = [walk_range(connection.connection, ranges[0], progress)]
+    else:
+        results = _walk_in_workers(ranges, jobs, progress)
+    for index, result in enumerate(results):
+        report.checked += result.checked
+        report.checkpoints += result.checkpoints
+        report.signatures += result.signatures
+        if result.problem is not None:
+            raise _Stop(_explained(result.problem))
+        if index + 1 < len(ranges) and result.frontier != ranges[index + 1].frontier:
             raise _Stop(
                 LogProblem(
-                    first,
+                    result.first,
                     None,
                     "bad-node",
-                    f"the stored tree node {level}/{node_index} (positions {first}..{(node_index + 1) << level}) "
-                    "differs from the events' (proofs through it would fail)",
+                    f"the stored tree at position {ranges[index + 1].first - 1} differs from the one the events give",
                 )
             )
 
-    def advance(leaf: bytes, position: int, seq, digest) -> None:
-        """Add a position's leaf; at a checkpoint, compare the root it signed and move to the next segment."""
-        nonlocal previous, checkpoint, low, high, segment_first, last_seq
-        frontier.append(leaf, on_node)
-        if seen is not None and position == seen.size and (digest is not None or seen.root is not None):
-            _against_seen(seen, frontier, position, seq, digest)
-        if position == checkpoint.size:
-            if frontier.root().hex() != checkpoint.root_hash:
-                raise _Stop(
-                    LogProblem(
-                        segment_first,
-                        None,
-                        "rewritten",
-                        f"positions {segment_first}..{checkpoint.size} do not have the root checkpoint "
-                        f"{checkpoint.size} signed: an event or a purged range's leaf was added, removed, changed or "
-                        "reordered there",
-                    )
-                )
-            report.checkpoints += 1
-            previous, checkpoint = checkpoint, next(boundaries, None)
-            low, high = _segment(previous, checkpoint)
-            segment_first, last_seq = position + 1, None
-        report.checked += 1
 
-    try:
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(_ROWS, [start])
-            while rows := cursor.fetchmany(5000):
-                for row in rows:
-                    position += 1
-                    (at, event_seq, leaf_stored, kind, confirmed_by, seq, version, xid) = row[:8]
-                    if at != position:
-                        raise _Stop(
-                            LogProblem(
-                                position, None, "missing", f"position {position} is not in the log (found {at} next)"
-                            )
-                        )
-                    if checkpoint is None:
-                        raise _Stop(
-                            LogProblem(
-                                position,
-                                event_seq,
-                                "inserted",
-                                "a position after the last checkpoint: sealed positions always end in one",
-                            )
-                        )
-                    if kind == AuditPosition.KIND_MISSING:
-                        digest = missing_digest(event_seq, confirmed_by)
-                        if bytes(leaf_stored) == merkle.leaf_hash(digest):
-                            raise _Stop(
-                                LogProblem(
-                                    position,
-                                    event_seq,
-                                    "missing",
-                                    f"deleted before it was sealed: event #{confirmed_by} confirms it had committed",
-                                )
-                            )
-                        raise _Stop(
-                            LogProblem(
-                                position,
-                                event_seq,
-                                "moved",
-                                "a missing position whose leaf is not the sealer's finding",
-                            )
-                        )
-                    if seq is None:
-                        if tombstones.covering(position) is not None:
-                            # purged for retention: the leaf stays, and the checkpoints still sign over it
-                            prev_hash = _PURGED  # an adopted chain's next link points into the purged range
-                            advance(bytes(leaf_stored), position, None, None)
-                            continue
-                        raise _Stop(
-                            LogProblem(
-                                position, event_seq, "missing", "the event sealed here is not in the database (deleted)"
-                            )
-                        )
-                    event_digest = _hash_row(row)
-                    if event_digest != row[18]:
-                        raise _Stop(
-                            LogProblem(position, seq, "changed", f"content does not match its hash {row[18][:16]}…")
-                        )
-                    leaf = merkle.leaf_hash(bytes.fromhex(event_digest))
-                    if bytes(leaf_stored) != leaf:
-                        raise _Stop(
-                            LogProblem(
-                                position,
-                                seq,
-                                "moved",
-                                "this position was sealed with another event's leaf (rows swapped or replaced)",
-                            )
-                        )
-                    if low is None:  # the adopted hash chain
-                        if version != 1 or seq != position:
-                            raise _Stop(
-                                LogProblem(
-                                    position,
-                                    seq,
-                                    "out-of-order",
-                                    f"the adopted chain holds event #{position} here, not #{seq}",
-                                )
-                            )
-                        expected = prev_hash if position > 1 else services.GENESIS_HASH
-                        if expected is not _PURGED and row[17] != expected:
-                            raise _Stop(
-                                LogProblem(
-                                    position,
-                                    seq,
-                                    "relinked",
-                                    f"prev_hash {row[17][:16]}… is not the hash of event #{seq - 1}",
-                                )
-                            )
-                        prev_hash = event_digest
-                    else:
-                        if xid is None or not low <= xid < high:
-                            raise _Stop(
-                                LogProblem(
-                                    position,
-                                    seq,
-                                    "out-of-order",
-                                    f"transaction {xid} does not belong in checkpoint {checkpoint.size} (transactions "
-                                    f"{low}..{high - 1}): moved from another batch",
-                                )
-                            )
-                        if last_seq is not None and seq <= last_seq:
-                            raise _Stop(
-                                LogProblem(
-                                    position - 1,
-                                    last_seq,
-                                    "out-of-order",
-                                    f"position {position} holds event #{seq}: a batch is sealed in the events' order",
-                                )
-                            )
-                    last_seq = seq
-                    signatures.add(position, row[20], row[19], row[18])
-                    advance(leaf, position, seq, event_digest)
+def _ranges(start, frontier, checkpoints, pending, nodes, seen, tombstones, *, parallel: bool) -> list[Range]:
+    """Cut positions ``start+1..`` into ranges of whole segments (one range when not parallel). A range starts
+    from the stored tree's frontier at its start, which must give that checkpoint's signed root; where it does
+    not, no range starts there (the range before walks on and finds what is wrong)."""
+    cuts = [start]
+    if parallel:
+        tree = StoredTree(nodes=nodes)
+        for checkpoint in pending[:-1]:
+            if checkpoint.size - cuts[-1] < RANGE_POSITIONS:
+                continue
+            try:
+                cut_frontier = tree.frontier(checkpoint.size)
+            except AuditSealingError:
+                continue
+            if cut_frontier.root().hex() == checkpoint.root_hash:
+                cuts.append(checkpoint.size)
+    last_size = pending[-1].size if pending else start
+    ends = [*cuts[1:], max(last_size, start)]
+    ranges = []
+    purged = [(t.first, t.last) for t in tombstones]
+    tree = StoredTree(nodes=nodes)
+    for number, (first_cut, end) in enumerate(zip(cuts, ends, strict=True)):
+        first, open_end = first_cut + 1, number == len(cuts) - 1
+        previous = _checkpoint_at_or_before(checkpoints, first_cut)
+        prev_hash = None
+        if previous is not None and previous.horizon == 0 and first_cut:
+            prev_hash = (
+                AuditEvent.objects.filter(seq=AuditPosition.objects.get(position=first_cut).event_seq)
+                .values_list("hash", flat=True)
+                .first()
+            )
+            if prev_hash is None and tombstones.covering(first_cut) is not None:
+                prev_hash = PURGED
+        positions = AuditPosition.objects.filter(position__gte=first)
+        if not open_end:
+            positions = positions.filter(position__lte=end)
+        bounds = positions.aggregate(low=Min("event_seq"), high=Max("event_seq"))
+
+        def in_range(at: int, first=first, end=end, open_end=open_end) -> bool:
+            return at >= first and (open_end or at <= end)
+
+        ranges.append(
+            Range(
+                first=first,
+                last=end,
+                open_end=open_end,
+                frontier=(frontier if first_cut == start else tree.frontier(first_cut)).hashes,
+                checkpoints=[(c.size, c.root_hash, c.horizon) for c in pending if in_range(c.size)],
+                previous_horizon=previous.horizon if previous is not None else None,
+                prev_hash=prev_hash,
+                nodes={key: digest for key, digest in nodes.items() if in_range((key[1] + 1) << key[0])},
+                purged=purged,
+                seq_low=bounds["low"] or 0,
+                seq_high=bounds["high"] or 0,
+                seen=(
+                    Seen(seen.size, seen.root, seen.head_hash, seen.time)
+                    if seen is not None and in_range(seen.size)
+                    else None
+                ),
+            )
+        )
+    return ranges
+
+
+def _walk_in_workers(ranges: list[Range], jobs: int, progress) -> list[RangeResult]:
+    """Each range in a worker process on its own connection, in this transaction's snapshot; the results in
+    order up to the first with a problem (what comes after it does not matter)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        (snapshot,) = cursor.fetchone()
+    info = connection.connection.info
+    params = {**info.get_parameters(), "password": info.password}
+    # fork: the workers use no Django connection (walk.py is plain psycopg) and start in milliseconds
+    context = multiprocessing.get_context("fork")
+    results = []
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_worker_start, initargs=(params, snapshot)
+    ) as pool:
+        futures = [pool.submit(_worker_walk, job) for job in ranges]
+        try:
+            for future in futures:
+                result = future.result()
+                results.append(result)
                 if progress:
-                    progress(len(rows))
-        if checkpoint is not None:
-            raise _Stop(
-                LogProblem(
-                    position + 1,
-                    None,
-                    "truncated",
-                    f"the log ends at position {position}, but checkpoint {checkpoint.size} covers positions up to "
-                    f"{checkpoint.size}",
-                )
-            )
-    except _Stop as stop:
-        bad = signatures.first_bad(before=stop.problem.position)
-        raise _Stop(bad or stop.problem) from None
-    bad = signatures.first_bad(before=None)
-    if bad is not None:
-        raise _Stop(bad)
+                    progress(result.checked)
+                if result.problem is not None:
+                    break
+        finally:
+            for future in futures:
+                future.cancel()
+    return results
 
 
-def _against_seen(seen, frontier, position, seq, digest) -> None:
-    if seen.root is not None and frontier.root().hex() != seen.root:
-        raise _Stop(
-            LogProblem(
-                None,
-                None,
-                "forked",
-                f"the first {seen.size} positions have another root than checkpoint {seen.size} seen on {seen.time}: "
-                "history up to it was rewritten",
-            )
-        )
-    if seen.head_hash is not None and digest != seen.head_hash:
-        raise _Stop(
-            LogProblem(
-                position,
-                seq,
-                "forked",
-                f"hash {digest[:16]}… differs from {seen.head_hash[:16]}… verified on {seen.time}: history up to the "
-                "checkpoint was rewritten",
-            )
-        )
+_worker_connection = None
+
+
+def _worker_start(params: dict, snapshot: str) -> None:
+    global _worker_connection
+    conn = psycopg.connect(**params)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.execute(psycopg.sql.SQL("SET TRANSACTION SNAPSHOT {}").format(psycopg.sql.Literal(snapshot)))
+    multiprocessing.util.Finalize(None, conn.close, exitpriority=10)
+    _worker_connection = conn
+
+
+def _worker_walk(job: Range) -> RangeResult:
+    return walk_range(_worker_connection, job)
+
+
+def _explained(problem: LogProblem) -> LogProblem:
+    """A signature problem found in a walk, said with what the database's key table adds (services)."""
+    if problem.kind not in SIGNATURE_KINDS or problem.seq is None:
+        return problem
+    event = AuditEvent.objects.filter(seq=problem.seq).first()
+    found = services.verify_event_signature(event, services.trusted_public_keys()) if event is not None else None
+    if found is None:
+        return problem
+    suffix = " (the sealer rejected it)" if problem.detail.endswith("(the sealer rejected it)") else ""
+    return LogProblem(problem.position, problem.seq, found[0], found[1] + suffix)
 
 
 def _size_before(checkpoints, checkpoint) -> int:
@@ -533,104 +464,6 @@ def _checkpoint_at_or_before(checkpoints, size):
         if checkpoint.size <= size:
             found = checkpoint
     return found
-
-
-def _segment(previous, checkpoint) -> tuple[int | None, int | None]:
-    """The transaction ids the positions up to ``checkpoint`` may hold; (None, None) for the adopted chain."""
-    if checkpoint is None:
-        return 0, 0
-    if checkpoint.horizon == 0:
-        return None, None
-    return (previous.horizon if previous is not None else 0), checkpoint.horizon
-
-
-def _hash_row(row) -> str:
-    """The SHA-256 of an event's canonical form, from a row of _ROWS (services.canonical_bytes, without models)."""
-    (_, _, _, _, _, seq, version, xid, created_at, tenant_id, actor_id, actor_label, event_type, target_type,
-     target_id, payload, confirms, prev_hash, _, _, key_id) = row  # fmt: skip
-    payload = json.loads(payload)  # Django reads jsonb as text
-    if version == 1:
-        body = {
-            "seq": seq, "created_at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "tenant_id": tenant_id, "actor_id": actor_id, "actor_label": actor_label, "event_type": event_type,
-            "target_type": target_type, "target_id": target_id, "payload": payload, "prev_hash": prev_hash,
-            "key_id": key_id,
-        }  # fmt: skip
-    else:
-        body = {
-            "v": version, "seq": seq, "xid": xid,
-            "created_at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "tenant_id": tenant_id, "actor_id": actor_id, "actor_label": actor_label, "event_type": event_type,
-            "target_type": target_type, "target_id": target_id, "payload": payload, "confirms": list(confirms),
-            "key_id": key_id,
-        }  # fmt: skip
-    return hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    ).hexdigest()
-
-
-# --------------------------------------------------------------------------- signatures, on every core
-
-
-def _check_chunk(keys: dict[str, str], items: list[tuple]) -> list[int]:
-    """Positions (or numbers) in ``items`` whose signature does not verify; runs in a worker process."""
-    public = {key_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(hex_)) for key_id, hex_ in keys.items()}
-    bad = []
-    for where, key_id, signature, digest in items:
-        key = public.get(key_id)
-        try:
-            if key is None:
-                raise InvalidSignature
-            key.verify(bytes.fromhex(signature), digest.encode())
-        except (InvalidSignature, ValueError):
-            bad.append(where)
-    return bad
-
-
-class _Signatures:
-    """Ed25519 checks in chunks, on ``jobs`` processes (inline for one); ``first_bad`` names the earliest failure."""
-
-    def __init__(self, keys: dict[str, str], jobs: int) -> None:
-        self.keys, self.items, self.futures = keys, [], []
-        # fork: the workers only verify signatures (no database, no Django), and start in milliseconds
-        self.pool = (
-            ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) if jobs > 1 else None
-        )
-        self.failed: list[int] = []
-
-    def add(self, position: int, key_id: str, signature: str, digest: str) -> None:
-        self.items.append((position, key_id, signature, digest))
-        if len(self.items) >= SIGNATURE_CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.items:
-            return
-        if self.pool is None:
-            self.failed += _check_chunk(self.keys, self.items)
-        else:
-            self.futures.append(self.pool.submit(_check_chunk, self.keys, self.items))
-        self.items = []
-
-    def first_bad(self, *, before: int | None) -> LogProblem | None:
-        self._flush()
-        try:
-            for future in self.futures:
-                self.failed += future.result()
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=True)
-        failed = [p for p in self.failed if before is None or p < before]
-        if not failed:
-            return None
-        position = min(failed)
-        seq = AuditPosition.objects.filter(position=position).values_list("event_seq", flat=True).first()
-        event = AuditEvent.objects.filter(seq=seq).first()
-        kind, detail = services.verify_event_signature(event, services.trusted_public_keys()) or (
-            "bad-signature",
-            "signature does not verify",
-        )
-        return LogProblem(position, seq, kind, detail)
 
 
 def _unsealed(report: LogReport, checkpoints, keys) -> None:

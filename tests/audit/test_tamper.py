@@ -261,3 +261,71 @@ def test_a_tampered_event_not_sealed_yet_is_found_by_its_number():
         as_attacker(("UPDATE audit_auditevent SET actor_label = 'someone else' WHERE seq = %s", [pending.seq]))
     problem = _problem(full=True)
     assert (problem.position, problem.seq, problem.kind) == (None, pending.seq, "changed")
+
+
+def _forged_insert(seq: int, *, signature: str, key_id: str, payload: str = '{"forged": true}') -> None:
+    """An event written behind the service's back whose hash is right (the attacker can hash) but whose signature
+    is not by a trusted key."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (id, seq, version, created_at, actor_label, event_type, target_type, "
+            "target_id, payload, confirms, prev_hash, hash, signature, key_id) VALUES (%s, %s, 2, now(), 'admin', "
+            "'er.pair_approved', '', '', %s, '{}', '', %s, %s, %s)",
+            [seq, seq, payload, "0" * 64, signature, key_id],
+        )
+    forged = AuditEvent.objects.get(seq=seq)
+    as_attacker(("UPDATE audit_auditevent SET hash = %s WHERE seq = %s", [audit.event_hash(forged), seq]))
+
+
+def test_the_sealer_rejects_a_forged_event_and_full_verification_names_it_without_rechecking_signatures(caplog):
+    # Given an event inserted in SQL with a correct hash, signed by a key nobody trusts
+    head = sealed(2)[-1]
+    attacker = Ed25519PrivateKey.generate()
+    forged_seq = head.seq + 10
+    _forged_insert(forged_seq, signature="ab" * 64, key_id=_key_id(attacker))
+    # When the sealer reaches it
+    caplog.set_level("ERROR", logger="apps.audit.sealing")
+    seal_pending()
+    # Then it is sealed as a rejected position, said in the log, never as an event
+    position = AuditPosition.objects.get(event_seq=forged_seq)
+    assert position.kind == AuditPosition.KIND_REJECTED
+    assert f"#{forged_seq} are forged" in caplog.text
+    # and a full run (which trusts the checkpoints for signatures the sealer checked) names it all the same
+    problem = _problem(full=True)
+    assert (problem.position, problem.seq, problem.kind) == (position.position, forged_seq, "unknown-key")
+    assert "the sealer rejected it" in problem.detail
+    # and it cannot be proved
+    with pytest.raises(CommandError, match="rejected by the sealer as forged"):
+        call_command("audit_prove", str(forged_seq))
+
+
+def test_a_genuine_event_confirming_nothing_forged_still_seals_after_a_rejected_one():
+    head = sealed(1)[-1]
+    _forged_insert(head.seq + 10, signature="ab" * 64, key_id="0" * 16)
+    seal_pending()
+    later = sealed(2)
+    assert all(AuditPosition.objects.get(event_seq=e.seq).kind == AuditPosition.KIND_EVENT for e in later)
+    assert _problem(full=True).seq == head.seq + 10  # the rejected one is still what is wrong, and the first
+
+
+def test_a_signature_altered_after_sealing_is_vouched_for_by_the_checkpoints_unless_every_signature_is_checked():
+    # Given sealed genuine events, one of whose signature columns is then overwritten (content and hash intact)
+    events = sealed(4)
+    as_attacker(("UPDATE audit_auditevent SET signature = %s WHERE seq = %s", ["cd" * 64, events[2].seq]))
+    # A full run checks the content against the signed checkpoints: the event is still the one the sealer checked
+    report = verify_log(full=True, advance=False)
+    assert report.ok and report.signatures == 0
+    # Checking every signature again names it, and so does an incremental run, which checks each new one
+    problem = _problem(full=True, signatures=True)
+    assert (problem.position, problem.seq, problem.kind) == (position_of(events[2]), events[2].seq, "bad-signature")
+    problem = _problem(full=False)
+    assert (problem.position, problem.kind) == (position_of(events[2]), "bad-signature")
+
+
+def test_audit_verify_signatures_checks_every_one_and_says_so(capsys):
+    sealed(3)
+    call_command("audit_verify", "--full", "--signatures")
+    said = capsys.readouterr().out
+    assert "3 signature(s) checked" in said or "signature(s) checked" in said
+    call_command("audit_verify", "--full")
+    assert "signatures vouched for by the signed checkpoints" in capsys.readouterr().out
