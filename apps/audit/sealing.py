@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from apps.audit import merkle, services
+from apps.audit import merkle, rows, services
 from apps.audit.errors import AuditCheckpointError, AuditSealingError
 from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTreeNode
 
@@ -154,7 +154,7 @@ class Sealer:
                 return adopted
         low = last.horizon if last is not None else 0
         high = self._cut(low, horizon)
-        events = list(AuditEvent.objects.filter(xid__gte=low, xid__lt=high).order_by("seq"))
+        events = _event_rows(_BATCH, [low, high])
         if not events:
             return None
         entries, rejected = _checked(events)
@@ -221,7 +221,7 @@ class Sealer:
         after = 0
         if last is not None:
             after = AuditPosition.objects.filter(position=last.size).values_list("event_seq", flat=True).first() or 0
-        events = list(AuditEvent.objects.filter(xid__isnull=True, seq__gt=after).order_by("seq")[: self.batch_max])
+        events = _event_rows(_CHAINED, [after, self.batch_max])
         if not events:
             return None
         entries, rejected = _checked(events)
@@ -245,14 +245,14 @@ class Sealer:
     def _missing(self, events, rejected: set[int]) -> list[tuple]:
         """Positions for events a later event of the batch confirms but that are gone (deleted before sealing).
         Only genuine events confirm: a forged confirmation proves nothing (its event is rejected)."""
-        in_batch = {event.seq for event in events}
+        in_batch = {event[rows.SEQ] for event in events}
         confirmed: dict[int, int] = {}
         for event in events:
-            if event.seq in rejected:
+            if event[rows.SEQ] in rejected:
                 continue
-            for number in event.confirms or ():
+            for number in event[rows.CONFIRMS] or ():
                 if number not in in_batch:
-                    confirmed.setdefault(number, event.seq)
+                    confirmed.setdefault(number, event[rows.SEQ])
         if not confirmed:
             return []
         gone = set(confirmed) - set(AuditEvent.objects.filter(seq__in=list(confirmed)).values_list("seq", flat=True))
@@ -322,12 +322,24 @@ def _checked(events) -> tuple[list[tuple], set[int]]:
     keys = services.trusted_public_keys()
     entries, rejected = [], set()
     for event in events:
-        if services.event_hash(event) == event.hash and services.verify_event_signature(event, keys) is None:
-            entries.append((event.seq, bytes.fromhex(event.hash), AuditPosition.KIND_EVENT, None))
+        seq, digest = event[rows.SEQ], event[rows.HASH]
+        if rows.genuine(keys, event):
+            entries.append((seq, bytes.fromhex(digest), AuditPosition.KIND_EVENT, None))
         else:
-            entries.append((event.seq, rejected_digest(event.seq, event.hash), AuditPosition.KIND_REJECTED, None))
-            rejected.add(event.seq)
+            entries.append((seq, rejected_digest(seq, digest), AuditPosition.KIND_REJECTED, None))
+            rejected.add(seq)
     return entries, rejected
+
+
+_FROM = " FROM audit_auditevent e WHERE "
+_BATCH = "SELECT " + rows.EVENT_SQL + _FROM + "e.xid >= %s AND e.xid < %s ORDER BY e.seq"
+_CHAINED = "SELECT " + rows.EVENT_SQL + _FROM + "e.xid IS NULL AND e.seq > %s ORDER BY e.seq LIMIT %s"
+
+
+def _event_rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _report_rejected(result: SealResult) -> None:

@@ -11,20 +11,18 @@ in its checkpoint's transactions and in the batch's order (or, in the adopted ha
 before), its signature when asked, and at every checkpoint the root the leaves give. Missing, rejected and
 purged positions are checked for what they are.
 
-Plain psycopg, hashlib and json here: no ORM and never the Django connection (a forked worker must not touch
-the parent's). The event's canonical form is ``services.canonical_bytes``, rebuilt from a row.
+Plain psycopg here: no ORM and never the Django connection (a forked worker must not touch the parent's). The
+event's hash and signature are checked from its row (``rows``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from apps.audit import merkle
+from apps.audit.rows import EVENT_SQL, HASH, PREV_HASH, hash_row, signed
 from apps.audit.sealing import TILE_LEVEL, missing_digest, rejected_digest
 
 GENESIS_HASH = "0" * 64
@@ -108,16 +106,12 @@ class _Found(Exception):
         self.problem = problem
 
 
-_ROWS = """
-SELECT p.position, p.event_seq, p.leaf_hash, p.kind, p.confirmed_by,
-       e.seq, e.version, e.xid, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-       e.tenant_id, e.actor_id, e.actor_label, e.event_type, e.target_type, e.target_id, e.payload::text,
-       e.confirms, e.prev_hash, e.hash, e.signature, e.key_id
-FROM audit_auditposition p
-LEFT JOIN audit_auditevent e ON e.seq = p.event_seq AND e.seq BETWEEN %(seq_low)s AND %(seq_high)s
-WHERE p.position >= %(first)s {upper}
-ORDER BY p.position
-"""
+_ROWS = (
+    "SELECT p.position, p.event_seq, p.leaf_hash, p.kind, p.confirmed_by, " + EVENT_SQL + " "
+    "FROM audit_auditposition p "
+    "LEFT JOIN audit_auditevent e ON e.seq = p.event_seq AND e.seq BETWEEN %(seq_low)s AND %(seq_high)s "
+    "WHERE p.position >= %(first)s {upper} ORDER BY p.position"
+)
 
 FETCH = 5000
 
@@ -235,10 +229,11 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
                             position, event_seq, "missing", "the event sealed here is not in the database (deleted)"
                         )
                     )
-                stored_hash = row[18]
-                event_digest = hash_row(row)
+                event = row[5:]
+                stored_hash = event[HASH]
+                event_digest = hash_row(event)
                 if kind == "rejected":
-                    raise _Found(_rejected(position, row, event_digest, leaf_stored, keys))
+                    raise _Found(_rejected(position, event, event_digest, leaf_stored, keys))
                 if event_digest != stored_hash:
                     raise _Found(
                         LogProblem(position, seq, "changed", f"content does not match its hash {stored_hash[:16]}…")
@@ -264,13 +259,13 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
                             )
                         )
                     expected = prev_hash if position > 1 else GENESIS_HASH
-                    if expected != PURGED and row[17] != expected:
+                    if expected != PURGED and event[PREV_HASH] != expected:
                         raise _Found(
                             LogProblem(
                                 position,
                                 seq,
                                 "relinked",
-                                f"prev_hash {row[17][:16]}… is not the hash of event #{seq - 1}",
+                                f"prev_hash {event[PREV_HASH][:16]}… is not the hash of event #{seq - 1}",
                             )
                         )
                     prev_hash = event_digest
@@ -296,7 +291,7 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
                         )
                 last_seq = seq
                 if job.signatures:
-                    if not _signed(keys, row[20], row[19], stored_hash):
+                    if not signed(keys, event):
                         raise _Found(LogProblem(position, seq, "bad-signature", "signature does not verify"))
                     result.signatures += 1
                 advance(leaf, position, seq, event_digest)
@@ -317,14 +312,14 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
     result.frontier = frontier.hashes
 
 
-def _rejected(position: int, row, event_digest: str, leaf_stored: bytes, keys) -> LogProblem:
+def _rejected(position: int, event, event_digest: str, leaf_stored: bytes, keys) -> LogProblem:
     """What is wrong with an event the sealer rejected (it is not genuine, so this is always a problem)."""
-    seq, stored_hash = row[5], row[18]
+    seq, stored_hash = event[0], event[HASH]
     if event_digest != stored_hash:
         return LogProblem(
             position, seq, "changed", f"content does not match its hash {stored_hash[:16]}… (the sealer rejected it)"
         )
-    if not _signed(keys, row[20], row[19], stored_hash):
+    if not signed(keys, event):
         return LogProblem(position, seq, "bad-signature", "signature does not verify (the sealer rejected it)")
     if leaf_stored != merkle.leaf_hash(rejected_digest(seq, stored_hash)):
         return LogProblem(position, seq, "moved", "a rejected position whose leaf is not the sealer's finding")
@@ -334,17 +329,6 @@ def _rejected(position: int, row, event_digest: str, leaf_stored: bytes, keys) -
         "rejected",
         "the sealer rejected this event as forged; it verifies now (was its key trusted only later?)",
     )
-
-
-def _signed(keys: dict, key_id, signature, digest) -> bool:
-    key = keys.get(key_id)
-    if key is None:
-        return False
-    try:
-        key.verify(bytes.fromhex(signature), digest.encode())
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
 
 
 def _against_seen(seen: Seen, frontier: merkle.Frontier, position: int, seq, digest) -> None:
@@ -377,32 +361,3 @@ def _segment(previous_horizon: int | None, checkpoint) -> tuple[int | None, int 
     if checkpoint[2] == 0:
         return None, None
     return (previous_horizon or 0), checkpoint[2]
-
-
-# The canonical form, services.canonical_bytes, spelled out for a row: the top-level keys in sorted order, each
-# value through json.dumps (the payload with sort_keys). tests/audit/test_walk.py holds the two equal.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_dumps_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
-
-
-def hash_row(row) -> str:
-    """The SHA-256 of an event's canonical form from a row of _ROWS, without a model."""
-    (_, _, _, _, _, seq, version, xid, created_at, tenant_id, actor_id, actor_label, event_type, target_type,
-     target_id, payload, confirms, prev_hash, _, _, key_id) = row  # fmt: skip
-    payload = _dumps_sorted(json.loads(payload))
-    if version == 1:
-        text = (
-            f'{{"actor_id":{_dumps(actor_id)},"actor_label":{_dumps(actor_label)},"created_at":"{created_at}",'
-            f'"event_type":{_dumps(event_type)},"key_id":{_dumps(key_id)},"payload":{payload},'
-            f'"prev_hash":{_dumps(prev_hash)},"seq":{_dumps(seq)},"target_id":{_dumps(target_id)},'
-            f'"target_type":{_dumps(target_type)},"tenant_id":{_dumps(tenant_id)}}}'
-        )
-    else:
-        text = (
-            f'{{"actor_id":{_dumps(actor_id)},"actor_label":{_dumps(actor_label)},'
-            f'"confirms":{_dumps(list(confirms))},"created_at":"{created_at}",'
-            f'"event_type":{_dumps(event_type)},"key_id":{_dumps(key_id)},"payload":{payload},'
-            f'"seq":{_dumps(seq)},"target_id":{_dumps(target_id)},"target_type":{_dumps(target_type)},'
-            f'"tenant_id":{_dumps(tenant_id)},"v":{_dumps(version)},"xid":{_dumps(xid)}}}'
-        )
-    return hashlib.sha256(text.encode()).hexdigest()

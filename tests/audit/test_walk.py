@@ -7,9 +7,9 @@ from django.db import connection, transaction
 from apps.audit import services as audit
 from apps.audit import verification
 from apps.audit.models import AuditEvent, AuditPosition
+from apps.audit.rows import EVENT_SQL, hash_row
 from apps.audit.sealing import seal_pending
 from apps.audit.verification import verify_log
-from apps.audit.walk import _ROWS, hash_row
 from tests import factories
 from tests.audit.tampering import appended, as_attacker, position_of
 
@@ -31,12 +31,8 @@ def test_the_row_hash_is_the_services_hash_for_every_kind_of_content():
             events.append(audit.record("test.event", tenant=tenant if payload else None, payload=payload))
     with connection.cursor() as cursor:
         seqs = [e.seq for e in events]
-        # the walk's own query, for positions not sealed yet: the same columns from the events directly
-        cursor.execute(
-            _ROWS.split("FROM")[0].replace("p.position, p.event_seq, p.leaf_hash, p.kind, p.confirmed_by", "1,2,3,4,5")
-            + " FROM audit_auditevent e WHERE e.seq = ANY(%(seqs)s) ORDER BY e.seq",
-            {"seqs": seqs},
-        )
+        sql = "SELECT " + EVENT_SQL + " FROM audit_auditevent e WHERE e.seq = ANY(%s) ORDER BY e.seq"  # noqa: S608
+        cursor.execute(sql, [seqs])
         rows = cursor.fetchall()
     assert len(rows) == len(events)
     for row, event in zip(rows, AuditEvent.objects.filter(seq__in=seqs).order_by("seq"), strict=True):
