@@ -341,11 +341,6 @@ def verify_segment(lines: list[str], keys: dict, held: dict | None) -> list[str]
                         "was signed over"
                     )
             continue
-        elif kind == "rejected":
-            raise Failed(
-                f"position {position}: event #{item.get('rejected_event')} was rejected by the sealer as forged (its "
-                "hash or signature was wrong when it was sealed)"
-            )
         elif kind == "gone":
             raise Failed(f"position {position}: event #{item.get('event_seq')} is no longer in the database (deleted)")
         else:

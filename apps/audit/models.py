@@ -95,22 +95,17 @@ class AuditPosition(models.Model):
     Append-only, like the events (a trigger refuses UPDATE and DELETE). ``event_seq`` is a number, not a foreign
     key, so a purge of whole sealed segments can remove events while their leaves keep the tree provable.
     A ``missing`` position stands for an event the sealer found confirmed by a later one but deleted before it
-    could be sealed: its leaf is the hash of that finding, and verification reports the position. A
-    ``rejected`` position stands for an event the sealer found forged (its content does not give its hash, or its
-    signature is not by a trusted key): sealed so the log shows it, with the finding as its leaf, never as an event.
+    could be sealed: its leaf is the hash of that finding, and verification reports the position.
     """
 
     KIND_EVENT = "event"
     KIND_MISSING = "missing"
-    KIND_REJECTED = "rejected"
 
     position = models.BigIntegerField(primary_key=True)
     event_seq = models.BigIntegerField(unique=True)
     leaf_hash = models.BinaryField()
     kind = models.CharField(
-        max_length=8,
-        default=KIND_EVENT,
-        choices=[(KIND_EVENT, "event"), (KIND_MISSING, "missing"), (KIND_REJECTED, "rejected")],
+        max_length=8, default=KIND_EVENT, choices=[(KIND_EVENT, "event"), (KIND_MISSING, "missing")]
     )
     confirmed_by = models.BigIntegerField(null=True, blank=True, help_text="For a missing event: who confirmed it.")
 

@@ -43,11 +43,6 @@ def event_proof(event: AuditEvent, *, size: int | None = None, since: int | None
     proof from the checkpoint of size ``since`` when given. AuditProofError when it cannot be proved (yet)."""
     position = event_position(event)
     if position is None:
-        if AuditPosition.objects.filter(event_seq=event.seq, kind=AuditPosition.KIND_REJECTED).exists():
-            raise AuditProofError(
-                f"event #{event.seq} was rejected by the sealer as forged (its hash or signature is wrong): there "
-                "is nothing genuine to prove; audit_verify names it"
-            )
         raise AuditProofError(f"event #{event.seq} is not sealed yet: the sealer has not reached it")
     checkpoint = _checkpoint(size)
     if position.position > checkpoint.size:
@@ -160,8 +155,6 @@ def segment_export(*, after: int, upto: int | None = None) -> Iterator[str]:
                         "confirmed_by": position.confirmed_by,
                     }
                 )
-            elif position.kind == position.KIND_REJECTED:
-                yield _line({"type": "rejected", "position": position.position, "rejected_event": position.event_seq})
             elif position.event_seq in events:
                 item = services.event_evidence(events[position.event_seq])
                 yield _line({"type": "event", "position": position.position, **item})

@@ -1,7 +1,6 @@
 """An audit event as a database row: its canonical hash and its signature checked without a model.
 
-The sealer (every event before it seals it) and verification (every sealed position) read events by the
-million; building a model and a dict per event was most of their time. ``EVENT_SQL`` selects the columns in
+Verification reads events by the million; building a model and a dict per event was most of its time. ``EVENT_SQL`` selects the columns in
 the order ``hash_row`` takes them, with ``created_at`` already in the canonical form (ISO 8601, UTC,
 microseconds) and the payload as text. ``hash_row`` spells ``services.canonical_bytes`` out for a row: the
 top-level keys in sorted order, each value through json (the payload with sorted keys);
@@ -59,8 +58,3 @@ def signed(keys: dict, row) -> bool:
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
-
-
-def genuine(keys: dict, row) -> bool:
-    """Its content gives its hash and its signature is by a trusted key: what record() writes, and nothing else."""
-    return hash_row(row) == row[HASH] and signed(keys, row)

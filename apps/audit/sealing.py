@@ -8,9 +8,7 @@ takes). Each batch is one REPEATABLE READ transaction:
    later (ids are handed out in increasing order, and those transactions are over).
 2. The batch is the events with ``H_prev <= xid < H`` (``H_prev``: the last checkpoint's horizon), in ``seq``
    order. By induction every event with ``xid < H_prev`` is already sealed, so nothing is skipped or sealed
-   twice, and the range query needs no anti-join. (A long batch is cut at a transaction boundary.) Each event
-   is checked first (its content gives its hash, its signature is by a trusted key); a forged one gets a
-   ``rejected`` position.
+   twice, and the range query needs no anti-join. (A long batch is cut at a transaction boundary.)
 3. Positions, completed tree nodes and the signed checkpoint (size, root, time, horizon) are inserted; COMMIT.
    The batch is sealed exactly when its checkpoint exists: a sealer killed anywhere before the commit leaves
    nothing, and the next run starts again from the last checkpoint.
@@ -27,13 +25,13 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from apps.audit import merkle, rows, services
+from apps.audit import merkle, services
 from apps.audit.errors import AuditCheckpointError, AuditSealingError
 from apps.audit.models import AuditCheckpoint, AuditEvent, AuditPosition, AuditTreeNode
 
@@ -101,13 +99,12 @@ class StoredTree:
 @dataclass
 class SealResult:
     """What one batch sealed: positions ``first``..``checkpoint.size``, of which ``missing`` stand for events
-    confirmed by later ones but deleted before they were sealed, and ``rejected`` for forged events."""
+    confirmed by later ones but deleted before they were sealed."""
 
     checkpoint: AuditCheckpoint
     first: int
     events: int
     missing: list[int]
-    rejected: list[int] = field(default_factory=list)
     adopted: bool = False
 
 
@@ -136,8 +133,6 @@ class Sealer:
                 logger.error("audit checkpoint file not written: %s", exc)
             if result.missing:
                 _report_missing(result)
-            if result.rejected:
-                _report_rejected(result)
         return result
 
     def _seal(self) -> SealResult | None:
@@ -154,16 +149,16 @@ class Sealer:
                 return adopted
         low = last.horizon if last is not None else 0
         high = self._cut(low, horizon)
-        events = _event_rows(_BATCH, [low, high])
-        if not events:
+        rows = list(
+            AuditEvent.objects.filter(xid__gte=low, xid__lt=high).order_by("seq").values_list("seq", "hash", "confirms")
+        )
+        if not rows:
             return None
-        entries, rejected = _checked(events)
-        missing = self._missing(events, rejected)
+        entries = [(seq, bytes.fromhex(digest), AuditPosition.KIND_EVENT, None) for seq, digest, _ in rows]
+        missing = self._missing(rows)
         if missing:
             entries = sorted(entries + missing)
-        return self._write(
-            last, frontier, entries, horizon=high, missing=[m[0] for m in missing], rejected=sorted(rejected)
-        )
+        return self._write(last, frontier, entries, horizon=high, missing=[m[0] for m in missing])
 
     def _check_continuity(self, last: AuditCheckpoint | None) -> None:
         """Refuse to seal on a database behind the checkpoint seen outside it (a restore, a truncated log)."""
@@ -221,11 +216,15 @@ class Sealer:
         after = 0
         if last is not None:
             after = AuditPosition.objects.filter(position=last.size).values_list("event_seq", flat=True).first() or 0
-        events = _event_rows(_CHAINED, [after, self.batch_max])
-        if not events:
+        rows = list(
+            AuditEvent.objects.filter(xid__isnull=True, seq__gt=after)
+            .order_by("seq")
+            .values_list("seq", "hash")[: self.batch_max]
+        )
+        if not rows:
             return None
-        entries, rejected = _checked(events)
-        result = self._write(last, frontier, entries, horizon=0, missing=[], rejected=sorted(rejected))
+        entries = [(seq, bytes.fromhex(digest), AuditPosition.KIND_EVENT, None) for seq, digest in rows]
+        result = self._write(last, frontier, entries, horizon=0, missing=[])
         result.adopted = True
         return result
 
@@ -242,30 +241,29 @@ class Sealer:
             return horizon
         return row[0] if row[0] > low else row[0] + 1
 
-    def _missing(self, events, rejected: set[int]) -> list[tuple]:
-        """Positions for events a later event of the batch confirms but that are gone (deleted before sealing).
-        Only genuine events confirm: a forged confirmation proves nothing (its event is rejected)."""
-        in_batch = {event[rows.SEQ] for event in events}
+    def _missing(self, rows) -> list[tuple]:
+        """Positions for events a later event of the batch confirms but that are gone (deleted before sealing)."""
+        in_batch = {seq for seq, _, _ in rows}
         confirmed: dict[int, int] = {}
-        for event in events:
-            if event[rows.SEQ] in rejected:
-                continue
-            for number in event[rows.CONFIRMS] or ():
+        for seq, _, confirms in rows:
+            for number in confirms or ():
                 if number not in in_batch:
-                    confirmed.setdefault(number, event[rows.SEQ])
+                    confirmed.setdefault(number, seq)
         if not confirmed:
             return []
         gone = set(confirmed) - set(AuditEvent.objects.filter(seq__in=list(confirmed)).values_list("seq", flat=True))
         if gone:
             gone -= set(AuditPosition.objects.filter(event_seq__in=list(gone)).values_list("event_seq", flat=True))
-        return [
-            (number, missing_digest(number, confirmed[number]), AuditPosition.KIND_MISSING, confirmed[number])
-            for number in sorted(gone)
-        ]
+        entries = []
+        keys = services.trusted_public_keys()
+        for number in sorted(gone):
+            by = AuditEvent.objects.get(seq=confirmed[number])
+            if services.event_hash(by) != by.hash or services.verify_event_signature(by, keys):
+                continue  # a forged confirmation proves nothing; verification reports the forged event itself
+            entries.append((number, missing_digest(number, by.seq), AuditPosition.KIND_MISSING, by.seq))
+        return entries
 
-    def _write(
-        self, last, frontier: merkle.Frontier, entries, *, horizon: int, missing: list[int], rejected: list[int]
-    ) -> SealResult:
+    def _write(self, last, frontier: merkle.Frontier, entries, *, horizon: int, missing: list[int]) -> SealResult:
         frontier = frontier.copy()
         first = frontier.size + 1
         nodes: list[tuple[int, int, bytes]] = []
@@ -296,7 +294,7 @@ class Sealer:
         services.checkpoint_sign(checkpoint)
         checkpoint.save(force_insert=True)
         transaction.on_commit(lambda: self._advance(frontier, checkpoint.root_hash))
-        return SealResult(checkpoint=checkpoint, first=first, events=len(entries), missing=missing, rejected=rejected)
+        return SealResult(checkpoint=checkpoint, first=first, events=len(entries), missing=missing)
 
     def _advance(self, frontier: merkle.Frontier, root: str) -> None:
         self._frontier, self._root = frontier, root
@@ -306,56 +304,6 @@ def missing_digest(seq: int, confirmed_by: int) -> bytes:
     """The leaf data of a missing position: the digest of the sealer's finding, which names both events."""
     finding = services.canonical_json({"missing_event": seq, "confirmed_by": confirmed_by})
     return hashlib.sha256(finding).digest()
-
-
-def rejected_digest(seq: int, stored_hash: str) -> bytes:
-    """The leaf data of a rejected position: the digest of the sealer's finding (the event and the hash it had)."""
-    finding = services.canonical_json({"rejected_event": seq, "hash": stored_hash})
-    return hashlib.sha256(finding).digest()
-
-
-def _checked(events) -> tuple[list[tuple], set[int]]:
-    """The batch's entries, each event checked before it is sealed: its content gives its hash and its signature
-    is by a trusted key. An event that fails (forged behind the service's back) is sealed as a rejected position,
-    so the signed log shows it where it came, and verification names it. Checking here is what lets a full
-    verification trust the signed checkpoints for the signatures of sealed events (ADR 0010)."""
-    keys = services.trusted_public_keys()
-    entries, rejected = [], set()
-    for event in events:
-        seq, digest = event[rows.SEQ], event[rows.HASH]
-        if rows.genuine(keys, event):
-            entries.append((seq, bytes.fromhex(digest), AuditPosition.KIND_EVENT, None))
-        else:
-            entries.append((seq, rejected_digest(seq, digest), AuditPosition.KIND_REJECTED, None))
-            rejected.add(seq)
-    return entries, rejected
-
-
-_FROM = " FROM audit_auditevent e WHERE "
-_BATCH = "SELECT " + rows.EVENT_SQL + _FROM + "e.xid >= %s AND e.xid < %s ORDER BY e.seq"
-_CHAINED = "SELECT " + rows.EVENT_SQL + _FROM + "e.xid IS NULL AND e.seq > %s ORDER BY e.seq LIMIT %s"
-
-
-def _event_rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _report_rejected(result: SealResult) -> None:
-    from intelgraph.alerts import alert
-
-    numbers = ", ".join(f"#{n}" for n in result.rejected)
-    logger.error("audit events %s are forged (hash or signature); sealed as rejected positions", numbers)
-    alert(
-        key=f"audit-rejected-{result.rejected[0]}",
-        subject="Forged audit events found by the sealer",
-        body=(
-            f"The audit sealer found events {numbers} whose content does not give their hash or whose signature is "
-            f"not by a trusted key: written behind the audit service's back. They are sealed as rejected positions "
-            f"in checkpoint {result.checkpoint.size}; run manage.py audit_verify."
-        ),
-    )
 
 
 def _report_missing(result: SealResult) -> None:
@@ -440,12 +388,10 @@ SAY_EVERY = 10.0
 def _summary(results: list[SealResult]) -> str:
     events = sum(r.events for r in results)
     missing = sum(len(r.missing) for r in results)
-    rejected = sum(len(r.rejected) for r in results)
     return (
         f"sealed {events} position(s) {results[0].first}..{results[-1].checkpoint.size} in {len(results)} batch(es)"
         + (" (adopted hash chain)" if any(r.adopted for r in results) else "")
         + (f", {missing} MISSING (deleted before sealing)" if missing else "")
-        + (f", {rejected} REJECTED (forged)" if rejected else "")
     )
 
 
@@ -477,7 +423,7 @@ def run_sealer(*, interval: float, say=logger.info, stop: threading.Event | None
             result = sealer.seal()
             if result is not None:
                 pending.append(result)
-                if result.adopted or result.missing or result.rejected or time.monotonic() - said_at >= SAY_EVERY:
+                if result.adopted or result.missing or time.monotonic() - said_at >= SAY_EVERY:
                     say(_summary(pending))
                     pending, said_at = [], time.monotonic()
                 if result.events >= sealer.batch_max:

@@ -7,10 +7,11 @@ position (or, for an event not sealed yet, its number). Incremental by default: 
 last successful run (AUDIT_VERIFIED_FILE), whose root the stored tree must still reproduce; ``full=True`` walks
 everything. A long walk is cut into ranges of whole segments, walked in ``jobs`` processes (``walk``).
 
-Signatures: an incremental run checks the signature of every event it walks (so each is checked once as the
-log grows), and so does the sealer before it seals an event (a forged one is sealed as ``rejected``). A full
-run checks the content of every event against the signed checkpoints, which vouch for the signatures the
-sealer checked; ``signatures=True`` checks every signature again (ADR 0010). Events not sealed yet: always.
+Signatures: every run checks the signature of every sealed event no earlier run checked, and of every event
+not sealed yet. A full run re-checks everything else (content, leaves, order, roots, nodes) from position 1, and
+proves on the way that the positions an earlier run verified still give the root it recorded (outside the
+database): their events are the ones whose signatures it checked, so it checks those again only with
+``signatures=True`` (ADR 0010).
 
 Trust: keys from configuration only (``services.trusted_keys``); the checkpoint file and the verified state
 outside the database; never a key, node or leaf the database offers without a signed root to compare with.
@@ -49,6 +50,7 @@ class LogReport:
     resumed: bool = False  # incremental: went on from the state a previous run recorded
     checked: int = 0  # positions checked in this run
     signatures: int = 0  # signatures of sealed events checked in this run
+    signatures_before: int = 0  # a full run: positions 1..this one had their signatures checked by an earlier run
     checkpoints: int = 0  # checkpoints whose signature and root were checked
     unsealed: int = 0  # events not sealed yet, their hashes and signatures checked
     purged: int = 0  # events removed by the retention purge (their tombstones checked)
@@ -76,7 +78,8 @@ def verify_log(
     jobs: int | None = None,
 ) -> LogReport:
     """Verify the log (see the module docstring); with ``advance`` a log that verifies moves the verified state
-    and the checkpoint file on. ``signatures``: check sealed events' signatures (default: incremental runs)."""
+    and the checkpoint file on. ``signatures=True``: a full run checks every sealed event's signature again, also
+    those an earlier run checked (the module docstring)."""
     started = time.perf_counter()
     report = LogReport(full=full, start=0, size=0, root=merkle.EMPTY_ROOT.hex())
     try:
@@ -86,7 +89,7 @@ def verify_log(
             _verify(
                 report,
                 full=full,
-                signatures=not full if signatures is None else signatures,
+                signatures=signatures,
                 progress=progress,
                 jobs=jobs or min(os.cpu_count() or 1, 4),
             )
@@ -135,12 +138,20 @@ def verify_recorded(
     return report
 
 
-def _verify(report: LogReport, *, full: bool, signatures: bool, progress, jobs: int) -> None:
+def _verify(report: LogReport, *, full: bool, signatures: bool | None, progress, jobs: int) -> None:
     try:
         report.seen = seen = services.checkpoint_file_load()
         verified = None if full else services.verified_load()
     except AuditCheckpointError as exc:
         raise _Stop(LogProblem(None, None, "bad-checkpoint", str(exc))) from None
+    # A full run re-checks the signatures a previous run checked only when asked: the walk proves those
+    # positions still give the root that run verified, so their events are the ones whose signatures it checked.
+    checked_before = None
+    if full and not signatures:
+        try:
+            checked_before = services.verified_load()
+        except AuditCheckpointError as exc:
+            report.notes.append(f"every signature checked: the verified state is not usable ({exc})")
     keys = services.trusted_keys()
     checkpoints = list(AuditCheckpoint.objects.order_by("size"))
     last_size = checkpoints[-1].size if checkpoints else 0
@@ -206,7 +217,11 @@ def _verify(report: LogReport, *, full: bool, signatures: bool, progress, jobs: 
         report.resumed = True
         _cheap_checks(start, tombstones)
     report.start = start
-    _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones, signatures)
+    vouched = None
+    if checked_before is not None and 0 < checked_before.size <= last_size:
+        vouched = Seen(checked_before.size, checked_before.root, None, checked_before.verified_at)
+        report.signatures_before = checked_before.size
+    _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones, vouched)
     _unsealed(report, checkpoints, keys)
 
 
@@ -287,7 +302,9 @@ RANGE_POSITIONS = 25_000  # a worker walks about this many positions at a time (
 PARALLEL_MIN = 100_000  # fewer positions to walk than this are walked inline, in this process
 
 
-def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones, signatures: bool) -> None:
+def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tombstones, vouched: Seen | None) -> None:
+    """Walk the positions after ``start`` (in ranges, in parallel when there are many); ``vouched``: the state a
+    previous run verified, whose positions' signatures are not checked again (the walk checks its root)."""
     pending = [c for c in checkpoints if c.size > start]
     for index, checkpoint in enumerate(pending):
         problem = services.checkpoint_problem(checkpoint)
@@ -310,7 +327,11 @@ def _walk(report, checkpoints, frontier, start, seen, keys, progress, jobs, tomb
     parallel = jobs > 1 and last_size - start >= PARALLEL_MIN
     ranges = _ranges(start, frontier, checkpoints, pending, nodes, seen, tombstones, parallel=parallel)
     for job in ranges:
-        job.signatures, job.keys = signatures, keys
+        job.keys = keys
+        if vouched is not None:
+            job.signatures_after = vouched.size
+            if job.first <= vouched.size and (job.open_end or vouched.size <= job.last):
+                job.verified = vouched
     if not parallel:
         results = [walk_range(connection.connection, ranges[0], progress)]
     else:

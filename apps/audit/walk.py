@@ -8,8 +8,8 @@ and returns the frontier it ends with, which must be the next range's start.
 
 For each position: the event is there, its content gives its hash, the leaf is that hash's, the event belongs
 in its checkpoint's transactions and in the batch's order (or, in the adopted hash chain, links to the one
-before), its signature when asked, and at every checkpoint the root the leaves give. Missing, rejected and
-purged positions are checked for what they are.
+before), its signature unless an earlier run checked it, and at every checkpoint the root the leaves give.
+Missing and purged positions are checked for what they are.
 
 Plain psycopg here: no ORM and never the Django connection (a forked worker must not touch the parent's). The
 event's hash and signature are checked from its row (``rows``).
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from apps.audit import merkle
 from apps.audit.rows import EVENT_SQL, HASH, PREV_HASH, hash_row, signed
-from apps.audit.sealing import TILE_LEVEL, missing_digest, rejected_digest
+from apps.audit.sealing import TILE_LEVEL, missing_digest
 
 GENESIS_HASH = "0" * 64
 PURGED = "purged"  # the previous event of an adopted hash chain was purged: its link cannot be checked
@@ -36,7 +36,7 @@ class LogProblem:
 
     ``position``: where in the log (None for an event not sealed yet, or the checkpoint file itself); ``seq``: the
     event's number when one is concerned. ``kind``: missing, changed, moved, out-of-order, relinked, bad-signature,
-    untrusted-key, unknown-key, rejected, bad-checkpoint, rewritten, bad-node, truncated, forked, inserted or
+    untrusted-key, unknown-key, bad-checkpoint, rewritten, bad-node, truncated, forked, inserted or
     bad-tombstone (docs/operations/audit.md says what each means).
     """
 
@@ -56,7 +56,7 @@ class LogProblem:
 
 @dataclass
 class Seen:
-    """The checkpoint seen outside the database, when its size falls in the range."""
+    """The checkpoint seen outside the database (or the state verified last), when its size falls in the range."""
 
     size: int
     root: str | None
@@ -67,6 +67,9 @@ class Seen:
 @dataclass
 class Range:
     """Positions ``first``..``last`` to walk (``open_end``: and any after ``last``, which must not exist).
+
+    ``signatures_after``: positions up to it had their signatures checked by the run that recorded ``verified``
+    (whose root, reached in the walk, must be the same), so only later ones are checked again.
 
     ``frontier``: the tree of positions ``1..first-1``; ``checkpoints``: (size, root, horizon) of those ending in
     the range, in order (signatures already checked); ``previous_horizon``: the horizon of the checkpoint at or
@@ -87,7 +90,8 @@ class Range:
     seq_low: int
     seq_high: int
     seen: Seen | None = None
-    signatures: bool = False
+    verified: Seen | None = None  # the state a previous run verified, when its size falls in the range
+    signatures_after: int = 0  # signatures are checked at the positions after this one
     keys: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,7 +138,7 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
     previous_horizon = job.previous_horizon
     low, high = _segment(previous_horizon, checkpoint)
     segment_first, last_seq, prev_hash = job.first, None, job.prev_hash
-    nodes, seen, purged = job.nodes, job.seen, job.purged
+    nodes, seen, verified, purged = job.nodes, job.seen, job.verified, job.purged
     keys = {key_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(hex_)) for key_id, hex_ in job.keys.items()}
 
     def covered(position: int) -> bool:
@@ -159,6 +163,16 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
         frontier.append(leaf, on_node)
         if seen is not None and position == seen.size and (digest is not None or seen.root is not None):
             _against_seen(seen, frontier, position, seq, digest)
+        if verified is not None and position == verified.size and frontier.root().hex() != verified.root:
+            raise _Found(
+                LogProblem(
+                    None,
+                    None,
+                    "forked",
+                    f"the first {verified.size} positions no longer have the root verified on {verified.time}: "
+                    "sealed history was rewritten",
+                )
+            )
         if position == checkpoint[0]:
             if frontier.root().hex() != checkpoint[1]:
                 raise _Found(
@@ -232,8 +246,6 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
                 event = row[5:]
                 stored_hash = event[HASH]
                 event_digest = hash_row(event)
-                if kind == "rejected":
-                    raise _Found(_rejected(position, event, event_digest, leaf_stored, keys))
                 if event_digest != stored_hash:
                     raise _Found(
                         LogProblem(position, seq, "changed", f"content does not match its hash {stored_hash[:16]}…")
@@ -290,7 +302,7 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
                             )
                         )
                 last_seq = seq
-                if job.signatures:
+                if position > job.signatures_after:
                     if not signed(keys, event):
                         raise _Found(LogProblem(position, seq, "bad-signature", "signature does not verify"))
                     result.signatures += 1
@@ -310,25 +322,6 @@ def _walk(conn, job: Range, result: RangeResult, progress) -> None:
             )
         raise _Found(LogProblem(position + 1, None, "missing", f"position {position + 1} is not in the log"))
     result.frontier = frontier.hashes
-
-
-def _rejected(position: int, event, event_digest: str, leaf_stored: bytes, keys) -> LogProblem:
-    """What is wrong with an event the sealer rejected (it is not genuine, so this is always a problem)."""
-    seq, stored_hash = event[0], event[HASH]
-    if event_digest != stored_hash:
-        return LogProblem(
-            position, seq, "changed", f"content does not match its hash {stored_hash[:16]}… (the sealer rejected it)"
-        )
-    if not signed(keys, event):
-        return LogProblem(position, seq, "bad-signature", "signature does not verify (the sealer rejected it)")
-    if leaf_stored != merkle.leaf_hash(rejected_digest(seq, stored_hash)):
-        return LogProblem(position, seq, "moved", "a rejected position whose leaf is not the sealer's finding")
-    return LogProblem(
-        position,
-        seq,
-        "rejected",
-        "the sealer rejected this event as forged; it verifies now (was its key trusted only later?)",
-    )
 
 
 def _against_seen(seen: Seen, frontier: merkle.Frontier, position: int, seq, digest) -> None:

@@ -263,69 +263,75 @@ def test_a_tampered_event_not_sealed_yet_is_found_by_its_number():
     assert (problem.position, problem.seq, problem.kind) == (None, pending.seq, "changed")
 
 
-def _forged_insert(seq: int, *, signature: str, key_id: str, payload: str = '{"forged": true}') -> None:
-    """An event written behind the service's back whose hash is right (the attacker can hash) but whose signature
-    is not by a trusted key."""
+def _forged_insert(seq: int, *, signature: str, key_id: str) -> None:
+    """An event written behind the service's back whose hash is right (anyone can hash) but whose signature is not
+    by a trusted key."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO audit_auditevent (id, seq, version, created_at, actor_label, event_type, target_type, "
             "target_id, payload, confirms, prev_hash, hash, signature, key_id) VALUES (%s, %s, 2, now(), 'admin', "
-            "'er.pair_approved', '', '', %s, '{}', '', %s, %s, %s)",
-            [seq, seq, payload, "0" * 64, signature, key_id],
+            "'er.pair_approved', '', '', '{\"forged\": true}', '{}', '', %s, %s, %s)",
+            [seq, seq, "0" * 64, signature, key_id],
         )
     forged = AuditEvent.objects.get(seq=seq)
     as_attacker(("UPDATE audit_auditevent SET hash = %s WHERE seq = %s", [audit.event_hash(forged), seq]))
 
 
-def test_the_sealer_rejects_a_forged_event_and_full_verification_names_it_without_rechecking_signatures(caplog):
-    # Given an event inserted in SQL with a correct hash, signed by a key nobody trusts
+@pytest.mark.parametrize("verified_before", [False, True])
+def test_a_forged_event_with_a_right_hash_is_found_by_its_signature_in_every_run(verified_before):
+    # Given a log verified (or not) up to a point, then an event inserted in SQL, hashed right, signed by an attacker
     head = sealed(2)[-1]
+    if verified_before:
+        call_command("audit_verify", verbosity=0)
     attacker = Ed25519PrivateKey.generate()
-    forged_seq = head.seq + 10
-    _forged_insert(forged_seq, signature="ab" * 64, key_id=_key_id(attacker))
-    # When the sealer reaches it
-    caplog.set_level("ERROR", logger="apps.audit.sealing")
-    seal_pending()
-    # Then it is sealed as a rejected position, said in the log, never as an event
-    position = AuditPosition.objects.get(event_seq=forged_seq)
-    assert position.kind == AuditPosition.KIND_REJECTED
-    assert f"#{forged_seq} are forged" in caplog.text
-    # and a full run (which trusts the checkpoints for signatures the sealer checked) names it all the same
-    problem = _problem(full=True)
-    assert (problem.position, problem.seq, problem.kind) == (position.position, forged_seq, "unknown-key")
-    assert "the sealer rejected it" in problem.detail
-    # and it cannot be proved
-    with pytest.raises(CommandError, match="rejected by the sealer as forged"):
-        call_command("audit_prove", str(forged_seq))
+    _forged_insert(head.seq + 10, signature="ab" * 64, key_id=_key_id(attacker))
+    # Before and after the sealer seals it, an incremental and a full run both name it
+    for seal in (False, True):
+        if seal:
+            seal_pending()
+        for full in (False, True):
+            problem = _problem(full=full)
+            assert (problem.seq, problem.kind) == (head.seq + 10, "unknown-key"), (seal, full, problem)
+            assert problem.position == (AuditPosition.objects.get(event_seq=head.seq + 10).position if seal else None)
 
 
-def test_a_genuine_event_confirming_nothing_forged_still_seals_after_a_rejected_one():
-    head = sealed(1)[-1]
-    _forged_insert(head.seq + 10, signature="ab" * 64, key_id="0" * 16)
-    seal_pending()
-    later = sealed(2)
-    assert all(AuditPosition.objects.get(event_seq=e.seq).kind == AuditPosition.KIND_EVENT for e in later)
-    assert _problem(full=True).seq == head.seq + 10  # the rejected one is still what is wrong, and the first
-
-
-def test_a_signature_altered_after_sealing_is_vouched_for_by_the_checkpoints_unless_every_signature_is_checked():
-    # Given sealed genuine events, one of whose signature columns is then overwritten (content and hash intact)
+def test_a_signature_overwritten_after_it_was_verified_is_vouched_for_unless_every_signature_is_checked(settings):
+    # Given sealed genuine events, verified (each signature checked), then one signature column overwritten
     events = sealed(4)
+    call_command("audit_verify", verbosity=0)
     as_attacker(("UPDATE audit_auditevent SET signature = %s WHERE seq = %s", ["cd" * 64, events[2].seq]))
-    # A full run checks the content against the signed checkpoints: the event is still the one the sealer checked
+    # A full run re-checks every event's content, leaf and root: the event is still the one verified before
     report = verify_log(full=True, advance=False)
-    assert report.ok and report.signatures == 0
-    # Checking every signature again names it, and so does an incremental run, which checks each new one
+    assert report.ok and report.signatures == 0 and report.signatures_before == 4
+    # Checking every signature again names it
     problem = _problem(full=True, signatures=True)
     assert (problem.position, problem.seq, problem.kind) == (position_of(events[2]), events[2].seq, "bad-signature")
-    problem = _problem(full=False)
-    assert (problem.position, problem.kind) == (position_of(events[2]), "bad-signature")
+    # and without the verified state (a fresh machine), a full run checks every signature anyway
+    settings.AUDIT_VERIFIED_FILE.unlink()
+    assert _problem(full=True).kind == "bad-signature"
 
 
-def test_audit_verify_signatures_checks_every_one_and_says_so(capsys):
+def test_a_full_run_after_a_verified_state_checks_the_new_signatures_and_the_old_root():
+    events = sealed(3)
+    call_command("audit_verify", verbosity=0)
+    sealed(2)
+    report = verify_log(full=True, advance=False)
+    # 3 verified, then the run's own audit.verified event and 2 more: their 3 signatures are checked
+    assert report.ok and (report.checked, report.signatures, report.signatures_before) == (6, 3, 3)
+    # positions the verified state covers rewritten consistently by the database alone cannot keep its root
+    as_attacker(("UPDATE audit_auditevent SET payload = '{\"n\": 5}' WHERE seq = %s", [events[0].seq]))
+    assert _problem(full=True).kind == "changed"
+
+
+def test_audit_verify_says_which_signatures_it_checked_and_refuses_signatures_without_full(capsys):
     sealed(3)
-    call_command("audit_verify", "--full", "--signatures")
-    said = capsys.readouterr().out
-    assert "3 signature(s) checked" in said or "signature(s) checked" in said
+    call_command("audit_verify")
+    assert "3 signature(s) checked" in capsys.readouterr().out
+    sealed(1)  # and the run's audit.verified event: 5 positions
     call_command("audit_verify", "--full")
-    assert "signatures vouched for by the signed checkpoints" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "2 signature(s) checked (those of positions 1..3 by an earlier run" in said
+    call_command("audit_verify", "--full", "--signatures")
+    assert "5 signature(s) checked;" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--signatures goes with --full"):
+        call_command("audit_verify", "--signatures")

@@ -12,11 +12,10 @@ class Command(BaseCommand):
     help = (
         "Verify the audit log: every event's content against its hash, every position, the Merkle root of every "
         "signed checkpoint (trusted keys only: AUDIT_TRUSTED_KEYS and this installation's key) and so each "
-        "checkpoint's consistency with the one before, the events not sealed yet (with their signatures), and the "
-        "log against the last checkpoint seen outside the database (AUDIT_CHECKPOINT_FILE). Incremental from the "
-        "last verified state (AUDIT_VERIFIED_FILE) unless --full; an incremental run checks each new event's "
-        "signature, a full run trusts the signed checkpoints for those the sealer checked unless --signatures. "
-        "Names the first bad position and what is wrong; exit status 1 then."
+        "checkpoint's consistency with the one before, every signature no earlier run checked, the events not "
+        "sealed yet, and the log against the last checkpoint seen outside the database (AUDIT_CHECKPOINT_FILE). "
+        "Incremental from the last verified state (AUDIT_VERIFIED_FILE) unless --full. Names the first bad "
+        "position and what is wrong; exit status 1 then."
     )
 
     def add_arguments(self, parser):
@@ -24,13 +23,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--signatures",
             action="store_true",
-            help="with --full: check every sealed event's signature again (about 3 times slower)",
+            help="with --full: check again the signatures earlier runs checked (about twice as long)",
         )
         parser.add_argument("--jobs", type=int, default=None, help="processes walking the log (default: cores)")
 
     def handle(self, *args, full, signatures, jobs, **options):
         if jobs is not None and jobs < 1:
             raise CommandError("--jobs must be at least 1")
+        if signatures and not full:
+            raise CommandError("--signatures goes with --full (an incremental run checks every signature it walks)")
         total = AuditPosition.objects.count()
         try:
             with tqdm(total=total, unit="position", disable=options["verbosity"] == 0 or total < 10_000) as bar:
@@ -54,10 +55,10 @@ class Command(BaseCommand):
             else (f"incremental from position {report.start + 1}" if report.resumed else "full (first run)")
         )
         rate = f", {report.checked / report.seconds:,.0f} positions/s" if report.checked and report.seconds else ""
-        signed = (
-            f"{report.signatures} signature(s) checked"
-            if report.signatures or not full
-            else "signatures vouched for by the signed checkpoints (--signatures checks each)"
+        signed = f"{report.signatures} signature(s) checked" + (
+            f" (those of positions 1..{report.signatures_before} by an earlier run: --signatures checks them again)"
+            if report.signatures_before
+            else ""
         )
         self.stdout.write(
             self.style.SUCCESS(
@@ -66,3 +67,5 @@ class Command(BaseCommand):
                 f"{report.unsealed} not sealed yet, signatures checked; verified state in {settings.AUDIT_VERIFIED_FILE}"
             )
         )
+        for note in report.notes:
+            self.stdout.write(f"  note: {note}")
