@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring
 
 from cryptography.exceptions import InvalidSignature
 
@@ -21,8 +22,13 @@ EVENT_SQL = (
 )
 SEQ, VERSION, XID, CONFIRMS, PREV_HASH, HASH, SIGNATURE, KEY_ID = 0, 1, 2, 11, 12, 13, 14, 15
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = encode_basestring  # json's own (C) string encoder, as json.dumps(..., ensure_ascii=False) uses
 _dumps_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+_sha256 = hashlib.sha256
+
+
+def _number(value) -> str:
+    return "null" if value is None else str(value)
 
 
 def hash_row(row) -> str:
@@ -32,20 +38,20 @@ def hash_row(row) -> str:
     payload = _dumps_sorted(json.loads(payload))
     if version == 1:
         text = (
-            f'{{"actor_id":{_dumps(actor_id)},"actor_label":{_dumps(actor_label)},"created_at":"{created_at}",'
-            f'"event_type":{_dumps(event_type)},"key_id":{_dumps(key_id)},"payload":{payload},'
-            f'"prev_hash":{_dumps(prev_hash)},"seq":{_dumps(seq)},"target_id":{_dumps(target_id)},'
-            f'"target_type":{_dumps(target_type)},"tenant_id":{_dumps(tenant_id)}}}'
+            f'{{"actor_id":{_number(actor_id)},"actor_label":{_string(actor_label)},"created_at":"{created_at}",'
+            f'"event_type":{_string(event_type)},"key_id":{_string(key_id)},"payload":{payload},'
+            f'"prev_hash":{_string(prev_hash)},"seq":{seq},"target_id":{_string(target_id)},'
+            f'"target_type":{_string(target_type)},"tenant_id":{_number(tenant_id)}}}'
         )
     else:
         text = (
-            f'{{"actor_id":{_dumps(actor_id)},"actor_label":{_dumps(actor_label)},'
-            f'"confirms":{_dumps(list(confirms))},"created_at":"{created_at}",'
-            f'"event_type":{_dumps(event_type)},"key_id":{_dumps(key_id)},"payload":{payload},'
-            f'"seq":{_dumps(seq)},"target_id":{_dumps(target_id)},"target_type":{_dumps(target_type)},'
-            f'"tenant_id":{_dumps(tenant_id)},"v":{_dumps(version)},"xid":{_dumps(xid)}}}'
+            f'{{"actor_id":{_number(actor_id)},"actor_label":{_string(actor_label)},'
+            f'"confirms":[{",".join(map(str, confirms))}],"created_at":"{created_at}",'
+            f'"event_type":{_string(event_type)},"key_id":{_string(key_id)},"payload":{payload},'
+            f'"seq":{seq},"target_id":{_string(target_id)},"target_type":{_string(target_type)},'
+            f'"tenant_id":{_number(tenant_id)},"v":{version},"xid":{_number(xid)}}}'
         )
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _sha256(text.encode()).hexdigest()
 
 
 def signed(keys: dict, row) -> bool:
