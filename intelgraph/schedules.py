@@ -90,6 +90,23 @@ SCHEDULES: tuple[Schedule, ...] = (
         when=Interval(every=60, period="seconds"),
         description="Alert when audit events wait unsealed longer than AUDIT_UNSEALED_ALERT_SECONDS.",
     ),
+    # Quarterly access reviews (plan D-3): on the first day of each quarter at 06:07 UTC, every active tenant
+    # without a review of the new quarter gets one (its population frozen then). Compliance staff may also launch
+    # one in the admin; the task leaves a tenant that has one alone.
+    Schedule(
+        name="Launch the quarterly access reviews",
+        task="compliance.access_reviews_launch",
+        when=Crontab(minute="7", hour="6", day_of_month="1", month_of_year="1,4,7,10"),
+        description="Launch this quarter's access review of every active tenant that has none yet.",
+    ),
+    # Reminders in the last week before a review is due, the "access review overdue" alert and the escalation to
+    # the tenant's administrators after: each at most once a day, so daily at 08:23 UTC (office hours in Europe).
+    Schedule(
+        name="Remind access reviewers (daily)",
+        task="compliance.access_reviews_remind",
+        when=Crontab(minute="23", hour="8"),
+        description="E-mail reviewers of access reviews due within a week; alert and escalate overdue ones.",
+    ),
 )
 
 

@@ -189,6 +189,8 @@ ALERT_EMAILS = cfg.list("ALERT_EMAILS", default=[])
 ALERT_SLACK_WEBHOOK_URL = cfg.url("ALERT_SLACK_WEBHOOK_URL", default="", schemes=("https", "http"))
 ALERT_THROTTLE_SECONDS = cfg.int("ALERT_THROTTLE_SECONDS", default=900)
 DEFAULT_FROM_EMAIL = cfg.str("DEFAULT_FROM_EMAIL", default="intelgraph@localhost")
+# Where people reach the product: links in e-mails (access review reminders) point here.
+SITE_URL = cfg.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 EMAIL_BACKEND = cfg.str(
     "EMAIL_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
@@ -256,6 +258,11 @@ AUDIT_LOG_ORIGIN = cfg.str("AUDIT_LOG_ORIGIN", default="intelgraph.audit/" + ("p
 # and after how long an unsealed event makes an alert (sealer stopped, or a long transaction holding it back).
 AUDIT_SEALER_INTERVAL_MS = cfg.int("AUDIT_SEALER_INTERVAL_MS", default=500)
 AUDIT_SEALER_BATCH_MAX = cfg.int("AUDIT_SEALER_BATCH_MAX", default=20_000)
+
+# Access reviews (apps.compliance): days from launch to the due date; seconds an export waits for the sealer to
+# seal the review's last events so it can prove them (what is still unsealed becomes a gap in the manifest).
+ACCESS_REVIEW_DUE_DAYS = cfg.int("ACCESS_REVIEW_DUE_DAYS", default=30)
+ACCESS_REVIEW_EXPORT_WAIT = cfg.float("ACCESS_REVIEW_EXPORT_WAIT", default=3.0)
 AUDIT_UNSEALED_ALERT_SECONDS = cfg.int("AUDIT_UNSEALED_ALERT_SECONDS", default=300)
 # An event type missing from apps/audit/catalogue.py: an error (development, tests) or a logged warning.
 AUDIT_UNKNOWN_EVENT_TYPES = cfg.choice(

@@ -153,6 +153,8 @@ admin_change_roles := {
 	# the audit log's keeping: legal holds and longer retention (apps.compliance.services)
 	"legalhold": "compliance",
 	"auditretentionoverride": "compliance",
+	# access reviews: launching, deciding items (never one's own) and closing (apps.compliance.services)
+	"accessreview": "compliance",
 }
 
 admin_change[tenant] := {kind: allowed |

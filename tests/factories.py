@@ -291,3 +291,12 @@ def merge(*, pair=None, tenant: Tenant | None = None, actor: User | None = None,
     pair = pair or candidate_pair(tenant=tenant)
     actor = actor or reviewer(tenant=pair.tenant)
     return er.pair_approve(subject=subject_for(user=actor, purpose=purpose), pair=pair)
+
+
+# --------------------------------------------------------------------------- compliance
+
+
+def access_review(*, tenant: Tenant, period: str = "2026-Q4", actor=None):
+    from apps.compliance import services as compliance
+
+    return compliance.access_review_launch(tenant=tenant, period=period, actor=actor)

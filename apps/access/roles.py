@@ -45,6 +45,9 @@ _COMPLIANCE = [
     "audit.view_auditretentionoverride",
     "audit.add_auditretentionoverride",
     "audit.change_auditretentionoverride",
+    # access reviews: launching, deciding and closing are checked per tenant (admin-change row accessreview)
+    "compliance.view_accessreview",
+    "compliance.add_accessreview",
     "access.view_policybundleversion",
     "access.view_tenantpurpose",
     *_ER_VIEW,

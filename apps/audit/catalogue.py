@@ -85,6 +85,28 @@ _TYPES = [
     ("er.rules_fallback", "entity resolution", LONG, "a run fell back to rules because the pinned model failed"),
     ("er.run", "entity resolution", STANDARD, "an entity-resolution run (counts)"),
     ("compliance.evidence_exported", "export", LONG, "an evidence pack was exported (er_evidence)"),
+    # access reviews (plan D-3): kept long, an auditor reads them years later
+    (
+        "access_review.launched",
+        "access review",
+        LONG,
+        "a tenant's quarterly access review was launched (population frozen)",
+    ),
+    (
+        "access_review.decided",
+        "access review",
+        LONG,
+        "a reviewer certified, revoked or modified one access, with a reason",
+    ),
+    ("access_review.closed", "access review", LONG, "an access review closed with every item decided"),
+    ("access_review.exported", "access review", LONG, "an access review's decisions were exported (signed manifest)"),
+    ("access_review.reminded", "access review", LONG, "the reviewers of an access review due soon were reminded"),
+    (
+        "access_review.overdue",
+        "access review",
+        LONG,
+        "an access review passed its due date undecided (alert, escalation)",
+    ),
     # the admin: every add, change and delete made there, linked to the change-history record
     ("admin.created", "configuration", LONG, "a record was added in the admin (model, fields, history record)"),
     ("admin.changed", "configuration", LONG, "a record was changed in the admin (model, fields, history record)"),

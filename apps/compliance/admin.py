@@ -1,16 +1,18 @@
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
-from django.http import HttpResponseRedirect
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
+from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit import catalogue
 from apps.audit.admin import AuditedAdminMixin, AuditProofAdminMixin
@@ -26,6 +28,11 @@ from apps.audit.models import (
 from apps.audit.services import trusted_keys
 from apps.compliance import selectors as compliance_selectors
 from apps.compliance import services as compliance
+from apps.compliance.choices import AccessDecision, AccessReviewStatus
+from apps.compliance.errors import AccessReviewError
+from apps.compliance.models import AccessReview, AccessReviewItem
+from apps.core.choices import Role, Sensitivity
+from apps.core.models import Tenant
 
 
 class _InputFilter(admin.SimpleListFilter):
@@ -461,3 +468,196 @@ for _model, _admin in [
 ]:
     admin.site.unregister(_model)
     admin.site.register(_model, _admin)
+
+
+class AccessReviewLaunchForm(forms.ModelForm):
+    """Launch a tenant's review: the quarter (default this one) and the due date (default in 30 days)."""
+
+    class Meta:
+        model = AccessReview
+        fields = ("tenant", "period", "due_at")
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        now = timezone.now()
+        self.fields["period"].initial = compliance.quarter_of(now)
+        self.fields["due_at"].initial = now + timedelta(days=settings.ACCESS_REVIEW_DUE_DAYS)
+        self.fields["due_at"].help_text = "Every item decided by then; reminders start a week before, an alert after."
+
+    def clean(self):
+        data = super().clean()
+        tenant, period = data.get("tenant"), data.get("period")
+        if tenant is None or not period:
+            return data
+        try:
+            compliance.quarter_bounds(period)
+        except AccessReviewError as exc:
+            raise forms.ValidationError({"period": str(exc)}) from None
+        existing = AccessReview.objects.filter(tenant=tenant, period=period).first()
+        if existing is not None:
+            raise forms.ValidationError(compliance.launched_already(existing))
+        if not compliance.access_review_allowed(actor=self.request.user, tenant_id=tenant.pk):
+            raise forms.ValidationError(f"Launching an access review needs the compliance role in {tenant}.")
+        due = data.get("due_at")
+        if due is not None and due <= timezone.now():
+            raise forms.ValidationError({"due_at": "The due date is in the past."})
+        return data
+
+
+@admin.register(AccessReview)
+class AccessReviewAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Quarterly access reviews: launch one (its population is frozen then), decide every item on the review
+    page, close it when nothing is pending, export the signed record of its decisions."""
+
+    form = AccessReviewLaunchForm
+    list_display = ("__str__", "tenant", "period", "status", "progress", "findings", "due_at", "overdue")
+    list_filter = ("status", "tenant", "period")
+    list_select_related = ("tenant", "launched_by")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithRequest(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, request=request, **inner)
+
+        return WithRequest
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant" and not request.user.is_superuser:
+            kwargs["queryset"] = Tenant.objects.filter(
+                pk__in=access.tenants_allowing(subject=access.subject_for_request(request), record_type="accessreview")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                item_count=Count("items"),
+                pending_count=Count("items", filter=Q(items__decision=AccessDecision.PENDING)),
+                flagged_count=Count("items", filter=~Q(items__findings=[])),
+            )
+        )
+
+    @admin.display(description="decided")
+    def progress(self, obj) -> str:
+        return f"{obj.item_count - obj.pending_count} of {obj.item_count}"
+
+    @admin.display(description="with findings")
+    def findings(self, obj) -> int:
+        return obj.flagged_count
+
+    @admin.display(description="overdue", boolean=True)
+    def overdue(self, obj) -> bool:
+        return obj.status == AccessReviewStatus.OPEN and obj.due_at < timezone.now()
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = compliance.access_review_launch(
+                tenant=form.cleaned_data["tenant"],
+                period=form.cleaned_data["period"],
+                due_at=form.cleaned_data["due_at"],
+                actor=request.user,
+            )
+        except AccessReviewError as exc:  # launched meanwhile: the form checked everything else
+            raise PermissionDenied(str(exc)) from None
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def response_add(self, request, obj, post_url_continue=None):
+        count = AccessReviewItem.objects.filter(review_id=obj.pk).count()
+        self.message_user(request, f"Launched: {count} item(s) frozen for review.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:compliance_accessreview_change", args=[obj.pk]))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:review_id>/items/<int:item_id>/decide/",
+                view(self.decide_view),
+                name="compliance_accessreview_decide",
+            ),
+            path("<int:review_id>/close/", view(self.close_view), name="compliance_accessreview_close"),
+            path("<int:review_id>/export/", view(self.export_view), name="compliance_accessreview_export"),
+            *super().get_urls(),
+        ]
+
+    def _review(self, request, review_id) -> AccessReview:
+        review = self.get_queryset(request).filter(pk=review_id).select_related("tenant").first()
+        if review is None or not self.has_view_permission(request, review):
+            raise PermissionDenied
+        return review
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        review = self.get_queryset(request).filter(pk=object_id).select_related("tenant").first()
+        if review is None or not self.has_view_permission(request, review):
+            # as Django answers for a row the admin does not show: back to the index, "does not exist"
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        show = request.GET.get("show", "pending")
+        context = {
+            **self.admin_site.each_context(request),
+            **compliance_selectors.access_review_page(review=review, user=request.user, show=show),
+            "title": f"Access review {review}",
+            "opts": self.model._meta,
+            "roles": Role.choices,
+            "clearances": Sensitivity.choices,
+        }
+        return TemplateResponse(request, "admin/compliance/accessreview/review.html", context)
+
+    def decide_view(self, request, review_id, item_id):
+        review = self._review(request, review_id)
+        back = reverse("admin:compliance_accessreview_change", args=[review.pk])
+        back += f"?show={request.POST.get('show', 'pending')}"
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        item = AccessReviewItem.objects.filter(pk=item_id, review=review).first()
+        if item is None:
+            self.message_user(request, "No such item in this review.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        post = request.POST
+        try:
+            compliance.access_review_decide(
+                item=item,
+                actor=request.user,
+                decision=post.get("decision", ""),
+                reason=post.get("reason", ""),
+                role=post.get("role") or None,
+                clearance=post.get("clearance") or None,
+            )
+        except AccessReviewError as exc:
+            self.message_user(request, f"Not decided: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"{item}: {post.get('decision')}.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def close_view(self, request, review_id):
+        review = self._review(request, review_id)
+        back = reverse("admin:compliance_accessreview_change", args=[review.pk])
+        if request.method == "POST":
+            try:
+                compliance.access_review_close(review=review, actor=request.user)
+            except AccessReviewError as exc:
+                self.message_user(request, f"Not closed: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{review} closed: every item is decided.", messages.SUCCESS)
+        return HttpResponseRedirect(back + "?show=all")
+
+    def export_view(self, request, review_id):
+        review = self._review(request, review_id)
+        try:
+            data, name = compliance.access_review_export(review=review, actor=request.user)
+        except AccessReviewError as exc:
+            self.message_user(request, f"Not exported: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:compliance_accessreview_change", args=[review.pk]))
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -248,6 +248,7 @@ ROW_BUILDERS = {
     "audit.LegalHold": lambda w: factories.legal_hold(tenant=w.tenant_b),
     "audit.AuditRetentionOverride": lambda w: factories.retention_override(tenant=w.tenant_b),
     "audit.AuditTombstone": lambda w: factories.audit_tombstone(),
+    "compliance.AccessReview": lambda w: factories.access_review(tenant=w.tenant_b),
 }
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a

@@ -40,7 +40,7 @@ READ_ONLY = {
     "core.GroundTruthLabel",
 }
 # Changed through their own admin pages, not the change form: each is walked through that page below.
-OWN_PAGES = {"er.CandidatePair", "er.Merge", "audit.LegalHold", "er.ModelPin"}
+OWN_PAGES = {"er.CandidatePair", "er.Merge", "audit.LegalHold", "er.ModelPin", "compliance.AccessReview"}
 
 
 class FormReader(HTMLParser):
@@ -182,6 +182,19 @@ def _walk_own_page(client, label, row):
         response = client.post(f"/admin/er/merge/{row.pk}/rollback/", {"reason": "walk"})
         assert response.status_code == 302, response.context["form"].errors if response.context else response
         return row
+    if label == "compliance.AccessReview":  # a review is launched on its add page, then decided on its own page
+        response = client.post(
+            "/admin/compliance/accessreview/add/",
+            {
+                "tenant": row.tenant_id,
+                "period": "2027-Q2",
+                "due_at_0": "2099-01-01",
+                "due_at_1": "12:00:00",
+                "_save": "Save",
+            },
+        )
+        assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+        return type(row).objects.order_by("-pk").first()
     # er.ModelPin: a pin is never edited; a rollout step is a new pin, added on its add page
     response = client.post(
         "/admin/er/modelpin/add/",

@@ -1,0 +1,73 @@
+"""Access reviews: what a tenant's people and integrations could do, frozen at launch, and who decided what.
+
+A review (``AccessReview``) is one tenant's quarterly campaign. At launch it freezes its population: every
+membership with its role, clearance and compartments, every object grant on the tenant's records, every active
+API token of its members, every staff or superuser flag among them, one ``AccessReviewItem`` each, with what the
+access was at that moment (``access``). Changes made afterwards do not alter what is under review. Reviewers
+certify, revoke or modify each item with a reason; a revocation or modification is applied at once through the
+services. The review closes only when no item is pending.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
+from django.db import models
+
+from apps.compliance.choices import AccessDecision, AccessItemKind, AccessReviewStatus
+
+quarter_validator = RegexValidator(r"^\d{4}-Q[1-4]$", "Give a quarter such as 2026-Q4.")
+
+
+class AccessReview(models.Model):
+    """One tenant's access review for one quarter (the plan's quarterly access review, SOC 2 CC6.2 and CC6.3)."""
+
+    tenant = models.ForeignKey("core.Tenant", on_delete=models.PROTECT, related_name="access_reviews")
+    period = models.CharField(max_length=7, validators=[quarter_validator], help_text="The quarter, e.g. 2026-Q4.")
+    status = models.CharField(max_length=8, choices=AccessReviewStatus.choices, default=AccessReviewStatus.OPEN)
+    launched_at = models.DateTimeField()
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    due_at = models.DateTimeField(help_text="Every item decided by then, or the review is overdue.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reminded_at = models.DateTimeField(null=True, blank=True, help_text="When reviewers were last reminded.")
+    overdue_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-launched_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "period"], name="access_review_one_per_quarter")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.period}"
+
+
+class AccessReviewItem(models.Model):
+    """One access under review: who held what at launch, the findings about it, and the decision."""
+
+    review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=12, choices=AccessItemKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    holder = models.CharField(max_length=200, help_text="Whose access, as it read at launch (user or group).")
+    object_id = models.CharField(max_length=64, help_text="The membership, grant, token or user it is about.")
+    access = models.JSONField(help_text="The access at launch: role, clearance, compartments; the token; the flag.")
+    findings = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    decision = models.CharField(max_length=12, choices=AccessDecision.choices, default=AccessDecision.PENDING)
+    reason = models.TextField(blank=True)
+    change = models.JSONField(default=dict, blank=True, help_text="A modification: the new role or clearance.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["review", "kind", "holder", "object_id"]
+        constraints = [models.UniqueConstraint(fields=["review", "kind", "object_id"], name="access_review_item_once")]
+        indexes = [models.Index(fields=["review", "decision"], name="access_review_item_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.holder}"
