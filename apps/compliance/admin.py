@@ -494,9 +494,6 @@ class AccessReviewLaunchForm(forms.ModelForm):
             compliance.quarter_bounds(period)
         except AccessReviewError as exc:
             raise forms.ValidationError({"period": str(exc)}) from None
-        existing = AccessReview.objects.filter(tenant=tenant, period=period).first()
-        if existing is not None:
-            raise forms.ValidationError(compliance.launched_already(existing))
         if not compliance.access_review_allowed(actor=self.request.user, tenant_id=tenant.pk):
             raise forms.ValidationError(f"Launching an access review needs the compliance role in {tenant}.")
         due = data.get("due_at")

@@ -38,7 +38,14 @@ class AccessReview(models.Model):
 
     class Meta:
         ordering = ["-launched_at"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "period"], name="access_review_one_per_quarter")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period"],
+                name="access_review_one_per_quarter",
+                violation_error_message="This tenant's review of that quarter was launched already: a quarter has one "
+                "review.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.tenant} {self.period}"
