@@ -155,6 +155,9 @@ admin_change_roles := {
 	"auditretentionoverride": "compliance",
 	# access reviews: launching, deciding items (never one's own) and closing (apps.compliance.services)
 	"accessreview": "compliance",
+	# the statement of applicability and attestations of the SOC 2 controls
+	"controlapplicability": "compliance",
+	"controlattestation": "compliance",
 }
 
 admin_change[tenant] := {kind: allowed |

@@ -300,3 +300,32 @@ def access_review(*, tenant: Tenant, period: str = "2026-Q4", actor=None):
     from apps.compliance import services as compliance
 
     return compliance.access_review_launch(tenant=tenant, period=period, actor=actor)
+
+
+def control(code: str = "CC6.2"):
+    from apps.compliance.models import Control
+
+    return Control.objects.get(code=code)
+
+
+def control_applicability(*, tenant: Tenant, code: str = "CC9.1", actor=None):
+    from apps.compliance import services as compliance
+
+    return compliance.applicability_set(
+        tenant=tenant, control=control(code), applicable=False, reason="not offered", actor=actor or _superuser()
+    )
+
+
+def control_attestation(*, tenant: Tenant | None, code: str = "CC1.1", actor=None):
+    from datetime import date
+
+    from apps.compliance import services as compliance
+
+    return compliance.control_attest(
+        control=control(code),
+        tenant=tenant,
+        statement="policy reviewed",
+        effective_from=date(2026, 1, 1),
+        effective_until=date(2026, 12, 31),
+        actor=actor or _superuser(),
+    )

@@ -48,6 +48,13 @@ _COMPLIANCE = [
     # access reviews: launching, deciding and closing are checked per tenant (admin-change row accessreview)
     "compliance.view_accessreview",
     "compliance.add_accessreview",
+    # the control dashboard; applicability and attestations are checked per tenant by the policy
+    "compliance.view_control",
+    "compliance.view_controlapplicability",
+    "compliance.add_controlapplicability",
+    "compliance.change_controlapplicability",
+    "compliance.view_controlattestation",
+    "compliance.add_controlattestation",
     "access.view_policybundleversion",
     "access.view_tenantpurpose",
     *_ER_VIEW,

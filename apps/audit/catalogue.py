@@ -85,6 +85,25 @@ _TYPES = [
     ("er.rules_fallback", "entity resolution", LONG, "a run fell back to rules because the pinned model failed"),
     ("er.run", "entity resolution", STANDARD, "an entity-resolution run (counts)"),
     ("compliance.evidence_exported", "export", LONG, "an evidence pack was exported (er_evidence)"),
+    # the SOC 2 control library and a tenant's statement of applicability
+    (
+        "compliance.controls_synced",
+        "configuration",
+        LONG,
+        "the control library changed (version, controls added or retired)",
+    ),
+    (
+        "compliance.applicability_changed",
+        "configuration",
+        LONG,
+        "a control was excluded for a tenant (or included again), with why",
+    ),
+    (
+        "compliance.control_attested",
+        "configuration",
+        LONG,
+        "compliance staff attested a control for a period (statement, document)",
+    ),
     # access reviews (plan D-3): kept long, an auditor reads them years later
     (
         "access_review.launched",

@@ -26,11 +26,13 @@ from apps.audit.models import (
     LegalHold,
 )
 from apps.audit.services import trusted_keys
+from apps.compliance import health
 from apps.compliance import selectors as compliance_selectors
 from apps.compliance import services as compliance
 from apps.compliance.choices import AccessDecision, AccessReviewStatus
-from apps.compliance.errors import AccessReviewError
-from apps.compliance.models import AccessReview, AccessReviewItem
+from apps.compliance.errors import AccessReviewError, ComplianceError
+from apps.compliance.models import AccessReview, AccessReviewItem, Control, ControlApplicability, ControlAttestation
+from apps.core import selectors as core_selectors
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Tenant
 
@@ -658,3 +660,208 @@ class AccessReviewAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+# --------------------------------------------------------------------------- SOC 2 controls (plan D-1)
+
+
+@admin.register(Control)
+class ControlAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    """The control dashboard: every control of the library with its live status (computed from the product's
+    telemetry), for the installation or one tenant; filter by status and owner, open a control for its evidence."""
+
+    list_display = ("code", "title", "owner", "frequency")
+    change_list_template = "admin/compliance/control/dashboard.html"
+    change_form_template = "admin/compliance/control/detail.html"
+
+    def _tenant(self, request) -> Tenant | None:
+        """The tenant asked for (?tenant=slug), among those the user may see; None: the installation (superusers),
+        else the user's first tenant."""
+        allowed = (
+            Tenant.objects.all() if request.user.is_superuser else core_selectors.tenants_for_user(user=request.user)
+        )
+        slug = request.GET.get("tenant", "")
+        tenant = allowed.filter(slug=slug).first() if slug else None
+        if tenant is None and not request.user.is_superuser:
+            tenant = allowed.order_by("slug").first()
+        return tenant
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tenant = self._tenant(request)
+        status, owner = request.GET.get("status", ""), request.GET.get("owner", "")
+        rows = health.control_health(tenant=tenant)
+        counts = {s: sum(1 for r in rows if r.status == s) for s in ("green", "amber", "red", "excluded")}
+        owners = sorted({r.control.owner for r in rows})
+        shown = [r for r in rows if (not status or r.status == status) and (not owner or r.control.owner == owner)]
+        tenants = (
+            Tenant.objects.all() if request.user.is_superuser else core_selectors.tenants_for_user(user=request.user)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "SOC 2 controls",
+            "opts": self.model._meta,
+            "rows": shown,
+            "counts": counts,
+            "total": len(rows),
+            "owners": owners,
+            "status": status,
+            "owner": owner,
+            "tenant": tenant,
+            "tenants": tenants.order_by("slug"),
+            "installation": request.user.is_superuser,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.change_list_template, context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("Controls follow the library (controls_sync); they are not edited here.")
+        control = self.get_object(request, object_id)
+        if control is None or not self.has_view_permission(request, control):
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        tenant = self._tenant(request)
+        row = health.control_health(tenant=tenant, controls=[control])[0]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(control),
+            "opts": self.model._meta,
+            "original": control,
+            "row": row,
+            "tenant": tenant,
+            "attestations": control.attestations.filter(
+                Q(tenant__isnull=True) | Q(tenant=tenant) if tenant else Q(tenant__isnull=True)
+            )[:20],
+        }
+        return TemplateResponse(request, self.change_form_template, context)
+
+
+class ControlApplicabilityForm(forms.ModelForm):
+    class Meta:
+        model = ControlApplicability
+        fields = ("tenant", "control", "applicable", "reason")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("applicable") is False and not (data.get("reason") or "").strip():
+            raise forms.ValidationError({"reason": "Say why the control does not apply to this tenant."})
+        return data
+
+
+@admin.register(ControlApplicability)
+class ControlApplicabilityAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """A tenant's Statement of Applicability: controls excluded (with why) or included again."""
+
+    form = ControlApplicabilityForm
+    list_display = ("control", "tenant", "applicable", "reason", "decided_by", "updated_at")
+    list_filter = ("applicable", "tenant")
+    list_select_related = ("control", "tenant", "decided_by")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant" and not request.user.is_superuser:
+            kwargs["queryset"] = Tenant.objects.filter(
+                pk__in=access.tenants_allowing(
+                    subject=access.subject_for_request(request), record_type="controlapplicability"
+                )
+            )
+        if db_field.name == "control":
+            kwargs["queryset"] = Control.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # include a control again instead: the history of decisions stays
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            saved = compliance.applicability_set(
+                tenant=data["tenant"],
+                control=data["control"],
+                applicable=data["applicable"],
+                reason=data.get("reason", ""),
+                actor=request.user,
+            )
+        except ComplianceError as exc:
+            raise PermissionDenied(str(exc)) from None
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+
+class ControlAttestationForm(forms.ModelForm):
+    class Meta:
+        model = ControlAttestation
+        fields = ("control", "tenant", "statement", "document_sha256", "effective_from", "effective_until")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("effective_from"), data.get("effective_until")
+        if start and end and end < start:
+            raise forms.ValidationError({"effective_until": "The period ends before it starts."})
+        digest = (data.get("document_sha256") or "").strip().lower()
+        if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
+            raise forms.ValidationError({"document_sha256": "A SHA-256 is 64 hexadecimal digits."})
+        return data
+
+
+@admin.register(ControlAttestation)
+class ControlAttestationAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Attestations of the controls the product cannot measure: what was done, for which period, with the
+    document's hash. Never edited or deleted: a correction is a new attestation."""
+
+    form = ControlAttestationForm
+    list_display = ("control", "tenant", "effective_from", "effective_until", "attested_by", "attested_at")
+    list_filter = ("control", "tenant")
+    list_select_related = ("control", "tenant", "attested_by")
+    tenant_null_visible_to_superusers_only = False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant":
+            if request.user.is_superuser:
+                kwargs["empty_label"] = "every tenant"
+            else:
+                kwargs.update(
+                    required=True,
+                    empty_label=None,
+                    queryset=Tenant.objects.filter(
+                        pk__in=access.tenants_allowing(
+                            subject=access.subject_for_request(request), record_type="controlattestation"
+                        )
+                    ),
+                )
+        if db_field.name == "control":
+            kwargs["queryset"] = Control.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return queryset
+        tenant_ids = core_selectors.tenants_for_user(user=request.user).values_list("pk", flat=True)
+        return queryset.filter(Q(tenant__in=tenant_ids) | Q(tenant__isnull=True))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else ()
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            saved = compliance.control_attest(
+                control=data["control"],
+                tenant=data.get("tenant"),
+                statement=data["statement"],
+                document_sha256=data.get("document_sha256", ""),
+                effective_from=data["effective_from"],
+                effective_until=data["effective_until"],
+                actor=request.user,
+            )
+        except ComplianceError as exc:
+            raise PermissionDenied(str(exc)) from None
+        obj.pk = saved.pk
+        obj._state.adding = False

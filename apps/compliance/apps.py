@@ -8,3 +8,16 @@ class ComplianceConfig(AppConfig):
 
     name = "apps.compliance"
     verbose_name = "Compliance"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_sync_controls, sender=self)
+
+
+def _sync_controls(sender, using="default", **kwargs):
+    """The control rows follow the library after every migrate (and flush), as the schedules do."""
+    from apps.compliance.services import controls_sync
+
+    if using == "default":
+        controls_sync()

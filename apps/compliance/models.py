@@ -78,3 +78,74 @@ class AccessReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.holder}"
+
+
+class Control(models.Model):
+    """A SOC 2 control as this product meets it (``control_library``): its evidence sources are computed live by
+    ``apps.compliance.health``. Rows follow the library (``controls_sync``); they are not edited by hand."""
+
+    code = models.CharField(max_length=16, unique=True, help_text="The criterion, e.g. CC6.2.")
+    category = models.CharField(max_length=100)
+    title = models.CharField(max_length=200)
+    description = models.TextField(help_text="What the control means here, in our own words.")
+    owner = models.CharField(max_length=40, help_text="Who answers for it: compliance, security, engineering, sre.")
+    frequency = models.CharField(max_length=16, help_text="How often its evidence is expected.")
+    sources = ArrayField(models.CharField(max_length=40), default=list, help_text="Evidence sources (health).")
+    library_version = models.CharField(max_length=20)
+    is_active = models.BooleanField(default=True, help_text="Off when a later library version dropped it.")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+
+class ControlApplicability(models.Model):
+    """A tenant's Statement of Applicability entry: a control excluded for the tenant, with the reason. A control
+    with no row is applicable."""
+
+    tenant = models.ForeignKey("core.Tenant", on_delete=models.CASCADE, related_name="+")
+    control = models.ForeignKey(Control, on_delete=models.CASCADE, related_name="applicability")
+    applicable = models.BooleanField(default=True)
+    reason = models.TextField(blank=True, help_text="Why it is excluded (required then).")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "control"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "control"], name="control_applicability_once")]
+        verbose_name_plural = "control applicability"
+
+    def __str__(self) -> str:
+        return f"{self.control.code} for {self.tenant}: {'applicable' if self.applicable else 'excluded'}"
+
+
+class ControlAttestation(models.Model):
+    """Compliance staff's statement that a control the product cannot measure was met over a period (a policy
+    reviewed, a risk assessment held), with the document's SHA-256. Evidence whose effective period is the period
+    it proves, not the day it was recorded."""
+
+    control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="attestations")
+    tenant = models.ForeignKey(
+        "core.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Empty: all."
+    )
+    statement = models.TextField(help_text="What was done, e.g. 'Code of conduct re-accepted by all staff'.")
+    document_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the supporting document.")
+    effective_from = models.DateField()
+    effective_until = models.DateField()
+    attested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    attested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_until"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(effective_until__gte=models.F("effective_from")), name="attestation_period_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.control.code} attested {self.effective_from}..{self.effective_until}"

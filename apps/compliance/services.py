@@ -37,8 +37,14 @@ from apps.audit.errors import AuditRetentionError
 from apps.audit.models import AuditCheckpoint, AuditPosition, AuditRetentionOverride, LegalHold
 from apps.compliance import manifests
 from apps.compliance.choices import AccessDecision, AccessFinding, AccessItemKind, AccessReviewStatus
-from apps.compliance.errors import AccessReviewError
-from apps.compliance.models import AccessReview, AccessReviewItem
+from apps.compliance.errors import AccessReviewError, ComplianceError
+from apps.compliance.models import (
+    AccessReview,
+    AccessReviewItem,
+    Control,
+    ControlApplicability,
+    ControlAttestation,
+)
 from apps.core import services as core
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import ApiToken, Entity, Membership, Tenant, User
@@ -293,21 +299,23 @@ def access_review_allowed(*, actor, tenant_id: int) -> bool:
     return _allowed(actor=actor, tenant_id=tenant_id, record_type=REVIEW_RECORD)
 
 
-def _review_refuse(*, actor, tenant_id, action: str, why: str, target=None) -> None:
+def _review_refuse(
+    *, actor, tenant_id, action: str, why: str, target=None, record_type: str = REVIEW_RECORD, error=AccessReviewError
+) -> None:
     audit.record(
         "access.denied",
         actor=actor,
         tenant=tenant_id,
         target=target,
-        target_type="" if target is not None else "compliance.accessreview",
+        target_type="" if target is not None else f"compliance.{record_type}",
         payload={
             "action": action,
-            "record_type": REVIEW_RECORD,
+            "record_type": record_type,
             "reason": "ROLE",
             "bundle": access.policy.current_bundle().sha256,
         },
     )
-    raise AccessReviewError(why)
+    raise error(why)
 
 
 def access_review_launch(
@@ -880,3 +888,139 @@ def _notified(review: AccessReview, field: str, now: datetime, event_type: str, 
         target=review,
         payload={"period": review.period, "pending": pending, **{k: len(v) for k, v in people.items()}},
     )
+
+
+# --------------------------------------------------------------------------- the control library (plan D-1)
+
+APPLICABILITY_RECORD = "controlapplicability"
+ATTESTATION_RECORD = "controlattestation"
+
+
+def controls_sync() -> dict:
+    """Make the Control rows match ``control_library`` (after every migrate, and ``manage.py controls_sync``):
+    add and update controls, retire those the library dropped (applicability decisions stay). A change to a
+    library already loaded is audited."""
+    from apps.compliance.control_library import CONTROLS, LIBRARY_VERSION
+
+    changes = {"added": [], "updated": [], "retired": []}
+    with transaction.atomic():
+        existing = {control.code: control for control in Control.objects.select_for_update()}
+        for code, category, title, description, owner, frequency, sources in CONTROLS:
+            values = {
+                "category": category,
+                "title": title,
+                "description": description,
+                "owner": owner,
+                "frequency": frequency,
+                "sources": list(sources),
+                "library_version": LIBRARY_VERSION,
+                "is_active": True,
+            }
+            control = existing.get(code)
+            if control is None:
+                Control.objects.create(code=code, **values)
+                changes["added"].append(code)
+            elif any(getattr(control, k) != v for k, v in values.items()):
+                Control.objects.filter(pk=control.pk).update(**values)
+                changes["updated"].append(code)
+        listed = {entry[0] for entry in CONTROLS}
+        for code, control in existing.items():
+            if code not in listed and control.is_active:
+                Control.objects.filter(pk=control.pk).update(is_active=False)
+                changes["retired"].append(code)
+        # The first load (a new database, a test's flush) is the migration's; a change of library is audited.
+        if existing and any(changes.values()):
+            audit.record(
+                "compliance.controls_synced",
+                actor_label="controls_sync",
+                payload={"version": LIBRARY_VERSION, **changes},
+            )
+    return changes
+
+
+def applicability_set(
+    *, tenant: Tenant, control: Control, applicable: bool, reason: str, actor
+) -> ControlApplicability:
+    """Include or exclude a control for a tenant (its Statement of Applicability). Excluding needs a reason and the
+    compliance role in the tenant; AccessReviewError otherwise, nothing changed."""
+    reason = (reason or "").strip()
+    if not applicable and not reason:
+        raise ComplianceError(f"excluding {control.code} for {tenant} needs a reason (why it does not apply)")
+    if not _allowed(actor=actor, tenant_id=tenant.pk, record_type=APPLICABILITY_RECORD):
+        _review_refuse(
+            actor=actor,
+            tenant_id=tenant.pk,
+            action="applicability-change",
+            why=f"changing what applies to {tenant} needs the compliance role there",
+            record_type=APPLICABILITY_RECORD,
+            error=ComplianceError,
+        )
+    with transaction.atomic():
+        row, _ = ControlApplicability.objects.update_or_create(
+            tenant=tenant, control=control, defaults={"applicable": applicable, "reason": reason, "decided_by": actor}
+        )
+        audit.record(
+            "compliance.applicability_changed",
+            actor=actor,
+            tenant=tenant,
+            target=row,
+            payload={"control": control.code, "applicable": applicable, "reason": reason[:1000]},
+        )
+    return row
+
+
+def control_attest(
+    *,
+    control: Control,
+    actor,
+    statement: str,
+    effective_from,
+    effective_until,
+    tenant: Tenant | None = None,
+    document_sha256: str = "",
+) -> ControlAttestation:
+    """Record that a control was met over a period (compliance role in the tenant; every tenant: superusers)."""
+    statement = (statement or "").strip()
+    document_sha256 = (document_sha256 or "").strip().lower()
+    if not statement:
+        raise ComplianceError("an attestation needs a statement of what was done")
+    if effective_until < effective_from:
+        raise ComplianceError("the attested period ends before it starts")
+    if document_sha256 and not re.fullmatch(r"[0-9a-f]{64}", document_sha256):
+        raise ComplianceError("the document's SHA-256 is 64 hexadecimal digits")
+    tenant_id = tenant.pk if tenant is not None else None
+    if not _allowed(actor=actor, tenant_id=tenant_id, record_type=ATTESTATION_RECORD):
+        _review_refuse(
+            actor=actor,
+            tenant_id=tenant_id,
+            action="control-attest",
+            why="attesting a control for every tenant is for superusers"
+            if tenant is None
+            else f"attesting a control for {tenant} needs the compliance role there",
+            record_type=ATTESTATION_RECORD,
+            error=ComplianceError,
+        )
+    with transaction.atomic():
+        attestation = ControlAttestation.objects.create(
+            control=control,
+            tenant=tenant,
+            statement=statement,
+            document_sha256=document_sha256,
+            effective_from=effective_from,
+            effective_until=effective_until,
+            attested_by=actor,
+        )
+        audit.record(
+            "compliance.control_attested",
+            actor=actor,
+            tenant=tenant_id,
+            target=attestation,
+            payload={
+                "control": control.code,
+                "from": str(effective_from),
+                "until": str(effective_until),
+                "statement": statement[:1000],
+                "document_sha256": document_sha256,
+            },
+        )
+    return attestation

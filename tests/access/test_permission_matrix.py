@@ -249,6 +249,9 @@ ROW_BUILDERS = {
     "audit.AuditRetentionOverride": lambda w: factories.retention_override(tenant=w.tenant_b),
     "audit.AuditTombstone": lambda w: factories.audit_tombstone(),
     "compliance.AccessReview": lambda w: factories.access_review(tenant=w.tenant_b),
+    "compliance.Control": lambda w: factories.control(),
+    "compliance.ControlApplicability": lambda w: factories.control_applicability(tenant=w.tenant_b),
+    "compliance.ControlAttestation": lambda w: factories.control_attestation(tenant=w.tenant_b),
 }
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a

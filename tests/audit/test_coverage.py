@@ -38,6 +38,8 @@ READ_ONLY = {
     "versioning.DeprecatedFieldUsage",
     "core.Provenance",
     "core.GroundTruthLabel",
+    "compliance.Control",
+    "compliance.ControlAttestation",
 }
 # Changed through their own admin pages, not the change form: each is walked through that page below.
 OWN_PAGES = {"er.CandidatePair", "er.Merge", "audit.LegalHold", "er.ModelPin", "compliance.AccessReview"}
