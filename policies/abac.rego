@@ -158,6 +158,7 @@ admin_change_roles := {
 	# the statement of applicability and attestations of the SOC 2 controls
 	"controlapplicability": "compliance",
 	"controlattestation": "compliance",
+	"evidencebundle": "compliance",
 }
 
 admin_change[tenant] := {kind: allowed |

@@ -329,3 +329,9 @@ def control_attestation(*, tenant: Tenant | None, code: str = "CC1.1", actor=Non
         effective_until=date(2026, 12, 31),
         actor=actor or _superuser(),
     )
+
+
+def evidence_bundle(*, tenant: Tenant | None, period: str = "2026-Q3", actor=None):
+    from apps.compliance import services as compliance
+
+    return compliance.evidence_bundle_request(tenant=tenant, period=period, actor=actor or _superuser())

@@ -55,6 +55,8 @@ _COMPLIANCE = [
     "compliance.change_controlapplicability",
     "compliance.view_controlattestation",
     "compliance.add_controlattestation",
+    "compliance.view_evidencebundle",
+    "compliance.add_evidencebundle",
     "access.view_policybundleversion",
     "access.view_tenantpurpose",
     *_ER_VIEW,

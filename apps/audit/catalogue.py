@@ -98,6 +98,7 @@ _TYPES = [
         LONG,
         "a control was excluded for a tenant (or included again), with why",
     ),
+    ("compliance.bundle_exported", "export", LONG, "an evidence bundle (v4) of a quarter was built (SHA-256, gaps)"),
     (
         "compliance.control_attested",
         "configuration",

@@ -149,3 +149,38 @@ class ControlAttestation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.control.code} attested {self.effective_from}..{self.effective_until}"
+
+
+class EvidenceBundle(models.Model):
+    """An evidence bundle (v4) asked for in the admin: built by a Celery task (``bundle``), its progress shown
+    live, the signed zip kept under MEDIA_ROOT for download."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    tenant = models.ForeignKey(
+        "core.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Empty: all."
+    )
+    period = models.CharField(max_length=7, validators=[quarter_validator], help_text="The quarter, e.g. 2026-Q4.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=100, blank=True)
+    file = models.FileField(upload_to="evidence/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    gaps = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"evidence {self.tenant or 'all tenants'} {self.period}"

@@ -17,6 +17,7 @@ import io
 import json
 import re
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -44,6 +45,7 @@ from apps.compliance.models import (
     Control,
     ControlApplicability,
     ControlAttestation,
+    EvidenceBundle,
 )
 from apps.core import services as core
 from apps.core.choices import Role, Sensitivity
@@ -732,6 +734,20 @@ def access_review_export(*, review: AccessReview, actor) -> tuple[bytes, str]:
         )
     if review.status != AccessReviewStatus.CLOSED:
         raise AccessReviewError("close the review first: the export is the record of a finished review")
+    data, name, events, gaps = access_review_export_data(review, counts=True)
+    audit.record(
+        "access_review.exported",
+        actor=actor,
+        tenant=review.tenant_id,
+        target=review,
+        payload={"period": review.period, "sha256": hashlib.sha256(data).hexdigest(), "events": events, "gaps": gaps},
+    )
+    return data, name
+
+
+def access_review_export_data(review: AccessReview, *, counts: bool = False):
+    """The signed zip of a closed review and its file name (with the number of events and gaps when ``counts``);
+    no permission check and no audit event: ``access_review_export`` and the evidence bundle do those."""
     items = list(review.items.select_related("decided_by").order_by("kind", "holder", "object_id"))
     text = io.StringIO()
     writer = csv.writer(text)
@@ -779,19 +795,8 @@ def access_review_export(*, review: AccessReview, actor) -> tuple[bytes, str]:
     data = manifests.evidence_zip(
         kind="access-review", metadata=metadata, files=[decisions, proofs], gaps=gaps, checkpoint=checkpoint
     )
-    audit.record(
-        "access_review.exported",
-        actor=actor,
-        tenant=review.tenant_id,
-        target=review,
-        payload={
-            "period": review.period,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "events": len(events),
-            "gaps": len(gaps),
-        },
-    )
-    return data, f"access-review-{review.tenant.slug}-{review.period}.zip"
+    name = f"access-review-{review.tenant.slug}-{review.period}.zip"
+    return (data, name, len(events), len(gaps)) if counts else (data, name)
 
 
 def _wait_sealed(targets, *, tenant_id: int) -> None:
@@ -1024,3 +1029,84 @@ def control_attest(
             },
         )
     return attestation
+
+
+# --------------------------------------------------------------------------- evidence bundle v4
+
+BUNDLE_RECORD = "evidencebundle"
+
+
+def evidence_bundle_request(*, tenant: Tenant | None, period: str, actor) -> EvidenceBundle:
+    """Ask for a quarter's evidence bundle (compliance role in the tenant; every tenant: superusers); a Celery task
+    builds it once this commits. ComplianceError, nothing queued, for a malformed or future quarter or a refused
+    actor."""
+    start, _ = quarter_bounds(period)
+    if start > timezone.now():
+        raise ComplianceError(f"{period} has not started: there is no evidence of it yet")
+    tenant_id = tenant.pk if tenant is not None else None
+    if not _allowed(actor=actor, tenant_id=tenant_id, record_type=BUNDLE_RECORD):
+        _review_refuse(
+            actor=actor,
+            tenant_id=tenant_id,
+            action="evidence-bundle",
+            why="a bundle of every tenant is for superusers"
+            if tenant is None
+            else f"an evidence bundle of {tenant} needs the compliance role there",
+            record_type=BUNDLE_RECORD,
+            error=ComplianceError,
+        )
+    with transaction.atomic():
+        bundle = EvidenceBundle.objects.create(tenant=tenant, period=period, requested_by=actor)
+        transaction.on_commit(lambda: _queue_bundle(bundle.pk))
+    return bundle
+
+
+def _queue_bundle(bundle_id: int) -> None:
+    from apps.compliance.tasks import evidence_bundle_build
+
+    evidence_bundle_build.delay(bundle_id)
+
+
+def evidence_bundle_run(*, bundle: EvidenceBundle) -> EvidenceBundle:
+    """Build a requested bundle (the Celery task), moving its progress on as it goes; audited when done."""
+    from django.core.files.base import ContentFile
+
+    from apps.compliance.bundle import bundle_build
+
+    EvidenceBundle.objects.filter(pk=bundle.pk).update(status=EvidenceBundle.Status.RUNNING, progress=1)
+
+    def progress(percent: int, step: str) -> None:
+        EvidenceBundle.objects.filter(pk=bundle.pk).update(progress=min(percent, 99), step=step[:100])
+
+    try:
+        data = bundle_build(tenant=bundle.tenant, period=bundle.period, progress=progress)
+    except Exception as exc:
+        EvidenceBundle.objects.filter(pk=bundle.pk).update(
+            status=EvidenceBundle.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+        )
+        raise
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(manifests.MANIFEST_NAME))
+    bundle.refresh_from_db()
+    slug = bundle.tenant.slug if bundle.tenant else "all-tenants"
+    bundle.file.save(f"evidence-{slug}-{bundle.period}-{bundle.pk}.zip", ContentFile(data), save=False)
+    bundle.sha256, bundle.size, bundle.gaps = hashlib.sha256(data).hexdigest(), len(data), len(manifest["gaps"])
+    bundle.status, bundle.progress, bundle.step, bundle.finished_at = (
+        EvidenceBundle.Status.DONE,
+        100,
+        "done",
+        timezone.now(),
+    )
+    bundle.save()
+    audit.record(
+        "compliance.bundle_exported",
+        actor=bundle.requested_by,
+        tenant=bundle.tenant_id,
+        target=bundle,
+        payload={
+            "period": bundle.period,
+            "sha256": bundle.sha256,
+            "files": len(manifest["files"]),
+            "gaps": bundle.gaps,
+        },
+    )
+    return bundle

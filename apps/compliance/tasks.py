@@ -16,3 +16,12 @@ def access_reviews_launch() -> dict:
 def access_reviews_remind() -> dict:
     """Reminders, the overdue alert and the escalation (daily, from beat)."""
     return services.access_reviews_remind()
+
+
+@shared_task(name="compliance.evidence_bundle")
+def evidence_bundle_build(bundle_id: int) -> dict:
+    """Build a requested evidence bundle (its page shows the progress live)."""
+    from apps.compliance.models import EvidenceBundle
+
+    bundle = services.evidence_bundle_run(bundle=EvidenceBundle.objects.get(pk=bundle_id))
+    return {"bundle": bundle.pk, "sha256": bundle.sha256, "gaps": bundle.gaps}

@@ -252,6 +252,7 @@ ROW_BUILDERS = {
     "compliance.Control": lambda w: factories.control(),
     "compliance.ControlApplicability": lambda w: factories.control_applicability(tenant=w.tenant_b),
     "compliance.ControlAttestation": lambda w: factories.control_attestation(tenant=w.tenant_b),
+    "compliance.EvidenceBundle": lambda w: factories.evidence_bundle(tenant=w.tenant_b),
 }
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a

@@ -40,6 +40,7 @@ READ_ONLY = {
     "core.GroundTruthLabel",
     "compliance.Control",
     "compliance.ControlAttestation",
+    "compliance.EvidenceBundle",
 }
 # Changed through their own admin pages, not the change form: each is walked through that page below.
 OWN_PAGES = {"er.CandidatePair", "er.Merge", "audit.LegalHold", "er.ModelPin", "compliance.AccessReview"}
