@@ -2,6 +2,7 @@
 worker from the admin with its progress followed, checked offline by the auditor's script, and refused when
 anything in it is changed."""
 
+import hashlib
 import io
 import json
 import subprocess
@@ -153,3 +154,22 @@ def test_asked_for_in_the_admin_a_worker_builds_it_and_the_page_follows(tmp_path
     out.write_bytes(b"".join(download.streaming_content))
     assert _auditor(tmp_path, out).returncode == 0
     assert AuditEvent.objects.filter(event_type="compliance.bundle_exported", tenant=tenant).count() == 1
+
+
+def test_an_event_whose_proof_does_not_lead_to_the_checkpoint_is_refused(tmp_path):
+    """Even under a manifest signed with the installation's key (an insider's bundle), a proof that does not lead
+    from its event to the checkpoint fails: the auditor checks every event, not only the files' hashes."""
+    from apps.compliance import manifests
+
+    _quarter_with_evidence()
+    events = list(AuditEvent.objects.filter(event_type="er.merged"))
+    proofs, checkpoint, gaps = manifests.audit_proofs_file("er.proofs.jsonl", events, description="ER")
+    proof = json.loads(proofs.data)
+    proof["event"]["body"]["payload"] = {"pair": 2}
+    proof["event"]["hash"] = hashlib.sha256(audit.canonical_json(proof["event"]["body"])).hexdigest()
+    proof["event"]["signature"] = audit.signing_key().sign(proof["event"]["hash"].encode()).hex()
+    proofs.data = (json.dumps(proof) + "\n").encode()
+    data = manifests.evidence_zip(kind="test", metadata={}, files=[proofs], gaps=gaps, checkpoint=checkpoint)
+    (tmp_path / "insider.zip").write_bytes(data)
+    result = _auditor(tmp_path, tmp_path / "insider.zip")
+    assert result.returncode == 1 and "does not lead from the event to the root" in result.stderr
