@@ -20,6 +20,7 @@ import hashlib
 import json
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -123,7 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     except Failed as exc:
         print(f"NOT VERIFIED: {exc}", file=sys.stderr)
         return 1
-    except (OSError, KeyError, TypeError, ValueError) as exc:
+    except (
+        OSError,
+        KeyError,
+        TypeError,
+        ValueError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        zlib.error,
+        zipfile.BadZipFile,
+    ) as exc:  # a damaged, encrypted or otherwise unreadable zip
         print(f"NOT VERIFIED: cannot read the input ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 1
     print("\n".join(said))

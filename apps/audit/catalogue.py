@@ -99,6 +99,7 @@ _TYPES = [
         "a control was excluded for a tenant (or included again), with why",
     ),
     ("compliance.bundle_exported", "export", LONG, "an evidence bundle (v4) of a quarter was built (SHA-256, gaps)"),
+    ("compliance.bundle_downloaded", "export", LONG, "someone downloaded an evidence bundle (its SHA-256)"),
     (
         "compliance.control_attested",
         "configuration",

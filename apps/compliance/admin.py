@@ -39,7 +39,6 @@ from apps.compliance.models import (
     ControlAttestation,
     EvidenceBundle,
 )
-from apps.core import selectors as core_selectors
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import Tenant
 
@@ -479,6 +478,25 @@ for _model, _admin in [
     admin.site.register(_model, _admin)
 
 
+def _compliance_tenants(request, record_type: str):
+    """The tenants whose compliance pages this user may see: superusers all, others those where the policy gives
+    them ``record_type`` (the compliance role or higher there). Django's groups are global, so membership of a
+    tenant is not enough: a reader of B who administers C must not read B's review."""
+    if request.user.is_superuser:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(
+        pk__in=access.tenants_allowing(subject=access.subject_for_request(request), record_type=record_type)
+    )
+
+
+def _pk(object_id):
+    """The integer primary key in a URL, or None (a malformed id answers as a missing row, never a 500)."""
+    try:
+        return int(object_id)
+    except (TypeError, ValueError):
+        return None
+
+
 class AccessReviewLaunchForm(forms.ModelForm):
     """Launch a tenant's review: the quarter (default this one) and the due date (default in 30 days)."""
 
@@ -500,14 +518,20 @@ class AccessReviewLaunchForm(forms.ModelForm):
         if tenant is None or not period:
             return data
         try:
-            compliance.quarter_bounds(period)
+            start, _ = compliance.quarter_bounds(period)
         except AccessReviewError as exc:
             raise forms.ValidationError({"period": str(exc)}) from None
+        if start > timezone.now():
+            raise forms.ValidationError({"period": f"{period} has not started: a review is launched once it has."})
         if not compliance.access_review_allowed(actor=self.request.user, tenant_id=tenant.pk):
             raise forms.ValidationError(f"Launching an access review needs the compliance role in {tenant}.")
         due = data.get("due_at")
         if due is not None and due <= timezone.now():
             raise forms.ValidationError({"due_at": "The due date is in the past."})
+        if due is not None and due > timezone.now() + timedelta(days=compliance.REVIEW_DUE_MAX_DAYS):
+            raise forms.ValidationError(
+                {"due_at": f"The due date is more than {compliance.REVIEW_DUE_MAX_DAYS} days away."}
+            )
         return data
 
 
@@ -541,6 +565,7 @@ class AccessReviewAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .filter(tenant__in=_compliance_tenants(request, "accessreview"))
             .annotate(
                 item_count=Count("items"),
                 pending_count=Count("items", filter=Q(items__decision=AccessDecision.PENDING)),
@@ -604,7 +629,7 @@ class AccessReviewAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return review
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        review = self.get_queryset(request).filter(pk=object_id).select_related("tenant").first()
+        review = self.get_queryset(request).filter(pk=_pk(object_id)).select_related("tenant").first()
         if review is None or not self.has_view_permission(request, review):
             # as Django answers for a row the admin does not show: back to the index, "does not exist"
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
@@ -684,13 +709,13 @@ class ControlAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     def _tenant(self, request) -> Tenant | None:
         """The tenant asked for (?tenant=slug), among those the user may see; None: the installation (superusers),
         else the user's first tenant."""
-        allowed = (
-            Tenant.objects.all() if request.user.is_superuser else core_selectors.tenants_for_user(user=request.user)
-        )
+        allowed = _compliance_tenants(request, "controlapplicability")
         slug = request.GET.get("tenant", "")
         tenant = allowed.filter(slug=slug).first() if slug else None
         if tenant is None and not request.user.is_superuser:
             tenant = allowed.order_by("slug").first()
+            if tenant is None:  # no tenant where they are compliance staff: nothing, never the installation
+                raise PermissionDenied("The control dashboard needs the compliance role in a tenant.")
         return tenant
 
     def changelist_view(self, request, extra_context=None):
@@ -702,9 +727,7 @@ class ControlAdmin(ReadOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
         counts = {s: sum(1 for r in rows if r.status == s) for s in ("green", "amber", "red", "excluded")}
         owners = sorted({r.control.owner for r in rows})
         shown = [r for r in rows if (not status or r.status == status) and (not owner or r.control.owner == owner)]
-        tenants = (
-            Tenant.objects.all() if request.user.is_superuser else core_selectors.tenants_for_user(user=request.user)
-        )
+        tenants = _compliance_tenants(request, "controlapplicability")
         context = {
             **self.admin_site.each_context(request),
             "title": "SOC 2 controls",
@@ -844,7 +867,7 @@ class ControlAttestationAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         queryset = admin.ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser:
             return queryset
-        tenant_ids = core_selectors.tenants_for_user(user=request.user).values_list("pk", flat=True)
+        tenant_ids = _compliance_tenants(request, "controlattestation").values_list("pk", flat=True)
         return queryset.filter(Q(tenant__in=tenant_ids) | Q(tenant__isnull=True))
 
     def get_readonly_fields(self, request, obj=None):
@@ -886,6 +909,16 @@ class EvidenceBundleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["period"].initial = compliance.quarter_of(timezone.now())
 
+    def clean_period(self):
+        period = self.cleaned_data["period"]
+        try:
+            start, _ = compliance.quarter_bounds(period)
+        except ComplianceError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if start > timezone.now():
+            raise forms.ValidationError(f"{period} has not started: there is no evidence of it yet.")
+        return period
+
 
 @admin.register(EvidenceBundle)
 class EvidenceBundleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
@@ -918,7 +951,7 @@ class EvidenceBundleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         queryset = admin.ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(tenant__in=core_selectors.tenants_for_user(user=request.user))
+        return queryset.filter(tenant__in=_compliance_tenants(request, "evidencebundle"))
 
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)
@@ -957,7 +990,7 @@ class EvidenceBundleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":
             raise PermissionDenied("A bundle is never edited: ask for a new one.")
-        bundle = self.get_queryset(request).filter(pk=object_id).first()
+        bundle = self.get_queryset(request).filter(pk=_pk(object_id)).first()
         if bundle is None or not self.has_view_permission(request, bundle):
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
         context = {
@@ -990,4 +1023,5 @@ class EvidenceBundleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         if bundle.status != EvidenceBundle.Status.DONE or not bundle.file:
             self.message_user(request, "The bundle is not ready.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:compliance_evidencebundle_change", args=[bundle.pk]))
+        compliance.evidence_bundle_downloaded(bundle=bundle, actor=request.user)
         return FileResponse(bundle.file.open("rb"), as_attachment=True, filename=bundle.file.name.rsplit("/", 1)[-1])

@@ -280,6 +280,7 @@ def retention_override_set(*, actor, tenant, event_type: str, retention: str, re
 REVIEW_RECORD = "accessreview"
 TOKEN_UNUSED_DAYS = 90
 REMIND_DAYS = 7  # reviewers are reminded daily in the last week before the due date
+REVIEW_DUE_MAX_DAYS = 92  # a review is due within a quarter of its launch
 
 
 def quarter_of(moment: datetime) -> str:
@@ -292,6 +293,8 @@ def quarter_bounds(period: str) -> tuple[datetime, datetime]:
     if not match:
         raise AccessReviewError(f"{period!r} is not a quarter: give one such as {quarter_of(timezone.now())}")
     year, quarter = int(match[1]), int(match[2])
+    if not 2000 <= year <= 2999:
+        raise AccessReviewError(f"{period!r} is not a quarter this product can have evidence of (2000 to 2999)")
     start = datetime(year, 3 * quarter - 2, 1, tzinfo=UTC)
     end = datetime(year + quarter // 4, 3 * quarter % 12 + 1, 1, tzinfo=UTC)
     return start, end
@@ -330,10 +333,14 @@ def access_review_launch(
     """
     now = timezone.now()
     period = period or quarter_of(now)
-    quarter_bounds(period)
+    start, _ = quarter_bounds(period)
+    if start > now:  # launched early, it would freeze today's access and stand in for the real one
+        raise AccessReviewError(f"{period} has not started: a quarter's review is launched once it has begun")
     due_at = due_at or now + timedelta(days=settings.ACCESS_REVIEW_DUE_DAYS)
     if due_at <= now:
         raise AccessReviewError("the review's due date is in the past")
+    if due_at > now + timedelta(days=REVIEW_DUE_MAX_DAYS):
+        raise AccessReviewError(f"the review's due date is more than {REVIEW_DUE_MAX_DAYS} days away")
     if actor is not None and not access_review_allowed(actor=actor, tenant_id=tenant.pk):
         _review_refuse(
             actor=actor,
@@ -575,8 +582,25 @@ def _own(item: AccessReviewItem, actor) -> bool:
     return bool(group) and actor.groups.filter(name=group).exists()
 
 
+def _outranked(item: AccessReviewItem, actor) -> bool:
+    """A membership whose role is above the reviewer's own in the tenant (a compliance member reviewing an
+    administrator): taking it away is for a reviewer of that rank, or a superuser."""
+    if actor.is_superuser or item.kind != AccessItemKind.MEMBERSHIP:
+        return False
+    own = Membership.objects.filter(user=actor, tenant=item.review.tenant, is_active=True).values_list(
+        "role", flat=True
+    )
+    role = (item.access or {}).get("role", "")
+    return not any(ranks.role_at_least(role=mine, least=role) for mine in own)
+
+
 def _revoke(item: AccessReviewItem, actor) -> dict:
     tenant = item.review.tenant
+    if _outranked(item, actor):
+        raise AccessReviewError(
+            f"{item.holder} is {item.access.get('role')} here, above your role: certify it, or let a reviewer of that "
+            "rank (or a superuser) take it away"
+        )
     if item.kind == AccessItemKind.MEMBERSHIP:
         membership = Membership.objects.filter(pk=item.object_id, tenant=tenant).first()
         if membership is None or not membership.is_active:
@@ -624,7 +648,9 @@ def _revoke(item: AccessReviewItem, actor) -> dict:
         raise AccessReviewError(
             f"only a superuser removes a {item.get_kind_display()}: certify it with your finding, or ask one"
         )
-    user = User.objects.get(pk=item.object_id)
+    user = User.objects.filter(pk=item.object_id).first()
+    if user is None:
+        return {"applied": "the account was already gone"}
     field = "is_staff" if item.kind == AccessItemKind.STAFF else "is_superuser"
     if not getattr(user, field):
         return {"applied": f"{field} was already off"}
@@ -636,6 +662,11 @@ def _revoke(item: AccessReviewItem, actor) -> dict:
 def _modify(item: AccessReviewItem, actor, *, role, clearance, compartments) -> dict:
     if item.kind != AccessItemKind.MEMBERSHIP:
         raise AccessReviewError(f"a {item.get_kind_display()} is certified or revoked; only a membership is modified")
+    if _outranked(item, actor):
+        raise AccessReviewError(
+            f"{item.holder} is {item.access.get('role')} here, above your role: certify it, or let a reviewer of that "
+            "rank (or a superuser) change it"
+        )
     membership = Membership.objects.filter(pk=item.object_id, tenant=item.review.tenant, is_active=True).first()
     if membership is None:
         raise AccessReviewError("the membership is no longer active: revoke or certify the item instead")
@@ -648,11 +679,12 @@ def _modify(item: AccessReviewItem, actor, *, role, clearance, compartments) -> 
                 f"an access review only takes access away: {role} is above the member's {membership.role}"
             )
         change["role"] = [membership.role, role]
-    if clearance is not None and str(clearance) != str(membership.clearance):
+    if clearance is not None:
         try:
             clearance = core.parse_sensitivity(clearance)
         except ValueError:
             raise AccessReviewError(f"{clearance!r} is not a clearance") from None
+    if clearance is not None and clearance != membership.clearance:
         if clearance > membership.clearance:
             raise AccessReviewError("an access review only takes access away: that clearance is above the member's")
         change["clearance"] = [membership.clearance, clearance]
@@ -1110,3 +1142,14 @@ def evidence_bundle_run(*, bundle: EvidenceBundle) -> EvidenceBundle:
         },
     )
     return bundle
+
+
+def evidence_bundle_downloaded(*, bundle: EvidenceBundle, actor) -> None:
+    """Record who took a copy of a bundle (the evidence of a whole quarter leaves the product)."""
+    audit.record(
+        "compliance.bundle_downloaded",
+        actor=actor,
+        tenant=bundle.tenant_id,
+        target=bundle,
+        payload={"period": bundle.period, "sha256": bundle.sha256},
+    )

@@ -4,6 +4,7 @@ leaves an audit event naming it when changed there, and the coverage report coun
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
@@ -190,8 +191,8 @@ def _walk_own_page(client, label, row):
             "/admin/compliance/accessreview/add/",
             {
                 "tenant": row.tenant_id,
-                "period": "2027-Q2",
-                "due_at_0": "2099-01-01",
+                "period": "2026-Q2",
+                "due_at_0": (timezone.now() + timedelta(days=20)).strftime("%Y-%m-%d"),
                 "due_at_1": "12:00:00",
                 "_save": "Save",
             },

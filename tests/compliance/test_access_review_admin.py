@@ -1,8 +1,11 @@
 """The access review pages in the admin: launching with clear form errors, deciding with clear messages, tenant
 scoping (a tenant's reviewers never reach another tenant's review), and the page's own-access rule."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from apps.compliance import services as compliance
 from apps.compliance.models import AccessReview
@@ -24,7 +27,8 @@ def _client(user) -> Client:
 
 
 def _launch(client, **data):
-    form = {"period": "2026-Q4", "due_at_0": "2099-01-01", "due_at_1": "12:00:00", "_save": "Save", **data}
+    due = (timezone.now() + timedelta(days=20)).strftime("%Y-%m-%d")
+    form = {"period": "2026-Q4", "due_at_0": due, "due_at_1": "12:00:00", "_save": "Save", **data}
     return client.post("/admin/compliance/accessreview/add/", form)
 
 
@@ -48,9 +52,9 @@ def test_launch_form_errors_say_what_is_wrong_and_change_nothing(officer, tenant
     assert again.status_code == 200 and said.count("a quarter has one review") == 1  # said once
     bad = _launch(client, tenant=tenant_a.pk, period="Q4-2026")
     assert bad.status_code == 200 and "is not a quarter: give one such as" in bad.content.decode()
-    past = _launch(client, tenant=tenant_a.pk, period="2027-Q1", due_at_0="2001-01-01")
+    past = _launch(client, tenant=tenant_a.pk, period="2026-Q3", due_at_0="2001-01-01")
     assert past.status_code == 200 and "The due date is in the past." in past.content.decode()
-    other = _launch(client, tenant=tenant_b.pk, period="2027-Q1")  # not her tenant: not even a choice
+    other = _launch(client, tenant=tenant_b.pk, period="2026-Q3")  # not her tenant: not even a choice
     assert other.status_code == 200 and "Select a valid choice" in other.content.decode()
     assert AccessReview.objects.count() == 1
 
@@ -101,3 +105,43 @@ def test_a_reader_has_no_access_review_pages(tenant_a):
     reader = factories.user(tenant=tenant_a, role=Role.READER, staff=True)
     response = _client(reader).get("/admin/compliance/accessreview/")
     assert response.status_code == 403
+
+
+def test_malformed_ids_future_quarters_and_far_due_dates_are_clear_answers(officer, tenant_a):
+    client = _client(officer)
+    assert client.get("/admin/compliance/accessreview/abc/change/").status_code == 302
+    assert client.get("/admin/compliance/evidencebundle/abc/change/").status_code == 302
+    for period, message in (("9999-Q4", "is not a quarter this product"), ("2999-Q1", "has not started")):
+        response = _launch(client, tenant=tenant_a.pk, period=period)
+        assert response.status_code == 200 and message in response.content.decode(), period
+    far = (timezone.now() + timedelta(days=400)).strftime("%Y-%m-%d")
+    response = _launch(client, tenant=tenant_a.pk, due_at_0=far)
+    assert response.status_code == 200 and "more than 92 days away" in response.content.decode()
+    bundle = client.post("/admin/compliance/evidencebundle/add/", {"tenant": tenant_a.pk, "period": "0000-Q1"})
+    assert bundle.status_code == 200 and "is not a quarter this product" in bundle.content.decode()
+    assert AccessReview.objects.count() == 0
+
+
+def test_membership_of_a_tenant_is_not_the_compliance_role_there(tenant_a, tenant_b):
+    """Django's groups are global: an administrator of alpha who is only a reader of bravo reaches none of bravo's
+    compliance pages."""
+    user = factories.user(tenant=tenant_a, username="mixed", role=Role.ADMIN, staff=True)
+    factories.membership(user=user, tenant=tenant_b, role=Role.READER)
+    factories.user(tenant=tenant_b, username="bravo-member")
+    theirs = compliance.access_review_launch(tenant=tenant_b, period="2026-Q4")
+    client = _client(user)
+    assert client.get(f"/admin/compliance/accessreview/{theirs.pk}/change/").status_code == 302
+    assert "bravo" not in client.get("/admin/compliance/accessreview/").content.decode()
+    dashboard = client.get("/admin/compliance/control/?tenant=bravo").content.decode()
+    assert 'value="alpha" selected' in dashboard and 'value="bravo"' not in dashboard
+
+
+def test_a_reviewer_does_not_take_access_from_someone_of_a_higher_role(officer, tenant_a):
+    boss = factories.user(tenant=tenant_a, username="boss", role=Role.ADMIN)
+    review = compliance.access_review_launch(tenant=tenant_a, actor=officer, period="2026-Q4")
+    item = review.items.get(kind="membership", user=boss)
+    with pytest.raises(compliance.AccessReviewError, match="above your role"):
+        compliance.access_review_decide(item=item, actor=officer, decision="revoked", reason="x")
+    with pytest.raises(compliance.AccessReviewError, match="above your role"):
+        compliance.access_review_decide(item=item, actor=officer, decision="modified", reason="x", role=Role.READER)
+    compliance.access_review_decide(item=item, actor=officer, decision="certified", reason="as staffed")
