@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import struct
 import sys
 import zipfile
 import zlib
@@ -37,6 +38,7 @@ def verify_file(path: str, keys: dict) -> list[str]:
     except (OSError, zipfile.BadZipFile) as exc:
         raise Failed(f"{path} is not a readable zip file ({exc})") from None
     with archive:
+        _check_tiling(path, archive)
         names = archive.namelist()
         if MANIFEST_NAME not in names:
             raise Failed(f"{path} has no {MANIFEST_NAME}")
@@ -92,6 +94,35 @@ def verify_file(path: str, keys: dict) -> list[str]:
     for gap in manifest.get("gaps") or []:
         said.append(f"  GAP: {gap.get('what')}: {gap.get('why')}")
     return said
+
+
+def _check_tiling(path: str, archive: zipfile.ZipFile) -> None:
+    """Every byte of the file belongs to a listed entry, the central directory or its end record: nothing is
+    prepended, hidden between entries or appended, so a tool reading the zip another way (local headers in turn)
+    sees exactly the bytes checked here."""
+    data = Path(path).read_bytes()
+    offset = 0
+    for info in sorted(archive.infolist(), key=lambda i: i.header_offset):
+        if info.header_offset != offset:
+            raise Failed("the zip holds bytes that no listed file accounts for (hidden, prepended or overlapping data)")
+        header = data[offset : offset + 30]
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise Failed(f"{info.filename}: its entry does not start where the zip's directory says")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        offset += 30 + name_length + extra_length + info.compress_size
+        if info.flag_bits & 0x08:  # a data descriptor follows the data, with or without its signature
+            size = 24 if info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF else 16
+            offset += size if data[offset : offset + 4] == b"PK\x07\x08" else size - 4
+    end = data.rfind(b"PK\x05\x06")
+    if end < 0:
+        raise Failed("the zip has no end of central directory record")
+    entries, directory_size, directory_offset, comment_length = struct.unpack("<HIIH", data[end + 10 : end + 22])
+    if end + 22 + comment_length != len(data):
+        raise Failed("the zip holds bytes after its end record (appended data)")
+    if directory_offset != 0xFFFFFFFF and (  # (a zip64 archive keeps these in its own record: not checked here)
+        directory_offset != offset or directory_offset + directory_size != end or entries != len(archive.infolist())
+    ):
+        raise Failed("the zip holds bytes that no listed file accounts for (between the files and the directory)")
 
 
 def _check_proofs(name: str, data: bytes, keys: dict, checkpoint, size, root) -> int:

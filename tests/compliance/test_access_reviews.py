@@ -299,6 +299,20 @@ def test_the_export_verifies_offline_and_any_change_to_it_fails(world, tmp_path)
         }[label] in result.stderr
     with pytest.raises(CommandError, match="NOT VERIFIED"):
         call_command("evidence_verify", str(tmp_path / "changed.zip"), stdout=io.StringIO())
+    # bytes a reader of local headers would see but the directory does not list: prepended, appended, or a
+    # tampered copy of decisions.csv hidden before the real entries
+    original = out.read_bytes()
+    hidden = io.BytesIO()
+    with zipfile.ZipFile(hidden, "w") as archive:
+        archive.writestr("decisions.csv", b"review,tenant\nforged,acme\n")
+    for label, data in (("prepended", b"junk" + original), ("appended", original + b"junk")):
+        (tmp_path / f"{label}.zip").write_bytes(data)
+        result = _auditor(tmp_path, tmp_path / f"{label}.zip")
+        assert result.returncode == 1 and "NOT VERIFIED" in result.stderr, (label, result.stdout)
+    smuggled = tmp_path / "smuggled.zip"
+    smuggled.write_bytes(hidden.getvalue()[: hidden.getvalue().find(b"PK\x01\x02")] + original)
+    result = _auditor(tmp_path, smuggled)
+    assert result.returncode == 1 and "no listed file accounts for" in result.stderr
     # signed with a key the auditor does not trust
     stranger = tmp_path / "stranger"
     stranger.write_text("ab" * 32 + "\n")
