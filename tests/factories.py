@@ -331,7 +331,10 @@ def control_attestation(*, tenant: Tenant | None, code: str = "CC1.1", actor=Non
     )
 
 
-def evidence_bundle(*, tenant: Tenant | None, period: str = "2026-Q3", actor=None):
+def evidence_bundle(*, tenant: Tenant | None, period: str | None = None, actor=None):
+    from django.utils import timezone
+
     from apps.compliance import services as compliance
 
+    period = period or compliance.quarter_of(timezone.now())  # the tenant's creation is this quarter's evidence
     return compliance.evidence_bundle_request(tenant=tenant, period=period, actor=actor or _superuser())

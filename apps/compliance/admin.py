@@ -29,6 +29,7 @@ from apps.audit.services import trusted_keys
 from apps.compliance import health
 from apps.compliance import selectors as compliance_selectors
 from apps.compliance import services as compliance
+from apps.compliance.bundle import period_problem
 from apps.compliance.choices import AccessDecision, AccessReviewStatus
 from apps.compliance.errors import AccessReviewError, ComplianceError
 from apps.compliance.models import (
@@ -909,15 +910,15 @@ class EvidenceBundleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["period"].initial = compliance.quarter_of(timezone.now())
 
-    def clean_period(self):
-        period = self.cleaned_data["period"]
-        try:
-            start, _ = compliance.quarter_bounds(period)
-        except ComplianceError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        if start > timezone.now():
-            raise forms.ValidationError(f"{period} has not started: there is no evidence of it yet.")
-        return period
+    def clean(self):
+        data = super().clean()
+        period = data.get("period")
+        if period:
+            try:
+                period_problem(tenant=data.get("tenant"), period=period)
+            except ComplianceError as exc:
+                raise forms.ValidationError({"period": str(exc)}) from None
+        return data
 
 
 @admin.register(EvidenceBundle)

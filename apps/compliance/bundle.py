@@ -58,13 +58,28 @@ def _iso(value) -> str | None:
     return value.isoformat() if not isinstance(value, datetime) else value.isoformat(timespec="seconds")
 
 
+def period_problem(*, tenant: Tenant | None, period: str) -> None:
+    """ComplianceError for a quarter a bundle cannot be made of: malformed, not begun, or empty (no audit event of
+    the tenant, or of any tenant, in it: the product was not in use then, and a bundle would prove nothing)."""
+    from apps.compliance.services import quarter_bounds
+
+    start, end = quarter_bounds(period)
+    if start > timezone.now():
+        raise ComplianceError(f"{period} has not started: there is no evidence of it yet")
+    events = AuditEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+    if tenant is not None:
+        events = events.filter(tenant=tenant)
+    if not events.exists():
+        whose = f"of {tenant}" if tenant is not None else "at all"
+        raise ComplianceError(f"{period} holds no audit event {whose}: there is nothing to prove for it")
+
+
 def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int, str], None] | None = None) -> bytes:
     """The bundle's zip (see the module docstring); ``progress(percent, step)`` is told as it goes."""
     from apps.compliance.services import access_review_export_data, quarter_bounds
 
     start, end = quarter_bounds(period)
-    if start > timezone.now():
-        raise ComplianceError(f"{period} has not started: there is no evidence of it yet")
+    period_problem(tenant=tenant, period=period)
     say = progress or (lambda percent, step: None)
     files, gaps, proved = [], [], []
     scope = {"tenant": tenant.slug if tenant else None, "period": period}

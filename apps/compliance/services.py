@@ -1072,9 +1072,9 @@ def evidence_bundle_request(*, tenant: Tenant | None, period: str, actor) -> Evi
     """Ask for a quarter's evidence bundle (compliance role in the tenant; every tenant: superusers); a Celery task
     builds it once this commits. ComplianceError, nothing queued, for a malformed or future quarter or a refused
     actor."""
-    start, _ = quarter_bounds(period)
-    if start > timezone.now():
-        raise ComplianceError(f"{period} has not started: there is no evidence of it yet")
+    from apps.compliance.bundle import period_problem
+
+    period_problem(tenant=tenant, period=period)
     tenant_id = tenant.pk if tenant is not None else None
     if not _allowed(actor=actor, tenant_id=tenant_id, record_type=BUNDLE_RECORD):
         _review_refuse(

@@ -119,6 +119,8 @@ def test_malformed_ids_future_quarters_and_far_due_dates_are_clear_answers(offic
     assert response.status_code == 200 and "more than 92 days away" in response.content.decode()
     bundle = client.post("/admin/compliance/evidencebundle/add/", {"tenant": tenant_a.pk, "period": "0000-Q1"})
     assert bundle.status_code == 200 and "is not a quarter this product" in bundle.content.decode()
+    empty = client.post("/admin/compliance/evidencebundle/add/", {"tenant": tenant_a.pk, "period": "2021-Q2"})
+    assert empty.status_code == 200 and "holds no audit event of alpha" in empty.content.decode()
     assert AccessReview.objects.count() == 0
 
 

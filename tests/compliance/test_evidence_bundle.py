@@ -117,6 +117,8 @@ def test_bad_requests_are_refused_with_a_clear_message(tmp_path):
         call_command("evidence_export", "--period", "2026-Q4", "--tenant", "nope", "--out", str(tmp_path / "x.zip"))
     with pytest.raises(CommandError, match="has not started"):
         call_command("evidence_export", "--period", "2099-Q1", "--out", str(tmp_path / "x.zip"))
+    with pytest.raises(CommandError, match="2021-Q2 holds no audit event of acme: there is nothing to prove"):
+        call_command("evidence_export", "--period", "2021-Q2", "--tenant", "acme", "--out", str(tmp_path / "x.zip"))
     with pytest.raises(compliance.ComplianceError, match="needs the compliance role there"):
         compliance.evidence_bundle_request(tenant=other, period="2026-Q4", actor=officer)
     with pytest.raises(compliance.ComplianceError, match="every tenant is for superusers"):
