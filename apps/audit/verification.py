@@ -357,23 +357,22 @@ def _ranges(start, frontier, checkpoints, pending, nodes, seen, tombstones, *, p
     """Cut positions ``start+1..`` into ranges of whole segments (one range when not parallel). A range starts
     from the stored tree's frontier at its start, which must give that checkpoint's signed root; where it does
     not, no range starts there (the range before walks on and finds what is wrong)."""
-    cuts = [start]
+    frontiers = {start: frontier}  # each cut's frontier, checked against the checkpoint there
     if parallel:
         tree = StoredTree(nodes=nodes)
         for checkpoint in pending[:-1]:
-            if checkpoint.size - cuts[-1] < RANGE_POSITIONS:
+            if checkpoint.size - max(frontiers) < RANGE_POSITIONS:
                 continue
             try:
                 cut_frontier = tree.frontier(checkpoint.size)
             except AuditSealingError:
                 continue
             if cut_frontier.root().hex() == checkpoint.root_hash:
-                cuts.append(checkpoint.size)
-    last_size = pending[-1].size if pending else start
-    ends = [*cuts[1:], max(last_size, start)]
+                frontiers[checkpoint.size] = cut_frontier
+    cuts = sorted(frontiers)
+    ends = [*cuts[1:], pending[-1].size if pending else start]
     ranges = []
     purged = [(t.first, t.last) for t in tombstones]
-    tree = StoredTree(nodes=nodes)
     for number, (first_cut, end) in enumerate(zip(cuts, ends, strict=True)):
         first, open_end = first_cut + 1, number == len(cuts) - 1
         previous = _checkpoint_at_or_before(checkpoints, first_cut)
@@ -399,7 +398,7 @@ def _ranges(start, frontier, checkpoints, pending, nodes, seen, tombstones, *, p
                 first=first,
                 last=end,
                 open_end=open_end,
-                frontier=(frontier if first_cut == start else tree.frontier(first_cut)).hashes,
+                frontier=frontiers[first_cut].hashes,
                 checkpoints=[(c.size, c.root_hash, c.horizon) for c in pending if in_range(c.size)],
                 previous_horizon=previous.horizon if previous is not None else None,
                 prev_hash=prev_hash,

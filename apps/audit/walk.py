@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from apps.audit import merkle
 from apps.audit.rows import EVENT_SQL, HASH, PREV_HASH, hash_row, signed
 from apps.audit.sealing import TILE_LEVEL, missing_digest
+from apps.audit.services import GENESIS_HASH
 
-GENESIS_HASH = "0" * 64
 PURGED = "purged"  # the previous event of an adopted hash chain was purged: its link cannot be checked
 SIGNATURE_KINDS = ("bad-signature", "untrusted-key", "unknown-key")
 

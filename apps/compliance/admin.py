@@ -490,12 +490,12 @@ def _compliance_tenants(request, record_type: str):
     )
 
 
-def _pk(object_id):
-    """The integer primary key in a URL, or None (a malformed id answers as a missing row, never a 500)."""
-    try:
-        return int(object_id)
-    except (TypeError, ValueError):
-        return None
+def _tenant_or_every(request, record_type: str) -> dict:
+    """The tenant field of a record that may also be about every tenant: superusers may leave it empty (every
+    tenant), others pick one of their compliance tenants."""
+    if request.user.is_superuser:
+        return {"empty_label": "every tenant"}
+    return {"required": True, "empty_label": None, "queryset": _compliance_tenants(request, record_type)}
 
 
 class AccessReviewLaunchForm(forms.ModelForm):
@@ -557,9 +557,7 @@ class AccessReviewAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant" and not request.user.is_superuser:
-            kwargs["queryset"] = Tenant.objects.filter(
-                pk__in=access.tenants_allowing(subject=access.subject_for_request(request), record_type="accessreview")
-            )
+            kwargs["queryset"] = _compliance_tenants(request, "accessreview")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
@@ -630,7 +628,7 @@ class AccessReviewAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return review
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        review = self.get_queryset(request).filter(pk=_pk(object_id)).select_related("tenant").first()
+        review = self.get_object(request, object_id)  # None for a malformed id too
         if review is None or not self.has_view_permission(request, review):
             # as Django answers for a row the admin does not show: back to the index, "does not exist"
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
@@ -791,11 +789,7 @@ class ControlApplicabilityAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant" and not request.user.is_superuser:
-            kwargs["queryset"] = Tenant.objects.filter(
-                pk__in=access.tenants_allowing(
-                    subject=access.subject_for_request(request), record_type="controlapplicability"
-                )
-            )
+            kwargs["queryset"] = _compliance_tenants(request, "controlapplicability")
         if db_field.name == "control":
             kwargs["queryset"] = Control.objects.filter(is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -848,18 +842,7 @@ class ControlAttestationAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant":
-            if request.user.is_superuser:
-                kwargs["empty_label"] = "every tenant"
-            else:
-                kwargs.update(
-                    required=True,
-                    empty_label=None,
-                    queryset=Tenant.objects.filter(
-                        pk__in=access.tenants_allowing(
-                            subject=access.subject_for_request(request), record_type="controlattestation"
-                        )
-                    ),
-                )
+            kwargs.update(_tenant_or_every(request, "controlattestation"))
         if db_field.name == "control":
             kwargs["queryset"] = Control.objects.filter(is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -934,18 +917,7 @@ class EvidenceBundleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant":
-            if request.user.is_superuser:
-                kwargs["empty_label"] = "every tenant"
-            else:
-                kwargs.update(
-                    required=True,
-                    empty_label=None,
-                    queryset=Tenant.objects.filter(
-                        pk__in=access.tenants_allowing(
-                            subject=access.subject_for_request(request), record_type="evidencebundle"
-                        )
-                    ),
-                )
+            kwargs.update(_tenant_or_every(request, "evidencebundle"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
@@ -991,7 +963,7 @@ class EvidenceBundleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":
             raise PermissionDenied("A bundle is never edited: ask for a new one.")
-        bundle = self.get_queryset(request).filter(pk=_pk(object_id)).first()
+        bundle = self.get_object(request, object_id)
         if bundle is None or not self.has_view_permission(request, bundle):
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
         context = {

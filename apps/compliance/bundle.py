@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 
 from django.utils import timezone
 
@@ -50,12 +49,6 @@ NOT_BUILT = (
 
 def _json(document) -> bytes:
     return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if not isinstance(value, datetime) else value.isoformat(timespec="seconds")
 
 
 def period_problem(*, tenant: Tenant | None, period: str) -> None:
@@ -98,9 +91,9 @@ def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int,
                     "source": e.source,
                     "status": e.status,
                     "finding": e.reason,
-                    "effective_from": _iso(e.effective_from),
-                    "effective_until": _iso(e.effective_until),
-                    "collected_at": _iso(e.collected_at),
+                    "effective_from": manifests.iso(e.effective_from),
+                    "effective_until": manifests.iso(e.effective_until),
+                    "collected_at": manifests.iso(e.collected_at),
                 }
                 for e in row.evidence
             ],
@@ -133,7 +126,7 @@ def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int,
                         "applicable": a.applicable,
                         "reason": a.reason,
                         "decided_by": a.decided_by.get_username() if a.decided_by else None,
-                        "updated_at": _iso(a.updated_at),
+                        "updated_at": manifests.iso(a.updated_at),
                     }
                     for a in applicability
                 ]
@@ -152,7 +145,7 @@ def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int,
                 "sha256": a.sha256,
                 "model_id": a.model_id,
                 "size": a.size,
-                "registered_at": _iso(a.created_at),
+                "registered_at": manifests.iso(a.created_at),
                 "author": a.author.get_username() if a.author else None,
             }
             for a in ModelArtifact.objects.select_related("author").order_by("created_at")
@@ -163,7 +156,7 @@ def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int,
                 "artifact": p.artifact.sha256,
                 "mode": p.mode,
                 "stage": p.stage,
-                "at": _iso(p.created_at),
+                "at": manifests.iso(p.created_at),
             }
             for p in pins[:500]
         ],
@@ -198,7 +191,13 @@ def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int,
     usages = DeprecatedFieldUsage.objects.filter(day__gte=start.date(), day__lt=end.date()).order_by("day", "field")
     if tenant is None:
         usage = [
-            {"day": _iso(u.day), "field": u.field, "client": u.client, "operation": u.operation, "count": u.count}
+            {
+                "day": manifests.iso(u.day),
+                "field": u.field,
+                "client": u.client,
+                "operation": u.operation,
+                "count": u.count,
+            }
             for u in usages[:1000]
         ]
     else:
@@ -261,8 +260,8 @@ def bundle_build(*, tenant: Tenant | None, period: str, progress: Callable[[int,
         )
     metadata = {
         **scope,
-        "from": _iso(start),
-        "until": _iso(end),
+        "from": manifests.iso(start),
+        "until": manifests.iso(end),
         "controls": {s: sum(1 for r in rows if r.status == s) for s in ("green", "amber", "red", "excluded")},
         "events_proved": len(proved) - len(er_gaps),
     }

@@ -57,16 +57,13 @@ class ControlHealth:
     excluded_reason: str = ""
 
 
-def _events(event_type: str, tenant: Tenant | None):
-    events = AuditEvent.objects.filter(event_type=event_type)
-    return events.filter(tenant=tenant) if tenant is not None else events
-
-
-def _last(event_types: list[str], tenant: Tenant | None = None):
-    events = AuditEvent.objects.filter(event_type__in=event_types)
-    if tenant is not None:
-        events = events.filter(tenant__in=[tenant.pk]) | events.filter(tenant__isnull=True)
-    return events.order_by("-seq").only("event_type", "created_at", "payload", "seq").first()
+def _last(event_types: list[str]):
+    return (
+        AuditEvent.objects.filter(event_type__in=event_types)
+        .order_by("-seq")
+        .only("event_type", "created_at", "payload")
+        .first()
+    )
 
 
 # --------------------------------------------------------------------------- the sources

@@ -16,7 +16,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -41,8 +41,13 @@ class EvidenceFile:
     audit_proofs: bool = False  # JSON lines, each an inclusion proof of one audit event
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+def iso(value: datetime | date | None) -> str | None:
+    """A moment in evidence, in UTC to the second (a day as a day); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    return value.isoformat()
 
 
 def audit_proofs_file(name: str, events, *, description: str) -> tuple[EvidenceFile, dict | None, list[dict]]:
@@ -74,8 +79,8 @@ def evidence_zip(*, kind: str, metadata: dict, files: list[EvidenceFile], gaps: 
                 "sha256": hashlib.sha256(item.data).hexdigest(),
                 "bytes": len(item.data),
                 "description": item.description,
-                "effective_from": _iso(item.effective_from),
-                "effective_until": _iso(item.effective_until),
+                "effective_from": iso(item.effective_from),
+                "effective_until": iso(item.effective_until),
                 "audit_proofs": item.audit_proofs,
             }
         )
@@ -84,7 +89,7 @@ def evidence_zip(*, kind: str, metadata: dict, files: list[EvidenceFile], gaps: 
         "version": MANIFEST_VERSION,
         "kind": kind,
         "origin": settings.AUDIT_LOG_ORIGIN,
-        "created_at": _iso(timezone.now()),
+        "created_at": iso(timezone.now()),
         "metadata": metadata,
         "files": entries,
         "gaps": gaps,

@@ -65,13 +65,18 @@ def _allowed(*, actor, tenant_id: int | None, record_type: str) -> bool:
     return access.admin_change_allowed(subject=subject, tenant_id=tenant_id, record_type=record_type)
 
 
-def _refuse(*, actor, tenant_id, record_type: str, action: str, why: str, target=None) -> None:
+def _refuse(
+    *, actor, tenant_id, record_type: str, action: str, why: str, target=None, app: str = "audit",
+    error: type[Exception] = AuditRetentionError,
+) -> None:  # fmt: skip
+    """Record the refusal (``access.denied``, the policy bundle that decided) and raise ``error(why)``; ``app``
+    names the record type's app for a refusal about no row yet."""
     audit.record(
         "access.denied",
         actor=actor,
         tenant=tenant_id,
         target=target,
-        target_type="" if target is not None else f"audit.{record_type}",
+        target_type="" if target is not None else f"{app}.{record_type}",
         payload={
             "action": action,
             "record_type": record_type,
@@ -79,7 +84,7 @@ def _refuse(*, actor, tenant_id, record_type: str, action: str, why: str, target
             "bundle": access.policy.current_bundle().sha256,
         },
     )
-    raise AuditRetentionError(why)
+    raise error(why)
 
 
 def _hold_payload(hold: LegalHold) -> dict:
@@ -304,23 +309,12 @@ def access_review_allowed(*, actor, tenant_id: int) -> bool:
     return _allowed(actor=actor, tenant_id=tenant_id, record_type=REVIEW_RECORD)
 
 
-def _review_refuse(
-    *, actor, tenant_id, action: str, why: str, target=None, record_type: str = REVIEW_RECORD, error=AccessReviewError
-) -> None:
-    audit.record(
-        "access.denied",
-        actor=actor,
-        tenant=tenant_id,
-        target=target,
-        target_type="" if target is not None else f"compliance.{record_type}",
-        payload={
-            "action": action,
-            "record_type": record_type,
-            "reason": "ROLE",
-            "bundle": access.policy.current_bundle().sha256,
-        },
-    )
-    raise error(why)
+def _review_refuse(*, actor, tenant_id, action: str, why: str, target=None, record_type: str = REVIEW_RECORD,
+                   error: type[Exception] = AccessReviewError) -> None:  # fmt: skip
+    _refuse(
+        actor=actor, tenant_id=tenant_id, record_type=record_type, action=action, why=why, target=target,
+        app="compliance", error=error,
+    )  # fmt: skip
 
 
 def access_review_launch(
@@ -390,10 +384,6 @@ def _count(values) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
-
-
 def _population(review: AccessReview) -> list[AccessReviewItem]:
     """Every access into the tenant as it is now (see the models' docstring), with the orphan findings."""
     tenant, now = review.tenant, review.launched_at
@@ -429,7 +419,7 @@ def _population(review: AccessReview) -> list[AccessReviewItem]:
                     "clearance_label": Sensitivity(m.clearance).label,
                     "compartments": list(m.compartments),
                     "account_active": m.user.is_active,
-                    "last_login": _iso(m.user.last_login),
+                    "last_login": manifests.iso(m.user.last_login),
                 },
                 findings=[AccessFinding.NEVER_LOGGED_IN] if m.user.last_login is None else [],
             )
@@ -480,9 +470,9 @@ def _population(review: AccessReview) -> list[AccessReviewItem]:
                     "name": token.name,
                     "prefix": token.prefix,
                     "developer": token.developer,
-                    "created_at": _iso(token.created_at),
-                    "last_used_at": _iso(token.last_used_at),
-                    "expires_at": _iso(token.expires_at),
+                    "created_at": manifests.iso(token.created_at),
+                    "last_used_at": manifests.iso(token.last_used_at),
+                    "expires_at": manifests.iso(token.expires_at),
                 },
                 findings=findings,
             )
@@ -497,7 +487,11 @@ def _population(review: AccessReview) -> list[AccessReviewItem]:
                         user=user,
                         holder=user.get_username(),
                         object_id=str(user.pk),
-                        access={kind: True, "account_active": user.is_active, "last_login": _iso(user.last_login)},
+                        access={
+                            kind: True,
+                            "account_active": user.is_active,
+                            "last_login": manifests.iso(user.last_login),
+                        },
                         findings=where(user.pk),
                     )
                 )
@@ -790,15 +784,14 @@ def access_review_export_data(review: AccessReview, *, counts: bool = False):
                 review.pk, review.tenant.slug, review.period, item.pk, item.kind, item.holder, item.object_id,
                 json.dumps(item.access, sort_keys=True), " ".join(item.findings), item.decision, item.reason,
                 json.dumps(item.change, sort_keys=True) if item.change else "",
-                item.decided_by.get_username() if item.decided_by else "", _iso(item.decided_at),
+                item.decided_by.get_username() if item.decided_by else "", manifests.iso(item.decided_at),
             ]
         )  # fmt: skip
     start, end = quarter_bounds(review.period)
     targets = [("compliance.accessreview", str(review.pk))] + [
         ("compliance.accessreviewitem", str(i.pk)) for i in items
     ]
-    _wait_sealed(targets, tenant_id=review.tenant_id)
-    events = manifests.audit_events_about(targets, tenant_id=review.tenant_id)
+    events = _sealed_events(targets, tenant_id=review.tenant_id)
     proofs, checkpoint, gaps = manifests.audit_proofs_file(
         "audit-events.proofs.jsonl",
         events,
@@ -816,9 +809,9 @@ def access_review_export_data(review: AccessReview, *, counts: bool = False):
         "tenant": review.tenant.slug,
         "period": review.period,
         "review": review.pk,
-        "launched_at": _iso(review.launched_at),
-        "due_at": _iso(review.due_at),
-        "closed_at": _iso(review.closed_at),
+        "launched_at": manifests.iso(review.launched_at),
+        "due_at": manifests.iso(review.due_at),
+        "closed_at": manifests.iso(review.closed_at),
         "closed_by": review.closed_by.get_username() if review.closed_by else None,
         "items": len(items),
         "decisions": _count(item.decision for item in items),
@@ -831,17 +824,19 @@ def access_review_export_data(review: AccessReview, *, counts: bool = False):
     return (data, name, len(events), len(gaps)) if counts else (data, name)
 
 
-def _wait_sealed(targets, *, tenant_id: int) -> None:
-    """Give the sealer a moment to seal the review's last events, so the export can prove them (it polls twice a
-    second); what is still not sealed after ACCESS_REVIEW_EXPORT_WAIT seconds becomes a gap in the manifest."""
+def _sealed_events(targets, *, tenant_id: int) -> list:
+    """The review's audit events, once the sealer has sealed them under a checkpoint so the export can prove
+    them (it polls twice a second); what is still not sealed after ACCESS_REVIEW_EXPORT_WAIT seconds becomes a
+    gap in the manifest. A closed review's events do not change meanwhile."""
+    events = manifests.audit_events_about(targets, tenant_id=tenant_id)
+    numbers = [event.seq for event in events]
     deadline = time.monotonic() + settings.ACCESS_REVIEW_EXPORT_WAIT
     while True:
-        events = manifests.audit_events_about(targets, tenant_id=tenant_id)
-        sealed = AuditPosition.objects.filter(event_seq__in=[e.seq for e in events]).count()
         last = AuditCheckpoint.objects.order_by("-size").values_list("size", flat=True).first() or 0
-        inside = AuditPosition.objects.filter(event_seq__in=[e.seq for e in events], position__lte=last).count()
-        if (sealed == len(events) and inside == sealed) or time.monotonic() > deadline:
-            return
+        if AuditPosition.objects.filter(event_seq__in=numbers, position__lte=last).count() == len(numbers):
+            return events
+        if time.monotonic() > deadline:
+            return events
         time.sleep(0.25)
 
 

@@ -2,26 +2,21 @@
 takes the officer's own), see the revoked token refused by the API, close, export, and verify the export with
 the auditor's standalone script."""
 
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
-from apps.audit import services as audit
 from apps.audit.sealing import seal_pending
 from apps.compliance.models import AccessReview
 from apps.core.choices import Role
 from apps.core.models import ApiToken, Membership
 from tests import factories
+from tests.compliance.auditing import auditor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a long test password"
-SCRIPT = Path(django_settings.BASE_DIR) / "scripts" / "evidence_verify.py"
 
 
 def _login(page, url: str, username: str, next_path: str) -> None:
@@ -122,10 +117,6 @@ def test_compliance_staff_run_a_quarterly_review_end_to_end(live_server, page, b
     assert bundle.name == f"access-review-acme-{review.period}.zip"
 
     # The auditor checks it offline, with only the public key
-    keys = tmp_path / "trusted_keys"
-    keys.write_text(audit.signing_key().public_key().public_bytes_raw().hex() + "\n")
-    result = subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), "--keys-file", str(keys), str(bundle)], capture_output=True, text=True
-    )
+    result = auditor(tmp_path, bundle)
     assert result.returncode == 0, result.stderr
     assert "OK: access-review evidence" in result.stdout and "GAP" not in result.stdout

@@ -4,21 +4,17 @@ signed export an auditor checks offline."""
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from apps.audit import services as audit
 from apps.audit.models import AuditEvent
 from apps.audit.sealing import seal_pending
 from apps.compliance import services as compliance
@@ -29,17 +25,9 @@ from apps.core import services as core
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import ApiToken, Membership
 from tests import factories
+from tests.compliance.auditing import auditor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCRIPT = Path(django_settings.BASE_DIR) / "scripts" / "evidence_verify.py"
-
-
-@pytest.fixture(autouse=True)
-def _files(settings, tmp_path):
-    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit" / "checkpoint.json"
-    settings.AUDIT_VERIFIED_FILE = tmp_path / "audit" / "verified.json"
-    settings.AUDIT_TRUSTED_KEYS = []
-    settings.ACCESS_REVIEW_EXPORT_WAIT = 0
 
 
 @pytest.fixture
@@ -223,22 +211,6 @@ def _closed_review(world):
     return compliance.access_review_close(review=review, actor=world.officer)
 
 
-def _keys_file(tmp_path) -> Path:
-    path = tmp_path / "trusted_keys"
-    path.write_text(audit.signing_key().public_key().public_bytes_raw().hex() + "\n")
-    return path
-
-
-def _auditor(tmp_path, bundle: Path):
-    return subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), "--keys-file", str(_keys_file(tmp_path)), str(bundle)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def _rewrite(source: Path, target: Path, change) -> Path:
     with zipfile.ZipFile(source) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
@@ -273,7 +245,7 @@ def test_the_export_verifies_offline_and_any_change_to_it_fails(world, tmp_path)
     assert manifest["metadata"]["retention"] == "long-1825d" and manifest["files"][0]["effective_from"].startswith(
         "2026-10-01"
     )
-    result = _auditor(tmp_path, out)
+    result = auditor(tmp_path, out)
     assert result.returncode == 0, result.stderr
     assert f"{review.items.count() + 2} audit event(s) proved against checkpoint" in result.stdout
     said = io.StringIO()
@@ -288,7 +260,7 @@ def test_the_export_verifies_offline_and_any_change_to_it_fails(world, tmp_path)
         ),
     }
     for label, change in tampered.items():
-        result = _auditor(tmp_path, _rewrite(out, tmp_path / f"{label}.zip", change))
+        result = auditor(tmp_path, _rewrite(out, tmp_path / f"{label}.zip", change))
         assert result.returncode == 1, label
         assert result.stderr.startswith("NOT VERIFIED"), (label, result.stderr)
         assert {
@@ -307,18 +279,16 @@ def test_the_export_verifies_offline_and_any_change_to_it_fails(world, tmp_path)
         archive.writestr("decisions.csv", b"review,tenant\nforged,acme\n")
     for label, data in (("prepended", b"junk" + original), ("appended", original + b"junk")):
         (tmp_path / f"{label}.zip").write_bytes(data)
-        result = _auditor(tmp_path, tmp_path / f"{label}.zip")
+        result = auditor(tmp_path, tmp_path / f"{label}.zip")
         assert result.returncode == 1 and "NOT VERIFIED" in result.stderr, (label, result.stdout)
     smuggled = tmp_path / "smuggled.zip"
     smuggled.write_bytes(hidden.getvalue()[: hidden.getvalue().find(b"PK\x01\x02")] + original)
-    result = _auditor(tmp_path, smuggled)
+    result = auditor(tmp_path, smuggled)
     assert result.returncode == 1 and "no listed file accounts for" in result.stderr
     # signed with a key the auditor does not trust
     stranger = tmp_path / "stranger"
     stranger.write_text("ab" * 32 + "\n")
-    result = subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), "--keys-file", str(stranger), str(out)], capture_output=True, text=True
-    )
+    result = auditor(tmp_path, out, keys=stranger)
     assert result.returncode == 1 and "not among the keys you trust" in result.stderr
 
 
@@ -334,7 +304,7 @@ def test_an_open_review_is_not_exported_and_unsealed_events_are_gaps(world, tmp_
     assert name == "access-review-acme-2026-Q4.zip"
     out = tmp_path / name
     out.write_bytes(data)
-    result = _auditor(tmp_path, out)
+    result = auditor(tmp_path, out)
     assert result.returncode == 0, result.stderr
     assert "GAP: audit event #" in result.stdout and "not sealed yet" in result.stdout
 

@@ -5,15 +5,11 @@ anything in it is changed."""
 import hashlib
 import io
 import json
-import subprocess
-import sys
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -26,18 +22,9 @@ from apps.compliance.models import EvidenceBundle
 from apps.core.choices import Role
 from intelgraph.celery import app
 from tests import factories
+from tests.compliance.auditing import auditor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCRIPT = Path(django_settings.BASE_DIR) / "scripts" / "evidence_verify.py"
-
-
-@pytest.fixture(autouse=True)
-def _files(settings, tmp_path):
-    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit" / "checkpoint.json"
-    settings.AUDIT_VERIFIED_FILE = tmp_path / "audit" / "verified.json"
-    settings.AUDIT_TRUSTED_KEYS = []
-    settings.ACCESS_REVIEW_EXPORT_WAIT = 0
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def _quarter_with_evidence():
@@ -53,17 +40,6 @@ def _quarter_with_evidence():
     compliance.access_review_close(review=review, actor=officer)
     seal_pending()
     return tenant, officer, review
-
-
-def _auditor(tmp_path, bundle: Path):
-    keys = tmp_path / "trusted_keys"
-    keys.write_text(audit.signing_key().public_key().public_bytes_raw().hex() + "\n")
-    return subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), "--keys-file", str(keys), str(bundle)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_the_bundle_holds_the_quarters_evidence_and_verifies_offline(tmp_path):
@@ -88,12 +64,12 @@ def test_the_bundle_holds_the_quarters_evidence_and_verifies_offline(tmp_path):
     assert {c["control"] for c in status["controls"]} >= {"CC6.2", "CC7.2", "A1.3"}
     gaps = " ".join(f"{g['what']}: {g['why']}" for g in manifest["gaps"])
     assert "issue 17" in gaps and "issue 18" in gaps and "issue 22" in gaps
-    result = _auditor(tmp_path, out)
+    result = auditor(tmp_path, out)
     assert result.returncode == 0, result.stderr
     assert "OK: evidence-bundle-v4 evidence" in result.stdout and "3 audit event(s) proved" in result.stdout
     assert "GAP: backup and restore timings" in result.stdout
     (tmp_path / "nested.zip").write_bytes(nested)
-    assert _auditor(tmp_path, tmp_path / "nested.zip").returncode == 0  # the review's own export checks too
+    assert auditor(tmp_path, tmp_path / "nested.zip").returncode == 0  # the review's own export checks too
     # relabelling a file's period breaks the manifest's signature
     with zipfile.ZipFile(out) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
@@ -103,7 +79,7 @@ def test_the_bundle_holds_the_quarters_evidence_and_verifies_offline(tmp_path):
     with zipfile.ZipFile(tmp_path / "relabelled.zip", "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    result = _auditor(tmp_path, tmp_path / "relabelled.zip")
+    result = auditor(tmp_path, tmp_path / "relabelled.zip")
     assert result.returncode == 1 and "the manifest: the signature does not verify" in result.stderr
 
 
@@ -154,7 +130,7 @@ def test_asked_for_in_the_admin_a_worker_builds_it_and_the_page_follows(tmp_path
     download = client.get(state["download"])
     out = tmp_path / "downloaded.zip"
     out.write_bytes(b"".join(download.streaming_content))
-    assert _auditor(tmp_path, out).returncode == 0
+    assert auditor(tmp_path, out).returncode == 0
     assert AuditEvent.objects.filter(event_type="compliance.bundle_exported", tenant=tenant).count() == 1
 
 
@@ -173,5 +149,5 @@ def test_an_event_whose_proof_does_not_lead_to_the_checkpoint_is_refused(tmp_pat
     proofs.data = (json.dumps(proof) + "\n").encode()
     data = manifests.evidence_zip(kind="test", metadata={}, files=[proofs], gaps=gaps, checkpoint=checkpoint)
     (tmp_path / "insider.zip").write_bytes(data)
-    result = _auditor(tmp_path, tmp_path / "insider.zip")
+    result = auditor(tmp_path, tmp_path / "insider.zip")
     assert result.returncode == 1 and "does not lead from the event to the root" in result.stderr
