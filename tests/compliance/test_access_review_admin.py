@@ -147,3 +147,12 @@ def test_a_reviewer_does_not_take_access_from_someone_of_a_higher_role(officer, 
     with pytest.raises(compliance.AccessReviewError, match="above your role"):
         compliance.access_review_decide(item=item, actor=officer, decision="modified", reason="x", role=Role.READER)
     compliance.access_review_decide(item=item, actor=officer, decision="certified", reason="as staffed")
+
+
+def test_another_tenants_evidence_bundle_is_out_of_reach(officer, tenant_a, tenant_b):
+    theirs = factories.evidence_bundle(tenant=tenant_b)
+    client = _client(officer)
+    assert client.get(f"/admin/compliance/evidencebundle/{theirs.pk}/change/").status_code == 302
+    assert client.get(f"/admin/compliance/evidencebundle/{theirs.pk}/progress/").status_code == 403
+    assert client.get(f"/admin/compliance/evidencebundle/{theirs.pk}/download/").status_code == 403
+    assert "bravo" not in client.get("/admin/compliance/evidencebundle/").content.decode()
