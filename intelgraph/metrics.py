@@ -53,6 +53,49 @@ AUDIT_CHECKPOINT_SIZE = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+# Data safety (apps.safety): the plan's "backup duration" and "restore RTO", and what the stale-backup alert reads.
+BACKUP_DURATION = Histogram(
+    "ig_backup_duration_seconds",
+    "Time a base backup took (Barman, until its WAL is archived and its files checksummed), by kind and outcome.",
+    ["kind", "status"],
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400),
+)
+BACKUP_LAST_GOOD_AGE = Gauge(
+    "ig_backup_last_good_age_seconds",
+    "Age of the newest good backup (absent until the first one).",
+    multiprocess_mode="mostrecent",
+)
+RESTORE_RTO = Gauge(
+    "ig_restore_rto_seconds",
+    "RTO of the last restore drill: start of restore to the restored product answering readyz.",
+    ["outcome"],
+    multiprocess_mode="mostrecent",
+)
+RESTORE_RPO = Gauge(
+    "ig_restore_rpo_seconds",
+    "RPO of the last restore drill: target time to the last transaction recovered.",
+    multiprocess_mode="mostrecent",
+)
+RESTORE_DRILLS = Counter("ig_restore_drills_total", "Restore drills finished, by outcome.", ["outcome"])
+
+
+def backup_finished(*, kind: str, status: str, seconds: float) -> None:
+    BACKUP_DURATION.labels(kind=kind, status=status).observe(seconds)
+
+
+def backup_age(*, seconds: float | None) -> None:
+    if seconds is not None:
+        BACKUP_LAST_GOOD_AGE.set(seconds)
+
+
+def drill_finished(*, outcome: str, rto_seconds: float | None, rpo_seconds: float | None) -> None:
+    RESTORE_DRILLS.labels(outcome=outcome).inc()
+    if rto_seconds is not None:
+        RESTORE_RTO.labels(outcome=outcome).set(rto_seconds)
+    if rpo_seconds is not None:
+        RESTORE_RPO.set(rpo_seconds)
+
+
 # Figures read from the database when /metrics is scraped, registered by the apps that own them (so this
 # platform module imports no app): each hook sets its gauges and may raise; a failing hook is logged and skipped.
 SCRAPE_HOOKS: list = []

@@ -90,6 +90,30 @@ SCHEDULES: tuple[Schedule, ...] = (
         when=Interval(every=60, period="seconds"),
         description="Alert when audit events wait unsealed longer than AUDIT_UNSEALED_ALERT_SECONDS.",
     ),
+    # Data safety (apps.safety): the backups' and drills' own schedules come from the backup policy (rows named
+    # "Backup policy: …"); these keep the repository current whatever the policy says. Every 15 s Barman moves
+    # the WAL the server archived into the repository (compressed and encrypted), so a segment waits there
+    # unencrypted for seconds and the RPO stays the server's archive_timeout plus that.
+    Schedule(
+        name="Archive WAL into the backup repository",
+        task="safety.archive_wal",
+        when=Interval(every=15, period="seconds"),
+        description="Barman archive-wal: compress and encrypt the WAL segments PostgreSQL archived.",
+    ),
+    # The stale-backup alert: no good backup within the policy's age, WAL archiving failing or late.
+    Schedule(
+        name="Check backup freshness",
+        task="safety.check_freshness",
+        when=Interval(every=5, period="minutes"),
+        description="Alert when the last good backup or the last archived WAL is older than the policy allows.",
+    ),
+    # Retention tiers, pins and legal holds: daily after the night's backups (02:17 by default).
+    Schedule(
+        name="Apply backup retention (daily)",
+        task="safety.retention",
+        when=Crontab(minute="53", hour="5"),
+        description="Delete backups that no retention tier, pin or legal hold keeps (Barman deletes the files).",
+    ),
     # Quarterly access reviews (plan D-3): on the first day of each quarter at 06:07 UTC, every active tenant
     # without a review of the new quarter gets one (its population frozen then). Compliance staff may also launch
     # one in the admin; the task leaves a tenant that has one alone.
@@ -141,22 +165,55 @@ def schedules_sync(*, schedules: tuple[Schedule, ...] = SCHEDULES, using: str = 
     tasks = PeriodicTask.objects.using(using)
     with transaction.atomic(using=using):
         for schedule in schedules:
-            wanted = _wanted_fields(schedule, using=using)
-            row = tasks.filter(name=schedule.name).first()
-            if row is None:
-                PeriodicTask(name=schedule.name, enabled=True, **wanted).save(using=using)
-                report.created.append(schedule.name)
-                continue
-            stale = {name: value for name, value in wanted.items() if getattr(row, name) != value}
-            if stale:
-                for name, value in stale.items():
-                    setattr(row, name, value)
-                row.save(using=using)
-                report.updated.append(schedule.name)
-        for row in tasks.exclude(name__in=names).exclude(task__in=CELERY_HOUSEKEEPING):
+            _upsert(schedule, report, using=using)
+        stale_rows = tasks.exclude(name__in=names).exclude(task__in=CELERY_HOUSEKEEPING)
+        for prefix in DERIVED_PREFIXES:
+            stale_rows = stale_rows.exclude(name__startswith=prefix)
+        for row in stale_rows:
             row.delete(using=using)
             report.removed.append(row.name)
     return report
+
+
+# Schedules another part derives from its own configuration (the backup policy's full, incremental and drill
+# schedules, apps.safety): ``schedules_sync`` leaves rows whose name starts with a registered prefix alone, and
+# the owner keeps them in step with ``derived_schedules_sync`` whenever its configuration changes.
+DERIVED_PREFIXES: set[str] = set()
+
+
+def derived_schedules_sync(
+    *, prefix: str, schedules: tuple[Schedule, ...], using: str = DEFAULT_DB_ALIAS
+) -> ScheduleSyncReport:
+    """Make the periodic tasks named ``prefix…`` exactly ``schedules`` (each name must start with ``prefix``)."""
+    if prefix not in DERIVED_PREFIXES:
+        raise ValueError(f"register {prefix!r} in DERIVED_PREFIXES first, or schedules_sync removes its rows")
+    names = [schedule.name for schedule in schedules]
+    if any(not name.startswith(prefix) for name in names):
+        raise ValueError(f"every derived schedule's name must start with {prefix!r}: {names}")
+    report = ScheduleSyncReport()
+    with transaction.atomic(using=using):
+        for schedule in schedules:
+            _upsert(schedule, report, using=using)
+        for row in PeriodicTask.objects.using(using).filter(name__startswith=prefix).exclude(name__in=names):
+            row.delete(using=using)
+            report.removed.append(row.name)
+    return report
+
+
+def _upsert(schedule: Schedule, report: ScheduleSyncReport, *, using: str) -> None:
+    tasks = PeriodicTask.objects.using(using)
+    wanted = _wanted_fields(schedule, using=using)
+    row = tasks.filter(name=schedule.name).first()
+    if row is None:
+        PeriodicTask(name=schedule.name, enabled=True, **wanted).save(using=using)
+        report.created.append(schedule.name)
+        return
+    stale = {name: value for name, value in wanted.items() if getattr(row, name) != value}
+    if stale:
+        for name, value in stale.items():
+            setattr(row, name, value)
+        row.save(using=using)
+        report.updated.append(schedule.name)
 
 
 def schedules_table_ready(*, using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "apps.versioning",
     "apps.audit",
     "apps.compliance",
+    "apps.safety",
     "apps.graph",
     "apps.er",
     "apps.explorer",
@@ -230,6 +231,27 @@ GRAPHQL_REQUEST_TIMEOUT_SECONDS = cfg.int("GRAPHQL_REQUEST_TIMEOUT_SECONDS", def
 
 # --------------------------------------------------------------------------- policies
 POLICY_DIR = BASE_DIR / "policies"
+
+# --------------------------------------------------------------------------- backups (apps.safety, ADR 0011)
+# Barman's home: the backup repository (base backups and WAL, compressed and GPG-encrypted). By default
+# var/backups/; in production a mounted volume (an NFS or block volume of its own, never the database's disk).
+BACKUP_DIR = cfg.path("BACKUP_DIR", default=devstack_state.backup_dir())
+BACKUP_SERVER_NAME = devstack_state.BACKUP_SERVER_NAME
+# The OpenPGP key the repository is encrypted with: an ASCII-armoured secret key (public-key encryption: a
+# backup host needs only the public part to write; restores need the secret key and its passphrase).
+# Development generates one under var/keys/backup-gnupg/ with a passphrase in var/keys/backup-passphrase.
+BACKUP_GPG_KEY = cfg.str("BACKUP_GPG_KEY", default="", required=PRODUCTION)
+BACKUP_GPG_PASSPHRASE = cfg.str("BACKUP_GPG_PASSPHRASE", default="", required=PRODUCTION)
+BACKUP_GNUPG_HOME = cfg.path("BACKUP_GNUPG_HOME", default=VAR_DIR / "keys" / "backup-gnupg")
+BACKUP_PASSPHRASE_FILE = VAR_DIR / "keys" / "backup-passphrase"
+# PostgreSQL's client programs (pg_basebackup, pg_verifybackup, pg_combinebackup, postgres for scratch
+# instances): by default the embedded wheel's, which match the embedded server's major version.
+BACKUP_PG_BIN_DIR = cfg.path("BACKUP_PG_BIN_DIR", default=devstack_state.embedded_pg_bin_dir())
+# Restore drills build their scratch instances (a second PostgreSQL and graph store) here; never the live ones.
+BACKUP_SCRATCH_DIR = cfg.path("BACKUP_SCRATCH_DIR", default=VAR_DIR / "scratch")
+BACKUP_GRAPH_SNAPSHOT_DIR = cfg.path("BACKUP_GRAPH_SNAPSHOT_DIR", default=BACKUP_DIR / "graph")
+# How long a graph snapshot's BGSAVE may take before the snapshot is given up (the projection can be rebuilt).
+BACKUP_GRAPH_SNAPSHOT_TIMEOUT = cfg.int("BACKUP_GRAPH_SNAPSHOT_TIMEOUT", default=600)
 
 # --------------------------------------------------------------------------- audit
 # Ed25519 key signing audit events: base64 of the 32 raw private-key bytes.

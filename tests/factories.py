@@ -338,3 +338,76 @@ def evidence_bundle(*, tenant: Tenant | None, period: str | None = None, actor=N
 
     period = period or compliance.quarter_of(timezone.now())  # the tenant's creation is this quarter's evidence
     return compliance.evidence_bundle_request(tenant=tenant, period=period, actor=actor or _superuser())
+
+
+# --------------------------------------------------------------------------- data safety (rows as services leave them)
+
+
+def backup_policy():
+    from apps.safety.models import BackupPolicy
+
+    return BackupPolicy.current()
+
+
+def backup(*, status: str = "good", kind: str = "full", started_at=None, parent=None, backup_id: str | None = None):
+    """A backup row as backup_take records one (no files on disk: for pages, retention and matrix tests)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from apps.safety.models import Backup
+
+    started_at = started_at or timezone.now() - datetime.timedelta(minutes=5)
+    return Backup.objects.create(
+        backup_id=backup_id or f"{started_at:%Y%m%dT%H%M%S}{next(_counter):04d}",
+        kind=kind,
+        parent=parent,
+        status=status,
+        trigger="command",
+        started_at=started_at,
+        finished_at=started_at + datetime.timedelta(seconds=30),
+        duration_seconds=30.0,
+        consistent_at=started_at + datetime.timedelta(seconds=30),
+        size_bytes=1_000_000,
+        encryption="OpenPGP (test row)",
+    )
+
+
+def graph_snapshot():
+    from django.utils import timezone
+
+    from apps.safety.models import GraphSnapshot
+
+    return GraphSnapshot.objects.create(
+        taken_at=timezone.now(), path="/nonexistent/graph.rdb.gpg", sha256="0" * 64, outbox_position=0
+    )
+
+
+def restore_point():
+    from django.utils import timezone
+
+    from apps.safety.models import RestorePoint
+
+    return RestorePoint.objects.create(
+        name=f"matrix-point-{next(_counter)}",
+        created_at=timezone.now(),
+        lsn="0/1000000",
+        checksums={"core_tenant": {"rows": 2, "sum": "12", "tenants": {}}},
+    )
+
+
+def restore_drill(*, status: str = "passed", rto_seconds: float | None = 42.0):
+    from django.utils import timezone
+
+    from apps.safety.drills import STEPS
+    from apps.safety.models import RestoreDrill
+
+    return RestoreDrill.objects.create(
+        status=status,
+        trigger="command",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        rto_seconds=rto_seconds,
+        rpo_seconds=0.0,
+        steps=[{"name": name, "title": title, "status": status} for name, title in STEPS],
+    )

@@ -67,26 +67,6 @@ def python(*args, env=None):
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize(
-    ("env", "variable"),
-    [
-        ({"DJANGO_ENV": "staging-ish"}, "DJANGO_ENV"),
-        ({"DATABASE_URL": "mysql://nope"}, "DATABASE_URL"),
-        ({"REDIS_URL": "redis://host:notaport/0"}, "REDIS_URL"),
-        ({"GRAPH_URL": "http://graph"}, "GRAPH_URL"),
-        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
-        ({"AUDIT_SIGNING_KEY": "not base64!"}, "AUDIT_SIGNING_KEY"),
-        ({"DJANGO_ENV": "production"}, "DJANGO_SECRET_KEY"),
-    ],
-)
-def test_malformed_environment_is_one_line_naming_the_variable(env, variable):
-    result = manage("check", env=env)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"configuration error: {variable}:")
-
-
 def production_env():
     import base64
     import secrets
@@ -99,7 +79,35 @@ def production_env():
         "REDIS_URL": "redis://redis.internal:6379/0",
         "GRAPH_URL": "neo4j://neo4j.internal:7687",
         "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        # settings only require them; GnuPG reads the key when a backup or drill first needs it
+        "BACKUP_GPG_KEY": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(from the secrets manager)\n-----END PGP PRIVATE KEY BLOCK-----",
+        "BACKUP_GPG_PASSPHRASE": secrets.token_urlsafe(24),
     }
+
+
+def production_env_without(name: str) -> dict:
+    return {key: value for key, value in production_env().items() if key != name}
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"DJANGO_ENV": "staging-ish"}, "DJANGO_ENV"),
+        ({"DATABASE_URL": "mysql://nope"}, "DATABASE_URL"),
+        ({"REDIS_URL": "redis://host:notaport/0"}, "REDIS_URL"),
+        ({"GRAPH_URL": "http://graph"}, "GRAPH_URL"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
+        ({"AUDIT_SIGNING_KEY": "not base64!"}, "AUDIT_SIGNING_KEY"),
+        ({"DJANGO_ENV": "production"}, "DJANGO_SECRET_KEY"),
+        ({**production_env_without("BACKUP_GPG_KEY")}, "BACKUP_GPG_KEY"),
+    ],
+)
+def test_malformed_environment_is_one_line_naming_the_variable(env, variable):
+    result = manage("check", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"configuration error: {variable}:")
 
 
 def test_check_deploy_is_clean_with_production_settings():

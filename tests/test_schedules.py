@@ -7,6 +7,8 @@ from django.core.management import call_command
 from django.test import Client
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from apps.safety.models import BackupPolicy
+from apps.safety.services import policy_schedules
 from intelgraph.schedules import CELERY_HOUSEKEEPING, SCHEDULES, Crontab, Interval, schedules_sync
 from tests import factories
 
@@ -40,8 +42,9 @@ def _rows() -> dict[str, tuple]:
 
 def test_a_fresh_database_holds_exactly_the_declared_schedules():
     # given a test database just built by migrate
-    # then beat's rows are the declared schedules, enabled, and nothing else
-    assert _rows() == {s.name: (s.task, s.when, s.queue, True) for s in SCHEDULES}
+    # then beat's rows are the declared schedules and those the backup policy derives, enabled, and nothing else
+    derived = policy_schedules(BackupPolicy.current())
+    assert _rows() == {s.name: (s.task, s.when, s.queue, True) for s in (*SCHEDULES, *derived)}
     assert {s.task for s in SCHEDULES} >= {"graph.drain_outbox", "audit.verify_chain"}
     assert DRAIN.when == Interval(every=10, period="seconds")
 

@@ -128,6 +128,23 @@ _TYPES = [
         LONG,
         "an access review passed its due date undecided (alert, escalation)",
     ),
+    # data safety (apps.safety): backups, their keeping, restore points and restore drills
+    (
+        "backup.policy_changed",
+        "data safety",
+        LONG,
+        "the backup policy or a retention tier changed (fields before/after)",
+    ),
+    ("backup.taken", "data safety", LONG, "a base backup finished and was recorded good (size, files, duration)"),
+    ("backup.failed", "data safety", LONG, "a base backup failed or was never marked good (what the engine said)"),
+    ("backup.marked_bad", "data safety", LONG, "a backup failed verification (the file that differs)"),
+    ("backup.kept", "data safety", LONG, "a backup was pinned or put under legal hold, or released"),
+    ("backup.deleted", "data safety", LONG, "retention deleted a backup no tier, pin or hold keeps"),
+    ("backup.restore_point", "data safety", LONG, "a restore point was taken (LSN, checksums of every table)"),
+    ("backup.graph_snapshot", "data safety", LONG, "the graph store's persistence was copied (outbox position)"),
+    ("drill.started", "data safety", LONG, "a restore drill started (target, backup, who)"),
+    ("drill.passed", "data safety", LONG, "a restore drill passed (RTO, RPO, signed report)"),
+    ("drill.failed", "data safety", LONG, "a restore drill failed or exceeded the policy's RTO (step, why)"),
     # the admin: every add, change and delete made there, linked to the change-history record
     ("admin.created", "configuration", LONG, "a record was added in the admin (model, fields, history record)"),
     ("admin.changed", "configuration", LONG, "a record was changed in the admin (model, fields, history record)"),

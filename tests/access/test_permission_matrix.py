@@ -253,6 +253,11 @@ ROW_BUILDERS = {
     "compliance.ControlApplicability": lambda w: factories.control_applicability(tenant=w.tenant_b),
     "compliance.ControlAttestation": lambda w: factories.control_attestation(tenant=w.tenant_b),
     "compliance.EvidenceBundle": lambda w: factories.evidence_bundle(tenant=w.tenant_b),
+    "safety.BackupPolicy": lambda w: factories.backup_policy(),
+    "safety.Backup": lambda w: factories.backup(),
+    "safety.GraphSnapshot": lambda w: factories.graph_snapshot(),
+    "safety.RestorePoint": lambda w: factories.restore_point(),
+    "safety.RestoreDrill": lambda w: factories.restore_drill(),
 }
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a

@@ -42,6 +42,9 @@ READ_ONLY = {
     "compliance.Control",
     "compliance.ControlAttestation",
     "compliance.EvidenceBundle",
+    "safety.GraphSnapshot",
+    "safety.RestorePoint",
+    "safety.RestoreDrill",
 }
 # Changed through their own admin pages, not the change form: each is walked through that page below.
 OWN_PAGES = {"er.CandidatePair", "er.Merge", "audit.LegalHold", "er.ModelPin", "compliance.AccessReview"}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from intelgraph import devstack_state
 from intelgraph.config import ConfigError
-from intelgraph.devstack_state import DATABASE_NAME, state_path, var_dir
+from intelgraph.devstack_state import DATABASE_NAME, state_path, var_dir, wal_incoming_dir
 from intelgraph.processes import pid_alive
 
 # PostgreSQL refuses to run as root; as root we run it as this system user.
@@ -225,8 +225,11 @@ class PostgresServer:
 
     def up(self, state: dict) -> tuple[ServerStatus, str | None]:
         current = self.status(state)
-        if current.running:
+        if current.running and self.archiving_current(current.port):
             return current, None
+        if current.running:
+            # Started by an older checkout without WAL archiving: restart it once with the archive settings.
+            self.down(state)
         self._check_data_dir()
         port, note = _choose_port(state, self.name, "IG_PG_PORT")
         self._prepare_root_user()
@@ -248,9 +251,10 @@ class PostgresServer:
                     f"initdb failed for {self.data_dir}:\n{result.stderr.strip() or result.stdout.strip()}"
                 )
         self._remove_stale_pid()
+        self._prepare_wal_archive()
         options = (
             f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200 "
-            "-c shared_buffers=256MB -c wal_level=replica -c fsync=on"
+            "-c shared_buffers=256MB -c wal_level=replica -c fsync=on " + " ".join(self.archive_options())
         )
         result = self._run(
             [
@@ -278,6 +282,52 @@ class PostgresServer:
         write_state(state)
         self._ensure_database(port)
         return self.status(state), note
+
+    # Continuous WAL archiving into the backup repository (apps.safety, Barman): each finished segment is
+    # copied into Barman's incoming folder under a temporary name and renamed, so Barman never picks up half
+    # a file; a segment already there is never overwritten (the command then fails and PostgreSQL retries,
+    # keeping the segment). archive_timeout bounds how old the newest archived WAL can be (RPO);
+    # summarize_wal lets PostgreSQL 18 take block-level incremental backups.
+    ARCHIVE_TIMEOUT_SECONDS = 30
+
+    def archive_command(self) -> str:
+        incoming = wal_incoming_dir()
+        staging = incoming.parent / "incoming-tmp"
+        return f"test ! -f {incoming}/%f && cp %p {staging}/%f && mv {staging}/%f {incoming}/%f"
+
+    def archive_options(self) -> list[str]:
+        return [
+            "-c archive_mode=on",
+            f"-c archive_timeout={self.ARCHIVE_TIMEOUT_SECONDS}",
+            "-c summarize_wal=on",
+            f'-c "archive_command={self.archive_command()}"',
+        ]
+
+    def _prepare_wal_archive(self) -> None:
+        incoming = wal_incoming_dir()
+        for folder in (incoming, incoming.parent / "incoming-tmp"):
+            folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            import pwd
+
+            entry = pwd.getpwnam(PG_SYSTEM_USER)
+            _open_path_to(incoming)
+            for folder in (incoming, incoming.parent / "incoming-tmp"):
+                os.chown(folder, entry.pw_uid, entry.pw_gid)
+
+    def archiving_current(self, port: int) -> bool:
+        """Whether the running server archives WAL with today's command (older checkouts started it without)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=5
+            ) as conn:
+                mode = conn.execute("SHOW archive_mode").fetchone()[0]
+                command = conn.execute("SHOW archive_command").fetchone()[0]
+        except psycopg.Error:
+            return True  # not ours to judge; leave it running
+        return mode == "on" and command == self.archive_command()
 
     def _remove_stale_pid(self) -> None:
         pid_file = self.data_dir / "postmaster.pid"
