@@ -180,3 +180,25 @@ def asgi_server_factory(transactional_db, tmp_path):
 def asgi_server(asgi_server_factory):
     """The product served by uvicorn on the test database, with its default settings (``asgi_server_factory``)."""
     return asgi_server_factory()
+
+
+@pytest.fixture
+def barman_cleanup():
+    """Delete the Barman backups a test took (its rows go with the test's database; the files would stay)."""
+    import contextlib
+
+    from django.conf import settings
+
+    from apps.safety import engine
+
+    def ids() -> set[str]:
+        with contextlib.suppress(Exception):
+            listed = engine.barman_json("list-backups", settings.BACKUP_SERVER_NAME)
+            return {row["backup_id"] for row in listed} if isinstance(listed, list) else set()
+        return set()
+
+    before = ids()
+    yield
+    for backup_id in sorted(ids() - before):
+        with contextlib.suppress(Exception):
+            engine.barman("delete", settings.BACKUP_SERVER_NAME, backup_id, check=False)

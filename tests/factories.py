@@ -399,10 +399,11 @@ def restore_point():
 def restore_drill(*, status: str = "passed", rto_seconds: float | None = 42.0):
     from django.utils import timezone
 
-    from apps.safety.drills import STEPS
+    from apps.audit import services as audit
+    from apps.safety.drills import REPORT_FORMAT, STEPS
     from apps.safety.models import RestoreDrill
 
-    return RestoreDrill.objects.create(
+    drill = RestoreDrill.objects.create(
         status=status,
         trigger="command",
         started_at=timezone.now(),
@@ -411,3 +412,7 @@ def restore_drill(*, status: str = "passed", rto_seconds: float | None = 42.0):
         rpo_seconds=0.0,
         steps=[{"name": name, "title": title, "status": status} for name, title in STEPS],
     )
+    drill.report = {"format": REPORT_FORMAT, "drill": drill.pk, "outcome": status, "rto_seconds": rto_seconds}
+    drill.signature = audit.sign(audit.canonical_json(drill.report))
+    drill.save(update_fields=["report", "signature"])
+    return drill

@@ -40,11 +40,16 @@ def _rows() -> dict[str, tuple]:
     }
 
 
+def _expected(schedules=SCHEDULES) -> dict[str, tuple]:
+    """The rows beat should hold: the declared schedules and those the backup policy derives, all enabled."""
+    derived = policy_schedules(BackupPolicy.current())
+    return {s.name: (s.task, s.when, s.queue, True) for s in (*schedules, *derived)}
+
+
 def test_a_fresh_database_holds_exactly_the_declared_schedules():
     # given a test database just built by migrate
     # then beat's rows are the declared schedules and those the backup policy derives, enabled, and nothing else
-    derived = policy_schedules(BackupPolicy.current())
-    assert _rows() == {s.name: (s.task, s.when, s.queue, True) for s in (*SCHEDULES, *derived)}
+    assert _rows() == _expected()
     assert {s.task for s in SCHEDULES} >= {"graph.drain_outbox", "audit.verify_chain"}
     assert DRAIN.when == Interval(every=10, period="seconds")
 
@@ -115,7 +120,7 @@ def test_a_period_changed_in_code_updates_the_row():
     assert report.updated == [DRAIN.name] and not report.created and not report.removed
     row = PeriodicTask.objects.get(name=DRAIN.name)
     assert (row.pk, row.interval.every, row.interval.period) == (row_id, 30, "seconds")
-    assert _rows() == {s.name: (s.task, s.when, s.queue, True) for s in changed}
+    assert _rows() == _expected(changed)
 
 
 def test_an_interval_changed_to_a_crontab_in_code_replaces_the_interval():
@@ -143,7 +148,7 @@ def test_schedules_not_declared_are_removed_and_missing_ones_created():
 
     # then the database holds exactly the declared schedules again
     assert (report.created, report.removed) == ([DRAIN.name], ["Ad hoc"])
-    assert set(_rows()) == {s.name for s in SCHEDULES}
+    assert set(_rows()) == set(_expected())
 
 
 def test_migrate_brings_an_existing_database_in_step():
@@ -157,7 +162,7 @@ def test_migrate_brings_an_existing_database_in_step():
     call_command("migrate", verbosity=0)
 
     # then the post_migrate sync restored the declared schedules
-    assert _rows() == {s.name: (s.task, s.when, s.queue, True) for s in SCHEDULES}
+    assert _rows() == _expected()
 
 
 def test_names_must_be_unique():

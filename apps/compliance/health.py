@@ -3,7 +3,7 @@
 A source answers with ``Evidence``: green, amber or red, the reason in a sentence, the period the evidence
 proves (its *effective* period, distinct from when it was collected), and where to look. A control's status is
 its worst source. A source that fails to compute turns red with the error, never the page. Sources whose
-product part is not built yet (backups and drills, autoscaling, budget caps) say so in red: no placeholder
+product part is not built yet (autoscaling, budget caps) say so in red: no placeholder
 that looks like evidence.
 """
 
@@ -305,6 +305,87 @@ def attestation(tenant, now, control: Control | None = None) -> Evidence:
     )
 
 
+def backup_policy(tenant, now) -> Evidence:
+    """Backups (installation-wide): a good backup within the policy's age, WAL archiving working, the key usable."""
+    from apps.safety import engine, services
+    from apps.safety.choices import BackupStatus
+    from apps.safety.models import Backup
+
+    link = "/admin/safety/backup/"
+    good = Backup.objects.filter(status=BackupStatus.GOOD)
+    oldest, newest = good.order_by("started_at").first(), good.order_by("-started_at").first()
+    if newest is None:
+        return Evidence("backup.policy", RED, "no good backup", collected_at=now, link=link)
+    try:
+        key = engine.key_id()
+    except Exception as exc:
+        return Evidence("backup.policy", RED, f"the backup key is not usable: {exc}", collected_at=now, link=link)
+    problems = services.freshness_problems(now=now)
+    reason = f"{good.count()} good backup(s), newest {newest.backup_id} ({newest.kind}), encrypted to key {key[-16:]}"
+    if problems:
+        return Evidence(
+            "backup.policy", AMBER, f"{reason}; but {'; '.join(problems)}", oldest.started_at, now, now, link
+        )
+    return Evidence(
+        "backup.policy",
+        GREEN,
+        f"{reason}; WAL archiving current",
+        oldest.consistent_at or oldest.started_at,
+        now,
+        now,
+        link,
+    )
+
+
+DRILL_WITHIN = timedelta(days=92)  # a quarter: the plan's drills are at least quarterly
+
+
+def backup_drills(tenant, now) -> Evidence:
+    """The last restore drill passed within a quarter, under the policy's RTO, with a signature that verifies."""
+    from apps.safety import drills
+    from apps.safety.choices import DrillStatus
+    from apps.safety.models import RestoreDrill
+
+    link = "/admin/safety/restoredrill/"
+    last = (
+        RestoreDrill.objects.filter(status__in=[DrillStatus.PASSED, DrillStatus.FAILED])
+        .order_by("-finished_at")
+        .first()
+    )
+    if last is None:
+        return Evidence("backup.drills", RED, "no restore drill has run", collected_at=now, link=link)
+    if last.finished_at < now - DRILL_WITHIN:
+        return Evidence(
+            "backup.drills",
+            RED,
+            f"the last restore drill (#{last.pk}) is older than a quarter",
+            collected_at=now,
+            link=link,
+        )
+    problem = drills.report_problem(last)
+    if problem:
+        return Evidence("backup.drills", RED, f"drill #{last.pk}'s report: {problem}", collected_at=now, link=link)
+    if last.status != DrillStatus.PASSED:
+        return Evidence(
+            "backup.drills",
+            RED,
+            f"the last restore drill (#{last.pk}) failed: {last.error[:200]}",
+            last.started_at,
+            last.finished_at,
+            now,
+            link,
+        )
+    return Evidence(
+        "backup.drills",
+        GREEN,
+        f"drill #{last.pk} passed: RTO {last.rto_seconds:.0f} s, RPO {last.rpo_seconds:.0f} s, report signed",
+        last.started_at,
+        last.finished_at,
+        now,
+        link,
+    )
+
+
 def _not_built(source: str, what: str, issue: int) -> Callable:
     def compute(tenant, now) -> Evidence:
         return Evidence(source, RED, f"no evidence: {what} are not built yet (issue {issue})")
@@ -324,8 +405,8 @@ SOURCES: dict[str, Callable] = {
     "api.contract": api_contract,
     "er.models": er_models,
     "attestation": attestation,
-    "backup.policy": _not_built("backup.policy", "the backup policy and its backups", 17),
-    "backup.drills": _not_built("backup.drills", "restore drills", 17),
+    "backup.policy": backup_policy,
+    "backup.drills": backup_drills,
     "scaling.policy": _not_built("scaling.policy", "the autoscaling policy and its events", 18),
     "finops.caps": _not_built("finops.caps", "budget caps", 19),
 }

@@ -556,6 +556,8 @@ def _probe(run: _Drill, what: str) -> dict:
         AUDIT_VERIFIED_FILE=str(run.root / "audit-verified.json"),
         PROMETHEUS_MULTIPROC_DIR="",
         IG_RESTORE_PROBE="1",
+        # the probe asks for https://127.0.0.1/readyz in-process: production's host and TLS rules must let it in
+        DJANGO_ALLOWED_HOSTS=",".join(filter(None, [os.environ.get("DJANGO_ALLOWED_HOSTS", ""), "127.0.0.1"])),
     )
     result = subprocess.run(
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "restore_probe", what],

@@ -46,6 +46,7 @@ def graph_probe() -> dict:
             rebuilt.append(tenant.slug)
             report = graph.graph_verify(tenant=tenant, store=store, max_listed=5)
         tenants[tenant.slug] = {
+            "entities": Entity.objects.filter(tenant=tenant).count(),
             "nodes": report.postgres["nodes"].count,
             "edges": report.postgres["edges"].count,
             "equal": report.ok,
@@ -66,7 +67,7 @@ def graph_probe() -> dict:
 def product_probe(*, client, audit_verify, started: float) -> dict:
     """readyz, search isolation between tenants, and audit_verify of the restored log."""
     problems = []
-    response = client.get("/readyz", HTTP_HOST="127.0.0.1")
+    response = client.get("/readyz", HTTP_HOST="127.0.0.1", secure=True)
     readyz_after = time.perf_counter() - started
     try:
         readyz = response.json()

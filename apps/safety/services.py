@@ -187,6 +187,29 @@ def _new_backup_id(before: set[str]) -> str | None:
     return new[-1] if new else None
 
 
+def _barman_diagnosis() -> str:
+    """Why Barman would not start or finish a backup, when all it said was "check the log": its failed checks,
+    the errors it logged, and the repository's free space."""
+    found = []
+    checked = engine.barman("check", settings.BACKUP_SERVER_NAME, check=False, timeout=300)
+    found += [line.strip() for line in checked.stdout.splitlines() if "FAILED" in line]
+    log = Path(settings.BACKUP_DIR) / "log" / "barman.log"
+    try:
+        lines = log.read_text(errors="replace").splitlines()[-200:]
+    except OSError as exc:
+        lines = [f"ERROR cannot read {log}: {exc.strerror}"]
+    found += [line.split(" ERROR ", 1)[-1].strip() for line in lines if " ERROR " in line or "ERROR cannot" in line][
+        -5:
+    ]
+    try:
+        free = shutil.disk_usage(settings.BACKUP_DIR).free
+        found.append(f"the repository {settings.BACKUP_DIR} has {free / 2**20:,.1f} MiB free")
+    except OSError as exc:
+        found.append(f"the repository {settings.BACKUP_DIR} cannot be read: {exc.strerror}")
+    unique = list(dict.fromkeys(found))
+    return "".join(f"\n- {line}" for line in unique)
+
+
 def _barman_ids() -> set[str]:
     listed = engine.barman_json("list-backups", settings.BACKUP_SERVER_NAME)
     return {row.get("backup_id") for row in listed} if isinstance(listed, list) else set()
@@ -231,7 +254,7 @@ def backup_take(
         if new_id:
             backup.backup_id = new_id
         if run.returncode != 0:
-            raise BackupEngineError(f"barman backup failed: {run.said}")
+            raise BackupEngineError(f"barman backup failed: {run.said}{_barman_diagnosis()}")
         if not new_id:
             raise BackupEngineError(f"barman backup gave no new backup: {run.said}")
         # The backup's last WAL segment must reach the repository before it can be restored: switch, archive.
@@ -279,8 +302,10 @@ def backup_take(
         },
     )
     if restore_point:
-        with contextlib.suppress(SafetyError):
+        try:
             restore_point_take(name=f"after-{backup.backup_id}", actor=actor)
+        except (SafetyError, psycopg.Error, OSError) as exc:  # the backup is good all the same; drills take their own
+            logger.warning("no restore point after backup %s: %s", backup.backup_id, exc)
     return backup
 
 

@@ -47,8 +47,21 @@ def test_the_library_names_every_criterion_family_the_plan_names():
 
 def test_parts_not_built_yet_are_red_and_say_which_issue_builds_them():
     row = _status("A1.3")
-    assert row.status == "red" and "restore drills are not built yet (issue 17)" in row.reason
+    assert row.status == "red" and "no restore drill has run" in row.reason
     assert "issue 18" in _status("A1.1").reason and "issue 19" in _status("CC9.1").reason
+
+
+def test_the_restore_drill_control_follows_the_last_signed_drill():
+    failed = factories.restore_drill(status="failed", rto_seconds=None)
+    failed.error = "backup 1 is corrupted"
+    failed.save()
+    assert _status("A1.3").status == "red" and "failed: backup 1 is corrupted" in _status("A1.3").reason
+    passed = factories.restore_drill(status="passed", rto_seconds=61.0)
+    row = _status("A1.3")
+    assert row.status == "green" and f"drill #{passed.pk} passed: RTO 61 s" in row.reason
+    passed.report["rto_seconds"] = 1.0  # a report changed after signing is not evidence
+    passed.save()
+    assert _status("A1.3").status == "red" and "signature does not verify" in _status("A1.3").reason
 
 
 def test_access_review_controls_follow_the_reviews(tenant_a):
@@ -145,5 +158,5 @@ def test_the_dashboard_shows_every_control_and_filters(tenant_a, tenant_b):
     assert 'value="alpha" selected' in other  # another tenant is not reachable by its slug
     control = Control.objects.get(code="A1.3")
     detail = client.get(f"/admin/compliance/control/{control.pk}/change/?tenant=alpha").content.decode()
-    assert 'data-source="backup.drills"' in detail and "issue 17" in detail
+    assert 'data-source="backup.drills"' in detail and "no restore drill has run" in detail
     assert client.post(f"/admin/compliance/control/{control.pk}/change/", {"title": "x"}).status_code == 403

@@ -1,8 +1,6 @@
-import contextlib
 import logging
 
 import pytest
-from django.conf import settings as django_settings
 
 
 @pytest.fixture(autouse=True)
@@ -14,24 +12,6 @@ def _safety_files(settings, tmp_path):
     settings.AUDIT_TRUSTED_KEYS = []
     settings.BACKUP_SCRATCH_DIR = tmp_path / "scratch"
     settings.BACKUP_GRAPH_SNAPSHOT_DIR = tmp_path / "graph-snapshots"
-
-
-@pytest.fixture
-def barman_cleanup():
-    """Delete the Barman backups a test took (its rows go with the test's database; the files would stay)."""
-    from apps.safety import engine
-
-    def ids() -> set[str]:
-        with contextlib.suppress(Exception):
-            listed = engine.barman_json("list-backups", django_settings.BACKUP_SERVER_NAME)
-            return {row["backup_id"] for row in listed} if isinstance(listed, list) else set()
-        return set()
-
-    before = ids()
-    yield
-    for backup_id in sorted(ids() - before):
-        with contextlib.suppress(Exception):
-            engine.barman("delete", django_settings.BACKUP_SERVER_NAME, backup_id, check=False)
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@ FalkorDB, the product probing the restored copy. Transactional tests: the restor
 the database from connections of their own, as they do in production."""
 
 import datetime
+import os
+import subprocess
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -16,7 +19,7 @@ from apps.core.models import Entity
 from apps.safety import drills, engine, services
 from apps.safety.choices import BackupStatus, DrillStatus, Trigger
 from apps.safety.errors import DrillBusy, EncryptionKeyError, SafetyError, TargetError
-from apps.safety.models import Backup, RestoreDrill
+from apps.safety.models import Backup, BackupPolicy, RestoreDrill
 from tests import factories
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("barman_cleanup")]
@@ -208,3 +211,34 @@ def test_the_live_database_is_never_a_scratch_target(tmp_path):
         inside.refuse_live()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(host="127.0.0.1", port=1, connect_timeout=1)
+
+
+def test_a_full_repository_disk_fails_the_backup_never_good_and_alerts(tmp_path, outbox_alerts):
+    if os.geteuid() != 0:
+        pytest.skip("a small filesystem for the repository needs root (mount -t tmpfs)")
+    # given a repository whose backup volume has 2 MiB left (a tmpfs mounted over Barman's base folder; the WAL
+    # archive beside it keeps working, as on a real installation whose backup volume filled up)
+    engine.config_write(BackupPolicy.current())
+    engine.barman("check", settings.BACKUP_SERVER_NAME, "--nagios", check=False)
+    base = engine.server_dir() / "base"
+    base.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(base)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        # when a backup is taken
+        with pytest.raises(SafetyError, match="backup failed"):
+            services.backup_take()
+        # then it failed, is never good, says why, and the operators were told
+        backup = Backup.objects.get()
+        assert backup.status == BackupStatus.FAILED and backup.verified_at is None
+        assert "No space left on device" in backup.error or "MiB free" in backup.error, backup.error
+        assert "Backup failed" in outbox_alerts()
+        listed = engine.barman_json("list-backups", settings.BACKUP_SERVER_NAME)
+        assert all(
+            row.get("status") != "DONE"
+            for row in listed
+            if backup.backup_id in (row.get("backup_id"), row.get("backup_name"))
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(base)], capture_output=True)

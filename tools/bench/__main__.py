@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m tools.bench {access,search,graph,er,audit} [options]`` (what ``make bench-*`` runs).
+"""Run a benchmark: ``python -m tools.bench {access,search,graph,er,audit,restore} [options]`` (what ``make bench-*`` runs).
 
 The benchmarks are Django management command classes that no installed app registers. This entry
 point prepares the process as ``manage.py`` does (settings, the shared metrics folder, the embedded
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "graph": "tools.bench.commands.graph",
     "er": "tools.bench.commands.er",
     "audit": "tools.bench.commands.audit",
+    "restore": "tools.bench.commands.restore",
 }
 ROOT = Path(__file__).resolve().parents[2]
 HELP = {"-h", "--help"}

@@ -36,6 +36,27 @@ def bench_tenant_ensure(
     return Tenant.objects.get(slug=slug)
 
 
+def bench_tenant_from_options(options: dict, say=print) -> Tenant:
+    """``bench_tenant_ensure`` for a benchmark command's ``--tenant/--entities/--seed/--no-progress``, with a
+    progress bar on stderr while it seeds; bad options are a CommandError."""
+    import sys
+
+    from django.core.exceptions import ValidationError
+    from django.core.management.base import CommandError
+    from tqdm import tqdm
+
+    bar = tqdm(total=options["entities"], unit=" entities", unit_scale=True, file=sys.stderr,
+               disable=options["no_progress"], desc=f"{options['tenant']} tenant", delay=0.5)  # fmt: skip
+    try:
+        return bench_tenant_ensure(
+            slug=options["tenant"], entities=options["entities"], seed=options["seed"], progress=bar.update, say=say
+        )
+    except (ValueError, ValidationError) as exc:
+        raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
+    finally:
+        bar.close()
+
+
 def bench_reader_ensure(*, tenant: Tenant, username: str) -> tuple[object, object, str]:
     """A reader with confidential clearance in the tenant (created once), and a fresh API token for this run."""
     user = User.objects.filter(username=username).first()

@@ -7,10 +7,8 @@ import statistics
 import sys
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from tqdm import tqdm
 
 from apps.access import services as access
 from apps.core.models import Entity
@@ -18,7 +16,7 @@ from apps.core.services import api_token_revoke
 from tools.asgi_server import AsgiServer
 from tools.bench import search as bench
 from tools.bench.stats import percentile
-from tools.bench.tenants import bench_reader_ensure, bench_tenant_ensure
+from tools.bench.tenants import bench_reader_ensure, bench_tenant_from_options
 
 MAX_RATE = 200
 MAX_DURATION = 300
@@ -67,23 +65,7 @@ class Command(BaseCommand):
             raise CommandError("--next-share in [0, 1), --first in 1-100, --floor-samples at least 20")
 
         say = self.stdout.write
-        bar = tqdm(
-            total=options["entities"],
-            unit=" entities",
-            unit_scale=True,
-            file=sys.stderr,
-            disable=options["no_progress"],
-            desc="bench-search tenant",
-            delay=0.5,
-        )
-        try:
-            tenant = bench_tenant_ensure(
-                slug=options["tenant"], entities=options["entities"], seed=options["seed"], progress=bar.update, say=say
-            )
-        except (ValueError, ValidationError) as exc:
-            raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
-        finally:
-            bar.close()
+        tenant = bench_tenant_from_options(options, say)
         user, token, raw = bench_reader_ensure(tenant=tenant, username=f"{tenant.slug}-reader")
         # Stopped with SIGTERM, still stop the server and revoke the token (the finally blocks run on SystemExit).
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
