@@ -8,11 +8,12 @@ Admin classes stay thin: every action goes through ``apps.safety.services`` or `
 from __future__ import annotations
 
 import datetime
+import json
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -95,6 +96,11 @@ class BackupPolicyAdmin(SuperuserOnlyMixin, AuditedAdminMixin, SimpleHistoryAdmi
         BackupPolicy.current()  # the one row exists from the first look on
         return super().get_queryset(request)
 
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:safety_backuppolicy_change", args=[BackupPolicy.current().pk]))
+
     @admin.display(description="encryption at rest")
     def encryption_at_rest(self, obj):
         try:
@@ -117,7 +123,10 @@ class BackupPolicyAdmin(SuperuserOnlyMixin, AuditedAdminMixin, SimpleHistoryAdmi
 
     @admin.display(description="beat entries derived from it")
     def derived_schedules(self, obj):
-        return ", ".join(schedule.name for schedule in services.policy_schedules(obj)) if obj.pk else "—"
+        if not obj.pk:
+            return "—"
+        saved = BackupPolicy.objects.get(pk=obj.pk)  # what beat runs now, not a form's rejected input
+        return ", ".join(schedule.name for schedule in services.policy_schedules(saved)) or "none"
 
     def get_form(self, request, obj=None, **kwargs):
         request._policy_before = services.policy_fields(obj) if obj is not None else {}
@@ -298,6 +307,7 @@ class RestoreDrillAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, admin.ModelAdmin
         return [
             path("run/", view(self.run_view), name="safety_restoredrill_run"),
             path("<int:drill_id>/progress/", view(self.progress_view), name="safety_restoredrill_progress"),
+            path("<int:drill_id>/report.json", view(self.report_view), name="safety_restoredrill_report"),
             *super().get_urls(),
         ]
 
@@ -345,9 +355,20 @@ class RestoreDrillAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, admin.ModelAdmin
             "drill": drill,
             "progress": drills.progress_document(drill),
             "signature_problem": drills.report_problem(drill) if drill.report else None,
-            "report_json": drill.report,
+            "report_json": json.dumps(drill.report, indent=2, sort_keys=True, default=str),
         }
         return TemplateResponse(request, self.change_form_template, context)
+
+    def report_view(self, request, drill_id):
+        """The signed report as a file, for an auditor to keep or verify elsewhere (the signature covers it)."""
+        drill = RestoreDrill.objects.filter(pk=drill_id).first()
+        if drill is None or not self.has_view_permission(request, drill):
+            raise PermissionDenied
+        if not drill.report:
+            raise Http404("This drill has no report yet.")
+        response = JsonResponse({"report": drill.report, "signature": drill.signature}, json_dumps_params={"indent": 2})
+        response["Content-Disposition"] = f'attachment; filename="restore-drill-{drill.pk}.json"'
+        return response
 
     def progress_view(self, request, drill_id):
         drill = RestoreDrill.objects.filter(pk=drill_id).first()

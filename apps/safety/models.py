@@ -55,6 +55,7 @@ class BackupPolicy(models.Model):
         "Default: Monday to Saturday 02:17.",
     )
     wal_archive_timeout_seconds = models.PositiveIntegerField(
+        "WAL archive timeout (seconds)",
         default=30,
         validators=[MinValueValidator(5), MaxValueValidator(3600)],
         help_text="Continuous WAL archiving: the longest a finished transaction waits before its WAL is archived "
@@ -74,26 +75,33 @@ class BackupPolicy(models.Model):
         default=datetime.time(5, 0), help_text="Maintenance window end (UTC); may be before the start (over midnight)."
     )
     throughput_limit_mb_s = models.PositiveIntegerField(
+        "throughput limit (MB/s)",
         default=0,
         validators=[MaxValueValidator(100_000)],
         help_text="Cap on the base backup's read rate in MB/s (Barman bandwidth_limit), so a backup does not take "
         "the disk from searches (risk R3); 0: no cap.",
     )
     rto_limit_seconds = models.PositiveIntegerField(
+        "RTO limit (seconds)",
         default=1800,
         validators=[MinValueValidator(60)],
         help_text="A drill slower than this (start of restore to the restored product answering) fails and alerts "
         "(the plan's “restore > 30 min”).",
     )
     rpo_limit_seconds = models.PositiveIntegerField(
-        default=60, validators=[MinValueValidator(1)], help_text="A drill that loses more than this fails and alerts."
+        "RPO limit (seconds)",
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="A drill that loses more than this fails and alerts.",
     )
     max_backup_age_hours = models.PositiveIntegerField(
+        "max backup age (hours)",
         default=26,
         validators=[MinValueValidator(1)],
         help_text="The stale-backup alert fires when the last good backup is older than this.",
     )
     max_wal_age_seconds = models.PositiveIntegerField(
+        "max WAL age (seconds)",
         default=300,
         validators=[MinValueValidator(10)],
         help_text="The stale-backup alert fires when WAL archiving fails or the last archived WAL is older than "

@@ -187,6 +187,20 @@ def _new_backup_id(before: set[str]) -> str | None:
     return new[-1] if new else None
 
 
+def _backup_done(backup_id: str, *, timeout: float = 180) -> dict:
+    """Barman's view of the backup once its WAL is in the repository: DONE, or still WAITING_FOR_WALS after
+    ``timeout``. The WAL may be archived by this call or by beat's archive task running at the same moment (which
+    then holds Barman's lock), so ask Barman to archive and re-check the backup until it says DONE."""
+    deadline = time.monotonic() + timeout
+    while True:
+        engine.barman("archive-wal", settings.BACKUP_SERVER_NAME, check=False, timeout=600)
+        engine.barman("check-backup", settings.BACKUP_SERVER_NAME, backup_id, check=False, timeout=600)
+        shown = engine.barman_json("show-backup", settings.BACKUP_SERVER_NAME, backup_id)
+        if shown.get("status") != "WAITING_FOR_WALS" or time.monotonic() > deadline:
+            return shown
+        time.sleep(2)
+
+
 def _barman_diagnosis() -> str:
     """Why Barman would not start or finish a backup, when all it said was "check the log": its failed checks,
     the errors it logged, and the repository's free space."""
@@ -259,8 +273,7 @@ def backup_take(
             raise BackupEngineError(f"barman backup gave no new backup: {run.said}")
         # The backup's last WAL segment must reach the repository before it can be restored: switch, archive.
         engine.barman("switch-wal", "--force", "--archive", "--archive-timeout", "120", settings.BACKUP_SERVER_NAME)
-        engine.barman("cron", check=False, timeout=600)
-        shown = engine.barman_json("show-backup", settings.BACKUP_SERVER_NAME, new_id)
+        shown = _backup_done(new_id)
         if shown.get("status") != "DONE":
             raise BackupEngineError(f"Barman reports backup {new_id} as {shown.get('status')}, not DONE")
         _fill_from_barman(backup, shown)

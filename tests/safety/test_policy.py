@@ -110,6 +110,17 @@ def test_tenant_staff_never_see_the_installation_backups():
     assert client.post("/admin/safety/backup/take/", {"kind": "full"}).status_code in (302, 403)
 
 
+def test_the_policy_list_opens_the_one_policy_and_refuses_tenant_staff():
+    root = Client()
+    root.force_login(factories.user(tenant=factories.tenant(), superuser=True))
+    response = root.get("/admin/safety/backuppolicy/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/safety/backuppolicy/{BackupPolicy.current().pk}/change/"
+    staff = Client()
+    staff.force_login(factories.user(tenant=factories.tenant(), role=Role.ADMIN, staff=True))
+    assert staff.get("/admin/safety/backuppolicy/").status_code == 403
+
+
 def test_the_maintenance_window_may_cross_midnight():
     policy = BackupPolicy.current()
     policy.window_start, policy.window_end = datetime.time(22, 0), datetime.time(4, 0)
@@ -175,3 +186,24 @@ def test_freshness_says_what_is_stale():
     assert any("h old, past the policy's 26 h" in problem for problem in problems)
     factories.backup(started_at=timezone.now() - datetime.timedelta(hours=1), status=BackupStatus.GOOD)
     assert not any("h old" in problem for problem in services.freshness_problems())
+
+
+def test_a_drill_report_downloads_with_its_signature_for_superusers_only(root):
+    import json
+
+    from apps.audit import services as audit
+
+    drill = factories.restore_drill()
+    response = root.get(f"/admin/safety/restoredrill/{drill.pk}/report.json")
+    assert response.status_code == 200
+    assert f"restore-drill-{drill.pk}.json" in response["Content-Disposition"]
+    document = json.loads(response.content)
+    assert document["report"] == drill.report and document["signature"] == drill.signature
+    assert audit.canonical_json(document["report"]) == audit.canonical_json(drill.report)
+    page = root.get(f"/admin/safety/restoredrill/{drill.pk}/change/").content.decode()
+    assert "&quot;rto_seconds&quot;: 42.0" in page and "Download the signed report" in page
+    assert root.get("/admin/safety/restoredrill/999999/report.json").status_code == 403
+
+    staff = Client()
+    staff.force_login(factories.user(tenant=factories.tenant(), role=Role.ADMIN, staff=True))
+    assert staff.get(f"/admin/safety/restoredrill/{drill.pk}/report.json").status_code in (302, 403)
