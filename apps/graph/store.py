@@ -280,6 +280,10 @@ class GraphStore:
         edges = self.run(tenant_id, Q_COUNT_EDGES, params)
         return int(nodes[0][0]) if nodes else 0, int(edges[0][0]) if edges else 0
 
+    def size_bytes(self, tenant_id: int) -> int | None:
+        """Bytes the tenant's projection holds in the store, when the store can say (FalkorDB); None otherwise."""
+        return None
+
     def delete_tenant(self, tenant_id: int) -> None:
         """Remove the tenant's whole projection, in batches."""
         while True:
@@ -376,7 +380,26 @@ class FalkorDBStore(GraphStore):
                 if "unable to drop" not in str(exc).lower() and "not" not in str(exc).lower():
                     raise GraphStoreUnavailable(f"FalkorDB: {exc}") from exc
         self._indexed.discard(key)
-        return [*self.REINDEX_DROPS, *self.ensure_schema(tenant_id)]
+        statements = [*self.REINDEX_DROPS, *self.ensure_schema(tenant_id)]
+        self.indexes_wait(tenant_id)
+        return statements
+
+    def indexes_wait(self, tenant_id, *, timeout: float = 600) -> None:
+        """Wait until FalkorDB has built the tenant's indexes (it builds them in the background): a MERGE on an id
+        while its index is UNDER CONSTRUCTION scans every node, which on a large graph runs past the socket
+        timeout."""
+        graph = self._graph(self.graph_key(tenant_id))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                rows = graph.query("CALL db.indexes() YIELD label, status RETURN label, status").result_set
+            except Exception as exc:
+                raise GraphStoreUnavailable(f"FalkorDB: {exc}") from exc
+            if all(status == "OPERATIONAL" for _, status in rows):
+                return
+            if time.monotonic() > deadline:
+                raise GraphStoreUnavailable(f"FalkorDB: indexes still under construction after {timeout:.0f} s")
+            time.sleep(0.2)
 
     def rebuild_begin(self, tenant_id):
         handle = f"{self.graph_key(tenant_id)}:rebuild:{int(time.time())}"
@@ -411,6 +434,18 @@ class FalkorDBStore(GraphStore):
 
     def delete_tenant(self, tenant_id):
         self._drop(self.graph_key(tenant_id))
+
+    def size_bytes(self, tenant_id):
+        """FalkorDB's own account (GRAPH.MEMORY USAGE, whole MB: matrices, node and edge blocks, attributes,
+        indexes); ``MEMORY USAGE`` sees only the key's header. 0 for a tenant with no graph yet."""
+        try:
+            found = self._db.connection.execute_command("GRAPH.MEMORY", "USAGE", self.graph_key(tenant_id))
+        except Exception as exc:
+            if "invalid graph" in str(exc).lower() or "empty key" in str(exc).lower() or "no such" in str(exc).lower():
+                return 0
+            raise GraphStoreUnavailable(f"FalkorDB: {exc}") from exc
+        fields = dict(zip(found[::2], found[1::2], strict=False))
+        return int(float(fields.get("total_graph_sz_mb", 0)) * 1024 * 1024)
 
     def ping(self) -> None:
         try:

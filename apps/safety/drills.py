@@ -509,6 +509,7 @@ def _set_recovery_target(data_dir: Path, target: datetime.datetime) -> None:
 def _graph_and_probes(run: _Drill) -> None:
     point = run.facts["point"]
     with run.step("graph") as step:
+        step_started = time.perf_counter()
         rdb = None
         snapshot = point.graph_snapshot
         if snapshot is not None and Path(snapshot.path).exists():
@@ -519,16 +520,28 @@ def _graph_and_probes(run: _Drill) -> None:
             run.note(step, f"snapshot at outbox {snapshot.outbox_position} decrypted ({snapshot.size_bytes:,} bytes)")
         else:
             run.note(step, "no graph snapshot at this point: the projection is rebuilt from the restored PostgreSQL")
+        loading = time.perf_counter()
         run.graph.start(rdb)
+        loaded = time.perf_counter() - loading
         graph = _probe(run, "graph")
+        timing = graph.get("seconds") or {}
+        # The graph is at the point once loaded, reindexed and replayed; verifying it (graph_verify) comes after.
+        graph["at_point_seconds"] = round(time.perf_counter() - step_started - timing.get("verify", 0.0), 3)
+        graph["load_seconds"] = round(loaded, 3)
         run.facts["graph"] = graph
         if not graph.get("ok"):
             raise SafetyError(f"graph_verify: the graph differs from the restored PostgreSQL: {graph.get('problem')}")
         rebuilt = graph.get("rebuilt") or []
         run.note(
             step,
-            f"outbox replayed ({graph.get('replayed', 0):,} rows), graph_verify equal for {len(graph['tenants'])} "
-            f"tenants" + (f"; rebuilt {', '.join(rebuilt)}" if rebuilt else ""),
+            f"store loaded in {loaded:.1f} s, indexes rebuilt in {timing.get('reindex', 0):.1f} s, outbox replayed "
+            f"({graph.get('replayed', 0):,} rows) in {timing.get('replay', 0):.1f} s: at the point after "
+            f"{graph['at_point_seconds']:.1f} s",
+        )
+        run.note(
+            step,
+            f"graph_verify equal for {len(graph['tenants'])} tenants in {timing.get('verify', 0):.1f} s"
+            + (f"; rebuilt {', '.join(rebuilt)}" if rebuilt else ""),
         )
     with run.step("probes") as step:
         probes = _probe(run, "probes")

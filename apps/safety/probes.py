@@ -22,10 +22,12 @@ NAMES_PER_PAIR = 5
 
 def graph_probe() -> dict:
     """Replay the restored outbox onto the graph store, verify every tenant, rebuild those that still differ."""
+    started = time.perf_counter()
     store = get_store()
     store.ping()
     for tenant in Tenant.objects.all():
         store.reindex(tenant.pk)  # a loaded snapshot's indexes miss entries (see FalkorDBStore.reindex)
+    reindexed = time.perf_counter()
     pending = graph.outbox_lag()["pending"]
     replayed = 0
     while True:
@@ -33,6 +35,7 @@ def graph_probe() -> dict:
         replayed += result.applied
         if not result.applied or not result.remaining:
             break
+    at_point = time.perf_counter()
     tenants, rebuilt, problem, before_rebuild = {}, [], None, {}
     for tenant in Tenant.objects.order_by("slug"):
         report = graph.graph_verify(tenant=tenant, store=store, max_listed=5)
@@ -55,6 +58,11 @@ def graph_probe() -> dict:
             problem = f"{tenant.slug}: " + "; ".join(f"{d.what} {d.id}: {d.problem}" for d in report.differences[:3])
     return {
         "ok": problem is None,
+        "seconds": {
+            "reindex": round(reindexed - started, 3),
+            "replay": round(at_point - reindexed, 3),
+            "verify": round(time.perf_counter() - at_point, 3),
+        },
         "pending_at_point": pending,
         "replayed": replayed,
         "tenants": tenants,

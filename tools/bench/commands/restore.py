@@ -26,7 +26,7 @@ from apps.core.models import Entity
 from apps.core.services import api_token_revoke, entity_create
 from apps.graph import services as graph
 from apps.graph.store import get_store
-from apps.safety import drills, services
+from apps.safety import drills, engine, services
 from apps.safety.choices import DrillStatus, Trigger
 from apps.safety.errors import SafetyError
 from apps.safety.models import BackupPolicy
@@ -94,6 +94,18 @@ class Command(BaseCommand):
         result = graph.graph_rebuild(tenant=tenant, store=store)
         say(f"  rebuilt {result.nodes:,} nodes, {result.edges:,} edges in {time.perf_counter() - started:.0f} s")
 
+    def _wal_backlog_archived(self, say) -> None:
+        """WAL the server archived while nothing moved it into the repository (a seed with `make run` down: GBs)
+        is archived first, so the backup measured is the backup alone (beat does this every 15 s in production)."""
+        incoming = engine.server_dir() / "incoming"
+        waiting = len(list(incoming.glob("0*"))) if incoming.exists() else 0
+        if waiting < 5:
+            return
+        say(f"archiving a backlog of {waiting} WAL segments into the repository first (not part of the backup) …")
+        started = time.perf_counter()
+        services.archive_wal()
+        say(f"  archived in {time.perf_counter() - started:.0f} s")
+
     def _run(self, tenant, user, raw_token, options, say):
         subject = access.subject_for(user=user)
         with connection.cursor() as cursor:
@@ -103,6 +115,7 @@ class Command(BaseCommand):
             f"machine: {os.cpu_count()} cores; {version.split(',')[0]}; database {size}; tenant {tenant.slug} "
             f"({Entity.objects.filter(tenant=tenant).count():,} entities)"
         )
+        self._wal_backlog_archived(say)
         queries = bench.queries_pick(tenant=tenant, subject=subject, seed=options["seed"], say=say)
         rate = options["rate"]
         log_path = settings.VAR_DIR / "bench-restore-uvicorn.log"
@@ -182,14 +195,21 @@ class Command(BaseCommand):
         report = drill.report
         restored = (report["graph"]["tenants"] or {}).get(tenant.slug, {}).get("entities")
         say(f"  restored entities of {tenant.slug} at the target: {restored:,} (source at the target: {expected:,})")
-        graph_step = next(step for step in drill.steps if step["name"] == "graph")["seconds"]
+        graph = report["graph"] or {}
+        verify = (graph.get("seconds") or {}).get("verify")
         rows = [
-            ("PostgreSQL RTO incl. verification", drill.rto_seconds, RTO_TARGET),
-            ("graph at the same point", graph_step, GRAPH_TARGET),
+            ("PostgreSQL RTO incl. verification", report.get("postgres_ready_seconds"), RTO_TARGET),
+            ("graph at the same point (snapshot)", graph.get("at_point_seconds"), GRAPH_TARGET),
             ("RPO", drill.rpo_seconds, RPO_TARGET),
         ]
         say("")
         for name, value, target in rows:
+            if value is None:
+                say(f"{name:<36}      —     (not in this drill's report)")
+                continue
             say(f"{name:<36} {value:8.1f} s   target <= {target:.0f} s: {'met' if value <= target else 'NOT met'}")
+        say(f"{'graph_verify of every tenant':<36} {verify or 0:8.1f} s   (after the point; no target)")
+        say(f"{'drill RTO (restore to readyz, all verified)':<36} {drill.rto_seconds:8.1f} s   policy limit "
+            f"{BackupPolicy.current().rto_limit_seconds:,} s")  # fmt: skip
         if restored != expected:
             raise CommandError(f"the restored tenant has {restored} entities at the target, the source {expected}")
