@@ -9,7 +9,7 @@ CLIENTS_STAMP := $(CLIENTS)/node_modules/.install-stamp
 PORT ?= 8000
 DEMO_ENTITIES ?= 10000
 
-.PHONY: run test lint format venv clients servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er bench-audit bench-restore
+.PHONY: run test lint format venv clients servers-up servers-down servers-status browser check-python clean-venv bench-access bench-search bench-graph bench-er bench-audit bench-restore bench-finops
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IntelGraph needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -96,6 +96,11 @@ bench-graph: servers-up
 bench-restore: servers-up
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) -m tools.bench restore $(BENCH_ARGS)
+
+## bench-finops: what metering adds to a search, what the LLM gateway adds to a call (local stand-in), fold throughput
+bench-finops: servers-up
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) -m tools.bench finops $(BENCH_ARGS)
 
 ## bench-er: our ER engine vs Splink on FEBRL3/FEBRL4 (with and without soc_sec_id), then hard demo-generator sets (about a minute)
 bench-er: servers-up

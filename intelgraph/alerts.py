@@ -30,9 +30,10 @@ def first_in_window(key: str) -> bool:
         return True
 
 
-def alert(*, key: str, subject: str, body: str) -> bool:
-    """Queue an alert unless the same key was sent recently; returns whether it was queued."""
-    if not settings.ALERT_EMAILS and not settings.ALERT_SLACK_WEBHOOK_URL:
+def alert(*, key: str, subject: str, body: str, emails: list[str] | None = None) -> bool:
+    """Queue an alert unless the same key was sent recently; returns whether it was queued. ``emails`` go to
+    these addresses too (e.g. a tenant's budget contacts), besides the operators'."""
+    if not settings.ALERT_EMAILS and not settings.ALERT_SLACK_WEBHOOK_URL and not emails:
         logger.warning("alert (no recipients configured): %s", subject)
         return False
     if not first_in_window(f"ig:alert:{key}"):
@@ -40,7 +41,7 @@ def alert(*, key: str, subject: str, body: str) -> bool:
 
     def queue():
         try:
-            send_alert.delay(subject, body)
+            send_alert.delay(subject, body, emails or [])
         except Exception as exc:
             logger.error("could not queue alert %r: %s", subject, exc)
 
@@ -48,12 +49,13 @@ def alert(*, key: str, subject: str, body: str) -> bool:
     return True
 
 
-def deliver(*, subject: str, body: str) -> dict:
+def deliver(*, subject: str, body: str, emails: list[str] | None = None) -> dict:
     """Send now, to every configured channel; report what worked (for the task's result and tests)."""
     result = {"email": None, "slack": None}
-    if settings.ALERT_EMAILS:
+    recipients = list(dict.fromkeys([*settings.ALERT_EMAILS, *(emails or [])]))
+    if recipients:
         try:
-            send_mail(f"[IntelGraph] {subject}", body, settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS)
+            send_mail(f"[IntelGraph] {subject}", body, settings.DEFAULT_FROM_EMAIL, recipients)
             result["email"] = "sent"
         except Exception as exc:
             logger.error("alert e-mail failed: %s", exc)
@@ -73,6 +75,6 @@ def deliver(*, subject: str, body: str) -> dict:
 
 
 @shared_task(name="alerts.send", autoretry_for=(), acks_late=True)
-def send_alert(subject: str, body: str) -> dict:
+def send_alert(subject: str, body: str, emails: list[str] | None = None) -> dict:
     """Deliver one alert from a worker (queued by ``alert`` after the caller's commit)."""
-    return deliver(subject=subject, body=body)
+    return deliver(subject=subject, body=body, emails=emails)

@@ -114,6 +114,28 @@ SCHEDULES: tuple[Schedule, ...] = (
         when=Crontab(minute="53", hour="5"),
         description="Delete backups that no retention tier, pin or legal hold keeps (Barman deletes the files).",
     ),
+    # FinOps (apps.finops): usage is counted in Redis on the request path; every 30 s it is folded into PostgreSQL
+    # (a batch at a time, each recorded with the quantities it adds, so a worker killed mid-fold loses nothing) and
+    # the budgets' thresholds are checked. The 10-minute check catches forecasts and raises that lapsed with no new
+    # usage; storage is sampled once a day.
+    Schedule(
+        name="Fold metered usage",
+        task="finops.fold",
+        when=Interval(every=30, period="seconds"),
+        description="Fold the Redis usage counters into PostgreSQL, then send budget threshold alerts due.",
+    ),
+    Schedule(
+        name="Check budget alerts",
+        task="finops.alerts_check",
+        when=Interval(every=10, period="minutes"),
+        description="Threshold and forecast alerts for every budget, once per budget, threshold and period.",
+    ),
+    Schedule(
+        name="Sample tenant storage (daily)",
+        task="finops.storage_sample",
+        when=Crontab(minute="37", hour="0"),
+        description="Each tenant's PostgreSQL, graph store and backup bytes today, as GB-days.",
+    ),
     # Quarterly access reviews (plan D-3): on the first day of each quarter at 06:07 UTC, every active tenant
     # without a review of the new quarter gets one (its population frozen then). Compliance staff may also launch
     # one in the admin; the task leaves a tenant that has one alone.

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.compliance",
     "apps.safety",
+    "apps.finops",
     "apps.graph",
     "apps.er",
     "apps.explorer",
@@ -183,6 +184,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --------------------------------------------------------------------------- FinOps (apps/finops, docs/finops.md)
+FINOPS_CURRENCY = cfg.str("FINOPS_CURRENCY", default="USD")
+# The LLM gateway (/llm/v1/chat/completions) forwards to one OpenAI-compatible provider. No base URL: LLM features
+# say they are not configured. The key is a secret: environment only.
+LLM_BASE_URL = cfg.url("LLM_BASE_URL", default="", schemes=("https", "http")).rstrip("/")
+LLM_API_KEY = cfg.str("LLM_API_KEY", default="")
+LLM_MODELS = cfg.list("LLM_MODELS", default=[])  # the models integrators may ask for; empty: none
+LLM_TIMEOUT_SECONDS = cfg.float("LLM_TIMEOUT_SECONDS", default=60.0)
+LLM_MAX_TOKENS = cfg.int("LLM_MAX_TOKENS", default=2048)  # the most output tokens one call may ask for
+LLM_DEFAULT_MAX_TOKENS = cfg.int("LLM_DEFAULT_MAX_TOKENS", default=512)  # when a call does not say
+LLM_SUMMARY_MODEL = cfg.str("LLM_SUMMARY_MODEL", default="")  # the Explorer's "Summarize"; blank: the first model
 
 # --------------------------------------------------------------------------- operational alerts
 # Where alerts go (apps/core/alerts.py): e-mail addresses, and a Slack incoming-webhook URL. Either may be empty.

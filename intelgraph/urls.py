@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=False), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("explorer/", include("apps.explorer.urls")),
+    path("llm/", include("apps.finops.urls")),
     path("graphql", IntelGraphGraphQLView.as_view(graphiql=settings.GRAPHIQL), name="graphql"),
     path("graphql/schema.graphql", schema_sdl, name="graphql_schema"),
     path("graphql/persisted-queries.json", persisted_queries_manifest, name="graphql_persisted_queries"),

@@ -156,6 +156,10 @@ admin_change_roles := {
 	# access reviews: launching, deciding items (never one's own) and closing (apps.compliance.services)
 	"accessreview": "compliance",
 	# the statement of applicability and attestations of the SOC 2 controls
+	# FinOps: budgets, their caps and decisions on raises (apps.finops); any staff member may ask for a raise
+	"budget": "admin",
+	"budgetcap": "admin",
+	"overagerequest": "analyst",
 	"controlapplicability": "compliance",
 	"controlattestation": "compliance",
 	"evidencebundle": "compliance",

@@ -1,4 +1,6 @@
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
@@ -202,3 +204,26 @@ def barman_cleanup():
     for backup_id in sorted(ids() - before):
         with contextlib.suppress(Exception):
             engine.barman("delete", settings.BACKUP_SERVER_NAME, backup_id, check=False)
+
+
+@pytest.fixture
+def slack():
+    """A local receiver that speaks Slack's incoming-webhook protocol: yields its URL and the posts received."""
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", received
+    server.shutdown()

@@ -416,3 +416,66 @@ def restore_drill(*, status: str = "passed", rto_seconds: float | None = 42.0):
     drill.signature = audit.sign(audit.canonical_json(drill.report))
     drill.save(update_fields=["report", "signature"])
     return drill
+
+
+# --------------------------------------------------------------------------- FinOps
+
+
+def rate(*, feature: str = "search", unit: str = "request", price: str = "0.50", per: int = 1000, since=None):
+    import datetime
+    from decimal import Decimal
+
+    from apps.finops.models import Rate
+
+    return Rate.objects.create(
+        feature=feature, unit=unit, price=Decimal(price), per=per,
+        effective_from=since or datetime.date.today().replace(day=1),
+    )  # fmt: skip
+
+
+def budget(*, tenant: Tenant, total_cap=None, caps=()):
+    from decimal import Decimal
+
+    from apps.finops.models import Budget, BudgetCap
+
+    made = Budget.objects.create(tenant=tenant, total_cap=total_cap)
+    for category, amount, action in caps:
+        BudgetCap.objects.create(budget=made, category=category, amount=Decimal(amount), action=action)
+    return made
+
+
+def budget_alert(*, tenant: Tenant):
+    import datetime
+    from decimal import Decimal
+
+    from apps.finops.models import BudgetAlert
+
+    made = getattr(tenant, "budget", None) or budget(tenant=tenant)
+    return BudgetAlert.objects.create(
+        budget=made, tenant=tenant, scope="total", threshold=80, period_start=datetime.date.today().replace(day=1),
+        spent=Decimal(80), cap=Decimal(100), message="test",
+    )  # fmt: skip
+
+
+def usage(*, tenant: Tenant, feature: str = "search", unit: str = "request", quantity=10):
+    import datetime
+
+    from apps.finops.models import UsageDaily
+
+    return UsageDaily.objects.create(
+        tenant=tenant, day=datetime.date.today(), feature=feature, unit=unit, quantity=quantity
+    )
+
+
+def overage_request(*, tenant: Tenant, user=None):
+    from decimal import Decimal
+
+    from apps.finops.models import OverageRequest
+
+    return OverageRequest.objects.create(
+        tenant=tenant,
+        scope="total",
+        amount=Decimal(50),
+        reason="test",
+        requested_by=user or globals()["user"](tenant=tenant),
+    )

@@ -1,10 +1,7 @@
 """Operational alerts: e-mail through Django's mail backend and a Slack webhook, tested against a local HTTP
 receiver that speaks the webhook protocol (Slack itself cannot be reached from here), sent by a real worker."""
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -14,28 +11,6 @@ from django.db import transaction
 
 from intelgraph import alerts
 from intelgraph.celery import app
-
-
-@pytest.fixture
-def slack():
-    received = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", received
-    server.shutdown()
 
 
 def test_deliver_sends_mail_and_posts_to_the_webhook(settings, slack):

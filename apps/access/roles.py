@@ -12,6 +12,10 @@ from apps.access import ranks
 _VIEW_CORE = ["core.view_entity", "core.view_relationship", "core.view_source", "core.view_provenance"]
 _ANALYST = [
     *_VIEW_CORE,
+    "finops.view_budget",
+    "finops.view_rate",
+    "finops.view_overagerequest",
+    "finops.add_overagerequest",
     "core.add_entity",
     "core.change_entity",
     "core.add_relationship",
@@ -60,8 +64,24 @@ _COMPLIANCE = [
     "access.view_policybundleversion",
     "access.view_tenantpurpose",
     *_ER_VIEW,
+    "finops.view_budget",
+    "finops.view_rate",
+    "finops.view_overagerequest",
+    "finops.add_overagerequest",
+    "finops.view_budgetalert",
+    "finops.view_usagedaily",
+    "finops.view_budgetcap",
 ]
-_REVIEWER = [*_VIEW_CORE, *_ER_VIEW, "er.change_candidatepair", "er.change_merge"]
+_REVIEWER = [
+    *_VIEW_CORE,
+    *_ER_VIEW,
+    "er.change_candidatepair",
+    "er.change_merge",
+    "finops.view_budget",
+    "finops.view_rate",
+    "finops.view_overagerequest",
+    "finops.add_overagerequest",
+]
 ROLE_PERMISSIONS = {
     "reader": [],
     "analyst": _ANALYST,
@@ -85,6 +105,12 @@ ROLE_PERMISSIONS = {
             "core.change_user",
             "access.add_tenantpurpose",
             "access.change_tenantpurpose",
+            "finops.add_budget",
+            "finops.change_budget",
+            "finops.add_budgetcap",
+            "finops.change_budgetcap",
+            "finops.delete_budgetcap",
+            "finops.change_overagerequest",
         }
     ),
 }

@@ -72,6 +72,12 @@ _TYPES = [
     ("search.query", "data access", STANDARD, "a search (the SHA-256 of the query text only, never the text)"),
     ("graph.expanded", "data access", STANDARD, "an Explorer neighbourhood was expanded"),
     ("explorer.exported", "export", LONG, "entities were exported from the Explorer"),
+    (
+        "explorer.summarized",
+        "export",
+        LONG,
+        "a selection was summarized by the LLM (entities and relationships sent, model, purpose; no text)",
+    ),
     # entity resolution
     ("er.pair_approved", "entity resolution", LONG, "a reviewer approved a candidate pair (merged)"),
     ("er.pair_rejected", "entity resolution", LONG, "a reviewer rejected a candidate pair"),
@@ -145,6 +151,14 @@ _TYPES = [
     ("drill.started", "data safety", LONG, "a restore drill started (target, backup, who)"),
     ("drill.passed", "data safety", LONG, "a restore drill passed (RTO, RPO, signed report)"),
     ("drill.failed", "data safety", LONG, "a restore drill failed or exceeded the policy's RTO (step, why)"),
+    # FinOps: rates, budgets and caps, their alerts, refusals at a cap, overage requests
+    ("finops.rate_changed", "configuration", LONG, "a rate of the rate card was added or removed (before, after)"),
+    ("finops.budget_changed", "configuration", LONG, "a tenant's budget or one of its caps changed (before, after)"),
+    ("finops.alert_sent", "finops", LONG, "a budget threshold or forecast alert was sent (spent, cap, threshold)"),
+    ("finops.blocked", "finops", LONG, "an action was refused at a budget cap (feature, cap, spent)"),
+    ("finops.overage_requested", "finops", LONG, "a raise of a cap was asked for (amount, reason)"),
+    ("finops.llm_called", "finops", STANDARD, "an LLM call went through the gateway (model, tokens, cost; no text)"),
+    ("finops.overage_decided", "finops", LONG, "a raise of a cap was approved or rejected (amount, expiry)"),
     # the admin: every add, change and delete made there, linked to the change-history record
     ("admin.created", "configuration", LONG, "a record was added in the admin (model, fields, history record)"),
     ("admin.changed", "configuration", LONG, "a record was changed in the admin (model, fields, history record)"),

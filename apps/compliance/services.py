@@ -50,6 +50,7 @@ from apps.compliance.models import (
 from apps.core import services as core
 from apps.core.choices import Role, Sensitivity
 from apps.core.models import ApiToken, Entity, Membership, Tenant, User
+from intelgraph import metering
 from intelgraph.alerts import alert
 
 HOLD_RECORD = "legalhold"
@@ -761,6 +762,8 @@ def access_review_export(*, review: AccessReview, actor) -> tuple[bytes, str]:
     if review.status != AccessReviewStatus.CLOSED:
         raise AccessReviewError("close the review first: the export is the record of a finished review")
     data, name, events, gaps = access_review_export_data(review, counts=True)
+    # Evidence exports are metered but never refused at a budget cap: an auditor's evidence must stay reachable.
+    metering.meter(tenant_id=review.tenant_id, feature="export", unit="export", quantity=1)
     audit.record(
         "access_review.exported",
         actor=actor,
@@ -1124,6 +1127,7 @@ def evidence_bundle_run(*, bundle: EvidenceBundle) -> EvidenceBundle:
         timezone.now(),
     )
     bundle.save()
+    metering.meter(tenant_id=bundle.tenant_id, feature="export", unit="export", quantity=1)
     audit.record(
         "compliance.bundle_exported",
         actor=bundle.requested_by,

@@ -18,6 +18,7 @@ identifiers in one indexed join. Online scoring never merges by itself: there is
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from apps.core.choices import EntityKind, OutboxConsumer
 from apps.core.models import Entity, OutboxEvent, Tenant
 from apps.er import runs
 from apps.er import services as er
+from intelgraph import metering
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +163,13 @@ def score_entities(*, entity_ids: Sequence) -> dict:
     for (tenant_id, kind), members in groups.items():
         tenant = tenants[tenant_id]
         if tenant.flag("er"):
+            cpu = time.process_time()
             counts = _score_group(tenant=tenant, kind=kind, members=members)
             scored, review, by_rules = scored + counts[0], review + counts[1], by_rules or counts[2]
+            metering.meter(tenant_id=tenant_id, feature="er_online", unit="pair", quantity=counts[0])
+            metering.meter(
+                tenant_id=tenant_id, feature="er_online", unit="cpu_second", quantity=time.process_time() - cpu
+            )
     return {"scored": scored, "review": review, "by_rules": by_rules} if scored else {"scored": 0}
 
 

@@ -13,6 +13,7 @@ certainty (a rules match scores 1.0, anything else is left to reviewers).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ from apps.core.models import Entity, Tenant
 from apps.er import services as er
 from apps.er.choices import PairStatus, PinMode
 from apps.er.models import CandidatePair
-from intelgraph import alerts
+from apps.finops import services as finops
+from intelgraph import alerts, metering
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +312,9 @@ def run(
     one the tenant has active; without one, those pairs wait for reviewers too)."""
     from apps.er import engine  # the engine (numpy, the model) loads only when something is scored
 
+    # A batch run costs compute: refused before it reads anything when the tenant's compute cap blocks.
+    finops.enforce(tenant_id=tenant.pk, feature="er_batch", actor=actor)
+    cpu_started = time.process_time()
     progress = progress or (lambda phase, done, total: None)
     settings = er.settings_for(tenant=tenant)
     scorer = scorer_for(tenant)
@@ -407,6 +412,12 @@ def run(
         )
         if shadow:
             _record_shadow(tenant=tenant, shadow=shadow, review=settings.review_threshold, never=never)
+        metering.meter(tenant_id=tenant.pk, feature="er_batch", unit="run", quantity=1)
+        metering.meter(tenant_id=tenant.pk, feature="er_batch", unit="pair", quantity=total)
+        # this process's CPU (scoring on workers adds their own: er.score_block meters it)
+        metering.meter(
+            tenant_id=tenant.pk, feature="er_batch", unit="cpu_second", quantity=time.process_time() - cpu_started
+        )
         audit.record(
             "er.run",
             actor=actor,

@@ -1,10 +1,12 @@
 """Celery tasks of entity resolution. Thin: they call apps.er.runs and apps.er.online."""
 
 import logging
+import time
 
 from celery import shared_task
 
 from apps.er import online, runs
+from intelgraph import metering
 
 logger = logging.getLogger(__name__)
 
@@ -13,7 +15,15 @@ logger = logging.getLogger(__name__)
 def score_block_task(tenant_id: int, kind: str, pairs: list, keep_from: float = 0.0) -> dict:
     """Score one block of candidate pairs (a batch run fans its blocks out to the workers); return those scoring
     at least ``keep_from``."""
-    return runs.score_block_for(tenant_id=tenant_id, kind=kind, pairs=[tuple(p) for p in pairs], keep_from=keep_from)
+    started = time.process_time()
+    try:
+        return runs.score_block_for(
+            tenant_id=tenant_id, kind=kind, pairs=[tuple(p) for p in pairs], keep_from=keep_from
+        )
+    finally:
+        metering.meter(
+            tenant_id=tenant_id, feature="er_batch", unit="cpu_second", quantity=time.process_time() - started
+        )
 
 
 @shared_task(name="er.score_outbox", bind=True, max_retries=None, acks_late=True)

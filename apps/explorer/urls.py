@@ -7,4 +7,5 @@ app_name = "explorer"
 urlpatterns = [
     path("", views.explorer_page, name="explorer"),
     path("export", views.export_authorize, name="export"),
+    path("summarize", views.summarize, name="summarize"),
 ]

@@ -11,6 +11,10 @@ from apps.access import services as access
 from apps.access.errors import PurposeError
 from apps.core.choices import EntityKind, Sensitivity
 from apps.core.selectors import tenants_with_flag
+from apps.finops import gateway
+from apps.finops import services as finops
+from apps.finops import summarize as summarize_service
+from apps.finops.errors import BudgetExceeded, FinopsError
 from apps.graph.services import ExportRefused, canvas_export_authorize
 from intelgraph.graphql.input import strict_json
 
@@ -44,8 +48,10 @@ def explorer_page(request):
             "graphql": reverse("graphql"),
             "purpose": reverse("purpose_declare"),
             "export": reverse("explorer:export"),
+            "summarize": reverse("explorer:summarize"),
             "websocket": WEBSOCKET_PATH,
         },
+        "llm": gateway.configured(),
     }
     return render(request, "explorer/explorer.html", {"explorer_config": config, "explorer_tenants": tenants})
 
@@ -58,7 +64,12 @@ def export_authorize(request):
     try:
         body = strict_json(request.body or b"{}", "body")
         subject = access.subject_for_request(request)
-        result = canvas_export_authorize(subject=subject, entity_ids=body.get("ids"), export_format=body.get("format"))
+        result = canvas_export_authorize(
+            subject=subject,
+            entity_ids=body.get("ids"),
+            export_format=body.get("format"),
+            tenant_check=lambda tenant_id: finops.enforce(tenant_id=tenant_id, feature="export", actor=request.user),
+        )
     except (ValueError, AttributeError):
         return JsonResponse(
             {"error": 'Send JSON: {"format": "png"|"json", "ids": [...]}', "code": "BAD_REQUEST"}, status=400
@@ -67,4 +78,31 @@ def export_authorize(request):
         return JsonResponse({"error": str(exc), "code": exc.reason}, status=400)
     except ExportRefused as exc:
         return JsonResponse({"error": str(exc), "code": exc.reason, "allowed": exc.allowed}, status=403)
+    except BudgetExceeded as exc:
+        return JsonResponse({"error": str(exc), "code": exc.code, "scope": exc.scope}, status=403)
     return JsonResponse({"ok": True, **result})
+
+
+@require_POST
+@login_required
+def summarize(request):
+    """ "Summarize the selection": what the user may see of it, written up by the LLM (gateway; purpose; audited)."""
+    try:
+        body = strict_json(request.body or b"{}", "body")
+        ids = body.get("ids")
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": 'Send JSON: {"ids": [...]}', "code": "BAD_REQUEST"}, status=400)
+    try:
+        summary = summarize_service.selection_summarize(subject=access.subject_for_request(request), entity_ids=ids)
+    except PurposeError as exc:
+        return JsonResponse({"error": str(exc), "code": exc.reason, "allowed": exc.allowed}, status=403)
+    except BudgetExceeded as exc:
+        return JsonResponse({"error": str(exc), "code": exc.code, "scope": exc.scope}, status=429)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": str(exc), "code": exc.code.upper()}, status=exc.status)
+    except FinopsError as exc:
+        return JsonResponse({"error": str(exc), "code": "BAD_REQUEST"}, status=400)
+    return JsonResponse(
+        {"summary": summary.text, "model": summary.model, "entities": summary.nodes, "relationships": summary.edges,
+         "cost": summary.cost, "estimated": summary.estimated}
+    )  # fmt: skip

@@ -36,7 +36,7 @@ from apps.core.choices import EntityKind
 from apps.core.models import Entity, Relationship
 from apps.core.services import KIND_RE
 from apps.graph.store import Adjacency, GraphStoreUnavailable, PostgresAdjacency, Step, get_store
-from intelgraph import cursors
+from intelgraph import cursors, metering
 
 logger = logging.getLogger(__name__)
 
@@ -440,6 +440,7 @@ def neighborhood(
         total_nodes=len(walk.order),
     )
     masked = sum(1 for n in result.nodes if n.masked) + sum(1 for e in result.edges if e.masked)
+    metering.meter(tenant_id=seed.tenant_id, feature="graph", unit="request", quantity=1)
     audit.record(
         "graph.expanded",
         actor=subject.user,
@@ -527,6 +528,28 @@ def graph_nodes(*, subject: access.Subject, ids) -> list[NodeView]:
     page = reader.page(reader.queryset.select_related("tenant").only(*ENTITY_FIELDS, "tenant__slug"), shows="names")
     by_id = {row.pk: _node_view(row, page[row.pk], tenant_slug=row.tenant.slug, hop=None) for row in page.shown}
     return _merge_targets_checked(subject, [by_id[i] for i in wanted if i in by_id])
+
+
+def selection_graph(*, subject: access.Subject, ids) -> tuple[list[NodeView], list[EdgeView]]:
+    """The nodes of a canvas selection and the relationships among them, as the subject may see them: hidden
+    ones left out, masked ones without name, names built from withheld attributes withheld (what may be shown
+    is what may be sent on, e.g. to an LLM for a summary)."""
+    nodes = [view for view in graph_nodes(subject=subject, ids=ids) if not view.masked]
+    if not nodes:
+        return [], []
+    wanted = [uuid.UUID(view.id) for view in nodes]
+    rows = list(
+        Relationship.objects.filter(from_entity_id__in=wanted, to_entity_id__in=wanted)
+        .only(*EDGE_FIELDS)
+        .order_by("id")[: MAX_NODE_IDS * 4]
+    )
+    decisions = readable(subject=subject, action="expand").page(rows, shows="names") if rows else {}
+    edges = [
+        _edge_view(row, decisions[row.pk])
+        for row in rows
+        if decisions[row.pk].visibility != "hidden" and decisions[row.pk].visibility != "masked"
+    ]
+    return nodes, edges
 
 
 def graph_kinds(*, subject: access.Subject) -> tuple[list[str], list[str]]:

@@ -37,6 +37,7 @@ from apps.core.choices import OutboxConsumer, OutboxKind, OutboxOp
 from apps.core.models import Entity
 from apps.graph.models import OutboxEvent
 from apps.graph.store import GraphStore, GraphStoreUnavailable, bucket_of, get_store
+from intelgraph import metering
 
 logger = logging.getLogger(__name__)
 
@@ -389,9 +390,13 @@ class ExportRefused(Exception):
         self.allowed = list(allowed)
 
 
-def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) -> dict:
+def canvas_export_authorize(
+    *, subject, entity_ids: list, export_format: str, tenant_check: Callable[[int], None] | None = None
+) -> dict:
     """An Explorer export (PNG or JSON, made in the browser) is the policy's ``export`` action: it needs a declared
-    purpose the tenants accept. Checked per tenant on the canvas and audited; raises ExportRefused otherwise."""
+    purpose the tenants accept. Checked per tenant on the canvas and audited; raises ExportRefused otherwise.
+    ``tenant_check(tenant_id)`` runs for each tenant before anything is recorded and may refuse by raising (the
+    Explorer passes the budget check: an export is refused at a blocking compute cap). Metered per tenant."""
     if export_format not in ("png", "json"):
         raise ExportRefused("Export as png or json.", reason="BAD_FORMAT")
     if not isinstance(entity_ids, list) or not entity_ids or len(entity_ids) > 5000:
@@ -412,7 +417,10 @@ def canvas_export_authorize(*, subject, entity_ids: list, export_format: str) ->
             access.purpose_require(subject=subject, tenant_id=tenant_id, action="export")
         except PurposeError as exc:
             raise ExportRefused(str(exc), reason=exc.reason, allowed=exc.allowed) from None
+        if tenant_check is not None:
+            tenant_check(tenant_id)
     for tenant_id in tenants:
+        metering.meter(tenant_id=tenant_id, feature="export", unit="export", quantity=1)
         audit.record(
             "explorer.exported",
             actor=subject.user,

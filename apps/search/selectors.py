@@ -31,6 +31,7 @@ from apps.core.models import Entity, Tenant
 from apps.core.services import parse_sensitivity
 from apps.search import cursors
 from apps.search.models import TenantSearchSettings
+from intelgraph import metering
 
 MAX_QUERY_LENGTH = 256
 DEFAULT_PAGE = 20
@@ -65,6 +66,7 @@ class SearchResult:
     hits: list[Hit]
     next_cursor: str | None
     queryset: object = field(repr=False, default=None)
+    scope: list[int] = field(default_factory=list)  # the tenants searched (metering)
 
     def total_estimate(self) -> tuple[int, bool]:
         """Matches, counted up to a cap (exact below it)."""
@@ -255,7 +257,18 @@ def _require_field_rights(names: list[str], *, subject: access.Subject, tenants:
 def entity_search(
     *, subject: access.Subject, q: str, filters: dict | None = None, after: str | None = None, first: int | None = None
 ) -> SearchResult:
-    """One page of matches, best first, for what the subject may see. Audited (query as a hash)."""
+    """One page of matches, best first, for what the subject may see. Audited (query as a hash); metered per
+    tenant (a request and the seconds its queries took, FinOps)."""
+    timer = metering.DbTimer()
+    with connection.execute_wrapper(timer):
+        result = _entity_search(subject=subject, q=q, filters=filters, after=after, first=first)
+    metering.meter_split(tenant_ids=result.scope, feature="search", counts={"request": 1, "db_second": timer.seconds})
+    return result
+
+
+def _entity_search(
+    *, subject: access.Subject, q: str, filters: dict | None, after: str | None, first: int | None
+) -> SearchResult:
     started = time.perf_counter()
     text = (q or "").strip()
     if not text:
@@ -329,7 +342,7 @@ def entity_search(
             "bundle": policy.current_bundle().sha256,
         },
     )
-    return SearchResult(hits=hits, next_cursor=next_cursor, queryset=queryset)
+    return SearchResult(hits=hits, next_cursor=next_cursor, queryset=queryset, scope=scope)
 
 
 def _tenant_configs(tenant_ids) -> dict[int, str]:

@@ -258,7 +258,15 @@ ROW_BUILDERS = {
     "safety.GraphSnapshot": lambda w: factories.graph_snapshot(),
     "safety.RestorePoint": lambda w: factories.restore_point(),
     "safety.RestoreDrill": lambda w: factories.restore_drill(),
+    "finops.Rate": lambda w: factories.rate(),
+    "finops.Budget": lambda w: factories.budget(tenant=w.tenant_b),
+    "finops.BudgetAlert": lambda w: factories.budget_alert(tenant=w.tenant_b),
+    "finops.UsageDaily": lambda w: factories.usage(tenant=w.tenant_b),
+    "finops.OverageRequest": lambda w: factories.overage_request(tenant=w.tenant_b),
 }
+
+# One-row models whose changelist opens the row (the backup policy).
+SINGLETONS = {"safety.BackupPolicy"}
 
 # Which tenant a row belongs to, from the model (not from its admin class: an admin that forgot to scope a
 # tenant's rows must fail here, not be skipped).
@@ -332,6 +340,10 @@ def test_admin_model_answers_as_the_policy_says(world, label, case):
     if case in ("anonymous", "reader"):
         for response in (changelist, change):
             assert response.status_code == 302 and "/admin/login/" in response["Location"], response
+    elif case == "superuser" and label in SINGLETONS:
+        # the list of a one-row model opens that row
+        assert changelist.status_code == 302 and changelist["Location"] == change_url, changelist
+        assert change.status_code == 200, change
     elif case == "superuser":
         assert changelist.status_code == 200, changelist
         assert change.status_code == 200, change

@@ -45,9 +45,18 @@ READ_ONLY = {
     "safety.GraphSnapshot",
     "safety.RestorePoint",
     "safety.RestoreDrill",
+    "finops.BudgetAlert",
+    "finops.UsageDaily",
 }
 # Changed through their own admin pages, not the change form: each is walked through that page below.
-OWN_PAGES = {"er.CandidatePair", "er.Merge", "audit.LegalHold", "er.ModelPin", "compliance.AccessReview"}
+OWN_PAGES = {
+    "er.CandidatePair",
+    "er.Merge",
+    "audit.LegalHold",
+    "er.ModelPin",
+    "compliance.AccessReview",
+    "finops.OverageRequest",  # decided on its change page (approve or reject), tested in tests/finops
+}
 
 
 class FormReader(HTMLParser):
@@ -202,6 +211,22 @@ def _walk_own_page(client, label, row):
         )
         assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
         return type(row).objects.order_by("-pk").first()
+    if label == "finops.OverageRequest":  # decided on its change page: approve with an amount and an expiry
+        response = client.post(
+            f"/admin/finops/overagerequest/{row.pk}/change/",
+            {
+                "decision": "approve",
+                "approved_amount": "25",
+                "expires_at_0": (timezone.now() + timedelta(days=5)).strftime("%Y-%m-%d"),
+                "expires_at_1": "12:00:00",
+                "decision_note": "walk",
+                "_save": "Save",
+            },
+        )
+        assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+        row.refresh_from_db()
+        assert row.status == "approved"
+        return row
     # er.ModelPin: a pin is never edited; a rollout step is a new pin, added on its add page
     response = client.post(
         "/admin/er/modelpin/add/",

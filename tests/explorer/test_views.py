@@ -65,8 +65,10 @@ def test_member_of_a_flagged_tenant_gets_the_page(client, flagged):
         "graphql": "/graphql",
         "purpose": "/access/purpose",
         "export": "/explorer/export",
+        "summarize": "/explorer/summarize",
         "websocket": "/ws/explorer/",
     }
+    assert page_config(response)["llm"] is False  # no provider configured: "Summarize" says so
     # and the JSON in the page parses to the same settings
     start = body.index('<script id="explorer-config" type="application/json">') + len(
         '<script id="explorer-config" type="application/json">'

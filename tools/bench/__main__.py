@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m tools.bench {access,search,graph,er,audit,restore} [options]`` (what ``make bench-*`` runs).
+"""Run a benchmark: ``python -m tools.bench {access,search,graph,er,audit,restore,finops} [options]`` (what ``make bench-*`` runs).
 
 The benchmarks are Django management command classes that no installed app registers. This entry
 point prepares the process as ``manage.py`` does (settings, the shared metrics folder, the embedded
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "er": "tools.bench.commands.er",
     "audit": "tools.bench.commands.audit",
     "restore": "tools.bench.commands.restore",
+    "finops": "tools.bench.commands.finops",
 }
 ROOT = Path(__file__).resolve().parents[2]
 HELP = {"-h", "--help"}

@@ -5,6 +5,7 @@ from apps.access import purposes as access_purposes
 from apps.core.management.tenant_args import tenants_from
 from apps.er import runs
 from apps.er.engine import KINDS
+from apps.finops.errors import BudgetExceeded
 
 
 def _purpose_check(purpose: str, targets) -> None:
@@ -48,14 +49,17 @@ class Command(BaseCommand):
                     bar.n = done
                     bar.refresh()
 
-                result = runs.run(
-                    tenant=target,
-                    kind=kind,
-                    purpose=purpose,
-                    progress=progress,
-                    parallel=workers,
-                    pairs_per_block=block_size,
-                )
+                try:
+                    result = runs.run(
+                        tenant=target,
+                        kind=kind,
+                        purpose=purpose,
+                        progress=progress,
+                        parallel=workers,
+                        pairs_per_block=block_size,
+                    )
+                except BudgetExceeded as exc:
+                    raise CommandError(f"{target.slug}: {exc}") from None
             how = "rules (model unavailable)" if result.by_rules else f"model {result.model_sha[:12]}"
             self.stdout.write(
                 f"{target.slug} {kind}: {result.records:,} records, {result.candidate_pairs:,} candidate pairs "

@@ -7,7 +7,7 @@
  * them, never guessed here.
  *
  * The modules import only downwards (dom, state, vocabulary, toasts, api, canvas, preview, neighbourhood,
- * then search, details, selection, live, exports, keyboard, purpose, legend): no cycles, so the hashing
+ * then search, details, selection, live, exports, summary, keyboard, purpose, legend): no cycles, so the hashing
  * static storage can name each file after its content. What the canvas tells the modules above it goes
  * through onCanvasChanged, wired here. Every import is a relative "./name.js" ending in ";", the form
  * Django's ManifestStaticFilesStorage rewrites when its JS module support is on.
@@ -31,6 +31,7 @@ import {
 } from "./neighbourhood.js";
 import { loadGraphKinds, preview, renderHopFilters } from "./preview.js";
 import { bindSearch, markResultsOnCanvas, runSearch } from "./search.js";
+import { bindSummary } from "./summary.js";
 import { renderSelection, renderSelectionNow } from "./selection.js";
 import { applyChanges, liveConnect, liveWatch, setLive } from "./live.js";
 import { exportJson, exportPng } from "./exports.js";
@@ -62,6 +63,7 @@ function bindToolbar() {
   $("#export-png").addEventListener("click", exportPng);
   $("#export-json").addEventListener("click", exportJson);
   $("#canvas-clear").addEventListener("click", canvasClear);
+  bindSummary();
 }
 
 function start() {

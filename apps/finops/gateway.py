@@ -1,0 +1,299 @@
+"""The LLM gateway: an OpenAI-compatible chat-completions endpoint in front of one provider, metered and capped.
+
+A call is checked, priced at its maximum (the prompt's estimated tokens plus ``max_tokens`` at the model's
+rates), and that maximum is **reserved** against the tenant's LLM and total caps under a per-tenant lock (so 50
+parallel calls at the cap pass it by at most one call's maximum), forwarded, then **settled**: the usage the
+provider reports (or, when it reports none, an estimate from the text, marked estimated) is metered and the
+reservation released. A provider that fails or times out releases the reservation and charges nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.audit import services as audit
+from apps.finops import selectors, services
+from apps.finops.choices import CapAction, Category
+from apps.finops.errors import BudgetExceeded, FinopsError
+from apps.finops.models import LlmReservation
+from intelgraph import metering
+
+logger = logging.getLogger(__name__)
+ROLES = {"system", "user", "assistant", "tool", "developer"}
+PASSED_ON = ("temperature", "top_p", "stop", "presence_penalty", "frequency_penalty", "seed", "user")
+MAX_PROMPT_CHARS = 400_000
+_LOCK_SPACE = 0x1F1A0000  # pg_advisory_xact_lock(space + tenant id): one reservation check per tenant at a time
+
+
+class GatewayError(FinopsError):
+    """A refused or failed call, with the HTTP status and the OpenAI-style error type and code to answer."""
+
+    def __init__(self, message: str, *, status: int, code: str, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status, self.code, self.kind = status, code, kind
+
+
+def configured() -> bool:
+    return bool(settings.LLM_BASE_URL)
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English text (what OpenAI's guidance says); used only when the provider
+    reports no usage, and for the reservation's prompt side."""
+    return max(1, (len(text) + 3) // 4)
+
+
+@dataclass
+class Call:
+    tenant_id: int
+    user: object
+    model: str
+    payload: dict
+    stream: bool
+    max_tokens: int
+    prompt_tokens_estimate: int
+    max_cost: Decimal
+    reservation_id: int | None = None
+    feature_label: str = "gateway"
+
+
+def _rates(model: str) -> tuple[tuple[Decimal, int], tuple[Decimal, int]]:
+    today = timezone.now().astimezone(datetime.UTC).date()
+    found = (
+        selectors.rate_on(feature="llm", unit="input_token", model=model, day=today),
+        selectors.rate_on(feature="llm", unit="output_token", model=model, day=today),
+    )
+    if found[0] is None or found[1] is None:
+        raise GatewayError(
+            f"The rate card has no price for model {model!r} (input and output tokens): an administrator adds one "
+            "in the admin (FinOps, Rates) before it can be used.",
+            status=400, code="model_not_priced",
+        )  # fmt: skip
+    return found
+
+
+def cost_of(model: str, input_tokens: int, output_tokens: int) -> Decimal:
+    (in_price, in_per), (out_price, out_per) = _rates(model)
+    return selectors.price(Decimal(input_tokens), in_price, in_per) + selectors.price(
+        Decimal(output_tokens), out_price, out_per
+    )
+
+
+def prepare(*, tenant_id: int, user, body) -> Call:
+    """Check a chat-completions request body; GatewayError (400) with what is wrong. Nothing is reserved yet."""
+    if not configured():
+        raise GatewayError(
+            "No LLM provider is configured for this installation (LLM_BASE_URL): LLM features are off.",
+            status=503, code="llm_not_configured", kind="service_unavailable",
+        )  # fmt: skip
+    if not isinstance(body, dict):
+        raise GatewayError("Send a JSON object: {model, messages, max_tokens?, stream?}.", status=400, code="bad_body")
+    model = body.get("model")
+    if not isinstance(model, str) or model not in settings.LLM_MODELS:
+        allowed = ", ".join(settings.LLM_MODELS) or "none"
+        raise GatewayError(f"model: one of {allowed} (got {model!r}).", status=400, code="model_not_allowed")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not 1 <= len(messages) <= 500:
+        raise GatewayError("messages: a list of 1 to 500 messages.", status=400, code="bad_messages")
+    chars = 0
+    for index, message in enumerate(messages):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            raise GatewayError(
+                f"messages[{index}]: {{\"role\": one of {sorted(ROLES)}, \"content\": text}}.", status=400,
+                code="bad_messages",
+            )  # fmt: skip
+        chars += len(message["content"])
+    if chars > MAX_PROMPT_CHARS:
+        raise GatewayError(f"messages: at most {MAX_PROMPT_CHARS:,} characters in all.", status=400, code="too_long")
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens", settings.LLM_DEFAULT_MAX_TOKENS))
+    if (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, int)
+        or not 1 <= max_tokens <= settings.LLM_MAX_TOKENS
+    ):
+        raise GatewayError(f"max_tokens: a whole number from 1 to {settings.LLM_MAX_TOKENS}.", status=400,
+                           code="bad_max_tokens")  # fmt: skip
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise GatewayError("stream: true or false.", status=400, code="bad_stream")
+    payload = {"model": model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+               "max_tokens": max_tokens, "stream": stream}  # fmt: skip
+    payload.update({key: body[key] for key in PASSED_ON if key in body})
+    if stream:
+        payload["stream_options"] = {"include_usage": True}
+    prompt_tokens = estimate_tokens("".join(m["content"] for m in messages)) + 4 * len(messages)
+    return Call(
+        tenant_id=tenant_id, user=user, model=model, payload=payload, stream=stream, max_tokens=max_tokens,
+        prompt_tokens_estimate=prompt_tokens, max_cost=cost_of(model, prompt_tokens, max_tokens),
+    )  # fmt: skip
+
+
+def reserve(call: Call) -> None:
+    """Hold the call's maximum cost against the tenant's blocking LLM and total caps, or refuse (BudgetExceeded).
+    The refusal is audited after the lock's transaction ends (an error inside it would roll the record back)."""
+    refusal = None
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_SPACE + call.tenant_id])
+        now = timezone.now()
+        held = sum(
+            LlmReservation.objects.filter(tenant_id=call.tenant_id, expires_at__gt=now).values_list(
+                "amount", flat=True
+            ),
+            Decimal(0),
+        )
+        status = services.budget_status(tenant_id=call.tenant_id, at=now)
+        for scope in (Category.LLM, services.TOTAL) if status.budget is not None else ():
+            item = status.scopes[scope]
+            if item.action == CapAction.BLOCK and item.cap is not None and item.spent + held + call.max_cost > item.cap:
+                refusal = (scope, item, held)
+                break
+        if refusal is None:
+            reservation = LlmReservation.objects.create(
+                tenant_id=call.tenant_id, model=call.model, amount=call.max_cost,
+                expires_at=now + datetime.timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * 2 + 60),
+            )  # fmt: skip
+    if refusal is not None:
+        scope, item, held = refusal
+        audit.record(
+            "finops.blocked", actor=call.user, tenant=call.tenant_id,
+            payload={"feature": "llm", "scope": scope, "cap": str(item.cap), "spent": str(item.spent),
+                     "reserved": str(held), "reserve": str(call.max_cost), "model": call.model},
+        )  # fmt: skip
+        raise BudgetExceeded(
+            f"The {services.scope_label(scope)} budget of this tenant would be passed: {services._money(item.spent)} "
+            f"spent and {services._money(held)} held by calls in flight, of a {services._money(item.cap)} cap this "
+            f"month; this call may cost up to {services._money(call.max_cost)}. A tenant administrator can raise the "
+            "cap in the admin (Budgets), or anyone in the tenant can ask for a raise (Overage requests).",
+            scope=scope, cap=item.cap, spent=item.spent,
+        )  # fmt: skip
+    call.reservation_id = reservation.pk
+
+
+def release(call: Call) -> None:
+    if call.reservation_id is not None:
+        LlmReservation.objects.filter(pk=call.reservation_id).delete()
+        call.reservation_id = None
+
+
+def settle(call: Call, *, usage: dict | None, text: str, started: float) -> dict:
+    """Meter what the call used (reported, or estimated and marked), release its reservation, audit it."""
+    reported = isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int)
+    if reported:
+        input_tokens, output_tokens = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
+    else:
+        input_tokens, output_tokens = call.prompt_tokens_estimate, estimate_tokens(text) if text else 0
+    for unit, quantity in (("input_token", input_tokens), ("output_token", output_tokens)):
+        metering.meter(tenant_id=call.tenant_id, feature="llm", unit=unit, quantity=quantity, model=call.model,
+                       estimated=not reported)  # fmt: skip
+    cost = cost_of(call.model, input_tokens, output_tokens)
+    release(call)
+    audit.record(
+        "finops.llm_called", actor=call.user, tenant=call.tenant_id,
+        payload={"model": call.model, "input_tokens": input_tokens, "output_tokens": output_tokens,
+                 "estimated": not reported, "cost": str(cost), "stream": call.stream, "via": call.feature_label,
+                 "ms": round((time.perf_counter() - started) * 1000, 1)},
+    )  # fmt: skip
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "estimated": not reported, "cost": cost}
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(
+        base_url=settings.LLM_BASE_URL,
+        headers={"Authorization": f"Bearer {settings.LLM_API_KEY}"} if settings.LLM_API_KEY else {},
+        timeout=httpx.Timeout(settings.LLM_TIMEOUT_SECONDS, connect=min(10.0, settings.LLM_TIMEOUT_SECONDS)),
+    )
+
+
+def _provider_error(exc: Exception) -> GatewayError:
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayError(f"The LLM provider did not answer within {settings.LLM_TIMEOUT_SECONDS:g} s; nothing "
+                            "was charged.", status=504, code="provider_timeout", kind="api_error")  # fmt: skip
+    return GatewayError(f"The LLM provider failed ({exc}); nothing was charged.", status=502, code="provider_error",
+                        kind="api_error")  # fmt: skip
+
+
+def complete(call: Call) -> tuple[dict, dict]:
+    """A non-streaming call: (the provider's answer, what was settled). The caller reserved already."""
+    started = time.perf_counter()
+    try:
+        with _client() as client:
+            response = client.post("/chat/completions", json=call.payload)
+        if response.status_code >= 400:
+            raise httpx.HTTPStatusError(_said(response), request=response.request, response=response)
+        answer = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        release(call)
+        raise _provider_error(exc) from None
+    text = "".join(str((choice.get("message") or {}).get("content") or "") for choice in answer.get("choices") or [])
+    return answer, settle(call, usage=answer.get("usage"), text=text, started=started)
+
+
+def stream(call: Call) -> Iterator[bytes]:
+    """A streaming call: the provider's server-sent events passed on as they come; settled when the stream ends
+    (or the client goes away: what was sent is estimated). The first event is read before this returns, so a
+    provider that fails at once is an error response, not a broken stream."""
+    started = time.perf_counter()
+    client = _client()
+    try:
+        context = client.stream("POST", "/chat/completions", json=call.payload)
+        response = context.__enter__()
+        if response.status_code >= 400:
+            response.read()
+            raise httpx.HTTPStatusError(_said(response), request=response.request, response=response)
+        lines = response.iter_lines()
+        first = next(lines, None)
+    except (httpx.HTTPError, ValueError) as exc:
+        client.close()
+        release(call)
+        raise _provider_error(exc) from None
+
+    def events() -> Iterator[bytes]:
+        usage, text = None, []
+        try:
+            for line in _chain(first, lines):
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    try:
+                        chunk = json.loads(line[6:])
+                    except ValueError:
+                        chunk = {}
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        text.append(str((choice.get("delta") or {}).get("content") or ""))
+                yield (line + "\n").encode()
+        except httpx.HTTPError as exc:
+            logger.warning("LLM stream broke off: %s", exc)
+        finally:
+            context.__exit__(None, None, None)
+            client.close()
+            settle(call, usage=usage, text="".join(text), started=started)
+
+    return events()
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _said(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", {}).get("message") or response.status_code)
+    except ValueError:
+        return f"HTTP {response.status_code}"

@@ -1,0 +1,374 @@
+"""FinOps services: the rate card, budget status and enforcement at the caps, threshold and forecast alerts,
+overage requests. Every change is audited with what it was before and after.
+
+Spend is computed, never stored: folded usage (``UsageDaily``) plus what is still counted in Redis
+(``metering.unfolded``), priced at the rate in force on each day. When Redis is unreachable the status is
+computed from PostgreSQL alone (the counts Redis could not take went to PostgreSQL directly), and an alert says
+enforcement is running without the live counters.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.audit import services as audit
+from apps.finops import metering, selectors
+from apps.finops.choices import CATEGORY_OF, NEVER_BLOCKED, CapAction, Category, OverageStatus
+from apps.finops.errors import BudgetExceeded, FinopsError
+from apps.finops.models import Budget, BudgetAlert, OverageRequest, Rate
+from intelgraph import alerts
+
+logger = logging.getLogger(__name__)
+TOTAL = "total"
+SCOPES = (TOTAL, *Category.values)
+
+
+def _today() -> datetime.date:
+    return timezone.now().astimezone(datetime.UTC).date()
+
+
+def scope_label(scope: str) -> str:
+    """How a scope is said in messages: "total", "LLM", "compute", "storage"."""
+    return "total" if scope == TOTAL else "LLM" if scope == Category.LLM else Category(scope).label.lower()
+
+
+def _money(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} {settings.FINOPS_CURRENCY}"
+
+
+# --------------------------------------------------------------------------- rate card
+
+
+def rate_problems(rate: Rate, *, original: Rate | None) -> dict[str, str]:
+    """Why a rate may not be saved: rates in force priced usage already, so they are never rewritten."""
+    today = _today()
+    problems = {}
+    if original is not None and original.effective_from <= today:
+        changed = [f for f in ("feature", "unit", "model", "price", "per", "effective_from")
+                   if getattr(original, f) != getattr(rate, f)]  # fmt: skip
+        if changed:
+            problems["__all__"] = (
+                f"This rate has been in force since {original.effective_from}: changing it would rewrite costs "
+                "already billed. Add a new rate from today or a later day instead."
+            )
+    elif rate.effective_from is not None and rate.effective_from < today:
+        problems["effective_from"] = (
+            f"A new rate cannot start in the past ({rate.effective_from}): usage up to today is priced already. "
+            f"Start it today ({today}) or later."
+        )
+    return problems
+
+
+def rate_deletable(rate: Rate) -> str | None:
+    if rate.effective_from <= _today():
+        return f"The rate from {rate.effective_from} has priced usage already; it is kept. Add a new rate instead."
+    return None
+
+
+def rate_changed(*, actor, rate: Rate, before: dict | None, deleted: bool = False) -> None:
+    after = None if deleted else _rate_fields(rate)
+    audit.record("finops.rate_changed", actor=actor, target=rate, payload={"before": before, "after": after})
+
+
+def _rate_fields(rate: Rate) -> dict:
+    return {
+        "feature": rate.feature, "unit": rate.unit, "model": rate.model, "price": str(rate.price), "per": rate.per,
+        "effective_from": rate.effective_from.isoformat() if rate.effective_from else None,
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- budget status
+
+
+@dataclass
+class ScopeStatus:
+    scope: str
+    spent: Decimal
+    cap: Decimal | None  # with active raises
+    base_cap: Decimal | None
+    raised: Decimal
+    action: str
+    forecast: Decimal  # spend at the end of the period at today's burn rate
+
+    @property
+    def percent(self) -> float | None:
+        if self.cap is None:
+            return None
+        if self.cap == 0:
+            return 100.0 if self.spent > 0 else 0.0
+        return float(self.spent / self.cap * 100)
+
+    @property
+    def reached(self) -> bool:
+        return self.cap is not None and self.spent >= self.cap
+
+
+@dataclass
+class BudgetStatus:
+    budget: Budget | None
+    tenant_id: int
+    start: datetime.date
+    end: datetime.date
+    spend: selectors.Spend
+    scopes: dict[str, ScopeStatus]
+    live_counters: bool  # False: Redis was unreachable, figures are PostgreSQL's alone
+
+    def scope(self, name: str) -> ScopeStatus:
+        return self.scopes[name]
+
+
+def raises_active(*, tenant_id: int, at: datetime.datetime | None = None) -> dict[str, Decimal]:
+    at = at or timezone.now()
+    found: dict[str, Decimal] = {}
+    for item in OverageRequest.objects.filter(
+        tenant_id=tenant_id, status=OverageStatus.APPROVED, expires_at__gt=at
+    ).only("scope", "approved_amount"):
+        found[item.scope] = found.get(item.scope, Decimal(0)) + (item.approved_amount or Decimal(0))
+    return found
+
+
+def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> BudgetStatus:
+    """Spent against every cap of the tenant's budget in the current period (live Redis counts included)."""
+    at = at or timezone.now()
+    start, end = selectors.period_bounds(at)
+    live = True
+    try:
+        unfolded = metering.unfolded(tenant_id=tenant_id, since=start)
+    except Exception as exc:
+        live = False
+        unfolded = {}
+        logger.warning("finops: Redis unavailable for the live counters (%s); PostgreSQL figures only", exc)
+        alerts.alert(
+            key="finops-redis",
+            subject="Budget enforcement without live counters",
+            body=f"Redis could not be reached ({exc}). Budgets are enforced from PostgreSQL's aggregates alone "
+            "until it is back; usage is written to PostgreSQL directly meanwhile.",
+        )
+    spend = selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded=unfolded)
+    budget = Budget.objects.filter(tenant_id=tenant_id).prefetch_related("caps").first()
+    raised = raises_active(tenant_id=tenant_id, at=at)
+    elapsed = max(
+        (at.astimezone(datetime.UTC) - datetime.datetime.combine(start, datetime.time(), datetime.UTC)).total_seconds(),
+        3600,
+    )
+    length = (end - start).days * 86400
+    scopes = {}
+    caps = {cap.category: cap for cap in budget.caps.all()} if budget else {}
+    for scope in SCOPES:
+        spent = spend.total(None if scope == TOTAL else scope)
+        if scope == TOTAL:
+            base, action = (budget.total_cap if budget else None), (budget.total_action if budget else CapAction.ALERT)
+        else:
+            cap = caps.get(scope)
+            base, action = (cap.amount if cap else None), (cap.action if cap else CapAction.ALERT)
+        extra = raised.get(scope, Decimal(0))
+        scopes[scope] = ScopeStatus(
+            scope=scope, spent=spent, cap=None if base is None else base + extra, base_cap=base, raised=extra,
+            action=action, forecast=spent * Decimal(length) / Decimal(elapsed),
+        )  # fmt: skip
+    return BudgetStatus(budget, tenant_id, start, end, spend, scopes, live)
+
+
+def enforce(*, tenant_id: int, feature: str, reserve: Decimal = Decimal(0), actor=None) -> None:
+    """Refuse (``BudgetExceeded``) an action of ``feature`` when a blocking cap over it is reached, or would be
+    passed by ``reserve`` (an LLM call's maximum cost). Searches and graph reads are never refused."""
+    if feature in NEVER_BLOCKED:
+        return
+    status = budget_status(tenant_id=tenant_id)
+    if status.budget is None:
+        return
+    for scope in (CATEGORY_OF[feature], TOTAL):
+        item = status.scopes[scope]
+        if item.action != CapAction.BLOCK or item.cap is None:
+            continue
+        if item.spent + reserve > item.cap or item.reached:
+            label = scope_label(scope)
+            message = (
+                f"The {label} budget of this tenant is reached: {_money(item.spent)} spent of a "
+                f"{_money(item.cap)} cap this month. A tenant administrator can raise the cap in the admin "
+                "(Budgets), or anyone in the tenant can ask for a raise (Overage requests)."
+            )
+            audit.record(
+                "finops.blocked", actor=actor, tenant=tenant_id,
+                payload={"feature": feature, "scope": scope, "cap": str(item.cap), "spent": str(item.spent),
+                         "reserve": str(reserve)},
+            )  # fmt: skip
+            raise BudgetExceeded(message, scope=scope, cap=item.cap, spent=item.spent)
+
+
+# --------------------------------------------------------------------------- budget changes
+
+
+def budget_fields(budget: Budget | None) -> dict:
+    if budget is None or budget.pk is None:
+        return {}
+    return {
+        "total_cap": None if budget.total_cap is None else str(budget.total_cap),
+        "total_action": budget.total_action,
+        "thresholds": list(budget.thresholds),
+        "forecast_alerts": budget.forecast_alerts,
+        "alert_emails": budget.alert_emails,
+        "caps": {cap.category: {"amount": str(cap.amount), "action": cap.action} for cap in budget.caps.all()},
+    }
+
+
+def budget_changed(*, actor, budget: Budget, before: dict) -> None:
+    after = budget_fields(budget)
+    if after == before:
+        return
+    changed = {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
+    audit.record(
+        "finops.budget_changed", actor=actor, tenant=budget.tenant_id, target=budget,
+        payload={"changed": changed},
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def budget_alerts_check(*, at: datetime.datetime | None = None) -> list[BudgetAlert]:
+    """Send each threshold and forecast alert once per budget, scope and period; returns the ones sent now."""
+    at = at or timezone.now()
+    sent = []
+    for budget in Budget.objects.select_related("tenant").prefetch_related("caps"):
+        status = budget_status(tenant_id=budget.tenant_id, at=at)
+        for item in status.scopes.values():
+            if item.cap is None:
+                continue
+            percent = item.percent or 0.0
+            crossed = [t for t in sorted(budget.thresholds) if percent >= t]
+            if crossed:
+                # Only the highest threshold reached is said; lower ones not yet sent are recorded as covered.
+                alert = _alert_once(budget, status, item, kind="threshold", threshold=crossed[-1], covered=crossed[:-1])
+                if alert:
+                    sent.append(alert)
+            elif budget.forecast_alerts and item.cap > 0 and item.forecast > item.cap:
+                alert = _alert_once(budget, status, item, kind="forecast", threshold=100, covered=[])
+                if alert:
+                    sent.append(alert)
+    return sent
+
+
+def _forecast_day(status: BudgetStatus, item: ScopeStatus, at_days: float) -> datetime.date | None:
+    if item.spent <= 0 or item.cap is None:
+        return None
+    per_day = item.spent / Decimal(max(at_days, 1 / 24))
+    days = float(item.cap / per_day)
+    return status.start + datetime.timedelta(days=days)
+
+
+def _alert_once(budget, status, item, *, kind, threshold, covered) -> BudgetAlert | None:
+    label = scope_label(item.scope)
+    link = f"{settings.SITE_URL}/admin/finops/budget/{budget.pk}/change/"
+    if kind == "forecast":
+        elapsed = (timezone.now().astimezone(datetime.UTC).date() - status.start).days + 1
+        day = _forecast_day(status, item, elapsed)
+        subject = f"Budget forecast: {budget.tenant.slug} {label} on track to reach 100% on {day}"
+        body = (
+            f"{budget.tenant} has spent {_money(item.spent)} of its {label} cap of {_money(item.cap)} "
+            f"({item.percent:.1f}%) this month; at this rate it reaches 100% on {day} and "
+            f"{_money(item.forecast)} by the end of the month.\n{link}"
+        )
+    else:
+        subject = f"Budget at {threshold}%: {budget.tenant.slug} {label}"
+        body = (
+            f"{budget.tenant} has spent {_money(item.spent)} of its {label} cap of {_money(item.cap)} "
+            f"({item.percent:.1f}%) in {status.start:%B %Y}."
+            + (" New LLM calls, ER batch runs and exports are refused." if item.reached and item.action == CapAction.BLOCK else "")
+            + f"\nDrill-down and caps: {link}"
+        )  # fmt: skip
+    try:
+        with transaction.atomic():
+            alert = BudgetAlert.objects.create(
+                budget=budget, tenant_id=budget.tenant_id, scope=item.scope, kind=kind, threshold=threshold,
+                period_start=status.start, spent=item.spent, cap=item.cap, message=body,
+            )  # fmt: skip
+            for lower in covered:
+                BudgetAlert.objects.get_or_create(
+                    budget=budget, scope=item.scope, kind=kind, threshold=lower, period_start=status.start,
+                    defaults={"tenant_id": budget.tenant_id, "spent": item.spent, "cap": item.cap,
+                              "message": f"covered by the {threshold}% alert"},
+                )  # fmt: skip
+            audit.record(
+                "finops.alert_sent", tenant=budget.tenant_id, target=alert,
+                payload={"scope": item.scope, "kind": kind, "threshold": threshold, "spent": str(item.spent),
+                         "cap": str(item.cap)},
+            )  # fmt: skip
+            alerts.alert(key=f"budget:{budget.pk}:{item.scope}:{kind}:{threshold}:{status.start}", subject=subject,
+                         body=body, emails=budget.emails())  # fmt: skip
+    except IntegrityError:
+        return None  # sent before (this period), or by a check running at the same moment
+    return alert
+
+
+# --------------------------------------------------------------------------- overage requests
+
+
+def overage_request(*, tenant_id: int, user, scope: str, amount: Decimal, reason: str) -> OverageRequest:
+    if scope not in SCOPES:
+        raise FinopsError(f"scope must be one of {', '.join(SCOPES)}")
+    if not reason.strip():
+        raise FinopsError("Say why the raise is needed.")
+    if amount is None or amount <= 0:
+        raise FinopsError("Ask for a positive amount.")
+    with transaction.atomic():
+        item = OverageRequest.objects.create(
+            tenant_id=tenant_id, scope=scope, amount=amount, reason=reason.strip(), requested_by=user
+        )
+        audit.record(
+            "finops.overage_requested", actor=user, tenant=tenant_id, target=item,
+            payload={"scope": scope, "amount": str(amount), "reason": reason.strip()[:500]},
+        )  # fmt: skip
+    return item
+
+
+def overage_problem(*, item: OverageRequest, user, approve: bool, amount, expires_at) -> str | None:
+    """Why this decision cannot be taken, or None."""
+    if item.status != OverageStatus.PENDING:
+        return f"This request was {item.status} already."
+    if item.requested_by_id == user.pk:
+        return "Another person decides a raise you asked for."
+    if approve:
+        if amount is None or amount <= 0:
+            return "Approve a positive amount."
+        if expires_at is None or expires_at <= timezone.now():
+            return "Give the raise an expiry in the future."
+        if expires_at > timezone.now() + datetime.timedelta(days=366):
+            return "A raise lasts at most a year; change the cap itself for longer."
+    return None
+
+
+def overage_decide(
+    *, item: OverageRequest, user, approve: bool, amount: Decimal | None = None,
+    expires_at: datetime.datetime | None = None, note: str = "",
+) -> OverageRequest:  # fmt: skip
+    problem = overage_problem(item=item, user=user, approve=approve, amount=amount, expires_at=expires_at)
+    if problem:
+        raise FinopsError(problem)
+    with transaction.atomic():
+        item.status = OverageStatus.APPROVED if approve else OverageStatus.REJECTED
+        item.decided_by, item.decided_at = user, timezone.now()
+        item.approved_amount = amount if approve else None
+        item.expires_at = expires_at if approve else None
+        item.decision_note = note[:300]
+        try:
+            item.full_clean(exclude=["requested_by", "decided_by"])
+        except ValidationError as exc:
+            raise FinopsError(" ".join(exc.messages)) from None
+        item.save()
+        audit.record(
+            "finops.overage_decided", actor=user, tenant=item.tenant_id, target=item,
+            payload={"status": item.status, "amount": str(amount) if approve else None,
+                     "expires_at": expires_at.isoformat() if approve else None, "note": note[:300]},
+        )  # fmt: skip
+    return item
