@@ -2,8 +2,8 @@
 
 It speaks ``POST /v1/chat/completions`` as OpenAI does: JSON answers with ``usage``, and ``"stream": true`` as
 server-sent events (``data: {chunk}`` lines, a last chunk with ``usage`` when ``stream_options.include_usage``,
-then ``data: [DONE]``). The answer is a deterministic summary of the prompt (its first words), so tests can check
-what the gateway sent. Models steer its behaviour:
+then ``data: [DONE]``). The answer is a deterministic "summary" (the first words of the last user message), so tests can
+check what the gateway sent. Models steer its behaviour:
 
 - ``…-slow``: waits ``slow_seconds`` before answering (timeouts);
 - ``…-error``: answers 500 with an OpenAI-style error;
@@ -36,6 +36,7 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall between
 
             def log_message(self, *args):
                 pass
@@ -71,7 +72,8 @@ class StandIn:
                 if model.endswith("-slow"):
                     time.sleep(standin.slow_seconds)
                 prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-                words = prompt.split()
+                users = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
+                words = (users[-1] if users else prompt).split()  # the answer echoes the last user message
                 answer = "Summary: " + " ".join(words[:40])
                 usage = {
                     "prompt_tokens": _tokens(prompt),

@@ -22,6 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit.admin import AuditedAdminMixin
+from apps.core.selectors import tenant_ids_for_user
 from apps.finops import charts, selectors, services
 from apps.finops.choices import Category
 from apps.finops.models import Budget, BudgetAlert, BudgetCap, OverageRequest, Rate, UsageDaily
@@ -186,7 +187,8 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         problem = c.problem
         today = timezone.now().astimezone(datetime.UTC).date()
         rows = [
-            {"values": [row[name] for name in columns], "quantity": f"{row['quantity']:,.2f}",
+            {"values": [row[name] for name in columns],
+             "quantity": "—" if row["quantity"] is None else f"{row['quantity']:,.2f}",
              "cost": f"{row['cost']:,.4f}"}
             for row in selectors.grouped(spend.lines, columns)
         ]  # fmt: skip
@@ -194,7 +196,7 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         same_month = status.start == start
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Costs of {budget.tenant}",
+            "title": f"Costs of {budget.tenant}, {start:%B %Y}",
             "opts": self.model._meta,
             "budget": budget,
             "month": f"{start:%Y-%m}",
@@ -237,7 +239,8 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         writer = csv.writer(response)
         writer.writerow([*columns, "quantity", f"cost_{settings.FINOPS_CURRENCY.lower()}"])
         for row in selectors.grouped(spend.lines, columns):
-            writer.writerow([*(row[name] for name in columns), f"{row['quantity']:.6f}", f"{row['cost']:.6f}"])
+            quantity = "" if row["quantity"] is None else f"{row['quantity']:.6f}"
+            writer.writerow([*(row[name] for name in columns), quantity, f"{row['cost']:.6f}"])
         return response
 
     @admin.display(description="spent this month")
@@ -371,6 +374,14 @@ class OverageRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # requests and decisions are the record
+
+    def get_changeform_initial_data(self, request):
+        """A member of one tenant asks for that tenant's budget (the dropdown offers only theirs anyway)."""
+        initial = super().get_changeform_initial_data(request)
+        tenant_ids = tenant_ids_for_user(user=request.user)
+        if len(tenant_ids) == 1:
+            initial.setdefault("tenant", tenant_ids[0])
+        return initial
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = OverageAskForm if obj is None else OverageDecisionForm

@@ -20,6 +20,7 @@ from decimal import Decimal
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit import services as audit
@@ -68,12 +69,23 @@ class Call:
     feature_label: str = "gateway"
 
 
+_RATES_FOR = 60.0  # seconds a model's rates are reused in a process (they price reservations and audit lines;
+# the bill itself is computed from the rate card at read time, selectors.spend)
+_rates_cache: dict[tuple[str, datetime.date], tuple[float, tuple]] = {}
+
+
 def _rates(model: str) -> tuple[tuple[Decimal, int], tuple[Decimal, int]]:
     today = timezone.now().astimezone(datetime.UTC).date()
-    found = (
-        selectors.rate_on(feature="llm", unit="input_token", model=model, day=today),
-        selectors.rate_on(feature="llm", unit="output_token", model=model, day=today),
-    )
+    cached = _rates_cache.get((model, today))
+    if cached and time.monotonic() - cached[0] < _RATES_FOR:
+        found = cached[1]
+    else:
+        found = (
+            selectors.rate_on(feature="llm", unit="input_token", model=model, day=today),
+            selectors.rate_on(feature="llm", unit="output_token", model=model, day=today),
+        )
+        if found[0] is not None and found[1] is not None:  # a missing rate is looked up again: it may be added now
+            _rates_cache[(model, today)] = (time.monotonic(), found)
     if found[0] is None or found[1] is None:
         raise GatewayError(
             f"The rate card has no price for model {model!r} (input and output tokens): an administrator adds one "
@@ -146,6 +158,8 @@ def prepare(*, tenant_id: int, user, body) -> Call:
 def reserve(call: Call) -> None:
     """Hold the call's maximum cost against the tenant's blocking LLM and total caps, or refuse (BudgetExceeded).
     The refusal is audited after the lock's transaction ends (an error inside it would roll the record back)."""
+    if not _capped(call.tenant_id):
+        return  # no blocking LLM or total cap: nothing to hold the call against
     refusal = None
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -185,6 +199,20 @@ def reserve(call: Call) -> None:
     call.reservation_id = reservation.pk
 
 
+def _capped(tenant_id: int) -> bool:
+    """Whether a blocking LLM or total cap applies to the tenant (one indexed query)."""
+    from apps.finops.models import Budget
+
+    return (
+        Budget.objects.filter(tenant_id=tenant_id)
+        .filter(
+            Q(total_cap__isnull=False, total_action=CapAction.BLOCK)
+            | Q(caps__category=Category.LLM, caps__action=CapAction.BLOCK)
+        )
+        .exists()
+    )
+
+
 def release(call: Call) -> None:
     if call.reservation_id is not None:
         LlmReservation.objects.filter(pk=call.reservation_id).delete()
@@ -212,12 +240,21 @@ def settle(call: Call, *, usage: dict | None, text: str, started: float) -> dict
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, "estimated": not reported, "cost": cost}
 
 
+_clients: dict[tuple, httpx.Client] = {}
+
+
 def _client() -> httpx.Client:
-    return httpx.Client(
-        base_url=settings.LLM_BASE_URL,
-        headers={"Authorization": f"Bearer {settings.LLM_API_KEY}"} if settings.LLM_API_KEY else {},
-        timeout=httpx.Timeout(settings.LLM_TIMEOUT_SECONDS, connect=min(10.0, settings.LLM_TIMEOUT_SECONDS)),
-    )
+    """One pooled client per provider configuration (keep-alive connections, no handshake per call)."""
+    key = (settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_TIMEOUT_SECONDS)
+    client = _clients.get(key)
+    if client is None or client.is_closed:
+        client = _clients[key] = httpx.Client(
+            base_url=settings.LLM_BASE_URL,
+            headers={"Authorization": f"Bearer {settings.LLM_API_KEY}"} if settings.LLM_API_KEY else {},
+            timeout=httpx.Timeout(settings.LLM_TIMEOUT_SECONDS, connect=min(10.0, settings.LLM_TIMEOUT_SECONDS)),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+    return client
 
 
 def _provider_error(exc: Exception) -> GatewayError:
@@ -232,8 +269,7 @@ def complete(call: Call) -> tuple[dict, dict]:
     """A non-streaming call: (the provider's answer, what was settled). The caller reserved already."""
     started = time.perf_counter()
     try:
-        with _client() as client:
-            response = client.post("/chat/completions", json=call.payload)
+        response = _client().post("/chat/completions", json=call.payload)
         if response.status_code >= 400:
             raise httpx.HTTPStatusError(_said(response), request=response.request, response=response)
         answer = response.json()
@@ -249,17 +285,19 @@ def stream(call: Call) -> Iterator[bytes]:
     (or the client goes away: what was sent is estimated). The first event is read before this returns, so a
     provider that fails at once is an error response, not a broken stream."""
     started = time.perf_counter()
-    client = _client()
+    context = _client().stream("POST", "/chat/completions", json=call.payload)
+    entered = False
     try:
-        context = client.stream("POST", "/chat/completions", json=call.payload)
         response = context.__enter__()
+        entered = True
         if response.status_code >= 400:
             response.read()
             raise httpx.HTTPStatusError(_said(response), request=response.request, response=response)
         lines = response.iter_lines()
         first = next(lines, None)
     except (httpx.HTTPError, ValueError) as exc:
-        client.close()
+        if entered:
+            context.__exit__(None, None, None)
         release(call)
         raise _provider_error(exc) from None
 
@@ -280,7 +318,6 @@ def stream(call: Call) -> Iterator[bytes]:
             logger.warning("LLM stream broke off: %s", exc)
         finally:
             context.__exit__(None, None, None)
-            client.close()
             settle(call, usage=usage, text="".join(text), started=started)
 
     return events()

@@ -123,9 +123,14 @@ def grouped(lines: list[CostLine], by: tuple[str, ...]) -> list[dict]:
         if name not in GROUPS:
             raise ValueError(f"cannot group by {name!r}; use {', '.join(GROUPS)}")
     sums: dict[tuple, dict] = {}
+    units: dict[tuple, set] = {}
     for line in lines:
         key = tuple(getattr(line, name) for name in by)
         row = sums.setdefault(key, {**dict(zip(by, key, strict=True)), "cost": Decimal(0), "quantity": Decimal(0)})
         row["cost"] += line.cost
         row["quantity"] += line.quantity
+        units.setdefault(key, set()).add(line.unit)
+    for key, row in sums.items():
+        if len(units[key]) > 1:
+            row["quantity"] = None  # requests plus pairs plus seconds is no quantity
     return sorted(sums.values(), key=lambda row: (-row["cost"], *(str(row[name]) for name in by)))

@@ -41,9 +41,11 @@ def scope_label(scope: str) -> str:
 
 
 def _money(value: Decimal | None) -> str:
+    """Money as people read it: cents, or four decimals below one unit (an LLM call costs fractions of a cent)."""
     if value is None:
         return "—"
-    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} {settings.FINOPS_CURRENCY}"
+    places = Decimal("0.01") if abs(value) >= 1 or value == 0 else Decimal("0.0001")
+    return f"{value.quantize(places, rounding=ROUND_HALF_UP):,} {settings.FINOPS_CURRENCY}"
 
 
 # --------------------------------------------------------------------------- rate card

@@ -9,6 +9,9 @@ def _empty_counters():
     client = metering._redis()
     for key in [metering.LIVE_KEY, *client.scan_iter(f"{metering.FOLD_PREFIX}*")]:
         client.delete(key)
+    from apps.finops import gateway
+
+    gateway._rates_cache.clear()  # rates are reused for a minute in a process; each test prices its own
     # alert throttling keys of earlier runs (budget ids repeat in each new test database)
     for key in client.scan_iter("*ig:alert:budget:*"):
         client.delete(key)
