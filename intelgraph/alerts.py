@@ -52,10 +52,14 @@ def alert(*, key: str, subject: str, body: str, emails: list[str] | None = None)
 def deliver(*, subject: str, body: str, emails: list[str] | None = None) -> dict:
     """Send now, to every configured channel; report what worked (for the task's result and tests)."""
     result = {"email": None, "slack": None}
-    recipients = list(dict.fromkeys([*settings.ALERT_EMAILS, *(emails or [])]))
-    if recipients:
+    # The operators and any extra recipients (a tenant's budget contacts) get separate messages: neither sees the
+    # other's addresses.
+    extra = [address for address in dict.fromkeys(emails or []) if address not in settings.ALERT_EMAILS]
+    for recipients in (settings.ALERT_EMAILS, extra):
+        if not recipients:
+            continue
         try:
-            send_mail(f"[IntelGraph] {subject}", body, settings.DEFAULT_FROM_EMAIL, recipients)
+            send_mail(f"[IntelGraph] {subject}", body, settings.DEFAULT_FROM_EMAIL, list(recipients))
             result["email"] = "sent"
         except Exception as exc:
             logger.error("alert e-mail failed: %s", exc)

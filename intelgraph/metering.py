@@ -107,6 +107,9 @@ def meter(
             pipe.hincrbyfloat(LIVE_KEY, field + ESTIMATED_SUFFIX, float(quantity))
         pipe.execute()
     except Exception as exc:  # Redis down: the usage goes to the fallback (PostgreSQL), never lost
+        if _sent_maybe(exc):  # Redis may have applied it before the reply timed out: re-sending could count twice
+            logger.error("metering: Redis timed out (%s); %s %s may or may not be counted", exc, quantity, field)
+            return
         if not _fallback:
             logger.error("metering: Redis unavailable (%s) and no fallback; %s %s not counted", exc, quantity, field)
             return
@@ -152,6 +155,21 @@ def meter_split(*, tenant_ids, feature: str, counts: dict[str, float]) -> None:
         for tenant_id, unit, quantity in items:
             pipe.hincrbyfloat(LIVE_KEY, field_of(tenant_id=tenant_id, day=day, feature=feature, unit=unit), quantity)
         pipe.execute()
-    except Exception:  # Redis down: one at a time, each to the fallback
+    except Exception as exc:  # Redis down: each to the fallback (PostgreSQL), without asking Redis again
+        if _sent_maybe(exc):
+            logger.error("metering: Redis timed out (%s); a %s request may or may not be counted", exc, feature)
+            return
+        logger.warning("metering: Redis unavailable (%s); writing a %s request to PostgreSQL", exc, feature)
         for tenant_id, unit, quantity in items:
-            meter(tenant_id=tenant_id, feature=feature, unit=unit, quantity=quantity)
+            if _fallback:
+                try:
+                    _fallback[0](tenant_id, day, feature, unit, "", Decimal(str(quantity)), False)
+                except Exception as fallback_exc:
+                    logger.error("metering: the fallback failed too (%s)", fallback_exc)
+
+
+def _sent_maybe(exc: Exception) -> bool:
+    """A reply that timed out after the command was sent (not a refused or failed connection)."""
+    import redis
+
+    return isinstance(exc, redis.exceptions.TimeoutError) and "connect" not in str(exc).lower()

@@ -128,10 +128,11 @@ def tenant_purpose(*, tenant: Tenant, code: str | None = None, label: str = "", 
 
 
 def policy_bundle_version():
-    from apps.access.decisions import bundle_record_if_new
+    from apps.access import decisions
     from apps.access.models import PolicyBundleVersion
 
-    bundle_record_if_new()
+    decisions._recorded_bundles.clear()  # a transactional test may have flushed the row this process remembers
+    decisions.bundle_record_if_new()
     return PolicyBundleVersion.objects.latest("first_loaded_at")
 
 

@@ -154,21 +154,24 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         if budget is None or not self.has_view_permission(request, budget):
             raise PermissionDenied
         month, problem = request.GET.get("month", ""), None
+        now = timezone.now()
         try:
-            moment = (
-                datetime.datetime.strptime(month, "%Y-%m").replace(tzinfo=datetime.UTC) if month else timezone.now()
-            )
+            moment = datetime.datetime.strptime(month, "%Y-%m").replace(tzinfo=datetime.UTC) if month else now
+            if not 2000 <= moment.year <= 9998:
+                raise ValueError(month)
         except ValueError:
-            moment, problem = timezone.now(), f"month: give a month as YYYY-MM (got {month!r}); this month is shown."
+            moment, problem = now, f"month: give a month as YYYY-MM (got {month!r}); this month is shown."
+        current = selectors.period_bounds(now)[0] == selectors.period_bounds(moment)[0]
         group = request.GET.get("group", "category")
         if group not in self.GROUPINGS:
             problem, group = f"group: one of {', '.join(self.GROUPINGS)} (got {group!r}).", "category"
-        status = services.budget_status(tenant_id=budget.tenant_id, at=min(moment, timezone.now()) if month else None)
-        if month:
+        if current:
+            status = services.budget_status(tenant_id=budget.tenant_id)
+            start, end, spend = status.start, status.end, status.spend
+        else:  # another month: its folded usage; caps, raises and forecasts are this month's and not shown
             start, end = selectors.period_bounds(moment)
             spend = selectors.spend(tenant_id=budget.tenant_id, start=start, end=end)
-        else:
-            start, end, spend = status.start, status.end, status.spend
+            status = services.budget_status(tenant_id=budget.tenant_id)
         label, columns = self.GROUPINGS[group]
         return _Costs(budget, status, spend, start, end, group, label, columns, problem)
 
@@ -193,7 +196,7 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
             for row in selectors.grouped(spend.lines, columns)
         ]  # fmt: skip
         total = status.scope(services.TOTAL)
-        same_month = status.start == start
+        same_month = status.start == start  # the current month: caps, bars and forecast apply
         context = {
             **self.admin_site.each_context(request),
             "title": f"Costs of {budget.tenant}, {start:%B %Y}",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -122,7 +123,8 @@ def prepare(*, tenant_id: int, user, body) -> Call:
     for index, message in enumerate(messages):
         if (
             not isinstance(message, dict)
-            or message.get("role") not in ROLES
+            or not isinstance(message.get("role"), str)
+            or message["role"] not in ROLES
             or not isinstance(message.get("content"), str)
         ):
             raise GatewayError(
@@ -145,13 +147,26 @@ def prepare(*, tenant_id: int, user, body) -> Call:
         raise GatewayError("stream: true or false.", status=400, code="bad_stream")
     payload = {"model": model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
                "max_tokens": max_tokens, "stream": stream}  # fmt: skip
-    payload.update({key: body[key] for key in PASSED_ON if key in body})
+    for key in PASSED_ON:
+        if key in body:
+            value = body[key]
+            if isinstance(value, float) and not math.isfinite(value):
+                raise GatewayError(f"{key}: a finite number.", status=400, code="bad_parameter")
+            if key in ("temperature", "top_p", "presence_penalty", "frequency_penalty") and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
+                raise GatewayError(f"{key}: a number.", status=400, code="bad_parameter")
+            payload[key] = value
     if stream:
         payload["stream_options"] = {"include_usage": True}
-    prompt_tokens = estimate_tokens("".join(m["content"] for m in messages)) + 4 * len(messages)
+    text = "".join(m["content"] for m in messages)
+    prompt_tokens = estimate_tokens(text) + 4 * len(messages)
+    # The reservation's prompt side is an upper bound: a byte-level tokenizer never makes more tokens than bytes
+    # (CJK text or emoji can be one token a character or more, four characters a token is only true of English).
+    prompt_bound = len(text.encode("utf-8")) + 4 * len(messages)
     return Call(
         tenant_id=tenant_id, user=user, model=model, payload=payload, stream=stream, max_tokens=max_tokens,
-        prompt_tokens_estimate=prompt_tokens, max_cost=cost_of(model, prompt_tokens, max_tokens),
+        prompt_tokens_estimate=prompt_tokens, max_cost=cost_of(model, prompt_bound, max_tokens),
     )  # fmt: skip
 
 
@@ -221,16 +236,22 @@ def release(call: Call) -> None:
 
 def settle(call: Call, *, usage: dict | None, text: str, started: float) -> dict:
     """Meter what the call used (reported, or estimated and marked), release its reservation, audit it."""
-    reported = isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int)
-    if reported:
-        input_tokens, output_tokens = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
-    else:
-        input_tokens, output_tokens = call.prompt_tokens_estimate, estimate_tokens(text) if text else 0
-    for unit, quantity in (("input_token", input_tokens), ("output_token", output_tokens)):
-        metering.meter(tenant_id=call.tenant_id, feature="llm", unit=unit, quantity=quantity, model=call.model,
-                       estimated=not reported)  # fmt: skip
-    cost = cost_of(call.model, input_tokens, output_tokens)
-    release(call)
+    try:
+        reported = (
+            isinstance(usage, dict)
+            and isinstance(usage.get("prompt_tokens"), int)
+            and isinstance(usage.get("completion_tokens", 0) or 0, int)
+        )
+        if reported:
+            input_tokens, output_tokens = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
+        else:
+            input_tokens, output_tokens = call.prompt_tokens_estimate, estimate_tokens(text) if text else 0
+        for unit, quantity in (("input_token", input_tokens), ("output_token", output_tokens)):
+            metering.meter(tenant_id=call.tenant_id, feature="llm", unit=unit, quantity=quantity, model=call.model,
+                           estimated=not reported)  # fmt: skip
+        cost = cost_of(call.model, input_tokens, output_tokens)
+    finally:
+        release(call)
     audit.record(
         "finops.llm_called", actor=call.user, tenant=call.tenant_id,
         payload={"model": call.model, "input_tokens": input_tokens, "output_tokens": output_tokens,
@@ -280,10 +301,12 @@ def complete(call: Call) -> tuple[dict, dict]:
     return answer, settle(call, usage=answer.get("usage"), text=text, started=started)
 
 
-def stream(call: Call) -> Iterator[bytes]:
-    """A streaming call: the provider's server-sent events passed on as they come; settled when the stream ends
-    (or the client goes away: what was sent is estimated). The first event is read before this returns, so a
-    provider that fails at once is an error response, not a broken stream."""
+def stream(call: Call) -> tuple[Iterator[bytes], Callable[[], None]]:
+    """A streaming call: the provider's server-sent events passed on as they come, and ``finish`` (idempotent),
+    which closes the provider's stream and settles: called when the events end, and by the response's closers
+    when the client went away before reading them. A stream is cut at twice the provider timeout, inside its
+    reservation's lifetime. The first event is read before this returns, so a provider that fails at once is an
+    error response, not a broken stream."""
     started = time.perf_counter()
     context = _client().stream("POST", "/chat/completions", json=call.payload)
     entered = False
@@ -301,26 +324,44 @@ def stream(call: Call) -> Iterator[bytes]:
         release(call)
         raise _provider_error(exc) from None
 
+    seen = {"usage": None, "text": [], "done": False}
+
+    def finish() -> None:
+        """Close the provider's stream and settle, once: from the generator's end, or from the response being
+        closed without ever being read (a client that went away before the first event)."""
+        if seen["done"]:
+            return
+        seen["done"] = True
+        context.__exit__(None, None, None)
+        settle(call, usage=seen["usage"], text="".join(seen["text"]), started=started)
+
+    deadline = started + settings.LLM_TIMEOUT_SECONDS * 2  # inside the reservation's lifetime (2x + 60 s)
+
     def events() -> Iterator[bytes]:
-        usage, text = None, []
+        usage, text = None, seen["text"]
         try:
             for line in _chain(first, lines):
+                if time.perf_counter() > deadline:
+                    logger.warning("LLM stream cut at %.0f s (the call's deadline)", time.perf_counter() - started)
+                    break
                 if line.startswith("data: ") and line != "data: [DONE]":
                     try:
                         chunk = json.loads(line[6:])
                     except ValueError:
                         chunk = {}
-                    usage = chunk.get("usage") or usage
-                    for choice in chunk.get("choices") or []:
-                        text.append(str((choice.get("delta") or {}).get("content") or ""))
+                    if isinstance(chunk, dict):
+                        usage = chunk.get("usage") or usage
+                        seen["usage"] = usage
+                        for choice in chunk.get("choices") or []:
+                            if isinstance(choice, dict):
+                                text.append(str((choice.get("delta") or {}).get("content") or ""))
                 yield (line + "\n").encode()
         except httpx.HTTPError as exc:
             logger.warning("LLM stream broke off: %s", exc)
         finally:
-            context.__exit__(None, None, None)
-            settle(call, usage=usage, text="".join(text), started=started)
+            finish()
 
-    return events()
+    return events(), finish
 
 
 def _chain(first, rest):

@@ -19,6 +19,7 @@ registered at start-up; slower, never lost) and logs it; enforcement falls back 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import time
@@ -34,8 +35,10 @@ logger = logging.getLogger(__name__)
 
 
 def fallback_write(tenant_id, day, feature, unit, model, quantity: Decimal, estimated: bool) -> None:
-    """Where ``intelgraph.metering.meter`` puts a count when Redis is down: straight into ``UsageDaily``."""
-    _fold_rows({(tenant_id, day, feature, unit, model): [quantity, quantity if estimated else Decimal(0)]})
+    """Where ``intelgraph.metering.meter`` puts a count when Redis is down: straight into ``UsageDaily``, in a
+    savepoint (a failed insert must not abort the caller's transaction)."""
+    with transaction.atomic():
+        _fold_rows({(tenant_id, day, feature, unit, model): [quantity, quantity if estimated else Decimal(0)]})
 
 
 @dataclass
@@ -46,8 +49,34 @@ class FoldResult:
     seconds: float = 0.0
 
 
+FOLD_LOCK = 0x1F1B0001  # a fold holds it exclusively from RENAME to DEL; readers of the live figures share it
+
+
+@contextlib.contextmanager
+def _fold_lock(*, shared: bool):
+    """Session advisory lock: a reader (``unfolded`` + the aggregates) never sees a batch both in Redis and in
+    PostgreSQL, nor misses counts moving from the live hash to a batch."""
+    function = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [FOLD_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function.replace('lock', 'unlock')}(%s)", [FOLD_LOCK])
+
+
+def readers_lock():
+    return _fold_lock(shared=True)
+
+
 def usage_fold(*, limit: int = 1000) -> FoldResult:
     """Fold the Redis counters into ``UsageDaily``; see the module's docstring for why nothing is lost or doubled."""
+    with _fold_lock(shared=False):
+        return _usage_fold(limit=limit)
+
+
+def _usage_fold(*, limit: int) -> FoldResult:
     started = time.perf_counter()
     client = _redis()
     result = FoldResult()
@@ -79,7 +108,7 @@ def usage_fold(*, limit: int = 1000) -> FoldResult:
                 first_time = cursor.fetchone() is not None
             if first_time:
                 _fold_rows(rows)
-        client.delete(key)  # only after the commit: a fold that dies before this is folded again, once
+        client.unlink(key)  # only after the commit: a fold that dies before this is folded again, once
         if first_time:
             result.batches += 1
             result.fields += len(rows)

@@ -145,7 +145,9 @@ def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> Bud
     start, end = selectors.period_bounds(at)
     live = True
     try:
-        unfolded = metering.unfolded(tenant_id=tenant_id, since=start)
+        with metering.readers_lock():
+            unfolded = metering.unfolded(tenant_id=tenant_id, since=start)
+            spend = selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded=unfolded)
     except Exception as exc:
         live = False
         unfolded = {}
@@ -156,7 +158,7 @@ def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> Bud
             body=f"Redis could not be reached ({exc}). Budgets are enforced from PostgreSQL's aggregates alone "
             "until it is back; usage is written to PostgreSQL directly meanwhile.",
         )
-    spend = selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded=unfolded)
+        spend = selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded={})
     budget = Budget.objects.filter(tenant_id=tenant_id).prefetch_related("caps").first()
     raised = raises_active(tenant_id=tenant_id, at=at)
     elapsed = max(
@@ -254,11 +256,18 @@ def budget_alerts_check(*, at: datetime.datetime | None = None) -> list[BudgetAl
                 alert = _alert_once(budget, status, item, kind="threshold", threshold=crossed[-1], covered=crossed[:-1])
                 if alert:
                     sent.append(alert)
-            elif budget.forecast_alerts and item.cap > 0 and item.forecast > item.cap:
+            elif budget.forecast_alerts and item.cap > 0 and item.forecast > item.cap and _forecastable(status, at):
                 alert = _alert_once(budget, status, item, kind="forecast", threshold=100, covered=[])
                 if alert:
                     sent.append(alert)
     return sent
+
+
+FORECAST_AFTER_DAYS = 3  # a month's first days say little about its burn (a daily storage sample is a day's worth)
+
+
+def _forecastable(status: BudgetStatus, at: datetime.datetime) -> bool:
+    return (at.astimezone(datetime.UTC).date() - status.start).days >= FORECAST_AFTER_DAYS
 
 
 def _forecast_day(status: BudgetStatus, item: ScopeStatus, at_days: float) -> datetime.date | None:

@@ -61,16 +61,17 @@ def chat_completions(request):
         return tenant
     try:
         body = json.loads(request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         return _error("The body is not JSON.", status=400, code="bad_body")
     try:
         call = gateway.prepare(tenant_id=tenant, user=request.user, body=body)
         gateway.reserve(call)
         if call.stream:
-            events = gateway.stream(call)
+            events, finish = gateway.stream(call)
             if isinstance(request, ASGIRequest):  # served by uvicorn: hand each event on as it comes
                 events = _as_async(events)
             response = StreamingHttpResponse(events, content_type="text/event-stream")
+            response._resource_closers.append(finish)  # settled even if the stream is never read
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response

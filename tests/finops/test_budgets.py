@@ -2,6 +2,7 @@
 threshold and forecast alerts once per period, overage raises, and the admin as the budget-cap UI."""
 
 import datetime
+import io
 from decimal import Decimal
 
 import pytest
@@ -67,10 +68,10 @@ def test_an_er_batch_run_is_refused_at_a_blocking_compute_cap_searches_are_not(g
     _use(tenant, "er_batch", "run", 1)  # $50 spent of a $40 cap
     folding.usage_fold()
 
-    with pytest.raises(
-        CommandError, match=r"compute budget of this tenant is reached: 50\.00 USD spent of a 40\.00 USD"
-    ):
-        call_command("er_run", "--tenant", tenant.slug, "--kind", "person")
+    said = io.StringIO()
+    with pytest.raises(CommandError, match=f"refused at a budget cap: {tenant.slug}"):
+        call_command("er_run", "--tenant", tenant.slug, "--kind", "person", stderr=said)
+    assert "compute budget of this tenant is reached: 50.00 USD spent of a 40.00 USD cap" in said.getvalue()
     assert AuditEvent.objects.filter(event_type="finops.blocked", tenant=tenant).exists()
     assert not AuditEvent.objects.filter(event_type="er.run", tenant=tenant).exists()
 
@@ -140,11 +141,16 @@ def test_thresholds_alert_once_per_period_to_slack_and_mail(settings, slack, sen
     assert [(a.scope, a.threshold) for a in sent] == [("llm", 80)]
     assert sent_at_once() == []  # never twice
 
-    subjects = [m.subject for m in mail.outbox]
-    assert subjects == ["[IntelGraph] Budget at 50%: acme-budget LLM", "[IntelGraph] Budget at 80%: acme-budget LLM"]
-    assert set(mail.outbox[1].to) == {"finance@example.org", "cfo@acme.example"}
-    assert "85.00 USD of its LLM cap of 100.00 USD (85.0%)" in mail.outbox[1].body
-    assert f"/admin/finops/budget/{budget.pk}/change/" in mail.outbox[1].body
+    operators = [m for m in mail.outbox if m.to == ["finance@example.org"]]
+    contacts = [m for m in mail.outbox if m.to == ["cfo@acme.example"]]
+    assert [m.subject for m in operators] == [
+        "[IntelGraph] Budget at 50%: acme-budget LLM",
+        "[IntelGraph] Budget at 80%: acme-budget LLM",
+    ]
+    assert [m.subject for m in contacts] == [m.subject for m in operators]  # separate messages: no shared To:
+    assert len(mail.outbox) == 4
+    assert "85.00 USD of its LLM cap of 100.00 USD (85.0%)" in operators[1].body
+    assert f"/admin/finops/budget/{budget.pk}/change/" in operators[1].body
     assert [post["text"].split("\n")[0] for post in received] == [
         "*Budget at 50%: acme-budget LLM*",
         "*Budget at 80%: acme-budget LLM*",
@@ -165,8 +171,11 @@ def test_a_forecast_alert_says_when_the_cap_will_be_reached(settings, sent_at_on
     _rate(price="10")
     _budget(tenant, caps=[("llm", "100", "block")], forecast=True, thresholds=[90])
     start = TODAY().replace(day=1)
-    at = timezone.make_aware(datetime.datetime.combine(start + datetime.timedelta(days=2), datetime.time(12)))
-    metering.meter(tenant_id=tenant.pk, feature="llm", unit="input_token", quantity=2_000_000, at=at)  # $20 in 2.5 days
+    early = timezone.make_aware(datetime.datetime.combine(start + datetime.timedelta(days=1), datetime.time(12)))
+    at = timezone.make_aware(datetime.datetime.combine(start + datetime.timedelta(days=3), datetime.time(12)))
+    metering.meter(tenant_id=tenant.pk, feature="llm", unit="input_token", quantity=2_000_000, at=early)  # $20
+    folding.usage_fold()
+    assert sent_at_once(at=early) == []  # no forecast from a month's first days
     folding.usage_fold()
     sent = sent_at_once(at=at)
     assert [(a.kind, a.scope) for a in sent] == [("forecast", "llm")]
@@ -362,3 +371,14 @@ def test_with_redis_lost_enforcement_uses_postgres_alone_never_open_and_says_so(
     with pytest.raises(BudgetExceeded):
         services.enforce(tenant_id=tenant.pk, feature="er_batch")
     assert "Budget enforcement without live counters" in caplog.text
+
+
+def test_the_drill_down_of_another_month_and_odd_months():
+    tenant = factories.tenant()
+    budget = _budget(tenant, total="100")
+    client = _admin_client(factories.user(tenant=tenant, role=Role.ADMIN))
+    for month in ("9999-12", "0001-01", "2026-13", "x"):
+        page = client.get(f"/admin/finops/budget/{budget.pk}/costs/?month={month}")
+        assert page.status_code == 200 and "month: give a month as YYYY-MM" in page.content.decode(), month
+    past = client.get(f"/admin/finops/budget/{budget.pk}/costs/?month=2025-01").content.decode()
+    assert "January 2025" in past and "No metered usage this month." in past

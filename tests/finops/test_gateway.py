@@ -162,11 +162,27 @@ def test_fifty_parallel_calls_at_the_cap_never_pass_it_by_more_than_one_reservat
         ({"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": 10**9}, "bad_max_tokens"),
         ({"model": MODEL, "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "bad_stream"),
         (["not", "an", "object"], "bad_body"),
+        ({"model": MODEL, "messages": [{"role": ["user"], "content": "x"}]}, "bad_messages"),
+        ({"model": MODEL, "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, "bad_parameter"),
     ],
 )
 def test_bad_requests_get_a_coded_400_and_reach_no_provider(provider, priced, caller, body, code):
     response = caller(body)
     assert response.status_code == 400 and response.json()["error"]["code"] == code
+    assert not provider.requests
+
+
+def test_a_nan_parameter_or_a_deeply_nested_body_is_a_400_not_a_500(provider, priced, caller):
+    from django.test import Client as _Client
+
+    _, raw = factories.api_token(user=caller.user)
+    client = _Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = '{"model": "' + MODEL + '", "messages": [{"role": "user", "content": "x"}], "temperature": NaN}'
+    response = client.post("/llm/v1/chat/completions", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_parameter"
+    deep = "[" * 100_000 + "]" * 100_000
+    response = client.post("/llm/v1/chat/completions", data=deep, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_body"
     assert not provider.requests
 
 

@@ -31,6 +31,8 @@ class Command(BaseCommand):
         if servers.port_is_open(port, host if host != "0.0.0.0" else "127.0.0.1"):  # noqa: S104
             raise CommandError(f"port {port} on {host} is already in use; set PORT to another port")
         base = f"http://{host}:{port}"
+        # Links in e-mails and alerts (budget alerts, review reminders) point where this server listens, unless set.
+        os.environ.setdefault("SITE_URL", base)
         self.stdout.write(
             "\n".join(
                 [

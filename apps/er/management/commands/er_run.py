@@ -41,6 +41,7 @@ class Command(BaseCommand):
         if purpose is not None:
             _purpose_check(purpose, targets)
         quiet = options["verbosity"] == 0
+        refused = []  # tenants whose compute budget refused the run; the others still run
         for target in targets:
             with tqdm(unit="pair", desc=f"{target.slug} {kind}", disable=quiet) as bar:
 
@@ -59,7 +60,9 @@ class Command(BaseCommand):
                         pairs_per_block=block_size,
                     )
                 except BudgetExceeded as exc:
-                    raise CommandError(f"{target.slug}: {exc}") from None
+                    refused.append(target.slug)
+                    self.stderr.write(f"{target.slug} {kind}: refused: {exc}")
+                    continue
             how = "rules (model unavailable)" if result.by_rules else f"model {result.model_sha[:12]}"
             self.stdout.write(
                 f"{target.slug} {kind}: {result.records:,} records, {result.candidate_pairs:,} candidate pairs "
@@ -68,3 +71,5 @@ class Command(BaseCommand):
             )
             for note in result.notes[:10]:
                 self.stdout.write(f"  note: {note}")
+        if refused:
+            raise CommandError(f"refused at a budget cap: {', '.join(refused)} (the other tenants ran)")
