@@ -11,7 +11,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from apps.core.models import Membership
+from apps.core.selectors import memberships_for_user
 from apps.finops import gateway
 from apps.finops.errors import BudgetExceeded
 
@@ -22,9 +22,7 @@ def _error(message: str, *, status: int, code: str, kind: str = "invalid_request
 
 def _tenant_of(request) -> int | JsonResponse:
     """The tenant the call is for: the token holder's only tenant, or the one named by ``X-IG-Tenant``."""
-    memberships = Membership.objects.filter(user=request.user, is_active=True, tenant__is_active=True).select_related(
-        "tenant"
-    )
+    memberships = list(memberships_for_user(user=request.user))
     named = request.headers.get("X-IG-Tenant", "").strip()
     if named:
         found = [m for m in memberships if m.tenant.slug == named]
