@@ -93,31 +93,8 @@ def meter(
     at: datetime.datetime | None = None,
 ) -> None:
     """Count ``quantity`` of ``feature`` in ``unit`` for the tenant now (or ``at``). Never raises for Redis."""
-    if feature not in FEATURES or unit not in UNITS:
-        raise ValueError(f"unknown feature or unit: {feature!r} {unit!r}")
-    if not quantity or tenant_id is None:
-        return
-    day = (at or timezone.now()).astimezone(datetime.UTC).date()
-    model = model.replace("|", "/")[:80]
-    field = field_of(tenant_id=tenant_id, day=day, feature=feature, unit=unit, model=model)
-    try:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.hincrbyfloat(LIVE_KEY, field, float(quantity))
-        if estimated:
-            pipe.hincrbyfloat(LIVE_KEY, field + ESTIMATED_SUFFIX, float(quantity))
-        pipe.execute()
-    except Exception as exc:  # Redis down: the usage goes to the fallback (PostgreSQL), never lost
-        if _sent_maybe(exc):  # Redis may have applied it before the reply timed out: re-sending could count twice
-            logger.error("metering: Redis timed out (%s); %s %s may or may not be counted", exc, quantity, field)
-            return
-        if not _fallback:
-            logger.error("metering: Redis unavailable (%s) and no fallback; %s %s not counted", exc, quantity, field)
-            return
-        logger.warning("metering: Redis unavailable (%s); writing %s %s to PostgreSQL", exc, quantity, field)
-        try:
-            _fallback[0](tenant_id, day, feature, unit, model, Decimal(str(quantity)), estimated)
-        except Exception as fallback_exc:
-            logger.error("metering: the fallback failed too (%s); %s %s not counted", fallback_exc, quantity, field)
+    meter_split(tenant_ids=[tenant_id], feature=feature, counts={unit: quantity}, model=model, estimated=estimated,
+                at=at)  # fmt: skip
 
 
 class DbTimer:
@@ -134,38 +111,56 @@ class DbTimer:
             self.seconds += time.perf_counter() - started
 
 
-def meter_split(*, tenant_ids, feature: str, counts: dict[str, float]) -> None:
-    """Count a request's units in one round trip; a request that spanned several tenants (a member of more than
-    one searching all of them) charges each an equal share of every unit."""
+def meter_split(
+    *, tenant_ids, feature: str, counts: dict[str, float | Decimal | int], model: str = "", estimated: bool = False,
+    at: datetime.datetime | None = None,
+) -> None:  # fmt: skip
+    """Count several units of one action in one round trip (an LLM call's input and output tokens, a search's
+    request and database time). An action that spanned several tenants (a member of more than one searching all
+    of them) charges each an equal share of every unit. Never raises for Redis: when it cannot be reached the
+    counts go to the fallback (PostgreSQL), without asking Redis again."""
+    if feature not in FEATURES or any(unit not in UNITS for unit in counts):
+        raise ValueError(f"unknown feature or unit: {feature!r} {sorted(counts)!r}")
     tenant_ids = [t for t in tenant_ids if t is not None]
     if not tenant_ids:
         return
     share = 1.0 / len(tenant_ids)
-    day = timezone.now().astimezone(datetime.UTC).date()
+    day = (at or timezone.now()).astimezone(datetime.UTC).date()
+    model = model.replace("|", "/")[:80]
     items = [
-        (tenant_id, unit, quantity * share)
+        (field_of(tenant_id=tenant_id, day=day, feature=feature, unit=unit, model=model), tenant_id, unit,
+         float(quantity) * share)
         for tenant_id in tenant_ids
         for unit, quantity in counts.items()
-        if quantity and unit in UNITS
-    ]
-    if feature not in FEATURES or not items:
+        if quantity
+    ]  # fmt: skip
+    if not items:
         return
     try:
         pipe = _redis().pipeline(transaction=False)
-        for tenant_id, unit, quantity in items:
-            pipe.hincrbyfloat(LIVE_KEY, field_of(tenant_id=tenant_id, day=day, feature=feature, unit=unit), quantity)
+        for field, _, _, quantity in items:
+            pipe.hincrbyfloat(LIVE_KEY, field, quantity)
+            if estimated:
+                pipe.hincrbyfloat(LIVE_KEY, field + ESTIMATED_SUFFIX, quantity)
         pipe.execute()
-    except Exception as exc:  # Redis down: each to the fallback (PostgreSQL), without asking Redis again
-        if _sent_maybe(exc):
-            logger.error("metering: Redis timed out (%s); a %s request may or may not be counted", exc, feature)
+    except Exception as exc:
+        if _sent_maybe(exc):  # Redis may have applied it before the reply timed out: re-sending could count twice
+            logger.error("metering: Redis timed out (%s); %s may or may not be counted", exc, _said(items))
             return
-        logger.warning("metering: Redis unavailable (%s); writing a %s request to PostgreSQL", exc, feature)
-        for tenant_id, unit, quantity in items:
-            if _fallback:
-                try:
-                    _fallback[0](tenant_id, day, feature, unit, "", Decimal(str(quantity)), False)
-                except Exception as fallback_exc:
-                    logger.error("metering: the fallback failed too (%s)", fallback_exc)
+        if not _fallback:
+            logger.error("metering: Redis unavailable (%s) and no fallback; %s not counted", exc, _said(items))
+            return
+        logger.warning("metering: Redis unavailable (%s); writing %s to PostgreSQL", exc, _said(items))
+        for field, tenant_id, unit, quantity in items:
+            try:
+                _fallback[0](tenant_id, day, feature, unit, model, Decimal(str(quantity)), estimated)
+            except Exception as fallback_exc:
+                logger.error("metering: the fallback failed too (%s); %s %s not counted", fallback_exc, quantity,
+                             field)  # fmt: skip
+
+
+def _said(items) -> str:
+    return ", ".join(f"{quantity:g} {field}" for field, _, _, quantity in items)
 
 
 def _sent_maybe(exc: Exception) -> bool:

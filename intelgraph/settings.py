@@ -187,6 +187,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --------------------------------------------------------------------------- FinOps (apps/finops, docs/finops.md)
 FINOPS_CURRENCY = cfg.str("FINOPS_CURRENCY", default="USD")
+# How old the spend and caps an LLM call is checked against may be, per process (the calls settled since are
+# added exactly; a cap changed in another process applies within this many seconds). 0: read them every call.
+FINOPS_LIMITS_SECONDS = cfg.float("FINOPS_LIMITS_SECONDS", default=2.0)
 # The LLM gateway (/llm/v1/chat/completions) forwards to one OpenAI-compatible provider. No base URL: LLM features
 # say they are not configured. The key is a secret: environment only.
 LLM_BASE_URL = cfg.url("LLM_BASE_URL", default="", schemes=("https", "http")).rstrip("/")

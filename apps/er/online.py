@@ -166,10 +166,10 @@ def score_entities(*, entity_ids: Sequence) -> dict:
             cpu = time.process_time()
             counts = _score_group(tenant=tenant, kind=kind, members=members)
             scored, review, by_rules = scored + counts[0], review + counts[1], by_rules or counts[2]
-            metering.meter(tenant_id=tenant_id, feature="er_online", unit="pair", quantity=counts[0])
-            metering.meter(
-                tenant_id=tenant_id, feature="er_online", unit="cpu_second", quantity=time.process_time() - cpu
-            )
+            metering.meter_split(
+                tenant_ids=[tenant_id], feature="er_online",
+                counts={"pair": counts[0], "cpu_second": time.process_time() - cpu},
+            )  # fmt: skip
     return {"scored": scored, "review": review, "by_rules": by_rules} if scored else {"scored": 0}
 
 

@@ -412,12 +412,11 @@ def run(
         )
         if shadow:
             _record_shadow(tenant=tenant, shadow=shadow, review=settings.review_threshold, never=never)
-        metering.meter(tenant_id=tenant.pk, feature="er_batch", unit="run", quantity=1)
-        metering.meter(tenant_id=tenant.pk, feature="er_batch", unit="pair", quantity=total)
         # this process's CPU (scoring on workers adds their own: er.score_block meters it)
-        metering.meter(
-            tenant_id=tenant.pk, feature="er_batch", unit="cpu_second", quantity=time.process_time() - cpu_started
-        )
+        metering.meter_split(
+            tenant_ids=[tenant.pk], feature="er_batch",
+            counts={"run": 1, "pair": total, "cpu_second": time.process_time() - cpu_started},
+        )  # fmt: skip
         audit.record(
             "er.run",
             actor=actor,

@@ -69,7 +69,7 @@ class RateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         return request.user.is_superuser and (obj is None or services.rate_deletable(obj) is None)
 
     def get_form(self, request, obj=None, **kwargs):
-        request._rate_before = services._rate_fields(obj) if obj is not None else None
+        request._rate_before = services.rate_fields(obj) if obj is not None else None
         return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
@@ -80,7 +80,7 @@ class RateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         problem = services.rate_deletable(obj)
         if problem:
             raise PermissionDenied(problem)
-        before = services._rate_fields(obj)
+        before = services.rate_fields(obj)
         super().delete_model(request, obj)
         services.rate_changed(actor=request.user, rate=obj, before=before, deleted=True)
 
@@ -215,10 +215,10 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
             "scopes": [
                 {
                     "label": services.scope_label(s.scope),
-                    "spent": services._money(spend.total(None if s.scope == services.TOTAL else s.scope)),
-                    "cap": services._money(s.cap),
+                    "spent": services.money(spend.total(None if s.scope == services.TOTAL else s.scope)),
+                    "cap": services.money(s.cap),
                     "bar": _bar(s.percent) if same_month else "—",
-                    "forecast": services._money(s.forecast) if same_month else "—",
+                    "forecast": services.money(s.forecast) if same_month else "—",
                 }
                 for s in status.scopes.values()
             ],
@@ -250,7 +250,7 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
     def spent_this_month(self, obj):
         status = services.budget_status(tenant_id=obj.tenant_id)
         item = status.scope(services.TOTAL)
-        return format_html("{} {}", services._money(item.spent), _bar(item.percent))
+        return format_html("{} {}", services.money(item.spent), _bar(item.percent))
 
     @admin.display(description="this month")
     def this_period(self, obj):
@@ -267,11 +267,11 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
             (
                 (
                     "Total" if s.scope == services.TOTAL else Category(s.scope).label,
-                    services._money(s.spent),
-                    services._money(s.cap) + (f" (incl. raise {services._money(s.raised)})" if s.raised else ""),
+                    services.money(s.spent),
+                    services.money(s.cap) + (f" (incl. raise {services.money(s.raised)})" if s.raised else ""),
                     _bar(s.percent),
                     s.action if s.cap is not None else "—",
-                    services._money(s.forecast),
+                    services.money(s.forecast),
                 )
                 for s in status.scopes.values()
             ),

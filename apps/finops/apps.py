@@ -9,6 +9,7 @@ class FinopsConfig(AppConfig):
     verbose_name = "FinOps: budgets and costs"
 
     def ready(self):
+        from apps.finops import receivers  # noqa: F401  (connects them)
         from apps.finops.metering import fallback_write
         from intelgraph import metering
 

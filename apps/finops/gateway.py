@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import httpx
 from django.conf import settings
@@ -27,7 +27,7 @@ from django.utils import timezone
 from apps.audit import services as audit
 from apps.finops import selectors, services
 from apps.finops.choices import CapAction, Category
-from apps.finops.errors import BudgetExceeded, FinopsError
+from apps.finops.errors import FinopsError
 from apps.finops.models import LlmReservation
 from intelgraph import metering
 
@@ -170,68 +170,124 @@ def prepare(*, tenant_id: int, user, body) -> Call:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """A tenant's blocking LLM and total caps with what was spent against them, as of ``taken``."""
+
+    taken: datetime.datetime  # read before the figures were: usage metered before it is in ``spent``
+    until: float  # monotonic time after which it is read again
+    version: int | None  # the tenant's limits version when read (None: Redis was unreachable, never reused)
+    caps: tuple[tuple[str, Decimal, Decimal], ...]  # (scope, cap with raises, spent)
+
+
+_limits: dict[int, _Limits] = {}
+_SETTLED_KEPT = datetime.timedelta(seconds=60)  # a settled call's row outlives every snapshot it may be missing from
+_CLOCK_MARGIN = datetime.timedelta(seconds=1)  # hosts' clocks may differ a little: count settled calls a bit early
+LIMITS_KEY = "ig:finops:limits"  # Redis hash: tenant id -> a counter bumped whenever its budget, caps or raises change
+
+
+def limits_changed(tenant_id: int) -> None:
+    """A budget, cap or raise of the tenant changed: this process reads its limits again on the next call, and
+    every other process does once the change is committed (the version it compares on each call moves)."""
+    _limits.pop(tenant_id, None)
+
+    def bump():
+        _limits.pop(tenant_id, None)
+        try:
+            metering._redis().hincrby(LIMITS_KEY, str(tenant_id), 1)
+        except Exception as exc:  # other processes then see it within FINOPS_LIMITS_SECONDS
+            logger.warning("finops: could not publish a limits change of tenant %s (%s)", tenant_id, exc)
+
+    transaction.on_commit(bump)
+
+
+def limits_forget() -> None:
+    """Forget every snapshot of this process (tests; a rate card change)."""
+    _limits.clear()
+
+
+def _version(tenant_id: int) -> int | None:
+    try:
+        value = metering._redis().hget(LIMITS_KEY, str(tenant_id))
+    except Exception:
+        return None
+    return int(value or 0)
+
+
+def _limits_of(tenant_id: int) -> _Limits:
+    """The tenant's blocking caps over LLM calls and their spend: the full budget status (live Redis counts
+    included), read again when the tenant's limits changed anywhere (one Redis round trip tells) or after
+    ``FINOPS_LIMITS_SECONDS``. What LLM calls settled since it was read is added from their reservations' rows,
+    so a snapshot that old never lets calls pass the cap; other usage since (an ER run's CPU against the total
+    cap) is seen when it is read again. Without Redis it is read on every call."""
+    version = _version(tenant_id)
+    found = _limits.get(tenant_id)
+    if found is not None and version is not None and found.version == version and time.monotonic() < found.until:
+        return found
+    taken = timezone.now()
+    status = services.budget_status(tenant_id=tenant_id, at=taken)
+    caps = []
+    for scope in (Category.LLM, services.TOTAL) if status.budget is not None else ():
+        item = status.scopes[scope]
+        if item.action == CapAction.BLOCK and item.cap is not None:
+            caps.append((scope, item.cap, item.spent))
+    found = _Limits(taken, time.monotonic() + settings.FINOPS_LIMITS_SECONDS, version, tuple(caps))
+    _limits[tenant_id] = found
+    LlmReservation.objects.filter(
+        Q(settled_at__lt=taken - _SETTLED_KEPT) | Q(expires_at__lt=taken - _SETTLED_KEPT), tenant_id=tenant_id
+    ).delete()  # rows no snapshot can miss any more
+    return found
+
+
 def reserve(call: Call) -> None:
     """Hold the call's maximum cost against the tenant's blocking LLM and total caps, or refuse (BudgetExceeded).
-    The refusal is audited after the lock's transaction ends (an error inside it would roll the record back)."""
-    if not _capped(call.tenant_id):
+
+    Under the tenant's lock: the spend snapshot (``_limits_of``) plus every reservation in flight (at its maximum)
+    plus every call settled since the snapshot was read (at its real cost), plus this call's maximum, must stay
+    within each cap. So 50 parallel calls at the cap pass it by at most one call's maximum, whichever process
+    serves them. The refusal is audited after the lock is released."""
+    limits = _limits_of(call.tenant_id)
+    if not limits.caps:
         return  # no blocking LLM or total cap: nothing to hold the call against
-    refusal = None
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_SPACE + call.tenant_id])
-        now = timezone.now()
-        held = sum(
-            LlmReservation.objects.filter(tenant_id=call.tenant_id, expires_at__gt=now).values_list(
-                "amount", flat=True
-            ),
-            Decimal(0),
-        )
-        status = services.budget_status(tenant_id=call.tenant_id, at=now)
-        for scope in (Category.LLM, services.TOTAL) if status.budget is not None else ():
-            item = status.scopes[scope]
-            if item.action == CapAction.BLOCK and item.cap is not None and item.spent + held + call.max_cost > item.cap:
-                refusal = (scope, item, held)
-                break
-        if refusal is None:
-            reservation = LlmReservation.objects.create(
-                tenant_id=call.tenant_id, model=call.model, amount=call.max_cost,
-                expires_at=now + datetime.timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * 2 + 60),
-            )  # fmt: skip
-    if refusal is not None:
-        scope, item, held = refusal
-        audit.record(
-            "finops.blocked", actor=call.user, tenant=call.tenant_id,
-            payload={"feature": "llm", "scope": scope, "cap": str(item.cap), "spent": str(item.spent),
-                     "reserved": str(held), "reserve": str(call.max_cost), "model": call.model},
+    amount = _kept(call.max_cost)
+    now = timezone.now()
+    with connection.cursor() as cursor:  # one round trip: lock, sum, insert (migration finops 0003)
+        cursor.execute(
+            "SELECT held, reservation_id FROM finops_llm_reserve(%s, %s, %s, %s, %s, %s, %s, %s)",
+            [_LOCK_SPACE + call.tenant_id, call.tenant_id, call.model, amount, now,
+             now + datetime.timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * 2 + 60), limits.taken - _CLOCK_MARGIN,
+             min(cap - spent for _, cap, spent in limits.caps)],
         )  # fmt: skip
-        raise BudgetExceeded(
-            f"The {services.scope_label(scope)} budget of this tenant would be passed: {services._money(item.spent)} "
-            f"spent and {services._money(held)} held by calls in flight, of a {services._money(item.cap)} cap this "
-            f"month; this call may cost up to {services._money(call.max_cost)}. A tenant administrator can raise the "
-            "cap in the admin (Budgets), or anyone in the tenant can ask for a raise (Overage requests).",
-            scope=scope, cap=item.cap, spent=item.spent,
+        held, reservation_id = cursor.fetchone()
+    if reservation_id is None:
+        scope, cap, spent = next(
+            (item for item in limits.caps if item[2] + held + amount > item[1]), limits.caps[0]
+        )  # the cap it would pass
+        _limits.pop(call.tenant_id, None)  # the next call reads the figures afresh
+        services.refuse(
+            tenant_id=call.tenant_id, feature="llm", scope=scope, cap=cap, spent=spent, actor=call.user, held=held,
+            reserve=call.max_cost, model=call.model,
         )  # fmt: skip
-    call.reservation_id = reservation.pk
+    call.reservation_id = reservation_id
 
 
-def _capped(tenant_id: int) -> bool:
-    """Whether a blocking LLM or total cap applies to the tenant (one indexed query)."""
-    from apps.finops.models import Budget
-
-    return (
-        Budget.objects.filter(tenant_id=tenant_id)
-        .filter(
-            Q(total_cap__isnull=False, total_action=CapAction.BLOCK)
-            | Q(caps__category=Category.LLM, caps__action=CapAction.BLOCK)
-        )
-        .exists()
-    )
+def _kept(amount: Decimal) -> Decimal:
+    """An amount as the reservation column keeps it (four decimals), rounded up: a hold is never less."""
+    return amount.quantize(Decimal("0.0001"), rounding=ROUND_CEILING)
 
 
-def release(call: Call) -> None:
-    if call.reservation_id is not None:
-        LlmReservation.objects.filter(pk=call.reservation_id).delete()
-        call.reservation_id = None
+def release(call: Call, *, cost: Decimal | None = None) -> None:
+    """Give the reservation back: deleted when the call charged nothing, or kept a minute with the call's real
+    cost (``cost``), so that spend snapshots read before its usage was metered still count it."""
+    if call.reservation_id is None:
+        return
+    with connection.cursor() as cursor:
+        if cost is None:
+            cursor.execute("DELETE FROM finops_llmreservation WHERE id = %s", [call.reservation_id])
+        else:
+            cursor.execute("UPDATE finops_llmreservation SET amount = %s, settled_at = %s WHERE id = %s",
+                           [_kept(cost), timezone.now(), call.reservation_id])  # fmt: skip
+    call.reservation_id = None
 
 
 def settle(call: Call, *, usage: dict | None, text: str, started: float) -> dict:
@@ -246,12 +302,14 @@ def settle(call: Call, *, usage: dict | None, text: str, started: float) -> dict
             input_tokens, output_tokens = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
         else:
             input_tokens, output_tokens = call.prompt_tokens_estimate, estimate_tokens(text) if text else 0
-        for unit, quantity in (("input_token", input_tokens), ("output_token", output_tokens)):
-            metering.meter(tenant_id=call.tenant_id, feature="llm", unit=unit, quantity=quantity, model=call.model,
-                           estimated=not reported)  # fmt: skip
+        metering.meter_split(
+            tenant_ids=[call.tenant_id], feature="llm", counts={"input_token": input_tokens,
+            "output_token": output_tokens}, model=call.model, estimated=not reported,
+        )  # fmt: skip
         cost = cost_of(call.model, input_tokens, output_tokens)
+        release(call, cost=cost)  # after the metering: a snapshot read between the two counts the call twice, never not
     finally:
-        release(call)
+        release(call)  # an error before the metering: nothing to keep
     audit.record(
         "finops.llm_called", actor=call.user, tenant=call.tenant_id,
         payload={"model": call.model, "input_tokens": input_tokens, "output_tokens": output_tokens,

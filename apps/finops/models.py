@@ -236,13 +236,16 @@ class OverageRequest(models.Model):
 class LlmReservation(models.Model):
     """The most an LLM call in flight may cost, held against the tenant's caps until its real usage is known.
     Taken under a per-tenant lock, so parallel calls at the cap never pass it by more than one call's maximum;
-    a reservation whose call died is ignored once it expires."""
+    a reservation whose call died is ignored once it expires. A settled call keeps its row for a minute with its
+    real cost (``settled_at`` set): the gateway checks calls against a spend snapshot a few seconds old, and
+    adds what was settled since it was taken (apps.finops.gateway)."""
 
     tenant = models.ForeignKey("core.Tenant", on_delete=models.CASCADE, related_name="+")
     model = models.CharField(max_length=80)
     amount = models.DecimalField(**MONEY)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "expires_at"], name="finops_reservation_live")]

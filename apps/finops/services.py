@@ -40,7 +40,7 @@ def scope_label(scope: str) -> str:
     return "total" if scope == TOTAL else "LLM" if scope == Category.LLM else Category(scope).label.lower()
 
 
-def _money(value: Decimal | None) -> str:
+def money(value: Decimal | None) -> str:
     """Money as people read it: cents, or four decimals below one unit (an LLM call costs fractions of a cent)."""
     if value is None:
         return "—"
@@ -78,11 +78,11 @@ def rate_deletable(rate: Rate) -> str | None:
 
 
 def rate_changed(*, actor, rate: Rate, before: dict | None, deleted: bool = False) -> None:
-    after = None if deleted else _rate_fields(rate)
+    after = None if deleted else rate_fields(rate)
     audit.record("finops.rate_changed", actor=actor, target=rate, payload={"before": before, "after": after})
 
 
-def _rate_fields(rate: Rate) -> dict:
+def rate_fields(rate: Rate) -> dict:
     return {
         "feature": rate.feature, "unit": rate.unit, "model": rate.model, "price": str(rate.price), "per": rate.per,
         "effective_from": rate.effective_from.isoformat() if rate.effective_from else None,
@@ -183,9 +183,9 @@ def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> Bud
     return BudgetStatus(budget, tenant_id, start, end, spend, scopes, live)
 
 
-def enforce(*, tenant_id: int, feature: str, reserve: Decimal = Decimal(0), actor=None) -> None:
-    """Refuse (``BudgetExceeded``) an action of ``feature`` when a blocking cap over it is reached, or would be
-    passed by ``reserve`` (an LLM call's maximum cost). Searches and graph reads are never refused."""
+def enforce(*, tenant_id: int, feature: str, actor=None) -> None:
+    """Refuse (``BudgetExceeded``) an action of ``feature`` when a blocking cap over it is reached. Searches and
+    graph reads are never refused; LLM calls are checked by the gateway, against what they may cost."""
     if feature in NEVER_BLOCKED:
         return
     status = budget_status(tenant_id=tenant_id)
@@ -193,21 +193,33 @@ def enforce(*, tenant_id: int, feature: str, reserve: Decimal = Decimal(0), acto
         return
     for scope in (CATEGORY_OF[feature], TOTAL):
         item = status.scopes[scope]
-        if item.action != CapAction.BLOCK or item.cap is None:
-            continue
-        if item.spent + reserve > item.cap or item.reached:
-            label = scope_label(scope)
-            message = (
-                f"The {label} budget of this tenant is reached: {_money(item.spent)} spent of a "
-                f"{_money(item.cap)} cap this month. A tenant administrator can raise the cap in the admin "
-                "(Budgets), or anyone in the tenant can ask for a raise (Overage requests)."
-            )
-            audit.record(
-                "finops.blocked", actor=actor, tenant=tenant_id,
-                payload={"feature": feature, "scope": scope, "cap": str(item.cap), "spent": str(item.spent),
-                         "reserve": str(reserve)},
-            )  # fmt: skip
-            raise BudgetExceeded(message, scope=scope, cap=item.cap, spent=item.spent)
+        if item.action == CapAction.BLOCK and item.reached:
+            refuse(tenant_id=tenant_id, feature=feature, scope=scope, cap=item.cap, spent=item.spent, actor=actor)
+
+
+def refuse(
+    *, tenant_id: int, feature: str, scope: str, cap: Decimal, spent: Decimal, actor=None,
+    held: Decimal | None = None, reserve: Decimal | None = None, model: str = "",
+) -> None:  # fmt: skip
+    """Audit a refusal at a blocking cap and raise ``BudgetExceeded`` with a message that names the cap, the
+    figures and who can raise it. ``held`` and ``reserve``: an LLM call's view (calls in flight, its maximum)."""
+    label = scope_label(scope)
+    if reserve is None:
+        said = f"The {label} budget of this tenant is reached: {money(spent)} spent of a {money(cap)} cap this month."
+    else:
+        said = (
+            f"The {label} budget of this tenant would be passed: {money(spent)} spent and {money(held)} held by "
+            f"calls in flight, of a {money(cap)} cap this month; this call may cost up to {money(reserve)}."
+        )
+    payload = {"feature": feature, "scope": scope, "cap": str(cap), "spent": str(spent)}
+    if reserve is not None:
+        payload.update(reserved=str(held), reserve=str(reserve), model=model)
+    audit.record("finops.blocked", actor=actor, tenant=tenant_id, payload=payload)
+    raise BudgetExceeded(
+        f"{said} A tenant administrator can raise the cap in the admin (Budgets), or anyone in the tenant can ask "
+        "for a raise (Overage requests).",
+        scope=scope, cap=cap, spent=spent,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- budget changes
@@ -286,14 +298,14 @@ def _alert_once(budget, status, item, *, kind, threshold, covered) -> BudgetAler
         day = _forecast_day(status, item, elapsed)
         subject = f"Budget forecast: {budget.tenant.slug} {label} on track to reach 100% on {day}"
         body = (
-            f"{budget.tenant} has spent {_money(item.spent)} of its {label} cap of {_money(item.cap)} "
+            f"{budget.tenant} has spent {money(item.spent)} of its {label} cap of {money(item.cap)} "
             f"({item.percent:.1f}%) this month; at this rate it reaches 100% on {day} and "
-            f"{_money(item.forecast)} by the end of the month.\n{link}"
+            f"{money(item.forecast)} by the end of the month.\n{link}"
         )
     else:
         subject = f"Budget at {threshold}%: {budget.tenant.slug} {label}"
         body = (
-            f"{budget.tenant} has spent {_money(item.spent)} of its {label} cap of {_money(item.cap)} "
+            f"{budget.tenant} has spent {money(item.spent)} of its {label} cap of {money(item.cap)} "
             f"({item.percent:.1f}%) in {status.start:%B %Y}."
             + (" New LLM calls, ER batch runs and exports are refused." if item.reached and item.action == CapAction.BLOCK else "")
             + f"\nDrill-down and caps: {link}"

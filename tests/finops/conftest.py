@@ -12,6 +12,8 @@ def _empty_counters():
     from apps.finops import gateway
 
     gateway._rates_cache.clear()  # rates are reused for a minute in a process; each test prices its own
+    gateway.limits_forget()  # and caps with their spend
+    client.delete(gateway.LIMITS_KEY)  # tenant ids repeat in each new test database
     # alert throttling keys of earlier runs (budget ids repeat in each new test database)
     for key in client.scan_iter("*ig:alert:budget:*"):
         client.delete(key)

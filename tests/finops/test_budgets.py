@@ -95,15 +95,17 @@ def test_an_alert_only_cap_never_blocks():
     services.enforce(tenant_id=tenant.pk, feature="er_batch")  # no exception
 
 
-def test_the_total_cap_blocks_too_and_a_reserve_counts():
+def test_the_total_cap_blocks_too():
     tenant = factories.tenant()
     _rate(price="10")
     _budget(tenant, total="10")
     _use(tenant, "llm", "input_token", 900_000)  # $9 of $10
-    services.enforce(tenant_id=tenant.pk, feature="llm", reserve=Decimal("0.5"))
+    services.enforce(tenant_id=tenant.pk, feature="er_batch")
+    _use(tenant, "llm", "input_token", 100_000)  # $10 of $10
     with pytest.raises(BudgetExceeded) as refused:
-        services.enforce(tenant_id=tenant.pk, feature="llm", reserve=Decimal("2"))
+        services.enforce(tenant_id=tenant.pk, feature="er_batch")
     assert refused.value.scope == "total" and refused.value.code == "BUDGET_EXCEEDED"
+    assert "total budget of this tenant is reached: 10.00" in str(refused.value)
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_a_call_is_forwarded_metered_and_audited(provider, priced, caller):
     assert _tokens(caller.tenant, "output_token") == answer["usage"]["completion_tokens"]
     event = AuditEvent.objects.get(event_type="finops.llm_called")
     assert event.payload["model"] == MODEL and "Ada" not in json.dumps(event.payload)  # no text in the audit log
-    assert not LlmReservation.objects.exists()
+    assert not LlmReservation.objects.filter(settled_at__isnull=True).exists()  # none held
 
 
 def test_streaming_passes_events_through_and_meters_the_reported_usage(provider, priced, caller):
@@ -90,7 +90,7 @@ def test_streaming_passes_events_through_and_meters_the_reported_usage(provider,
     usage = next(c["usage"] for c in chunks if c.get("usage"))
     assert provider.requests[-1]["body"]["stream_options"] == {"include_usage": True}
     assert _tokens(caller.tenant, "output_token") == usage["completion_tokens"]
-    assert not LlmReservation.objects.exists()
+    assert not LlmReservation.objects.filter(settled_at__isnull=True).exists()  # none held
 
 
 def test_a_response_without_usage_is_estimated_and_marked(provider, priced, caller):
@@ -108,7 +108,7 @@ def test_a_failing_provider_charges_nothing_and_says_so(provider, priced, caller
     assert response.status_code == status
     assert response.json()["error"]["code"] == code and "nothing was charged" in response.json()["error"]["message"]
     assert _tokens(caller.tenant, "input_token") == 0
-    assert not LlmReservation.objects.exists()
+    assert not LlmReservation.objects.exists()  # released: nothing charged, nothing kept
 
 
 def test_a_call_past_the_cap_is_refused_with_429_naming_the_budget(provider, priced, caller):
@@ -151,6 +151,43 @@ def test_fifty_parallel_calls_at_the_cap_never_pass_it_by_more_than_one_reservat
     spent = services.budget_status(tenant_id=caller.tenant.pk).scope("llm").spent
     assert sorted(set(results)) == [200, 429] and results.count(200) >= 5
     assert spent <= cap + one, (spent, cap, one)
+
+
+def test_calls_settled_after_the_spend_snapshot_still_count_against_the_cap(settings, provider, priced, caller):
+    # given a spend snapshot that time never renews (only a budget change would)
+    from apps.finops import gateway, services
+
+    settings.FINOPS_LIMITS_SECONDS = 3600
+    one = gateway.cost_of(MODEL, gateway.estimate_tokens(_chat()["messages"][0]["content"]) + 4, 50)
+    budget = Budget.objects.create(tenant=caller.tenant)
+    BudgetCap.objects.create(budget=budget, category="llm", amount=one * 4, action="block")
+    statuses = [caller(_chat()).status_code for _ in range(20)]
+    # each call settles at its real cost, below its maximum: more than four pass, then the cap refuses them
+    assert statuses.count(200) > 4 and statuses[-1] == 429, statuses
+    assert statuses == sorted(statuses)  # once refused, refused
+    folding.usage_fold()
+    assert services.budget_status(tenant_id=caller.tenant.pk).scope("llm").spent <= one * 4
+    assert LlmReservation.objects.filter(settled_at__isnull=False).count() == statuses.count(200)
+
+
+def test_a_budget_change_is_seen_by_the_next_call_of_another_process(
+    provider, priced, caller, django_capture_on_commit_callbacks
+):
+    from apps.finops import gateway
+
+    assert caller(_chat()).status_code == 200  # no budget: this process remembers there is no cap
+    version = gateway._version(caller.tenant.pk)
+    with django_capture_on_commit_callbacks() as on_commit:
+        budget = Budget.objects.create(tenant=caller.tenant)
+        BudgetCap.objects.create(budget=budget, category="llm", amount=Decimal("0"), action="block")
+    assert caller(_chat()).status_code == 429  # this process forgot at once
+    assert gateway._version(caller.tenant.pk) == version  # others are told only when the change commits
+    for callback in on_commit:  # the commit
+        callback()
+    assert gateway._version(caller.tenant.pk) == version + 2  # the budget and its cap
+    # another process still holds "no cap", not expired by time: the version tells it to read again
+    gateway._limits[caller.tenant.pk] = gateway._Limits(gateway.timezone.now(), 10**12, version, ())
+    assert caller(_chat()).status_code == 429
 
 
 @pytest.mark.parametrize(
