@@ -1,7 +1,7 @@
 # IntelGraph attribute-based access control: which records a subject sees, and which fields and edges are redacted.
 #
 # Input (one evaluation per request or result page):
-#   action     read | search | expand | export | merge | rollback | admin-change
+#   action     read | search | expand | export | merge | rollback | admin-change | tenant-read
 #   subject    {memberships: {<tenant id>: {role, clearance, compartments}}, purpose}
 #   resources  [{id, type: entity|relationship, tenant, kind, sensitivity, labels, granted}]
 #              granted: the subject holds an object grant (django-guardian) on this record.
@@ -156,14 +156,26 @@ admin_change_roles := {
 	# access reviews: launching, deciding items (never one's own) and closing (apps.compliance.services)
 	"accessreview": "compliance",
 	# the statement of applicability and attestations of the SOC 2 controls
+	"controlapplicability": "compliance",
+	"controlattestation": "compliance",
+	"evidencebundle": "compliance",
 	# FinOps: budgets, their caps and decisions on raises (apps.finops); any staff member may ask for a raise
 	"budget": "admin",
 	"budgetcap": "admin",
 	"overagerequest": "analyst",
-	"controlapplicability": "compliance",
-	"controlattestation": "compliance",
-	"evidencebundle": "compliance",
 }
+
+# Reads of a tenant's own figures, not of records (action tenant-read): the role a member needs in the tenant.
+# Input: subject only. Output: tenant_read[<tenant id>][<what>].
+tenant_read_roles := {
+	# what the tenant spent, by category, feature, model and day (apps.finops; GraphQL costs, admin drill-down)
+	"costs": "analyst",
+}
+
+tenant_read[tenant] := {what: allowed |
+	some what, min_role in tenant_read_roles
+	allowed := role_rank[m.role] >= role_rank[min_role]
+} if some tenant, m in input.subject.memberships
 
 admin_change[tenant] := {kind: allowed |
 	some kind, min_role in admin_change_roles

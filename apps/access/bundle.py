@@ -23,6 +23,7 @@ ENTRYPOINTS = {
     "purpose": "data.intelgraph.purpose.check",
     "schema": "data.intelgraph.schema.denied",
     "admin_change": "data.intelgraph.abac.admin_change",
+    "tenant_read": "data.intelgraph.abac.tenant_read",
     "operation": "data.intelgraph.operations.check",
     "roles": "data.intelgraph.roles.check",
     "purpose_accepted": "data.intelgraph.purpose.accepted",
@@ -36,6 +37,7 @@ DATA_QUERIES = {
     "mask_gap": "data.intelgraph.abac.mask_gap",
     "deprecations": "data.intelgraph.schema.deprecations",
     "operation_tags": "data.intelgraph.operations.tag_actions",
+    "tenant_read_roles": "data.intelgraph.abac.tenant_read_roles",
     "roles": "data.intelgraph.roles.roles",
 }
 _ERROR_LOCATION = re.compile(r"\(error \d+:(?P<path>[^|]+)\|(?P<offset>\d+)\|")

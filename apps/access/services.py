@@ -225,19 +225,38 @@ def operation_tags() -> frozenset[str]:
 
 def admin_change_allowed(*, subject: Subject, tenant_id: int, record_type: str) -> bool:
     """May this member add, change or delete a record of this type in this tenant (action admin-change)?"""
-    if tenant_id not in subject.memberships:
+    return bool(_tenant_table(subject, "admin_change", "admin-change", tenant_id).get(record_type, False))
+
+
+def tenant_read_allowed(*, subject: Subject, tenant_id: int, what: str) -> bool:
+    """May this member read the tenant's own figures of this kind (``costs``; action tenant-read)? While a
+    persisted operation runs, only what its safelist tags name."""
+    if subject.operation_actions is not None and what not in subject.operation_actions:
         return False
-    scope = (policy.current_bundle().sha256, "admin-change", json.dumps(subject.as_policy_input(), sort_keys=True))
+    return bool(_tenant_table(subject, "tenant_read", "tenant-read", tenant_id).get(what, False))
+
+
+def tenant_read_needs(what: str) -> str | None:
+    """The role the policy asks for to read ``what`` (for messages)."""
+    return policy.current_bundle().data["tenant_read_roles"].get(what)
+
+
+def _tenant_table(subject: Subject, entry: str, action: str, tenant_id: int) -> dict:
+    """The policy's per-tenant table for the subject (``entry`` of the bundle), decided once per subject and
+    bundle; ``{}`` for a tenant the subject is not a member of, or when the policy fails (refuses)."""
+    if tenant_id not in subject.memberships:
+        return {}
+    scope = (policy.current_bundle().sha256, action, json.dumps(subject.as_policy_input(), sort_keys=True))
     table, _ = decisions.decision_cache.get_many(scope, ["table"], [])
     if "table" not in table:
         try:
-            result = policy.evaluate("admin_change", {"action": "admin-change", "subject": subject.as_policy_input()})
+            result = policy.evaluate(entry, {"action": action, "subject": subject.as_policy_input()})
         except PolicyEvaluationError as exc:
-            decisions.audit_policy_error(subject=subject, action="admin-change", tenant_id=tenant_id, error=exc)
-            return False
+            decisions.audit_policy_error(subject=subject, action=action, tenant_id=tenant_id, error=exc)
+            return {}
         table = {"table": result or {}}
         decisions.decision_cache.put_many(scope, table, {})
-    return bool(table["table"].get(str(tenant_id), {}).get(record_type, False))
+    return table["table"].get(str(tenant_id), {})
 
 
 def tenants_allowing(*, subject: Subject, record_type: str) -> list[int]:

@@ -23,8 +23,9 @@ from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit.admin import AuditedAdminMixin
 from apps.core.selectors import tenant_ids_for_user
-from apps.finops import charts, selectors, services
+from apps.finops import charts, services
 from apps.finops.choices import Category
+from apps.finops.errors import FinopsError
 from apps.finops.models import Budget, BudgetAlert, BudgetCap, OverageRequest, Rate, UsageDaily
 
 # --------------------------------------------------------------------------- rate card
@@ -91,10 +92,7 @@ class RateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 @dataclass
 class _Costs:
     budget: Budget
-    status: services.BudgetStatus
-    spend: selectors.Spend
-    start: datetime.date
-    end: datetime.date
+    report: services.CostReport
     group: str
     label: str
     columns: tuple[str, ...]
@@ -153,95 +151,74 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         budget = self.get_queryset(request).filter(pk=budget_id).select_related("tenant").first()
         if budget is None or not self.has_view_permission(request, budget):
             raise PermissionDenied
-        month, problem = request.GET.get("month", ""), None
-        now = timezone.now()
+        problem = None
         try:
-            moment = datetime.datetime.strptime(month, "%Y-%m").replace(tzinfo=datetime.UTC) if month else now
-            if not 2000 <= moment.year <= 9998:
-                raise ValueError(month)
-        except ValueError:
-            moment, problem = now, f"month: give a month as YYYY-MM (got {month!r}); this month is shown."
-        current = selectors.period_bounds(now)[0] == selectors.period_bounds(moment)[0]
+            month = services.month_parse(request.GET.get("month", ""))
+        except FinopsError as exc:
+            month, problem = None, f"{exc} This month is shown."
         group = request.GET.get("group", "category")
         if group not in self.GROUPINGS:
             problem, group = f"group: one of {', '.join(self.GROUPINGS)} (got {group!r}).", "category"
-        if current:
-            status = services.budget_status(tenant_id=budget.tenant_id)
-            start, end, spend = status.start, status.end, status.spend
-        else:  # another month: its folded usage; caps, raises and forecasts are this month's and not shown
-            start, end = selectors.period_bounds(moment)
-            spend = selectors.spend(tenant_id=budget.tenant_id, start=start, end=end)
-            status = services.budget_status(tenant_id=budget.tenant_id)
         label, columns = self.GROUPINGS[group]
-        return _Costs(budget, status, spend, start, end, group, label, columns, problem)
+        report = services.cost_report(tenant_id=budget.tenant_id, month=month)
+        return _Costs(budget, report, group, label, columns, problem)
 
     def costs_view(self, request, budget_id):
         c = self._costs(request, budget_id)
-        budget, status, spend, start, end, group, label, columns = (
-            c.budget,
-            c.status,
-            c.spend,
-            c.start,
-            c.end,
-            c.group,
-            c.label,
-            c.columns,
-        )
-        problem = c.problem
+        report, status, spend, start = c.report, c.report.status, c.report.spend, c.report.start
         today = timezone.now().astimezone(datetime.UTC).date()
         rows = [
-            {"values": [row[name] for name in columns],
+            {"values": [row[name] for name in c.columns],
              "quantity": "—" if row["quantity"] is None else f"{row['quantity']:,.2f}",
              "cost": f"{row['cost']:,.4f}"}
-            for row in selectors.grouped(spend.lines, columns)
+            for row in report.rows(c.columns)
         ]  # fmt: skip
         total = status.scope(services.TOTAL)
-        same_month = status.start == start  # the current month: caps, bars and forecast apply
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Costs of {budget.tenant}, {start:%B %Y}",
+            "title": f"Costs of {c.budget.tenant}, {start:%B %Y}",
             "opts": self.model._meta,
-            "budget": budget,
+            "budget": c.budget,
             "month": f"{start:%Y-%m}",
             "start": start,
-            "group": group,
+            "group": c.group,
             "groups": [(key, value[0]) for key, value in self.GROUPINGS.items()],
-            "group_label": label,
-            "group_columns": columns,
+            "group_label": c.label,
+            "group_columns": c.columns,
             "rows": rows,
             "currency": settings.FINOPS_CURRENCY,
-            "problem": problem,
+            "problem": c.problem,
             "unpriced": sorted("/".join(filter(None, item)) for item in spend.unpriced()),
             "scopes": [
                 {
                     "label": services.scope_label(s.scope),
                     "spent": services.money(spend.total(None if s.scope == services.TOTAL else s.scope)),
                     "cap": services.money(s.cap),
-                    "bar": _bar(s.percent) if same_month else "—",
-                    "forecast": services.money(s.forecast) if same_month else "—",
+                    "bar": _bar(s.percent) if report.current else "—",
+                    "forecast": services.money(s.forecast) if report.current else "—",
                 }
                 for s in status.scopes.values()
             ],
             "burn": charts.burn_chart(
                 spend.lines,
                 start=start,
-                end=end,
+                end=report.end,
                 cap=total.cap,
-                today=min(today, end - datetime.timedelta(days=1)),
-                forecast=total.forecast if same_month else spend.total(),
+                today=min(today, report.end - datetime.timedelta(days=1)),
+                forecast=total.forecast if report.current else spend.total(),
             ),
-            "daily": charts.daily_chart(spend.lines, start=start, end=end),
+            "daily": charts.daily_chart(spend.lines, start=start, end=report.end),
         }
         return TemplateResponse(request, "admin/finops/budget/costs.html", context)
 
     def costs_csv_view(self, request, budget_id):
         c = self._costs(request, budget_id)
-        budget, spend, start, group, columns = c.budget, c.spend, c.start, c.group, c.columns
+        budget, start, group, columns = c.budget, c.report.start, c.group, c.columns
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="costs-{budget.tenant.slug}-{start:%Y-%m}-{group}.csv"'
         writer = csv.writer(response)
         writer.writerow([*columns, "quantity", f"cost_{settings.FINOPS_CURRENCY.lower()}"])
-        for row in selectors.grouped(spend.lines, columns):
+        for row in c.report.rows(columns):
             quantity = "" if row["quantity"] is None else f"{row['quantity']:.6f}"
             writer.writerow([*(row[name] for name in columns), quantity, f"{row['cost']:.6f}"])
         return response

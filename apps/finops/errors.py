@@ -12,3 +12,15 @@ class BudgetExceeded(FinopsError):
     def __init__(self, message: str, *, scope: str, cap, spent):
         super().__init__(message)
         self.scope, self.cap, self.spent = scope, cap, spent
+
+
+class CostsRefused(FinopsError):
+    """Costs the subject may not read (their role in the tenant, or the persisted operation's tags)."""
+
+    code = "FORBIDDEN"
+
+
+class TenantUnknown(FinopsError):
+    """A tenant the subject is not a member of, or none named when several are theirs."""
+
+    code = "NOT_FOUND"

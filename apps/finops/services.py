@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.audit import services as audit
 from apps.finops import metering, selectors
 from apps.finops.choices import CATEGORY_OF, NEVER_BLOCKED, CapAction, Category, OverageStatus
-from apps.finops.errors import BudgetExceeded, FinopsError
+from apps.finops.errors import BudgetExceeded, CostsRefused, FinopsError, TenantUnknown
 from apps.finops.models import Budget, BudgetAlert, OverageRequest, Rate
 from intelgraph import alerts
 
@@ -143,22 +143,7 @@ def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> Bud
     """Spent against every cap of the tenant's budget in the current period (live Redis counts included)."""
     at = at or timezone.now()
     start, end = selectors.period_bounds(at)
-    live = True
-    try:
-        with metering.readers_lock():
-            unfolded = metering.unfolded(tenant_id=tenant_id, since=start)
-            spend = selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded=unfolded)
-    except Exception as exc:
-        live = False
-        unfolded = {}
-        logger.warning("finops: Redis unavailable for the live counters (%s); PostgreSQL figures only", exc)
-        alerts.alert(
-            key="finops-redis",
-            subject="Budget enforcement without live counters",
-            body=f"Redis could not be reached ({exc}). Budgets are enforced from PostgreSQL's aggregates alone "
-            "until it is back; usage is written to PostgreSQL directly meanwhile.",
-        )
-        spend = selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded={})
+    spend, live = _spend(tenant_id=tenant_id, start=start, end=end)
     budget = Budget.objects.filter(tenant_id=tenant_id).prefetch_related("caps").first()
     raised = raises_active(tenant_id=tenant_id, at=at)
     elapsed = max(
@@ -181,6 +166,94 @@ def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> Bud
             action=action, forecast=spent * Decimal(length) / Decimal(elapsed),
         )  # fmt: skip
     return BudgetStatus(budget, tenant_id, start, end, spend, scopes, live)
+
+
+@dataclass
+class CostReport:
+    """What a tenant spent in one month, for the drill-downs (admin, GraphQL ``costs``)."""
+
+    tenant_id: int
+    start: datetime.date
+    end: datetime.date  # exclusive
+    spend: selectors.Spend
+    status: BudgetStatus  # this month's caps, raises and forecast
+    live_counters: bool
+
+    @property
+    def current(self) -> bool:
+        """The month in progress: caps, bars and the forecast apply to it."""
+        return self.status.start == self.start
+
+    def rows(self, by: tuple[str, ...]) -> list[dict]:
+        return selectors.grouped(self.spend.lines, by)
+
+
+def month_parse(text: str | None) -> datetime.date | None:
+    """``YYYY-MM`` as the month's first day; blank: None (this month). FinopsError says what is wrong."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.strptime(text, "%Y-%m")
+        if not 2000 <= moment.year <= 9998:
+            raise ValueError(text)
+    except (TypeError, ValueError):
+        raise FinopsError(f"month: give a month as YYYY-MM, 2000-01 to 9998-12 (got {text!r}).") from None
+    return moment.date()
+
+
+def cost_report(*, tenant_id: int, month: datetime.date | None = None) -> CostReport:
+    """The tenant's spend in ``month`` (default this one): folded usage and what Redis still counts, priced at
+    the rate in force on each day, with this month's budget status beside it."""
+    status = budget_status(tenant_id=tenant_id)
+    start, end = selectors.period_bounds(month or status.start)
+    if start == status.start:
+        return CostReport(tenant_id, start, end, status.spend, status, status.live_counters)
+    spend, live = _spend(tenant_id=tenant_id, start=start, end=end)
+    return CostReport(tenant_id, start, end, spend, status, live)
+
+
+def costs_for(*, subject, tenant: str | None, month: str | None) -> tuple[str, CostReport]:
+    """A tenant's costs in a month for one of its members (GraphQL ``costs``): the tenant named by slug, or the
+    subject's only one; only where the policy lets the member read costs (tenant-read ``costs``). Returns the
+    tenant's slug and its report."""
+    from apps.access import services as access
+    from apps.core.models import Tenant
+
+    slugs = dict(Tenant.objects.filter(pk__in=subject.tenant_ids).values_list("slug", "pk"))
+    if tenant is None:
+        if len(slugs) != 1:
+            raise TenantUnknown(
+                "tenant: name one of yours (" + (", ".join(sorted(slugs)) or "you are a member of none") + ")."
+            )
+        tenant = next(iter(slugs))
+    tenant_id = slugs.get(tenant)
+    if tenant_id is None:
+        raise TenantUnknown(f"tenant: no tenant {tenant!r} among yours.")
+    if not access.tenant_read_allowed(subject=subject, tenant_id=tenant_id, what="costs"):
+        role = access.tenant_read_needs("costs")
+        raise CostsRefused(
+            f"Reading the costs of {tenant} needs the role {role} or higher there"
+            + (", and an operation whose safelist tags include tenant.costs." if subject.operation_actions else ".")
+        )
+    return tenant, cost_report(tenant_id=tenant_id, month=month_parse(month))
+
+
+def _spend(*, tenant_id: int, start: datetime.date, end: datetime.date) -> tuple[selectors.Spend, bool]:
+    """Spend on [start, end) with the live Redis counts, and whether they could be read (False: PostgreSQL's
+    figures alone, and an alert says enforcement runs without them)."""
+    try:
+        with metering.readers_lock():
+            unfolded = metering.unfolded(tenant_id=tenant_id, since=start)
+            return selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded=unfolded), True
+    except Exception as exc:
+        logger.warning("finops: Redis unavailable for the live counters (%s); PostgreSQL figures only", exc)
+        alerts.alert(
+            key="finops-redis",
+            subject="Budget enforcement without live counters",
+            body=f"Redis could not be reached ({exc}). Budgets are enforced from PostgreSQL's aggregates alone "
+            "until it is back; usage is written to PostgreSQL directly meanwhile.",
+        )
+        return selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded={}), False
 
 
 def enforce(*, tenant_id: int, feature: str, actor=None) -> None:

@@ -63,4 +63,4 @@ def test_a_persisted_operation_needs_its_role_over_http(client, tenant_a):
 
 
 def test_safelist_tags_are_the_policys():
-    assert access.operation_tags() == {"entity.search", "entity.read", "entity.expand", "entity.export"}
+    assert access.operation_tags() == {"entity.search", "entity.read", "entity.expand", "entity.export", "tenant.costs"}

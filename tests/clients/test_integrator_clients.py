@@ -63,6 +63,7 @@ def world():
         "neighborhood-preview:v1": {"id": str(ada.pk)},
         "graph-nodes:v1": {"ids": [str(ada.pk), str(engines.pk)]},
         "graph-kinds:v1": {},
+        "costs:v1": {"groupBy": ["FEATURE", "MODEL"]},
     }
     assert set(variables) == {op.id for op in safelist.operations()}, "a new safelisted operation: add its variables"
     return {"token": token, "variables": variables, "ada": ada}
