@@ -386,6 +386,55 @@ def backup_drills(tenant, now) -> Evidence:
     )
 
 
+def finops_caps(tenant, now) -> Evidence:
+    """Per-tenant cost caps (CC9.1): a tenant's budget blocks at a total or LLM cap (so one tenant cannot run up
+    the LLM provider or the batch capacity), or only alerts; installation-wide, how many tenants are capped."""
+    from apps.core.models import Tenant
+    from apps.finops import services as finops
+    from apps.finops.choices import CapAction, Category
+    from apps.finops.models import Budget, BudgetAlert
+
+    link = "/admin/finops/budget/"
+    tenants = [tenant] if tenant is not None else list(Tenant.objects.all())
+    budgets = {b.tenant_id: b for b in Budget.objects.filter(tenant__in=tenants).prefetch_related("caps")}
+
+    def blocking(budget) -> list[str]:
+        scopes = ["total"] if budget.total_cap is not None and budget.total_action == CapAction.BLOCK else []
+        return scopes + [c.category for c in budget.caps.all() if c.action == CapAction.BLOCK]
+
+    if tenant is not None:
+        budget = budgets.get(tenant.pk)
+        if budget is None:
+            return Evidence("finops.caps", RED, f"{tenant.slug} has no budget: nothing caps its costs", link=link)
+        status = finops.budget_status(tenant_id=tenant.pk, at=now)
+        total = status.scope(finops.TOTAL)
+        start = status.start
+        alerts = BudgetAlert.objects.filter(budget=budget, period_start=start).count()
+        said = (
+            f"{finops.money(total.spent)} spent this month"
+            + (f" of a {finops.money(total.cap)} total cap" if total.cap is not None else "")
+            + f", {alerts} alert(s) sent; thresholds {', '.join(f'{t}%' for t in budget.thresholds)}"
+        )
+        caps = blocking(budget)
+        if not caps:
+            return Evidence("finops.caps", AMBER, f"{tenant.slug}'s budget only alerts at 100% ({said})", start,
+                            now, now, link)  # fmt: skip
+        if "total" not in caps and Category.LLM not in caps:
+            return Evidence("finops.caps", AMBER, f"{tenant.slug} blocks at {', '.join(caps)} but not LLM calls "
+                            f"or the total ({said})", start, now, now, link)  # fmt: skip
+        return Evidence("finops.caps", GREEN, f"{tenant.slug} blocks at {', '.join(caps)} ({said})", start, now, now,
+                        link)  # fmt: skip
+    capped = [t for t in tenants if t.pk in budgets and blocking(budgets[t.pk])]
+    if not tenants:
+        return Evidence("finops.caps", AMBER, "no tenants yet", collected_at=now, link=link)
+    reason = f"{len(capped)} of {len(tenants)} tenant(s) have a blocking cap"
+    uncapped = [t.slug for t in tenants if t not in capped]
+    if uncapped:
+        reason += "; not: " + ", ".join(sorted(uncapped)[:10]) + (" …" if len(uncapped) > 10 else "")
+    return Evidence("finops.caps", GREEN if not uncapped else AMBER if capped else RED, reason, collected_at=now,
+                    link=link)  # fmt: skip
+
+
 def _not_built(source: str, what: str, issue: int) -> Callable:
     def compute(tenant, now) -> Evidence:
         return Evidence(source, RED, f"no evidence: {what} are not built yet (issue {issue})")
@@ -408,7 +457,7 @@ SOURCES: dict[str, Callable] = {
     "backup.policy": backup_policy,
     "backup.drills": backup_drills,
     "scaling.policy": _not_built("scaling.policy", "the autoscaling policy and its events", 18),
-    "finops.caps": _not_built("finops.caps", "budget caps", 19),
+    "finops.caps": finops_caps,
 }
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -22,8 +24,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit.admin import AuditedAdminMixin
+from apps.core.models import Tenant
 from apps.core.selectors import tenant_ids_for_user
-from apps.finops import charts, services
+from apps.finops import charts, selectors, services
 from apps.finops.choices import Category
 from apps.finops.errors import FinopsError
 from apps.finops.models import Budget, BudgetAlert, BudgetCap, OverageRequest, Rate, UsageDaily
@@ -117,8 +120,19 @@ def _bar(percent: float | None) -> str:
     )  # fmt: skip
 
 
+class _BudgetChangeList(ChangeList):
+    """The budget list: the page's budget statuses read together (a fixed number of queries, not five a row)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        statuses = services.budget_statuses(tenant_ids=[budget.tenant_id for budget in self.result_list])
+        for budget in self.result_list:
+            budget.status = statuses[budget.tenant_id]
+
+
 @admin.register(Budget)
 class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    change_list_template = "admin/finops/budget/change_list.html"
     inlines = [BudgetCapInline]
     list_display = ("tenant", "total_cap", "total_action", "spent_this_month", "thresholds", "updated_at")
     readonly_fields = ("this_period",)
@@ -142,14 +156,88 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
         view = self.admin_site.admin_view
         return [
+            path("tenants/", view(self.tenants_view), name="finops_budget_tenants"),
+            path("tenants.csv", view(self.tenants_csv_view), name="finops_budget_tenants_csv"),
             path("<int:budget_id>/costs/", view(self.costs_view), name="finops_budget_costs"),
             path("<int:budget_id>/costs.csv", view(self.costs_csv_view), name="finops_budget_costs_csv"),
             *super().get_urls(),
         ]
 
+    def _costs_readable(self, request) -> list[int]:
+        """The tenants whose costs this user may read: every tenant for a superuser (the platform's own staff),
+        otherwise the tenants where the access policy lets them (tenant-read costs, as the GraphQL query)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.user.is_superuser:
+            return list(Tenant.objects.values_list("pk", flat=True))
+        subject = access.subject_for_request(request)
+        return [t for t in subject.tenant_ids if access.tenant_read_allowed(subject=subject, tenant_id=t, what="costs")]
+
+    def _compared(self, request):
+        problem = None
+        try:
+            month = services.month_parse(request.GET.get("month", ""))
+        except FinopsError as exc:
+            month, problem = None, f"{exc} This month is shown."
+        return services.tenants_compared(tenant_ids=self._costs_readable(request), month=month), month, problem
+
+    def tenants_view(self, request):
+        lines, month, problem = self._compared(request)
+        this_month = selectors.period_bounds(timezone.now())[0]
+        shown = month or this_month
+        budgets = dict(
+            Budget.objects.filter(tenant_id__in=[line.tenant_id for line in lines]).values_list("tenant_id", "pk")
+        )
+        rows = []
+        for line in lines:
+            total = line.status.scope(services.TOTAL)
+            current = shown == this_month
+            top = line.top_feature
+            rows.append({
+                "slug": line.slug, "name": line.name, "budget": budgets.get(line.tenant_id),
+                "total": services.money(line.total),
+                "categories": [services.money(line.spend.total(c)) for c in Category.values],
+                "cap": services.money(total.cap) if current else "—",
+                "bar": _bar(total.percent) if current else "—",
+                "forecast": services.money(total.forecast) if current else "—",
+                "previous": services.money(line.previous),
+                "change": "—" if line.change is None else f"{line.change:+.0f}%",
+                "top": f"{top[0]} ({services.money(top[1])})" if top else "—",
+            })  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Costs of every tenant, {shown:%B %Y}"
+            if request.user.is_superuser
+            else f"Costs of your tenants, {shown:%B %Y}",
+            "opts": self.model._meta,
+            "month": f"{shown:%Y-%m}",
+            "rows": rows,
+            "categories": [Category(c).label for c in Category.values],
+            "chart": charts.tenants_chart(lines),
+            "problem": problem,
+            "currency": settings.FINOPS_CURRENCY,
+            "sum": services.money(sum((line.total for line in lines), Decimal(0))),
+        }
+        return TemplateResponse(request, "admin/finops/budget/tenants.html", context)
+
+    def tenants_csv_view(self, request):
+        lines, month, _ = self._compared(request)
+        shown = month or selectors.period_bounds(timezone.now())[0]
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="costs-tenants-{shown:%Y-%m}.csv"'
+        writer = csv.writer(response)
+        currency = settings.FINOPS_CURRENCY.lower()
+        writer.writerow(["tenant", f"total_{currency}", *(f"{c}_{currency}" for c in Category.values),
+                         f"total_cap_{currency}", f"previous_month_{currency}"])  # fmt: skip
+        for line in lines:
+            cap = line.status.scope(services.TOTAL).cap
+            writer.writerow([line.slug, f"{line.total:.6f}", *(f"{line.spend.total(c):.6f}" for c in Category.values),
+                             "" if cap is None else f"{cap:.6f}", f"{line.previous:.6f}"])  # fmt: skip
+        return response
+
     def _costs(self, request, budget_id) -> _Costs:
         budget = self.get_queryset(request).filter(pk=budget_id).select_related("tenant").first()
-        if budget is None or not self.has_view_permission(request, budget):
+        if budget is None or budget.tenant_id not in self._costs_readable(request):
             raise PermissionDenied
         problem = None
         try:
@@ -223,9 +311,12 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
             writer.writerow([*(row[name] for name in columns), quantity, f"{row['cost']:.6f}"])
         return response
 
+    def get_changelist(self, request, **kwargs):
+        return _BudgetChangeList
+
     @admin.display(description="spent this month")
     def spent_this_month(self, obj):
-        status = services.budget_status(tenant_id=obj.tenant_id)
+        status = getattr(obj, "status", None) or services.budget_status(tenant_id=obj.tenant_id)
         item = status.scope(services.TOTAL)
         return format_html("{} {}", services.money(item.spent), _bar(item.percent))
 

@@ -107,3 +107,45 @@ def daily_chart(lines, *, start, end, width: int = 720, height: int = 200) -> Sa
         legend_x += 90
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - numbers and fixed labels only
+
+
+def tenants_chart(lines, *, width: int = 720, bar: int = 18) -> SafeString:
+    """One bar per tenant, stacked by category, largest first, with each tenant's total cap as a red tick."""
+    lines = list(lines)
+    left, right, top = 150, 90, 18
+    height = top + max(len(lines), 1) * (bar + 8) + 8
+    most = max([line.total for line in lines] + [line.status.scope("total").cap or Decimal(0) for line in lines]
+               + [Decimal("0.01")]) * Decimal("1.05")  # fmt: skip
+    plot_w = width - left - right
+
+    def x(value: Decimal) -> float:
+        return left + float(value / most) * plot_w
+
+    parts = [f'<svg class="tenants-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+             f'role="img" aria-label="Spend by tenant, stacked by category">']  # fmt: skip
+    legend_x = left
+    for category, color in COLORS.items():
+        parts.append(f'<rect x="{legend_x}" y="0" width="10" height="10" fill="{color}"/>'
+                     f'<text x="{legend_x + 14}" y="9" font-size="11" fill="#334155">{category}</text>')  # fmt: skip
+        legend_x += 90
+    parts.append(f'<line x1="{legend_x}" y1="0" x2="{legend_x}" y2="10" stroke="#dc2626" stroke-width="2"/>'
+                 f'<text x="{legend_x + 6}" y="9" font-size="11" fill="#334155">total cap</text>')  # fmt: skip
+    for index, line in enumerate(lines):
+        y = top + index * (bar + 8)
+        parts.append(f'<text x="{left - 6}" y="{y + bar * 0.7:.1f}" text-anchor="end" font-size="12" '
+                     f'fill="#0f172a">{escape(line.slug)}</text>')  # fmt: skip
+        start = Decimal(0)
+        for category, value in line.spend.by_category().items():
+            if value <= 0:
+                continue
+            parts.append(f'<rect x="{x(start):.1f}" y="{y}" width="{x(start + value) - x(start):.1f}" height="{bar}" '
+                         f'fill="{COLORS[category]}"><title>{escape(line.slug)} {category}: {value:,.2f}</title></rect>')  # fmt: skip
+            start += value
+        parts.append(f'<text x="{x(start) + 6:.1f}" y="{y + bar * 0.7:.1f}" font-size="11" fill="#334155">'
+                     f"{line.total:,.2f}</text>")  # fmt: skip
+        cap = line.status.scope("total").cap
+        if cap is not None:
+            parts.append(f'<line class="cap" x1="{x(cap):.1f}" y1="{y - 3}" x2="{x(cap):.1f}" y2="{y + bar + 3}" '
+                         f'stroke="#dc2626" stroke-width="2"><title>{escape(line.slug)} total cap {cap:,.2f}</title></line>')  # fmt: skip
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - numbers, fixed labels and escaped slugs only

@@ -147,9 +147,14 @@ def _fold_rows(rows: dict[tuple, list[Decimal]]) -> None:
 def unfolded(*, tenant_id: int, since: datetime.date) -> dict[tuple, Decimal]:
     """Counts of the tenant still in Redis (live and batches not yet folded), from ``since`` on: what enforcement
     adds to the folded aggregates. ``{(day, feature, unit, model): quantity}``."""
+    return unfolded_many(tenant_ids={tenant_id}, since=since).get(tenant_id, {})
+
+
+def unfolded_many(*, tenant_ids: set[int] | None, since: datetime.date) -> dict[int, dict[tuple, Decimal]]:
+    """``unfolded`` for several tenants (None: all) in one pass over Redis: ``{tenant_id: {slot: quantity}}``."""
     client = _redis()
-    found: dict[tuple, Decimal] = {}
-    prefix = f"{tenant_id}|"
+    found: dict[int, dict[tuple, Decimal]] = {}
+    match = f"{next(iter(tenant_ids))}|*" if tenant_ids is not None and len(tenant_ids) == 1 else None
     keys = [LIVE_KEY, *client.scan_iter(f"{FOLD_PREFIX}*", count=500)]
     folded = set()
     batch_keys = [k.decode() if isinstance(k, bytes) else k for k in keys[1:]]
@@ -161,11 +166,12 @@ def unfolded(*, tenant_id: int, since: datetime.date) -> dict[tuple, Decimal]:
         key = key.decode() if isinstance(key, bytes) else key
         if key in folded:
             continue  # already in PostgreSQL, waiting to be deleted
-        for name, value in client.hscan_iter(key, match=f"{prefix}*", count=1000):
+        for name, value in client.hscan_iter(key, match=match, count=1000):
             name = name.decode() if isinstance(name, bytes) else name
-            _, day, feature, unit, model, estimated = parse_field(name)
-            if estimated or day < since:
+            tenant_id, day, feature, unit, model, estimated = parse_field(name)
+            if estimated or day < since or (tenant_ids is not None and tenant_id not in tenant_ids):
                 continue
+            slots = found.setdefault(tenant_id, {})
             slot = (day, feature, unit, model)
-            found[slot] = found.get(slot, Decimal(0)) + Decimal(value.decode() if isinstance(value, bytes) else value)
+            slots[slot] = slots.get(slot, Decimal(0)) + Decimal(value.decode() if isinstance(value, bytes) else value)
     return found

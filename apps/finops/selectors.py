@@ -13,18 +13,29 @@ from apps.finops.choices import CATEGORY_OF, Category
 
 GROUPS = ("category", "feature", "model", "day", "unit")
 
-_COSTS = """
-SELECT u.day, u.feature, u.unit, u.model, u.quantity, u.estimated, r.price, r.per
-FROM finops_usagedaily u
+# The rate in force for a usage row: the model's own rate before the feature's general one, the latest that
+# started on or before the day of use. ``{row}`` is the alias of the row it is joined to.
+_RATE_IN_FORCE = """
 LEFT JOIN LATERAL (
     SELECT price, per FROM finops_rate r
-    WHERE r.feature = u.feature AND r.unit = u.unit AND (r.model = u.model OR r.model = '')
-      AND r.effective_from <= u.day
-    ORDER BY (r.model = u.model) DESC, r.effective_from DESC
+    WHERE r.feature = {row}.feature AND r.unit = {row}.unit AND (r.model = {row}.model OR r.model = '')
+      AND r.effective_from <= {row}.day
+    ORDER BY (r.model = {row}.model) DESC, r.effective_from DESC
     LIMIT 1
 ) r ON true
-WHERE u.tenant_id = %s AND u.day >= %s AND u.day < %s
 """
+_COSTS = (
+    "SELECT u.tenant_id, u.day, u.feature, u.unit, u.model, u.quantity, u.estimated, r.price, r.per "
+    "FROM finops_usagedaily u"
+    + _RATE_IN_FORCE.format(row="u")
+    + "WHERE u.tenant_id = ANY(%s) AND u.day >= %s AND u.day < %s"
+)
+# The rates of counts not folded yet (Redis), all of them in one query.
+_RATES_OF = (
+    "SELECT v.feature, v.unit, v.model, v.day, r.price, r.per "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::date[]) AS v(feature, unit, model, day)"
+    + _RATE_IN_FORCE.format(row="v")
+)
 
 
 def period_bounds(moment: datetime.datetime | datetime.date) -> tuple[datetime.date, datetime.date]:
@@ -76,45 +87,54 @@ def price(quantity: Decimal, price: Decimal | None, per: int | None) -> Decimal:
 def spend(*, tenant_id: int, start: datetime.date, end: datetime.date, unfolded: dict | None = None) -> Spend:
     """The tenant's spend on the days [start, end): folded usage, plus ``unfolded`` Redis counts if given
     (``metering.unfolded``), each priced at the rate in force on its day."""
-    result = Spend(start=start, end=end)
+    return spend_many(tenant_ids=[tenant_id], start=start, end=end, unfolded={tenant_id: unfolded or {}})[tenant_id]
+
+
+def spend_many(
+    *, tenant_ids, start: datetime.date, end: datetime.date, unfolded: dict[int, dict] | None = None
+) -> dict[int, Spend]:
+    """``spend`` of several tenants in two queries (folded usage, then the rates of the unfolded counts)."""
+    tenant_ids = list(tenant_ids)
+    result = {tenant_id: Spend(start=start, end=end) for tenant_id in tenant_ids}
     with connection.cursor() as cursor:
-        cursor.execute(_COSTS, [tenant_id, start, end])
+        cursor.execute(_COSTS, [tenant_ids, start, end])
         rows = cursor.fetchall()
-    for day, feature, unit, model, quantity, estimated, rate_price, per in rows:
-        result.lines.append(
+    for tenant_id, day, feature, unit, model, quantity, estimated, rate_price, per in rows:
+        result[tenant_id].lines.append(
             CostLine(
                 day, feature, unit, model, quantity, estimated, price(quantity, rate_price, per), rate_price is not None
             )
         )
-    if unfolded:
-        for (day, feature, unit, model), quantity in unfolded.items():
-            if not start <= day < end:
-                continue
-            rate = rate_on(feature=feature, unit=unit, model=model, day=day)
-            result.lines.append(
-                CostLine(
-                    day,
-                    feature,
-                    unit,
-                    model,
-                    quantity,
-                    Decimal(0),
-                    price(quantity, *(rate or (None, None))),
-                    rate is not None,
-                )
-            )
+    pending = [
+        (tenant_id, slot, quantity)
+        for tenant_id, slots in (unfolded or {}).items()
+        if tenant_id in result
+        for slot, quantity in slots.items()
+        if start <= slot[0] < end
+    ]
+    if pending:
+        rates = _rates_of({(feature, unit, model, day) for _, (day, feature, unit, model), _ in pending})
+        for tenant_id, (day, feature, unit, model), quantity in pending:
+            rate_price, per = rates.get((feature, unit, model, day), (None, None))
+            cost = price(quantity, rate_price, per)
+            line = CostLine(day, feature, unit, model, quantity, Decimal(0), cost, rate_price is not None)
+            result[tenant_id].lines.append(line)
     return result
 
 
 def rate_on(*, feature: str, unit: str, model: str, day: datetime.date) -> tuple[Decimal, int] | None:
+    """The (price, per) in force for this usage on ``day``, or None: the rate card has no rate for it."""
+    found = _rates_of({(feature, unit, model, day)})[(feature, unit, model, day)]
+    return None if found[0] is None else found
+
+
+def _rates_of(keys) -> dict[tuple, tuple[Decimal | None, int | None]]:
+    """``{(feature, unit, model, day): (price, per)}`` for many usages in one query (None, None: no rate)."""
+    keys = sorted(keys)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT price, per FROM finops_rate WHERE feature = %s AND unit = %s AND (model = %s OR model = '') "
-            "AND effective_from <= %s ORDER BY (model = %s) DESC, effective_from DESC LIMIT 1",
-            [feature, unit, model, day, model],
-        )
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+        cursor.execute(_RATES_OF, [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                                   [k[3] for k in keys]])  # fmt: skip
+        return {(f, u, m, d): (p, n) for f, u, m, d, p, n in cursor.fetchall()}
 
 
 def grouped(lines: list[CostLine], by: tuple[str, ...]) -> list[dict]:

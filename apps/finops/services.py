@@ -129,43 +129,56 @@ class BudgetStatus:
         return self.scopes[name]
 
 
-def raises_active(*, tenant_id: int, at: datetime.datetime | None = None) -> dict[str, Decimal]:
+def raises_active(*, tenant_ids, at: datetime.datetime | None = None) -> dict[int, dict[str, Decimal]]:
+    """Approved raises not yet lapsed, summed per tenant and scope: ``{tenant_id: {scope: amount}}``."""
     at = at or timezone.now()
-    found: dict[str, Decimal] = {}
-    for item in OverageRequest.objects.filter(
-        tenant_id=tenant_id, status=OverageStatus.APPROVED, expires_at__gt=at
-    ).only("scope", "approved_amount"):
-        found[item.scope] = found.get(item.scope, Decimal(0)) + (item.approved_amount or Decimal(0))
+    found: dict[int, dict[str, Decimal]] = {}
+    for tenant_id, scope, amount in OverageRequest.objects.filter(
+        tenant_id__in=list(tenant_ids), status=OverageStatus.APPROVED, expires_at__gt=at
+    ).values_list("tenant_id", "scope", "approved_amount"):
+        scopes = found.setdefault(tenant_id, {})
+        scopes[scope] = scopes.get(scope, Decimal(0)) + (amount or Decimal(0))
     return found
 
 
 def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> BudgetStatus:
     """Spent against every cap of the tenant's budget in the current period (live Redis counts included)."""
+    return budget_statuses(tenant_ids=[tenant_id], at=at)[tenant_id]
+
+
+def budget_statuses(*, tenant_ids, at: datetime.datetime | None = None) -> dict[int, BudgetStatus]:
+    """``budget_status`` of several tenants in a fixed number of queries (budget lists, the platform's page)."""
     at = at or timezone.now()
+    tenant_ids = list(dict.fromkeys(tenant_ids))
     start, end = selectors.period_bounds(at)
-    spend, live = _spend(tenant_id=tenant_id, start=start, end=end)
-    budget = Budget.objects.filter(tenant_id=tenant_id).prefetch_related("caps").first()
-    raised = raises_active(tenant_id=tenant_id, at=at)
+    spends, live = _spend_many(tenant_ids=tenant_ids, start=start, end=end)
+    budgets = {b.tenant_id: b for b in Budget.objects.filter(tenant_id__in=tenant_ids).prefetch_related("caps")}
+    raised = raises_active(tenant_ids=tenant_ids, at=at)
     elapsed = max(
         (at.astimezone(datetime.UTC) - datetime.datetime.combine(start, datetime.time(), datetime.UTC)).total_seconds(),
         3600,
     )
     length = (end - start).days * 86400
-    scopes = {}
-    caps = {cap.category: cap for cap in budget.caps.all()} if budget else {}
-    for scope in SCOPES:
-        spent = spend.total(None if scope == TOTAL else scope)
-        if scope == TOTAL:
-            base, action = (budget.total_cap if budget else None), (budget.total_action if budget else CapAction.ALERT)
-        else:
-            cap = caps.get(scope)
-            base, action = (cap.amount if cap else None), (cap.action if cap else CapAction.ALERT)
-        extra = raised.get(scope, Decimal(0))
-        scopes[scope] = ScopeStatus(
-            scope=scope, spent=spent, cap=None if base is None else base + extra, base_cap=base, raised=extra,
-            action=action, forecast=spent * Decimal(length) / Decimal(elapsed),
-        )  # fmt: skip
-    return BudgetStatus(budget, tenant_id, start, end, spend, scopes, live)
+    statuses = {}
+    for tenant_id in tenant_ids:
+        budget, spend, extra_of = budgets.get(tenant_id), spends[tenant_id], raised.get(tenant_id, {})
+        caps = {cap.category: cap for cap in budget.caps.all()} if budget else {}
+        scopes = {}
+        for scope in SCOPES:
+            spent = spend.total(None if scope == TOTAL else scope)
+            if scope == TOTAL:
+                base = budget.total_cap if budget else None
+                action = budget.total_action if budget else CapAction.ALERT
+            else:
+                cap = caps.get(scope)
+                base, action = (cap.amount if cap else None), (cap.action if cap else CapAction.ALERT)
+            extra = extra_of.get(scope, Decimal(0))
+            scopes[scope] = ScopeStatus(
+                scope=scope, spent=spent, cap=None if base is None else base + extra, base_cap=base, raised=extra,
+                action=action, forecast=spent * Decimal(length) / Decimal(elapsed),
+            )  # fmt: skip
+        statuses[tenant_id] = BudgetStatus(budget, tenant_id, start, end, spend, scopes, live)
+    return statuses
 
 
 @dataclass
@@ -239,12 +252,17 @@ def costs_for(*, subject, tenant: str | None, month: str | None) -> tuple[str, C
 
 
 def _spend(*, tenant_id: int, start: datetime.date, end: datetime.date) -> tuple[selectors.Spend, bool]:
+    spends, live = _spend_many(tenant_ids=[tenant_id], start=start, end=end)
+    return spends[tenant_id], live
+
+
+def _spend_many(*, tenant_ids, start: datetime.date, end: datetime.date) -> tuple[dict[int, selectors.Spend], bool]:
     """Spend on [start, end) with the live Redis counts, and whether they could be read (False: PostgreSQL's
     figures alone, and an alert says enforcement runs without them)."""
     try:
         with metering.readers_lock():
-            unfolded = metering.unfolded(tenant_id=tenant_id, since=start)
-            return selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded=unfolded), True
+            unfolded = metering.unfolded_many(tenant_ids=set(tenant_ids), since=start)
+            return selectors.spend_many(tenant_ids=tenant_ids, start=start, end=end, unfolded=unfolded), True
     except Exception as exc:
         logger.warning("finops: Redis unavailable for the live counters (%s); PostgreSQL figures only", exc)
         alerts.alert(
@@ -253,7 +271,53 @@ def _spend(*, tenant_id: int, start: datetime.date, end: datetime.date) -> tuple
             body=f"Redis could not be reached ({exc}). Budgets are enforced from PostgreSQL's aggregates alone "
             "until it is back; usage is written to PostgreSQL directly meanwhile.",
         )
-        return selectors.spend(tenant_id=tenant_id, start=start, end=end, unfolded={}), False
+        return selectors.spend_many(tenant_ids=tenant_ids, start=start, end=end), False
+
+
+@dataclass
+class TenantCosts:
+    """One tenant's line on the platform's page: the month's spend beside the month before, and its caps."""
+
+    tenant_id: int
+    slug: str
+    name: str
+    spend: selectors.Spend
+    status: BudgetStatus
+    previous: Decimal  # the month before's total
+
+    @property
+    def total(self) -> Decimal:
+        return self.spend.total()
+
+    @property
+    def change(self) -> float | None:
+        """Percent up or down on the month before; None when there was nothing to compare with."""
+        return None if not self.previous else float((self.total - self.previous) / self.previous * 100)
+
+    @property
+    def top_feature(self) -> tuple[str, Decimal] | None:
+        rows = selectors.grouped(self.spend.lines, ("feature",))
+        return (rows[0]["feature"], rows[0]["cost"]) if rows and rows[0]["cost"] > 0 else None
+
+
+def tenants_compared(*, tenant_ids, month: datetime.date | None = None) -> list[TenantCosts]:
+    """Every tenant's spend in ``month`` (default this one) and the month before, with this month's budget
+    status, largest spender first: a fixed number of queries and one pass over Redis, however many tenants."""
+    from apps.core.models import Tenant
+
+    tenants = list(Tenant.objects.filter(pk__in=list(tenant_ids)).values_list("pk", "slug", "name"))
+    ids = [pk for pk, _, _ in tenants]
+    statuses = budget_statuses(tenant_ids=ids)
+    this_month = selectors.period_bounds(timezone.now())[0]
+    start, end = selectors.period_bounds(month or this_month)
+    if start == this_month:
+        spends = {pk: statuses[pk].spend for pk in ids}
+    else:
+        spends, _ = _spend_many(tenant_ids=ids, start=start, end=end)
+    before_start, before_end = selectors.period_bounds(start - datetime.timedelta(days=1))
+    before, _ = _spend_many(tenant_ids=ids, start=before_start, end=before_end)
+    lines = [TenantCosts(pk, slug, name, spends[pk], statuses[pk], before[pk].total()) for pk, slug, name in tenants]
+    return sorted(lines, key=lambda line: (-line.total, line.slug))
 
 
 def enforce(*, tenant_id: int, feature: str, actor=None) -> None:
@@ -329,8 +393,10 @@ def budget_alerts_check(*, at: datetime.datetime | None = None) -> list[BudgetAl
     """Send each threshold and forecast alert once per budget, scope and period; returns the ones sent now."""
     at = at or timezone.now()
     sent = []
-    for budget in Budget.objects.select_related("tenant").prefetch_related("caps"):
-        status = budget_status(tenant_id=budget.tenant_id, at=at)
+    budgets = list(Budget.objects.select_related("tenant").prefetch_related("caps"))
+    statuses = budget_statuses(tenant_ids=[budget.tenant_id for budget in budgets], at=at)
+    for budget in budgets:
+        status = statuses[budget.tenant_id]
         for item in status.scopes.values():
             if item.cap is None:
                 continue

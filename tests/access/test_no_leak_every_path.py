@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from graphql import NonNullTypeNode, parse
 
+from apps.access import ranks
 from apps.core.choices import Role, Sensitivity
 from apps.graph.services import outbox_drain
 from apps.versioning import safelist
@@ -105,6 +106,11 @@ def calls(operation_id: str, world) -> list[dict]:
 def test_no_persisted_operation_shows_a_withheld_value(gql, world, tenant_a, operation_id, who):
     role, secrets = VIEWERS[who]
     caller = gql(client=viewer(tenant_a, role))
+    needed = safelist.load()[operation_id].roles
+    if needed and not any(ranks.role_at_least(role=role, least=least) for least in needed):
+        body = caller.post(operation_id, calls(operation_id, world)[0])  # refused before it reads anything
+        assert body.status == 403 and body.codes == ["FORBIDDEN"] and not leaked(body.text(), secrets), body
+        return
     answered = 0
     for variables in calls(operation_id, world):
         body = caller.post(operation_id, variables)

@@ -48,7 +48,24 @@ def test_the_library_names_every_criterion_family_the_plan_names():
 def test_parts_not_built_yet_are_red_and_say_which_issue_builds_them():
     row = _status("A1.3")
     assert row.status == "red" and "no restore drill has run" in row.reason
-    assert "issue 18" in _status("A1.1").reason and "issue 19" in _status("CC9.1").reason
+    assert "issue 18" in _status("A1.1").reason
+
+
+def test_the_cost_cap_control_follows_the_tenants_budgets(tenant_a, tenant_b):
+    from decimal import Decimal
+
+    from apps.finops.models import Budget, BudgetCap
+
+    assert _status("CC9.1").status == "red" and "0 of 2 tenant(s) have a blocking cap" in _status("CC9.1").reason
+    row = _status("CC9.1", tenant_a)
+    assert row.status == "red" and "has no budget" in row.reason
+    budget = Budget.objects.create(tenant=tenant_a, total_cap=Decimal("100"), total_action="alert")
+    assert _status("CC9.1", tenant_a).status == "amber"  # alerts only
+    BudgetCap.objects.create(budget=budget, category="llm", amount=Decimal("20"), action="block")
+    row = _status("CC9.1", tenant_a)
+    assert row.status == "green" and "blocks at llm" in row.reason and "of a 100.00 USD total cap" in row.reason
+    installation = _status("CC9.1")
+    assert installation.status == "amber" and f"not: {tenant_b.slug}" in installation.reason
 
 
 def test_the_restore_drill_control_follows_the_last_signed_drill():
