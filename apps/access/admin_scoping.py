@@ -134,6 +134,20 @@ class TenantScopedAdminMixin(AuditedAdminMixin):
             filters.append(item)
         return filters
 
+    def get_changeform_initial_data(self, request):
+        """A new record's tenant is preselected when the member may add this type of record in one tenant only
+        (the dropdown offers only that one anyway)."""
+        initial = super().get_changeform_initial_data(request)
+        field = next((f for f in self.model._meta.fields if f.name == "tenant"), None)
+        if field is None or field.related_model._meta.label != "core.Tenant" or request.user.is_superuser:
+            return initial
+        writable = access.tenants_allowing(
+            subject=access.subject_for_request(request), record_type=self.model._meta.model_name
+        )
+        if len(writable) == 1:
+            initial.setdefault("tenant", writable[0])
+        return initial
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if request.user.is_superuser or field is None:

@@ -25,7 +25,6 @@ from apps.access import services as access
 from apps.access.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from apps.audit.admin import AuditedAdminMixin
 from apps.core.models import Tenant
-from apps.core.selectors import tenant_ids_for_user
 from apps.finops import charts, selectors, services
 from apps.finops.choices import Category
 from apps.finops.errors import FinopsError
@@ -445,14 +444,6 @@ class OverageRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # requests and decisions are the record
-
-    def get_changeform_initial_data(self, request):
-        """A member of one tenant asks for that tenant's budget (the dropdown offers only theirs anyway)."""
-        initial = super().get_changeform_initial_data(request)
-        tenant_ids = tenant_ids_for_user(user=request.user)
-        if len(tenant_ids) == 1:
-            initial.setdefault("tenant", tenant_ids[0])
-        return initial
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = OverageAskForm if obj is None else OverageDecisionForm

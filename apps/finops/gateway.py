@@ -251,22 +251,22 @@ def reserve(call: Call) -> None:
         return  # no blocking LLM or total cap: nothing to hold the call against
     amount = _kept(call.max_cost)
     now = timezone.now()
-    with connection.cursor() as cursor:  # one round trip: lock, sum, insert (migration finops 0003)
+    with connection.cursor() as cursor:  # one round trip: lock, sums, insert (migrations finops 0003, 0004)
         cursor.execute(
-            "SELECT held, reservation_id FROM finops_llm_reserve(%s, %s, %s, %s, %s, %s, %s, %s)",
+            "SELECT in_flight, settled, reservation_id FROM finops_llm_reserve(%s, %s, %s, %s, %s, %s, %s, %s)",
             [_LOCK_SPACE + call.tenant_id, call.tenant_id, call.model, amount, now,
              now + datetime.timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * 2 + 60), limits.taken - _CLOCK_MARGIN,
              min(cap - spent for _, cap, spent in limits.caps)],
         )  # fmt: skip
-        held, reservation_id = cursor.fetchone()
+        in_flight, settled, reservation_id = cursor.fetchone()
     if reservation_id is None:
         scope, cap, spent = next(
-            (item for item in limits.caps if item[2] + held + amount > item[1]), limits.caps[0]
+            (item for item in limits.caps if item[2] + in_flight + settled + amount > item[1]), limits.caps[0]
         )  # the cap it would pass
         _limits.pop(call.tenant_id, None)  # the next call reads the figures afresh
         services.refuse(
-            tenant_id=call.tenant_id, feature="llm", scope=scope, cap=cap, spent=spent, actor=call.user, held=held,
-            reserve=call.max_cost, model=call.model,
+            tenant_id=call.tenant_id, feature="llm", scope=scope, cap=cap, spent=spent + settled, actor=call.user,
+            held=in_flight, reserve=call.max_cost, model=call.model,
         )  # fmt: skip
     call.reservation_id = reservation_id
 

@@ -161,10 +161,13 @@ def test_calls_settled_after_the_spend_snapshot_still_count_against_the_cap(sett
     one = gateway.cost_of(MODEL, gateway.estimate_tokens(_chat()["messages"][0]["content"]) + 4, 50)
     budget = Budget.objects.create(tenant=caller.tenant)
     BudgetCap.objects.create(budget=budget, category="llm", amount=one * 4, action="block")
-    statuses = [caller(_chat()).status_code for _ in range(20)]
+    responses = [caller(_chat()) for _ in range(20)]
+    statuses = [response.status_code for response in responses]
     # each call settles at its real cost, below its maximum: more than four pass, then the cap refuses them
     assert statuses.count(200) > 4 and statuses[-1] == 429, statuses
     assert statuses == sorted(statuses)  # once refused, refused
+    # settled calls count as spent, not as held by calls in flight (there are none)
+    assert "USD spent and 0.00 USD held by calls in flight" in responses[-1].json()["error"]["message"]
     folding.usage_fold()
     assert services.budget_status(tenant_id=caller.tenant.pk).scope("llm").spent <= one * 4
     assert LlmReservation.objects.filter(settled_at__isnull=False).count() == statuses.count(200)

@@ -107,3 +107,10 @@ def test_the_budget_list_reads_its_rows_figures_together(three):
     for slug in ("more-1", "more-2", "more-3", "more-4"):
         Budget.objects.create(tenant=factories.tenant(slug=slug), total_cap=Decimal("10"))
     assert queries() == two  # six budgets, the same queries as two
+
+
+def test_a_member_of_one_tenant_gets_it_preselected_on_a_new_budget():
+    tenant = factories.tenant(slug="only-one")
+    page = _client(factories.user(tenant=tenant, role=Role.ADMIN, staff=True)).get("/admin/finops/budget/add/")
+    assert page.status_code == 200
+    assert f'<option value="{tenant.pk}" selected>only-one</option>' in page.content.decode()
