@@ -311,9 +311,9 @@ def test_an_open_review_is_not_exported_and_unsealed_events_are_gaps(world, tmp_
 
 def test_reminders_in_the_last_week_then_the_overdue_alert_and_escalation(world, settings):
     settings.ALERT_EMAILS = ["oncall@example.org"]
-    review = compliance.access_review_launch(
-        tenant=world.tenant, actor=world.officer, period="2026-Q4", due_at=timezone.now() + timedelta(days=20)
-    )
+    # due at noon UTC, so that "an hour later" is the same day whenever the test runs ("once a day" is per day)
+    due = (timezone.now() + timedelta(days=20)).replace(hour=12, minute=0, second=0, microsecond=0)
+    review = compliance.access_review_launch(tenant=world.tenant, actor=world.officer, period="2026-Q4", due_at=due)
     assert compliance.access_reviews_remind() == {"reminded": [], "overdue": []}  # not due within a week
     soon = review.due_at - timedelta(days=5)
     assert compliance.access_reviews_remind(now=soon)["reminded"] == [review.pk]

@@ -173,6 +173,24 @@ def test_calls_settled_after_the_spend_snapshot_still_count_against_the_cap(sett
     assert LlmReservation.objects.filter(settled_at__isnull=False).count() == statuses.count(200)
 
 
+def test_with_redis_lost_each_call_is_checked_against_postgres_and_never_let_through(settings, provider, priced,
+                                                                                       caller, caplog):  # fmt: skip
+    from apps.finops import gateway
+
+    budget = Budget.objects.create(tenant=caller.tenant)
+    BudgetCap.objects.create(budget=budget, category="llm", amount=Decimal("0.0002"), action="block")
+    UsageDaily.objects.create(tenant=caller.tenant, day=datetime.datetime.now(datetime.UTC).date(), feature="llm",
+                              unit="input_token", model=MODEL, quantity=200)  # fmt: skip  # $0.0002 of $0.0002
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # Redis gone: no live counters, no limits version
+    response = caller(_chat())
+    assert response.status_code == 429 and response.json()["error"]["code"] == "budget_exceeded"
+    first = gateway._limits_of(caller.tenant.pk)
+    assert first.version is None and first.caps  # read from PostgreSQL alone, the cap in it
+    assert gateway._limits_of(caller.tenant.pk).taken > first.taken  # and read again on the next call, not reused
+    assert "Budget enforcement without live counters" in caplog.text
+    assert not provider.requests
+
+
 def test_a_budget_change_is_seen_by_the_next_call_of_another_process(
     provider, priced, caller, django_capture_on_commit_callbacks
 ):
