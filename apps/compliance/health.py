@@ -395,7 +395,7 @@ def finops_caps(tenant, now) -> Evidence:
     from apps.finops.models import Budget, BudgetAlert
 
     link = "/admin/finops/budget/"
-    tenants = [tenant] if tenant is not None else list(Tenant.objects.all())
+    tenants = [tenant] if tenant is not None else list(Tenant.objects.filter(is_active=True))
     budgets = {b.tenant_id: b for b in Budget.objects.filter(tenant__in=tenants).prefetch_related("caps")}
 
     def blocking(budget) -> list[str]:

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 PASSED_ON = ("temperature", "top_p", "stop", "presence_penalty", "frequency_penalty", "seed", "user")
 MAX_PROMPT_CHARS = 400_000
-_LOCK_SPACE = 0x1F1A0000  # pg_advisory_xact_lock(space + tenant id): one reservation check per tenant at a time
+LOCK_CLASS = 0x1F1A  # pg_advisory_xact_lock(class, tenant id): one reservation check per tenant at a time
 
 
 class GatewayError(FinopsError):
@@ -182,7 +182,8 @@ class _Limits:
 
 _limits: dict[int, _Limits] = {}
 _SETTLED_KEPT = datetime.timedelta(seconds=60)  # a settled call's row outlives every snapshot it may be missing from
-_CLOCK_MARGIN = datetime.timedelta(seconds=1)  # hosts' clocks may differ a little: count settled calls a bit early
+_LIMITS_AT_MOST = 30.0  # FINOPS_LIMITS_SECONDS is bounded well inside _SETTLED_KEPT
+_CLOCK_MARGIN = datetime.timedelta(seconds=1)  # count calls settled just before the snapshot too (twice, never none)
 LIMITS_KEY = "ig:finops:limits"  # Redis hash: tenant id -> a counter bumped whenever its budget, caps or raises change
 
 
@@ -202,7 +203,7 @@ def limits_changed(tenant_id: int) -> None:
 
 
 def limits_forget() -> None:
-    """Forget every snapshot of this process (tests; a rate card change)."""
+    """Forget every snapshot of this process (a rate card change; tests)."""
     _limits.clear()
 
 
@@ -224,14 +225,22 @@ def _limits_of(tenant_id: int) -> _Limits:
     found = _limits.get(tenant_id)
     if found is not None and version is not None and found.version == version and time.monotonic() < found.until:
         return found
-    taken = timezone.now()
+    with connection.cursor() as cursor:  # the database's clock: every time the check compares is from it
+        cursor.execute("SELECT clock_timestamp()")
+        taken = cursor.fetchone()[0]
     status = services.budget_status(tenant_id=tenant_id, at=taken)
     caps = []
     for scope in (Category.LLM, services.TOTAL) if status.budget is not None else ():
         item = status.scopes[scope]
         if item.action == CapAction.BLOCK and item.cap is not None:
             caps.append((scope, item.cap, item.spent))
-    found = _Limits(taken, time.monotonic() + settings.FINOPS_LIMITS_SECONDS, version, tuple(caps))
+    keep = min(settings.FINOPS_LIMITS_SECONDS, _LIMITS_AT_MOST)
+    lapses = services.raise_lapses(tenant_id=tenant_id, at=taken)  # a raise lapsing is no save: nothing bumps
+    if lapses is not None:
+        keep = min(keep, max((lapses - taken).total_seconds(), 0))
+    if not status.live_counters:
+        version = None  # figures without the live counters: read again on the next call
+    found = _Limits(taken, time.monotonic() + keep, version, tuple(caps))
     _limits[tenant_id] = found
     LlmReservation.objects.filter(
         Q(settled_at__lt=taken - _SETTLED_KEPT) | Q(expires_at__lt=taken - _SETTLED_KEPT), tenant_id=tenant_id
@@ -250,13 +259,11 @@ def reserve(call: Call) -> None:
     if not limits.caps:
         return  # no blocking LLM or total cap: nothing to hold the call against
     amount = _kept(call.max_cost)
-    now = timezone.now()
-    with connection.cursor() as cursor:  # one round trip: lock, sums, insert (migrations finops 0003, 0004)
+    with connection.cursor() as cursor:  # one round trip: lock, sums, insert (migrations finops 0003 to 0005)
         cursor.execute(
-            "SELECT in_flight, settled, reservation_id FROM finops_llm_reserve(%s, %s, %s, %s, %s, %s, %s, %s)",
-            [_LOCK_SPACE + call.tenant_id, call.tenant_id, call.model, amount, now,
-             now + datetime.timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * 2 + 60), limits.taken - _CLOCK_MARGIN,
-             min(cap - spent for _, cap, spent in limits.caps)],
+            "SELECT in_flight, settled, reservation_id FROM finops_llm_reserve(%s, %s, %s, %s, %s, %s)",
+            [call.tenant_id, call.model, amount, datetime.timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * 2 + 60),
+             limits.taken - _CLOCK_MARGIN, min(cap - spent for _, cap, spent in limits.caps)],
         )  # fmt: skip
         in_flight, settled, reservation_id = cursor.fetchone()
     if reservation_id is None:
@@ -285,8 +292,8 @@ def release(call: Call, *, cost: Decimal | None = None) -> None:
         if cost is None:
             cursor.execute("DELETE FROM finops_llmreservation WHERE id = %s", [call.reservation_id])
         else:
-            cursor.execute("UPDATE finops_llmreservation SET amount = %s, settled_at = %s WHERE id = %s",
-                           [_kept(cost), timezone.now(), call.reservation_id])  # fmt: skip
+            cursor.execute("UPDATE finops_llmreservation SET amount = %s, settled_at = clock_timestamp() WHERE id = %s",
+                           [_kept(cost), call.reservation_id])  # fmt: skip
     call.reservation_id = None
 
 

@@ -141,6 +141,16 @@ def raises_active(*, tenant_ids, at: datetime.datetime | None = None) -> dict[in
     return found
 
 
+def raise_lapses(*, tenant_id: int, at: datetime.datetime) -> datetime.datetime | None:
+    """When the tenant's next active raise lapses (its cap falls then), or None."""
+    return (
+        OverageRequest.objects.filter(tenant_id=tenant_id, status=OverageStatus.APPROVED, expires_at__gt=at)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+
+
 def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> BudgetStatus:
     """Spent against every cap of the tenant's budget in the current period (live Redis counts included)."""
     return budget_statuses(tenant_ids=[tenant_id], at=at)[tenant_id]

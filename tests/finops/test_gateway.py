@@ -191,6 +191,25 @@ def test_with_redis_lost_each_call_is_checked_against_postgres_and_never_let_thr
     assert not provider.requests
 
 
+def test_a_raise_that_lapses_ends_the_snapshot_that_counted_it(settings, provider, priced, caller):
+    # a lapsing raise is no save that would bump the tenant's version: the snapshot must end when it lapses
+    import time
+
+    from apps.finops.models import OverageRequest
+
+    settings.FINOPS_LIMITS_SECONDS = 3600
+    budget = Budget.objects.create(tenant=caller.tenant)
+    BudgetCap.objects.create(budget=budget, category="llm", amount=Decimal("0"), action="block")
+    OverageRequest.objects.create(
+        tenant=caller.tenant, scope="llm", amount=Decimal("1"), reason="a short case", requested_by=caller.user,
+        status="approved", approved_amount=Decimal("1"), decided_by=caller.user,
+        expires_at=datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1.5),
+    )  # fmt: skip
+    assert caller(_chat()).status_code == 200  # within the raise
+    time.sleep(1.6)
+    assert caller(_chat()).status_code == 429  # the raise lapsed: the cap is 0 again
+
+
 def test_a_budget_change_is_seen_by_the_next_call_of_another_process(
     provider, priced, caller, django_capture_on_commit_callbacks
 ):

@@ -1,5 +1,7 @@
 """finops_llm_reserve tells calls in flight from calls settled since the snapshot (the refusal says them apart)."""
 
+import importlib
+
 from django.db import migrations
 
 RESERVE = """
@@ -26,7 +28,11 @@ BEGIN
 END
 $$;
 """
-RESERVE_BACK = "DROP FUNCTION IF EXISTS finops_llm_reserve(bigint, bigint, text, numeric, timestamptz, timestamptz, timestamptz, numeric);"
+# Back to 0003's function (the code of 0003 calls it).
+RESERVE_BACK = (
+    "DROP FUNCTION IF EXISTS finops_llm_reserve(bigint, bigint, text, numeric, timestamptz, timestamptz, "
+    "timestamptz, numeric);" + importlib.import_module("apps.finops.migrations.0003_llm_reservation_settled").RESERVE
+)
 
 
 class Migration(migrations.Migration):

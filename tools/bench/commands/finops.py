@@ -25,6 +25,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.db.models import F
 
 from apps.access.services import subject_for
 from apps.core.models import Entity, Membership, Tenant
@@ -71,22 +72,23 @@ class Command(BaseCommand):
         say = self.stdout.write
         say(f"machine: {os.cpu_count()} cores; tenant {tenant.slug} ({Entity.objects.filter(tenant=tenant).count():,} "
             "entities)")  # fmt: skip
-        folding.usage_fold()
-        today = datetime.datetime.now(datetime.UTC).date()
-        kept = list(UsageDaily.objects.filter(day=today, feature="search"))  # the tenants' own searches today
+        billed: dict[tuple[int, str], float] = {}  # what the bench's own searches metered, per tenant and unit
         try:
-            self._searches(tenant, options["searches"], say)
-        finally:  # the bench's searches are not the tenants' usage: today's search counts are put back
+            self._searches(tenant, options["searches"], say, billed)
+        finally:  # the bench's searches are not the tenants' usage: exactly what they metered is taken back
             folding.usage_fold()
-            UsageDaily.objects.filter(day=today, feature="search").delete()
-            UsageDaily.objects.bulk_create(kept)
+            today = datetime.datetime.now(datetime.UTC).date()
+            for (tenant_id, unit), quantity in billed.items():
+                rows = UsageDaily.objects.filter(tenant_id=tenant_id, day=today, feature="search", unit=unit, model="")
+                rows.update(quantity=F("quantity") - Decimal(str(round(quantity, 6))))
+                rows.filter(quantity__gt=Decimal("-0.00001"), quantity__lt=Decimal("0.00001")).delete()  # rounding
             UsageDaily.objects.filter(day__lt=datetime.date(2001, 1, 1)).delete()
         scratch = self._scratch_tenant()
         self._gateway(scratch, options["calls"], say, capped=False)
         self._gateway(scratch, options["calls"], say, capped=True)
         self._fold(tenant, options["fields"], say)
 
-    def _searches(self, tenant, count, say):
+    def _searches(self, tenant, count, say, billed):
         membership = Membership.objects.filter(tenant=tenant, is_active=True).select_related("user").first()
         if membership is None:
             raise CommandError(f"tenant {tenant.slug} has no member to search as")
@@ -95,13 +97,31 @@ class Command(BaseCommand):
         rng = random.Random(7)
         words = [rng.choice(names).split()[0] for _ in range(count)]
         metered, bare = [], []
+
+        def counted(word):
+            """A metered search; what it metered (through the product's own meter_split) is noted in ``billed``."""
+            original = search.metering.meter_split
+
+            def noted(*, tenant_ids, feature, counts, **kwargs):
+                tenants = [t for t in tenant_ids if t is not None]
+                for tenant_id in tenants:
+                    for unit, quantity in counts.items():
+                        billed[(tenant_id, unit)] = billed.get((tenant_id, unit), 0.0) + quantity / len(tenants)
+                return original(tenant_ids=tenant_ids, feature=feature, counts=counts, **kwargs)
+
+            search.metering.meter_split = noted
+            try:
+                search.entity_search(subject=subject, q=word)
+            finally:
+                search.metering.meter_split = original
+
         for word in words[:20]:  # warm the caches
-            search.entity_search(subject=subject, q=word)
+            counted(word)
         for word in words:
             for kind in rng.sample(("metered", "bare"), 2):
                 started = time.perf_counter()
                 if kind == "metered":
-                    search.entity_search(subject=subject, q=word)
+                    counted(word)
                     metered.append((time.perf_counter() - started) * 1000)
                 else:
                     search._entity_search(subject=subject, q=word, filters=None, after=None, first=None)
