@@ -65,7 +65,11 @@ def test_the_changelog_lists_deprecations_releases_and_breaking_changes_under_th
         in after_v2
     )
     assert "The first release of API v1." in text.split("## 1.0.0")[1]
-    assert "No breaking changes." in text.split("## 1.1.0")[1].split("## 1.0.0")[0]
+    in_v11 = text.split("## 1.1.0")[1].split("## 1.0.0")[0]
+    assert "No breaking changes." in in_v11
+    # what 1.1.0 added to 1.0.0, read from their snapshots (the real ones of graphql/releases/)
+    assert "Added since 1.0.0:" in in_v11 and "- `Query.costs`" in in_v11 and "- type `CostReport`" in in_v11
+    assert "- argument `filter` of `Query.search`" in in_v11 and "Added since" not in text.split("## 1.0.0")[1]
 
 
 def test_check_fails_when_a_source_changed_and_passes_once_regenerated(contract_repo):
