@@ -187,10 +187,9 @@ class BudgetAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         budgets = dict(
             Budget.objects.filter(tenant_id__in=[line.tenant_id for line in lines]).values_list("tenant_id", "pk")
         )
-        rows = []
+        rows, current = [], shown == this_month
         for line in lines:
             total = line.status.scope(services.TOTAL)
-            current = shown == this_month
             top = line.top_feature
             rows.append({
                 "slug": line.slug, "name": line.name, "budget": budgets.get(line.tenant_id),

@@ -16,6 +16,15 @@ def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
     return [start + datetime.timedelta(days=i) for i in range((end - start).days)]
 
 
+def _legend(parts: list[str], x: int) -> int:
+    """The categories' colours, in a row from ``x`` at the top; returns where the row ends."""
+    for category, color in COLORS.items():
+        parts.append(f'<rect x="{x}" y="0" width="10" height="10" fill="{color}"/>'
+                     f'<text x="{x + 14}" y="9" font-size="11" fill="#334155">{category}</text>')  # fmt: skip
+        x += 90
+    return x
+
+
 def burn_chart(lines, *, start, end, cap: Decimal | None, forecast: Decimal, today: datetime.date,
                width: int = 720, height: int = 240) -> SafeString:  # fmt: skip
     """Cumulative spend by day (solid), the straight-line forecast to the month's end (dashed), the cap (red)."""
@@ -100,11 +109,7 @@ def daily_chart(lines, *, start, end, width: int = 720, height: int = 200) -> Sa
         if day.day in (1, 8, 15, 22, 29):
             parts.append(f'<text x="{left + index * step + step / 2:.1f}" y="{height - 8}" text-anchor="middle" '
                          f'font-size="11" fill="#475569">{day:%d %b}</text>')  # fmt: skip
-    legend_x = left
-    for category, color in COLORS.items():
-        parts.append(f'<rect x="{legend_x}" y="0" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{legend_x + 14}" y="9" font-size="11" fill="#334155">{category}</text>')  # fmt: skip
-        legend_x += 90
+    _legend(parts, left)
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - numbers and fixed labels only
 
@@ -123,11 +128,7 @@ def tenants_chart(lines, *, width: int = 720, bar: int = 18) -> SafeString:
 
     parts = [f'<svg class="tenants-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
              f'role="img" aria-label="Spend by tenant, stacked by category">']  # fmt: skip
-    legend_x = left
-    for category, color in COLORS.items():
-        parts.append(f'<rect x="{legend_x}" y="0" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{legend_x + 14}" y="9" font-size="11" fill="#334155">{category}</text>')  # fmt: skip
-        legend_x += 90
+    legend_x = _legend(parts, left)
     parts.append(f'<line x1="{legend_x}" y1="0" x2="{legend_x}" y2="10" stroke="#dc2626" stroke-width="2"/>'
                  f'<text x="{legend_x + 6}" y="9" font-size="11" fill="#334155">total cap</text>')  # fmt: skip
     for index, line in enumerate(lines):

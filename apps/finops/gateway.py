@@ -71,7 +71,7 @@ class Call:
 
 
 _RATES_FOR = 60.0  # seconds a model's rates are reused in a process (they price reservations and audit lines;
-# the bill itself is computed from the rate card at read time, selectors.spend)
+# the bill itself is computed from the rate card at read time, selectors.spend_many)
 _rates_cache: dict[tuple[str, datetime.date], tuple[float, tuple]] = {}
 
 
@@ -176,7 +176,8 @@ class _Limits:
 
     taken: datetime.datetime  # read before the figures were: usage metered before it is in ``spent``
     until: float  # monotonic time after which it is read again
-    version: int | None  # the tenant's limits version when read (None: Redis was unreachable, never reused)
+    version: int | None  # the tenant's limits version when read (None: read without Redis's version or live
+    # counters, never reused)
     caps: tuple[tuple[str, Decimal, Decimal], ...]  # (scope, cap with raises, spent)
 
 
@@ -235,9 +236,8 @@ def _limits_of(tenant_id: int) -> _Limits:
         if item.action == CapAction.BLOCK and item.cap is not None:
             caps.append((scope, item.cap, item.spent))
     keep = min(settings.FINOPS_LIMITS_SECONDS, _LIMITS_AT_MOST)
-    lapses = services.raise_lapses(tenant_id=tenant_id, at=taken)  # a raise lapsing is no save: nothing bumps
-    if lapses is not None:
-        keep = min(keep, max((lapses - taken).total_seconds(), 0))
+    if status.raises_lapse is not None:  # a raise lapsing is no save: nothing bumps the version
+        keep = min(keep, max((status.raises_lapse - taken).total_seconds(), 0))
     if not status.live_counters:
         version = None  # figures without the live counters: read again on the next call
     found = _Limits(taken, time.monotonic() + keep, version, tuple(caps))

@@ -54,7 +54,7 @@ FOLD_LOCK = 0x1F1B0001  # a fold holds it exclusively from RENAME to DEL; reader
 
 @contextlib.contextmanager
 def _fold_lock(*, shared: bool):
-    """Session advisory lock: a reader (``unfolded`` + the aggregates) never sees a batch both in Redis and in
+    """Session advisory lock: a reader (``unfolded_many`` + the aggregates) never sees a batch both in Redis and in
     PostgreSQL, nor misses counts moving from the live hash to a batch."""
     function = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
     with connection.cursor() as cursor:
@@ -144,14 +144,9 @@ def _fold_rows(rows: dict[tuple, list[Decimal]]) -> None:
         cursor.execute(query, params)
 
 
-def unfolded(*, tenant_id: int, since: datetime.date) -> dict[tuple, Decimal]:
-    """Counts of the tenant still in Redis (live and batches not yet folded), from ``since`` on: what enforcement
-    adds to the folded aggregates. ``{(day, feature, unit, model): quantity}``."""
-    return unfolded_many(tenant_ids={tenant_id}, since=since).get(tenant_id, {})
-
-
 def unfolded_many(*, tenant_ids: set[int] | None, since: datetime.date) -> dict[int, dict[tuple, Decimal]]:
-    """``unfolded`` for several tenants (None: all) in one pass over Redis: ``{tenant_id: {slot: quantity}}``."""
+    """Counts still in Redis (live and batches not yet folded) from ``since`` on, of these tenants (None: all), in
+    one pass: what enforcement adds to the folded aggregates. ``{tenant_id: {(day, feature, unit, model): quantity}}``."""
     client = _redis()
     found: dict[int, dict[tuple, Decimal]] = {}
     match = f"{next(iter(tenant_ids))}|*" if tenant_ids is not None and len(tenant_ids) == 1 else None

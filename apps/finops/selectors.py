@@ -84,16 +84,12 @@ def price(quantity: Decimal, price: Decimal | None, per: int | None) -> Decimal:
     return quantity * price / Decimal(per)
 
 
-def spend(*, tenant_id: int, start: datetime.date, end: datetime.date, unfolded: dict | None = None) -> Spend:
-    """The tenant's spend on the days [start, end): folded usage, plus ``unfolded`` Redis counts if given
-    (``metering.unfolded``), each priced at the rate in force on its day."""
-    return spend_many(tenant_ids=[tenant_id], start=start, end=end, unfolded={tenant_id: unfolded or {}})[tenant_id]
-
-
 def spend_many(
     *, tenant_ids, start: datetime.date, end: datetime.date, unfolded: dict[int, dict] | None = None
 ) -> dict[int, Spend]:
-    """``spend`` of several tenants in two queries (folded usage, then the rates of the unfolded counts)."""
+    """The spend of each tenant on the days [start, end): folded usage, plus the ``unfolded`` Redis counts given
+    (``metering.unfolded_many``), each priced at the rate in force on its day; two queries however many tenants
+    (folded usage, then the rates of the unfolded counts)."""
     tenant_ids = list(tenant_ids)
     result = {tenant_id: Spend(start=start, end=end) for tenant_id in tenant_ids}
     with connection.cursor() as cursor:

@@ -2,7 +2,7 @@
 overage requests. Every change is audited with what it was before and after.
 
 Spend is computed, never stored: folded usage (``UsageDaily``) plus what is still counted in Redis
-(``metering.unfolded``), priced at the rate in force on each day. When Redis is unreachable the status is
+(``metering.unfolded_many``), priced at the rate in force on each day. When Redis is unreachable the status is
 computed from PostgreSQL alone (the counts Redis could not take went to PostgreSQL directly), and an alert says
 enforcement is running without the live counters.
 """
@@ -124,31 +124,26 @@ class BudgetStatus:
     spend: selectors.Spend
     scopes: dict[str, ScopeStatus]
     live_counters: bool  # False: Redis was unreachable, figures are PostgreSQL's alone
+    raises_lapse: datetime.datetime | None = None  # when the first active raise lapses (a cap falls then)
 
     def scope(self, name: str) -> ScopeStatus:
         return self.scopes[name]
 
 
-def raises_active(*, tenant_ids, at: datetime.datetime | None = None) -> dict[int, dict[str, Decimal]]:
-    """Approved raises not yet lapsed, summed per tenant and scope: ``{tenant_id: {scope: amount}}``."""
+def raises_active(
+    *, tenant_ids, at: datetime.datetime | None = None
+) -> dict[int, tuple[dict[str, Decimal], datetime.datetime]]:
+    """Approved raises not yet lapsed, per tenant: their sums by scope and when the first of them lapses,
+    ``{tenant_id: ({scope: amount}, lapses)}``."""
     at = at or timezone.now()
-    found: dict[int, dict[str, Decimal]] = {}
-    for tenant_id, scope, amount in OverageRequest.objects.filter(
+    found: dict[int, tuple[dict[str, Decimal], datetime.datetime]] = {}
+    for tenant_id, scope, amount, expires_at in OverageRequest.objects.filter(
         tenant_id__in=list(tenant_ids), status=OverageStatus.APPROVED, expires_at__gt=at
-    ).values_list("tenant_id", "scope", "approved_amount"):
-        scopes = found.setdefault(tenant_id, {})
+    ).values_list("tenant_id", "scope", "approved_amount", "expires_at"):
+        scopes, lapses = found.get(tenant_id, ({}, expires_at))
         scopes[scope] = scopes.get(scope, Decimal(0)) + (amount or Decimal(0))
+        found[tenant_id] = (scopes, min(lapses, expires_at))
     return found
-
-
-def raise_lapses(*, tenant_id: int, at: datetime.datetime) -> datetime.datetime | None:
-    """When the tenant's next active raise lapses (its cap falls then), or None."""
-    return (
-        OverageRequest.objects.filter(tenant_id=tenant_id, status=OverageStatus.APPROVED, expires_at__gt=at)
-        .order_by("expires_at")
-        .values_list("expires_at", flat=True)
-        .first()
-    )
 
 
 def budget_status(*, tenant_id: int, at: datetime.datetime | None = None) -> BudgetStatus:
@@ -171,7 +166,8 @@ def budget_statuses(*, tenant_ids, at: datetime.datetime | None = None) -> dict[
     length = (end - start).days * 86400
     statuses = {}
     for tenant_id in tenant_ids:
-        budget, spend, extra_of = budgets.get(tenant_id), spends[tenant_id], raised.get(tenant_id, {})
+        budget, spend = budgets.get(tenant_id), spends[tenant_id]
+        extra_of, lapses = raised.get(tenant_id, ({}, None))
         caps = {cap.category: cap for cap in budget.caps.all()} if budget else {}
         scopes = {}
         for scope in SCOPES:
@@ -187,7 +183,7 @@ def budget_statuses(*, tenant_ids, at: datetime.datetime | None = None) -> dict[
                 scope=scope, spent=spent, cap=None if base is None else base + extra, base_cap=base, raised=extra,
                 action=action, forecast=spent * Decimal(length) / Decimal(elapsed),
             )  # fmt: skip
-        statuses[tenant_id] = BudgetStatus(budget, tenant_id, start, end, spend, scopes, live)
+        statuses[tenant_id] = BudgetStatus(budget, tenant_id, start, end, spend, scopes, live, lapses)
     return statuses
 
 
